@@ -1,0 +1,90 @@
+"""Where things live. Every location can be overridden by an environment variable.
+
+The defaults are the project's own folders; ``.env`` at the project root carries the
+same defaults for ``dagster dev`` and the Dagster definitions read them via
+``dg.EnvVar``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "PROJECT_ROOT",
+    "data_dir",
+    "reference_dir",
+    "scenario_dir",
+    "scenario_path",
+    "shared_data_dir",
+    "warehouse_path",
+    "dagster_home",
+    "default_environment",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    path = Path(value) if value else default
+    return path if path.is_absolute() else (PROJECT_ROOT / path)
+
+
+def data_dir() -> Path:
+    """Folder holding ``reference/`` and ``scenarios/`` (``CHOKEPOINT_DATA_DIR``)."""
+    return _env_path("CHOKEPOINT_DATA_DIR", PROJECT_ROOT / "data")
+
+
+def reference_dir() -> Path:
+    return data_dir() / "reference"
+
+
+def scenario_dir() -> Path:
+    return data_dir() / "scenarios"
+
+
+def scenario_path(name: str = "default") -> Path:
+    """Path of a scenario file by name (``default`` → ``scenarios/default.toml``)."""
+    candidate = Path(name)
+    if candidate.suffix == ".toml":
+        return candidate if candidate.is_absolute() else (Path.cwd() / candidate)
+    return scenario_dir() / f"{name}.toml"
+
+
+def shared_data_dir() -> Path:
+    """Real public datasets read in place (``CHOKEPOINT_SHARED_DATA``)."""
+    return _env_path("CHOKEPOINT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
+
+
+def warehouse_path() -> Path:
+    """The DuckDB file analysts query (``CHOKEPOINT_WAREHOUSE``)."""
+    return _env_path("CHOKEPOINT_WAREHOUSE", PROJECT_ROOT / "data" / "warehouse" / "chokepoint.duckdb")
+
+
+def dagster_home() -> Path:
+    """Project-local Dagster instance folder (``DAGSTER_HOME``)."""
+    return _env_path("DAGSTER_HOME", PROJECT_ROOT / ".dagster")
+
+
+def default_environment() -> dict[str, str]:
+    """Absolute values for every setting, for processes the CLI starts.
+
+    Also makes sure the Dagster instance folder exists and holds the project's
+    ``dagster.yaml`` (instance settings only).
+    """
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    link = home / "dagster.yaml"
+    source = PROJECT_ROOT / "dagster.yaml"
+    if not link.exists() and source.exists():
+        link.symlink_to(source)
+    warehouse = warehouse_path()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "DAGSTER_HOME": str(home),
+        "CHOKEPOINT_DATA_DIR": str(data_dir()),
+        "CHOKEPOINT_SHARED_DATA": str(shared_data_dir()),
+        "CHOKEPOINT_WAREHOUSE": str(warehouse),
+        "CHOKEPOINT_SCENARIO": os.environ.get("CHOKEPOINT_SCENARIO", "default"),
+    }

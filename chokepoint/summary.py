@@ -1,0 +1,55 @@
+"""The short summary ``chokepoint run`` prints, read back from the warehouse."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+
+__all__ = ["print_summary", "TOP_CHOKEPOINTS_SQL", "CAPABILITY_SQL"]
+
+#: Producer nodes ranked by mean share of capability lost across candidate defectors.
+TOP_CHOKEPOINTS_SQL = """
+WITH per_node AS (
+    SELECT entity, any_value(iso3) AS iso3, any_value(input_id) AS input_id,
+           avg(value) FILTER (WHERE metric = 'removal_loss') AS mean_loss,
+           sum(value) FILTER (WHERE metric = 'single_point_of_failure') AS spof_defectors,
+           count(DISTINCT defector) AS defectors,
+           max(value) FILTER (WHERE metric = 'supplier_share') AS supplier_share
+    FROM analytics.chokepoints
+    WHERE entity_type = 'node'
+    GROUP BY entity
+)
+SELECT * FROM per_node
+ORDER BY mean_loss DESC, spof_defectors DESC, supplier_share DESC, entity
+LIMIT ?
+"""
+
+CAPABILITY_SQL = """
+SELECT actor, capability_before, best_control, capability_after, leverage
+FROM analytics.capability
+WHERE candidate_defector
+ORDER BY capability_before DESC
+"""
+
+
+def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, out=sys.stdout, top: int = 10) -> None:
+    """Print the top chokepoints and each candidate defector's capability before/after."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        top_rows = con.execute(TOP_CHOKEPOINTS_SQL, [top]).fetchall()
+        capability_rows = con.execute(CAPABILITY_SQL).fetchall()
+        scenario = con.execute("SELECT any_value(scenario) FROM analytics.capability").fetchone()[0]
+    write = lambda text="": print(text, file=out)  # noqa: E731
+    write(f"chokepoint run: scenario '{scenario}', data: embedded reference data, {seconds:.1f} s")
+    write(f"warehouse: {warehouse}" + (f"  (run {run_id[:8]})" if run_id else ""))
+    write()
+    write(f"Top {len(top_rows)} chokepoints (share of a defector's attainable AI compute lost if removed; mean over defectors)")
+    write(f"{'#':>2}  {'input':<28} {'country':<7} {'loss':>6}  {'SPOF':>5}  {'share':>6}")
+    for i, (entity, iso3, input_id, loss, spof, defectors, share) in enumerate(top_rows, 1):
+        write(f"{i:>2}  {input_id:<28} {iso3:<7} {100 * loss:5.1f}%  {int(spof)}/{defectors:<3} {100 * share:5.1f}%")
+    write()
+    write("Attainable AI compute per candidate defector (H100e/yr): no controls → best single control in budget")
+    write(f"{'actor':<8} {'before':>12} {'after':>12} {'leverage':>9}  best control")
+    for actor, before, best, after, leverage in capability_rows:
+        write(f"{actor:<8} {before:12,.0f} {after:12,.0f} {100 * leverage:8.1f}%  {best or '(none in budget)'}")

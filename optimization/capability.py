@@ -1,0 +1,190 @@
+"""Capability LP: the most AI compute an actor can obtain from the AND/OR network.
+
+Variables: production ``y_v >= 0`` at every node, flow ``f_e >= 0`` on every route.
+
+maximise    y_s                                  (s: the actor's sink)
+subject to  y_v <= cap_v                         (node capacity, finite ones)
+            sum_{e out of v} f_e <= y_v          (ship no more than is made)
+            sum_{e into v carrying k} f_e >= a[v,k] y_v   (AND over input types)
+            f_e <= M_e * open_e                  (route capacity; open_e in [0, 1])
+
+``M_e = min(cap_e, bound(src e))`` where ``bound`` is the throughput bound implied by
+capacities and recipes (:func:`graph.failure.throughput_bound`): finite
+whenever the capability is, derived from data, never guessed. Closing a route
+(``open_e = 0``) is how controls act. With one input type and ``a = 1`` this is the
+s–t max-flow LP.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+import scipy.sparse as sp
+
+from graph.failure import throughput_bound
+from graph.network import SupplyNetwork
+from optimization.errors import UnboundedError
+from optimization.solvers import require_optimal, solver_options
+
+__all__ = ["CapabilityResult", "CapabilityModel", "route_bounds"]
+
+
+@dataclass(frozen=True)
+class CapabilityResult:
+    """Outcome of one capability solve (always a proven optimum).
+
+    ``route_dual`` is the shadow price of each route's capacity constraint: the
+    first-order capability gain per unit of extra capacity on that route, so
+    ``route_dual * M`` ranks routes by what closing them could cost the actor.
+    ``duality_gap`` is |primal − dual| / max(1, |primal|) from the returned duals;
+    ``max_residual`` the largest primal constraint violation.
+    """
+
+    value: float
+    status: str
+    production: np.ndarray
+    flow: np.ndarray
+    route_dual: np.ndarray
+    duality_gap: float
+    max_residual: float
+    seconds: float
+    solver: str
+
+
+def route_bounds(network: SupplyNetwork) -> np.ndarray:
+    """Data-derived upper bound ``M_e`` on the flow each route can carry."""
+    return np.minimum(network.edge_capacity, throughput_bound(network)[network.edge_src])
+
+
+class CapabilityModel:
+    """The capability LP of a network, built once and re-solved per actor and placement.
+
+    Parameters
+    ----------
+    network : SupplyNetwork
+    solver : {"HIGHS", "SCIP"}
+    time_limit : float
+        Seconds per solve.
+
+    Raises
+    ------
+    UnboundedError
+        If some route into a sink has no finite bound (missing capacity data).
+    """
+
+    def __init__(self, network: SupplyNetwork, *, solver: str = "HIGHS", time_limit: float = 60.0):
+        self.network = network
+        self.solver = solver.upper()
+        self.options = solver_options(self.solver, time_limit)
+        n, e = network.num_nodes, network.num_edges
+        self.bound = route_bounds(network)
+        # Edges whose bound stays infinite cannot carry more than an unbounded source
+        # provides; any such edge makes some capability unbounded.
+        unbounded = ~np.isfinite(self.bound)
+        if unbounded.any():
+            first = int(np.flatnonzero(unbounded)[0])
+            names = network.node_names
+            label = f"{names[network.edge_src[first]]} -> {names[network.edge_dst[first]]}" if names else str(first)
+            raise UnboundedError("capability LP", "unbounded",
+                                 f"route {label} has no finite capacity upstream; give it or its suppliers a capacity")
+        finite_cap = np.flatnonzero(np.isfinite(network.node_capacity))
+        self.y = cp.Variable(n, nonneg=True, name="production")
+        self.f = cp.Variable(e, nonneg=True, name="flow")
+        self.route_open = cp.Parameter(e, nonneg=True, value=np.ones(e), name="route_open")
+        self.weights = cp.Parameter(n, value=np.zeros(n), name="objective_weights")
+        rows = np.arange(e)
+        out_matrix = sp.csr_matrix((np.ones(e), (network.edge_src, rows)), shape=(n, e))
+        edge_req = network.edge_requirement()
+        r = network.req_node.size
+        in_matrix = sp.csr_matrix((np.ones(e), (edge_req, rows)), shape=(r, e))
+        need_matrix = sp.csr_matrix((network.req_coefficient, (np.arange(r), network.req_node)), shape=(r, n))
+        self._cap_index = finite_cap
+        self._out_matrix, self._in_matrix, self._need_matrix = out_matrix, in_matrix, need_matrix
+        # A zero-length constraint is invalid in cvxpy; max-flow instances have no node caps.
+        self.c_capacity = self.y[finite_cap] <= network.node_capacity[finite_cap] if finite_cap.size else None
+        self.c_out = out_matrix @ self.f <= self.y
+        self.c_need = in_matrix @ self.f >= need_matrix @ self.y
+        self.c_route = self.f <= cp.multiply(self.bound, self.route_open)
+        constraints = [c for c in (self.c_capacity, self.c_out, self.c_need, self.c_route) if c is not None]
+        self.problem = cp.Problem(cp.Maximize(self.weights @ self.y), constraints)
+        assert self.problem.is_dpp(), "capability LP must be DPP so re-solves reuse the canonicalisation"
+        self._dual = None
+
+    def _dual_problem(self):
+        """The explicit LP dual, for solvers whose LP duals cvxpy does not return reliably.
+
+        minimise  sum_v cap_v lam_v + sum_e M_e open_e mu_e
+        s.t.      lam_v [v finite] - alpha_v + sum_{r at v} a_r beta_r >= w_v   (for y_v)
+                  alpha_{src e} - beta_{req e} + mu_e >= 0                      (for f_e)
+                  lam, alpha, beta, mu >= 0
+        """
+        if self._dual is None:
+            net = self.network
+            n, e, r = net.num_nodes, net.num_edges, net.req_node.size
+            lam = cp.Variable(self._cap_index.size, nonneg=True) if self._cap_index.size else None
+            alpha = cp.Variable(n, nonneg=True)
+            beta = cp.Variable(r, nonneg=True)
+            mu = cp.Variable(e, nonneg=True)
+            select = sp.csr_matrix((np.ones(self._cap_index.size), (self._cap_index, np.arange(self._cap_index.size))),
+                                   shape=(n, self._cap_index.size))
+            for_y = -alpha + self._need_matrix.T @ beta
+            objective = cp.multiply(self.bound, self.route_open) @ mu
+            if lam is not None:
+                for_y = for_y + select @ lam
+                objective = objective + net.node_capacity[self._cap_index] @ lam
+            constraints = [for_y >= self.weights, self._out_matrix.T @ alpha - self._in_matrix.T @ beta + mu >= 0]
+            problem = cp.Problem(cp.Minimize(objective), constraints)
+            assert problem.is_dpp()
+            self._dual = (problem, mu)
+        return self._dual
+
+    def solve(self, sink: int, route_open: np.ndarray | None = None) -> CapabilityResult:
+        """Maximum production at node ``sink`` with the given routes open.
+
+        Parameters
+        ----------
+        sink : int
+            Node index whose production is maximised.
+        route_open : array (E,), optional
+            1 for open, 0 for closed (fractions scale capacity). Default: all open.
+        """
+        net = self.network
+        weights = np.zeros(net.num_nodes)
+        weights[sink] = 1.0
+        self.weights.value = weights
+        open_ = np.ones(net.num_edges) if route_open is None else np.asarray(route_open, dtype=np.float64)
+        if open_.shape != (net.num_edges,) or np.isnan(open_).any() or open_.min() < 0:
+            raise ValueError("route_open must hold one non-negative number per route")
+        self.route_open.value = open_
+        started = time.perf_counter()
+        self.problem.solve(**self.options)
+        seconds = time.perf_counter() - started
+        require_optimal(self.problem, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
+        y = np.maximum(self.y.value, 0.0)
+        f = np.maximum(self.f.value, 0.0)
+        value = float(self.problem.value)
+        if self.solver == "HIGHS":
+            route_dual = np.asarray(self.c_route.dual_value, dtype=np.float64)
+            dual_objective = float(np.dot(self.bound * open_, route_dual))
+            if self.c_capacity is not None:
+                dual_objective += float(np.dot(net.node_capacity[self._cap_index], self.c_capacity.dual_value))
+        else:
+            # cvxpy's SCIP interface returns unreliable LP duals; solve the dual LP itself.
+            dual_problem, mu = self._dual_problem()
+            dual_problem.solve(**self.options)
+            require_optimal(dual_problem, "dual of the capability LP")
+            route_dual = np.maximum(np.asarray(mu.value, dtype=np.float64), 0.0)
+            dual_objective = float(dual_problem.value)
+        gap = abs(value - dual_objective) / max(1.0, abs(value))
+        residual = max(
+            float(np.max(y[self._cap_index] - net.node_capacity[self._cap_index], initial=0.0)),
+            float(np.max(self._out_matrix @ f - y, initial=0.0)),
+            float(np.max(self._need_matrix @ y - self._in_matrix @ f, initial=0.0)),
+            float(np.max(f - self.bound * open_, initial=0.0)),
+        )
+        return CapabilityResult(value=value, status=self.problem.status, production=y, flow=f,
+                                route_dual=route_dual, duality_gap=gap, max_residual=residual,
+                                seconds=seconds, solver=self.solver)

@@ -1,0 +1,2 @@
+"""Assets by group, upstream to downstream: sources → staging → supply_graph →
+chokepoints → placements."""
