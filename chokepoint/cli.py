@@ -106,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="folder with reference/ and scenarios/ (default: the project's data/)")
     run.add_argument("--scenario", help="scenario name in <data-dir>/scenarios or a .toml path (default: default)")
     run.add_argument("--warehouse", help="DuckDB file to write (default: data/warehouse/chokepoint.duckdb)")
-    run.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                     help="Dagster console log level (default: WARNING)")
+    run.add_argument("--log-level", default="CRITICAL", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                     help="Dagster console log level (default: CRITICAL; errors are summarised in one line and "
+                          "the full log is in the run history of `make ui`)")
     run.set_defaults(handler=_run)
     ui = commands.add_parser("ui", help="start Dagit (dagster dev) with the project loaded")
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, local only)")

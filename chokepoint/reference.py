@@ -113,7 +113,7 @@ class ReferenceData:
 
 
 def _check_unique(path: Path, frame: pl.DataFrame, keys: list[str]) -> None:
-    dup = frame.select(keys).is_duplicated()
+    dup = ~frame.select(pl.struct(keys).is_first_distinct()).to_series()
     fail_at(path, frame, dup, keys[-1], lambda r: "duplicate of an earlier row for " + ", ".join(f"{k}={r[k]}" for k in keys))
 
 

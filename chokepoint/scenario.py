@@ -145,9 +145,9 @@ def _locate(text: str, table: str) -> str:
     """``table`` with the line its header starts on, for error messages."""
     match = re.match(r"\[\[(\w+)\]\] #(\d+)", table)
     if match:
-        pattern, nth = re.compile(r"^\s*\[\[\s*" + match.group(1) + r"\s*\]\]", re.M), int(match.group(2))
+        pattern, nth = re.compile(r"^[ \t]*\[\[[ \t]*" + match.group(1) + r"[ \t]*\]\]", re.M), int(match.group(2))
     else:
-        pattern, nth = re.compile(r"^\s*" + re.escape(table.split(" ")[0]).replace(r"\.", r"\s*\.\s*"), re.M), 1
+        pattern, nth = re.compile(r"^[ \t]*" + re.escape(table.split(" ")[0]).replace(r"\.", r"[ \t]*\.[ \t]*"), re.M), 1
     hits = list(pattern.finditer(text))
     if len(hits) >= nth:
         line = text.count("\n", 0, hits[nth - 1].start()) + 1

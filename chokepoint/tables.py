@@ -6,6 +6,8 @@ of turning into a null or a wrong type further down.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,17 +84,21 @@ def read_csv_text(path: Path) -> pl.DataFrame:
         raise InputError(path, "file is empty", hint="a header row and at least one data row are needed")
     if '"' in text and any("\n" in cell for cell in _quoted_cells(text)):
         raise InputError(path, "quoted field spans lines; reference tables must be one row per line")
+    header = [c.strip() for c in next(csv.reader(io.StringIO(text)))]
+    if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+        raise InputError(path, f"one column '{header[0]}': wrong delimiter?", row=1, hint="use commas")
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise InputError(path, "column appears twice in the header", row=1, field=duplicated[0])
+    # Polars pads short rows with nulls; a row of the wrong width is a file error.
+    line, count = _first_ragged_line(text, len(header))
+    if line is not None:
+        raise InputError(path, f"row has {count} fields, the header has {len(header)}", row=line)
     try:
         frame = pl.read_csv(text.encode(), infer_schema=False, truncate_ragged_lines=False)
     except pl.exceptions.ComputeError as exc:
         raise InputError(path, f"malformed CSV: {str(exc).splitlines()[0]}") from None
-    frame = frame.rename({c: c.strip() for c in frame.columns})
-    header = frame.columns
-    if len(header) == 1 and any(d in header[0] for d in ";\t|"):
-        raise InputError(path, f"one column '{header[0]}': wrong delimiter?", row=1, hint="use commas")
-    duplicated = {c for c in header if header.count(c) > 1}
-    if duplicated:
-        raise InputError(path, "column appears twice in the header", row=1, field=sorted(duplicated)[0])
+    frame = frame.rename(dict(zip(frame.columns, header)))
     if frame.height == 0:
         raise InputError(path, "no data rows")
     return frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(LINE),
@@ -114,6 +120,16 @@ def typed(frame: pl.DataFrame, columns: Sequence[Column]) -> pl.DataFrame:
         frame = frame.with_columns(pl.col(col.name).str.strip_chars())
         frame = _check_column(path, frame, col)
     return frame
+
+
+def _first_ragged_line(text: str, width: int) -> tuple[int | None, int]:
+    """Line number and field count of the first row whose width differs from the header."""
+    reader = csv.reader(io.StringIO(text))
+    next(reader)
+    for row in reader:
+        if row and len(row) != width:
+            return reader.line_num, len(row)
+    return None, width
 
 
 def _quoted_cells(text: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cvxpy as cp
+import cvxpy.settings as cvxpy_settings
 
 from optimization.errors import InaccurateError, InfeasibleError, SolverError, SolverLimitError, UnboundedError
 
@@ -54,7 +55,7 @@ def require_optimal(problem: cp.Problem, what: str) -> None:
         raise InfeasibleError(what, status, "the constraints cannot all hold: check capacities, budgets and caps in the scenario")
     if status in (cp.UNBOUNDED, cp.UNBOUNDED_INACCURATE):
         raise UnboundedError(what, status, "some capacity is missing or infinite: every route into the objective needs a finite bound")
-    if status == cp.INFEASIBLE_OR_UNBOUNDED:
+    if status == cvxpy_settings.INFEASIBLE_OR_UNBOUNDED:
         raise InfeasibleError(what, status, "infeasible or unbounded: check capacities and scenario limits")
     if status == cp.OPTIMAL_INACCURATE:
         raise InaccurateError(what, status, "numerical trouble or a time limit: rescale units or raise the time limit")

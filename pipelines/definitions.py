@@ -14,10 +14,12 @@ from pipelines.jobs import main_job, weekly_refresh
 from pipelines.resources import ChokepointSettings
 
 _modules = (sources, staging, supply_graph, chokepoints, placements)
+all_assets = [a for m in _modules for a in m.assets]
+all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 
 defs = dg.Definitions(
-    assets=[a for m in _modules for a in m.assets],
-    asset_checks=[c for m in _modules for c in getattr(m, "checks", [])],
+    assets=all_assets,
+    asset_checks=all_checks,
     jobs=[main_job],
     schedules=[weekly_refresh],
     resources={

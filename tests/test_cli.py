@@ -1,0 +1,79 @@
+"""The console script end to end, as a user runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from chokepoint.paths import PROJECT_ROOT
+
+CHOKEPOINT = Path(sys.executable).with_name("chokepoint")
+
+
+def run_cli(*args, env_extra=None, timeout=300):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
+    env.update(env_extra or {})
+    return subprocess.run([str(CHOKEPOINT), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=PROJECT_ROOT, env=env)
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    warehouse = tmp / "warehouse" / "chokepoint.duckdb"
+    env = {"DAGSTER_HOME": str(tmp / "dagster")}
+    result = run_cli("run", "--warehouse", str(warehouse), env_extra=env)
+    return result, warehouse, env
+
+
+def test_run_prints_summary_and_publishes_warehouse(good_run):
+    result, warehouse, env = good_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "Top 10 chokepoints" in out
+    for defector in ("CHN", "RUS", "ARE"):
+        assert f"\n{defector} " in out
+    assert "euv_lithography" in out
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
+    leftovers = [p.name for p in warehouse.parent.iterdir() if p.name != warehouse.name]
+    assert leftovers == []
+
+
+def test_run_is_recorded_in_the_project_instance(good_run, monkeypatch):
+    import dagster as dg
+
+    _, _, env = good_run
+    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        runs = instance.get_runs()
+    assert any(r.job_name == "main" and r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+
+
+def test_bad_input_gives_one_line_error_and_keeps_published_warehouse(good_run, data_copy):
+    _, warehouse, env = good_run
+    before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
+    shares = data_copy / "reference" / "shares.csv"
+    shares.write_text(shares.read_text().replace("euv_lithography,NLD,100.0", "euv_lithography,NLD,250"))
+    result = run_cli("run", "--data-dir", str(data_copy), "--warehouse", str(warehouse), env_extra=env)
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(error_lines) == 1, result.stderr
+    assert "shares.csv, line" in error_lines[0] and "field 'share_pct'" in error_lines[0]
+    assert "Traceback" not in result.stderr
+    assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == before
+    assert [p.name for p in warehouse.parent.iterdir()] == [warehouse.name]
+
+
+def test_unknown_scenario_is_a_clear_error(good_run):
+    _, warehouse, env = good_run
+    result = run_cli("run", "--scenario", "no_such_scenario", "--warehouse", str(warehouse), env_extra=env)
+    assert result.returncode == 1
+    assert "no_such_scenario.toml: scenario file not found" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,108 @@
+"""The AND/OR network built in graph-tool equals one built independently with networkx."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from chokepoint.model import network_from_tables
+from chokepoint.reference import COMPUTE_INPUT
+from graph.network import EDGE_KINDS, NODE_KINDS, to_graph_tool
+
+
+def networkx_supply_graph(reference, scenario) -> nx.DiGraph:
+    """The network of DESIGN.md §2 written out rule by rule with dicts and loops."""
+    g = nx.DiGraph()
+    world = dict(zip(reference.input_types["input_id"], reference.input_types["world_capacity"]))
+    producers: dict[str, list[tuple[str, str]]] = {}
+    for row in reference.capacities.iter_rows(named=True):
+        name = f"{row['iso3']}:{row['input_id']}"
+        g.add_node(name, kind="producer", capacity=row["capacity"])
+        producers.setdefault(row["input_id"], []).append((name, row["iso3"]))
+    recipes = list(zip(reference.recipes["product"], reference.recipes["input"]))
+    for product, needed in recipes:
+        for supplier, _ in producers.get(needed, []):
+            for buyer, _ in producers.get(product, []):
+                g.add_edge(supplier, buyer, input=needed, capacity=np.inf, kind="trade")
+    members = {a.id: set(a.members) for a in scenario.actors}
+    for actor in scenario.actors:
+        g.add_node(f"sink:{actor.id}", kind="sink", capacity=np.inf)
+    consumed = {k for _, k in recipes} | {COMPUTE_INPUT}
+    for country, fraction in scenario.transit.items():
+        for k in sorted(consumed):
+            if fraction <= 0 or not producers.get(k):
+                continue
+            hub = f"transit:{country}:{k}"
+            g.add_node(hub, kind="transit", capacity=fraction * world[k])
+            for supplier, iso3 in producers[k]:
+                if iso3 != country:
+                    g.add_edge(supplier, hub, input=k, capacity=np.inf, kind="transit_in")
+            for product, needed in recipes:
+                if needed == k:
+                    for buyer, iso3 in producers.get(product, []):
+                        if iso3 != country:
+                            g.add_edge(hub, buyer, input=k, capacity=np.inf, kind="transit_out")
+            if k == COMPUTE_INPUT:
+                for actor in scenario.actors:
+                    if country not in members[actor.id]:
+                        g.add_edge(hub, f"sink:{actor.id}", input=k, capacity=np.inf, kind="transit_out")
+    cloud = scenario.settings.cloud_access_fraction
+    for actor in scenario.actors:
+        for node, iso3 in producers[COMPUTE_INPUT]:
+            if iso3 in members[actor.id]:
+                g.add_edge(node, f"sink:{actor.id}", input=COMPUTE_INPUT, capacity=np.inf, kind="home_compute")
+            elif cloud > 0:
+                g.add_edge(node, f"sink:{actor.id}", input=COMPUTE_INPUT,
+                           capacity=cloud * g.nodes[node]["capacity"], kind="cloud")
+    return g
+
+
+def _same(a: float, b: float) -> bool:
+    return (np.isinf(a) and np.isinf(b)) or abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def test_graph_tool_network_equals_networkx(reference, scenario):
+    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
+                                  reference.capacities, scenario)
+    graph = to_graph_tool(network)
+    expected = networkx_supply_graph(reference, scenario)
+
+    names = [graph.vp["name"][v] for v in graph.vertices()]
+    assert len(names) == len(set(names))
+    assert set(names) == set(expected.nodes)
+    for v, name in zip(graph.vertices(), names):
+        assert NODE_KINDS[graph.vp["kind"][v]] == expected.nodes[name]["kind"], name
+        assert _same(graph.vp["capacity"][v], expected.nodes[name]["capacity"]), name
+
+    edges = graph.get_edges([graph.ep["input"], graph.ep["kind"]])
+    capacity = graph.ep["capacity"].a
+    seen = set()
+    for (s, d, k, kind), cap in zip(edges.astype(np.int64), capacity):
+        pair = (names[s], names[d])
+        assert pair not in seen, f"duplicate route {pair}"
+        seen.add(pair)
+        assert expected.has_edge(*pair), f"unexpected route {pair}"
+        attrs = expected.edges[pair]
+        assert network.inputs[k] == attrs["input"], pair
+        assert EDGE_KINDS[kind] == attrs["kind"], pair
+        assert _same(cap, attrs["capacity"]), pair
+    assert seen == set(expected.edges)
+
+
+def test_every_route_serves_a_requirement_and_graph_is_a_dag(reference, scenario):
+    from graph.gt import gt
+
+    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
+                                  reference.capacities, scenario)
+    assert (network.edge_requirement() >= 0).all()
+    assert gt.topology.is_DAG(to_graph_tool(network))
+
+
+def test_network_rejects_bad_arrays():
+    from graph.network import build_supply_network
+
+    with pytest.raises(ValueError, match="non-negative"):
+        build_supply_network(countries=["A"], inputs=["x"], producer_country=[0], producer_input=[0],
+                             producer_capacity=[-1.0], recipe_product=[], recipe_input=[], recipe_coefficient=[],
+                             compute_input=0)
