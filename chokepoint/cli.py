@@ -1,128 +1,34 @@
 """The ``chokepoint`` command line.
 
-``chokepoint run`` materialises every asset on the embedded reference data (or
-``--data-dir``), writes the DuckDB warehouse and prints a short summary. Errors are
-one line on stderr with a non-zero exit status; no traceback reaches the user.
+Subcommands live in :mod:`chokepoint.commands` (one module each). Errors are one line
+on stderr with a non-zero exit status; no traceback reaches the user.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
 import sys
-import time
-from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
-
-class CommandError(Exception):
-    """An error to print as one line and exit with status 1."""
-
-
-def _configure_environment(args) -> dict[str, str]:
-    if getattr(args, "data_dir", None):
-        os.environ["CHOKEPOINT_DATA_DIR"] = str(Path(args.data_dir).resolve())
-    if getattr(args, "scenario", None):
-        os.environ["CHOKEPOINT_SCENARIO"] = args.scenario
-    if getattr(args, "warehouse", None):
-        os.environ["CHOKEPOINT_WAREHOUSE"] = str(Path(args.warehouse).resolve())
-    from chokepoint.paths import default_environment
-
-    env = default_environment()
-    os.environ.update(env)
-    return env
-
-
-def _innermost_error(error_info) -> str:
-    """The user's exception message from a Dagster step failure (innermost cause)."""
-    info = error_info
-    while getattr(info, "cause", None) is not None:
-        info = info.cause
-    message = (info.message or "").strip()
-    # SerializableErrorInfo messages read "module.Class: text"; the class is noise here.
-    head, sep, tail = message.partition(": ")
-    if sep and "." in head and " " not in head:
-        message = tail
-    return message.splitlines()[0] if message else info.cls_name or "unknown error"
-
-
-def _run(args) -> int:
-    env = _configure_environment(args)
-    started = time.perf_counter()
-    import dagster as dg
-
-    from chokepoint.warehouse import publish
-    from pipelines.definitions import defs
-
-    published = Path(env["CHOKEPOINT_WAREHOUSE"])
-    # The run writes a fresh file; the published warehouse is replaced only when every
-    # step and check succeeded, so bad input never leaves analysts a half-written one.
-    build = published.with_name(f".{published.name}.build-{os.getpid()}")
-    os.environ["CHOKEPOINT_WAREHOUSE"] = str(build)
-    try:
-        instance = dg.DagsterInstance.get()
-        job = defs.resolve_job_def("main")
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}})
-        failures = [event for event in result.all_events if event.is_step_failure]
-        if failures:
-            first = failures[0]
-            raise CommandError(f"step '{first.step_key}' failed: {_innermost_error(first.step_failure_data.error)}"
-                               f"; published warehouse left unchanged")
-        failed_checks = [e.asset_check_evaluation_data for e in result.all_events
-                         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
-        if failed_checks:
-            names = ", ".join(f"{c.asset_key.to_user_string()}:{c.check_name}" for c in failed_checks)
-            raise CommandError(f"asset checks failed ({names}); published warehouse left unchanged")
-        if not result.success:
-            raise CommandError("the run did not succeed; published warehouse left unchanged (see `make ui`)")
-        publish(build, published)
-    finally:
-        os.environ["CHOKEPOINT_WAREHOUSE"] = str(published)
-        for leftover in (build, build.with_name(build.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-    from chokepoint.summary import print_summary
-
-    print_summary(published, run_id=result.run_id, seconds=time.perf_counter() - started, out=sys.stdout)
-    return 0
-
-
-def _ui(args) -> int:
-    env = _configure_environment(args)
-    from chokepoint.paths import PROJECT_ROOT
-
-    dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-m", "pipelines.definitions", "-h", args.host, "-p", str(args.port)]
-    os.chdir(PROJECT_ROOT)
-    os.execve(str(dagster), command, {**os.environ, **env})
+#: Modules under chokepoint.commands that register subcommands.
+COMMAND_MODULES = ["pipeline"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chokepoint", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="chokepoint", description="Supply-chain chokepoint analytics for AI governance.")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="materialise every asset and write the DuckDB warehouse")
-    run.add_argument("--data-dir", help="folder with reference/ and scenarios/ (default: the project's data/)")
-    run.add_argument("--scenario", help="scenario name in <data-dir>/scenarios or a .toml path (default: default)")
-    run.add_argument("--warehouse", help="DuckDB file to write (default: data/warehouse/chokepoint.duckdb)")
-    run.add_argument("--log-level", default="CRITICAL", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-                     help="Dagster console log level (default: CRITICAL; errors are summarised in one line and "
-                          "the full log is in the run history of `make ui`)")
-    run.set_defaults(handler=_run)
-    ui = commands.add_parser("ui", help="start Dagit (dagster dev) with the project loaded")
-    ui.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, local only)")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--data-dir")
-    ui.add_argument("--scenario")
-    ui.add_argument("--warehouse")
-    ui.set_defaults(handler=_ui)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"chokepoint.commands.{name}").register(commands)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from chokepoint.commands import CommandError
     from chokepoint.errors import ChokepointError
     from optimization.errors import SolverError
 
