@@ -1,8 +1,7 @@
 """Where things live. Every location can be overridden by an environment variable.
 
-The defaults are the project's own folders; ``.env`` at the project root carries the
-same defaults for ``dagster dev`` and the Dagster definitions read them via
-``dg.EnvVar``.
+The defaults are the project's own folders. The Dagster definitions read the settings
+via ``dg.EnvVar`` and fill in these defaults for variables the caller did not set.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""The one Dagster entry point: ``dagster dev -m pipelines.definitions``.
+"""The one Dagster entry point: ``dagster dev -m pipelines.definitions`` (or ``make ui``).
 
-Settings come from the environment (``.env`` at the project root holds the defaults):
-``CHOKEPOINT_DATA_DIR``, ``CHOKEPOINT_SCENARIO``, ``CHOKEPOINT_WAREHOUSE``.
+Settings come from the environment: ``CHOKEPOINT_DATA_DIR``, ``CHOKEPOINT_SCENARIO``,
+``CHOKEPOINT_WAREHOUSE`` (bound below with ``dg.EnvVar``). Variables that are not set
+get the project defaults of :func:`chokepoint.paths.default_environment`; values set by
+the caller always win. (No ``.env`` file: ``dagster dev`` lets a ``.env`` override the
+caller's environment, which would make ``--warehouse`` and test settings ineffective.)
 """
 
-from __future__ import annotations
+import os
 
 import dagster as dg
 from dagster_duckdb_polars import DuckDBPolarsIOManager
@@ -12,6 +15,10 @@ from dagster_duckdb_polars import DuckDBPolarsIOManager
 from pipelines.assets import chokepoints, placements, sources, staging, supply_graph
 from pipelines.jobs import main_job, weekly_refresh
 from pipelines.resources import ChokepointSettings
+from chokepoint.paths import default_environment
+
+for _name, _value in default_environment().items():
+    os.environ.setdefault(_name, _value)
 
 _modules = (sources, staging, supply_graph, chokepoints, placements)
 all_assets = [a for m in _modules for a in m.assets]
