@@ -175,18 +175,31 @@ def world_capacity_of(capacities: pl.DataFrame, inputs) -> np.ndarray:
     return np.array([world.get(k, np.nan) for k in inputs], dtype=np.float64)
 
 
-def _metric_frame(entity_type: str, names, iso3, input_id, metrics: dict) -> pl.DataFrame:
-    """Long frame: one row per entity × metric (NaN values dropped)."""
+def _metric_frame(entity_type: str, names, iso3, input_id, metrics: dict, limit: int | None = None) -> pl.DataFrame:
+    """Long frame: one row per entity × metric (NaN values dropped).
+
+    With ``limit``, each metric keeps only its ``limit`` largest values (ties at the cut
+    broken by position) plus every positive single-point-of-failure / dominator flag;
+    the rows kept are exactly those whose rank over all entities is best, so ranks
+    computed on them equal the ranks over all entities.
+    """
+    names, iso3, input_id = (np.asarray(a, dtype=object) for a in (names, iso3, input_id))
     parts = []
     for metric, values in metrics.items():
         values = np.asarray(values, dtype=np.float64)
-        keep = ~np.isnan(values)
+        keep = np.flatnonzero(~np.isnan(values))
+        if limit is not None and keep.size > limit:
+            if metric in ("single_point_of_failure", "or_dominator"):
+                keep = keep[values[keep] > 0]
+            else:
+                order = np.lexsort((keep, -values[keep]))
+                keep = np.sort(keep[order[:limit]])
         parts.append(pl.DataFrame({
-            "entity_type": entity_type,
-            "entity": pl.Series(names, dtype=pl.String).filter(keep),
-            "iso3": pl.Series(iso3, dtype=pl.String).filter(keep),
-            "input_id": pl.Series(input_id, dtype=pl.String).filter(keep),
-            "metric": metric,
+            "entity_type": pl.Series([entity_type] * keep.size, dtype=pl.String),
+            "entity": pl.Series(names[keep].tolist(), dtype=pl.String),
+            "iso3": pl.Series(iso3[keep].tolist(), dtype=pl.String),
+            "input_id": pl.Series(input_id[keep].tolist(), dtype=pl.String),
+            "metric": pl.Series([metric] * keep.size, dtype=pl.String),
             "value": values[keep],
         }))
     return pl.concat(parts) if parts else pl.DataFrame(schema={k: v for k, v in CHOKEPOINT_SCHEMA.items()
@@ -234,8 +247,8 @@ def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: 
         The node's capacity as a share of world capacity of its input.
 
     Without ``model`` the LP metrics are left out (networks too large for the LP).
-    ``node_rows`` keeps only the best ``node_rows`` ranks of each node metric (plus every
-    single point of failure and OR dominator) for very large networks.
+    ``node_rows`` keeps only the ``node_rows`` largest values of each node metric (plus
+    every single point of failure and OR dominator; no zero flags) for very large networks.
 
     Returns
     -------
@@ -307,7 +320,7 @@ def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: 
         has_imports = np.bincount(imports[imports >= 0], minlength=len(net.inputs)) > 0
         input_metrics = {k: np.where(has_imports, v, np.nan) for k, v in input_metrics.items()}
         defector_frames = [
-            _metric_frame("node", names[node_ids], node_iso3, node_input, node_metrics),
+            _metric_frame("node", names[node_ids], node_iso3, node_input, node_metrics, limit=node_rows),
             _metric_frame("country", country_names[countries], country_names[countries], [None] * countries.size,
                           country_metrics),
             _metric_frame("input", [f"imports:{k}" for k in net.inputs], [None] * len(net.inputs), list(net.inputs),
@@ -316,10 +329,6 @@ def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: 
         frames.append(pl.concat(defector_frames).with_columns(pl.lit(actor_id).alias("defector")))
     table = (rank_within(pl.concat(frames), ["defector", "entity_type", "metric"]) if frames
              else pl.DataFrame(schema=CHOKEPOINT_SCHEMA))
-    if node_rows is not None and table.height:
-        keep = ((pl.col("entity_type") != "node") | (pl.col("rank") <= node_rows)
-                | (pl.col("metric").is_in(["single_point_of_failure", "or_dominator"]) & (pl.col("value") > 0)))
-        table = table.filter(keep)
     table = table.with_columns(pl.lit(scenario.name).alias("scenario")).select(list(CHOKEPOINT_SCHEMA))
     seconds["tables_and_lp"] = time.perf_counter() - clock
     return ChokepointRun(table=table, suite=suite, removal=removal, seconds=seconds)

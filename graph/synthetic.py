@@ -261,7 +261,8 @@ def generate_facility_network(
     draw_req, supplier = pair // n, pair % n
     buyer = buyer_req_node[draw_req]
     is_hub = supplier >= n_prod
-    same_country = is_hub & (hub_country[np.where(is_hub, supplier - n_prod, 0)] == fac_country[buyer])
+    same_country = np.zeros(supplier.size, dtype=bool)
+    same_country[is_hub] = hub_country[supplier[is_hub] - n_prod] == fac_country[buyer[is_hub]]
     draw_req, supplier, buyer = draw_req[~same_country], supplier[~same_country], buyer[~same_country]
     trade_kind = np.where(supplier >= n_prod, TRANSIT_OUT, TRADE).astype(np.int8)
 
