@@ -228,3 +228,23 @@ def test_synthetic_assets_materialize_with_config(tmp_path):
     assert levels == [("country",), ("facility",)]
     assert {"single_point_of_failure", "betweenness", "failure_cascade", "core_number"} <= metrics_found
     assert "removal_loss" not in metrics_found
+
+
+@pytest.mark.slow
+def test_main_job_runs_every_metric_at_a_million_synthetic_nodes(tmp_path, monkeypatch):
+    """The whole main job (reference graph and the synthetic network at 10^6 nodes) with
+    every asset check passing. A few minutes and a few GB on the 2-core machine."""
+    from pipelines.definitions import defs
+
+    monkeypatch.setenv("CHOKEPOINT_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("CHOKEPOINT_DATA_DIR", str(DATA))
+    monkeypatch.setenv("CHOKEPOINT_SCENARIO", "default")
+    result = defs.resolve_job_def("main").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config={"ops": {"supply_graph__synthetic_network": {
+            "config": {"nodes": 1_000_000, "folder": str(tmp_path / "synthetic")}}}})
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    metrics = {e.asset_key.to_user_string(): e.materialization.metadata
+               for e in result.get_asset_materialization_events()}["analytics/synthetic_chokepoints"]
+    assert metrics["nodes"].value == 1_000_000 and metrics["betweenness_pivots_per_defector"].value == 64
