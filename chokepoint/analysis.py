@@ -102,7 +102,7 @@ def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, ed
         Entities re-solved in any case (single points of failure, so the AND/OR and LP
         results can be checked against each other).
     top_k, max_solves :
-        Size of the top set; cap on LP re-solves (default ``3 · top_k`` plus
+        Size of the top set; cap on LP re-solves (default ``5 · top_k`` plus
         ``must_solve``).
 
     Notes
@@ -112,13 +112,16 @@ def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, ed
     duality ``C_after ≤ C0 − Σ_{closed e} M_e μ_e``: ``loss ≥ Σ M_e μ_e / C0`` — the
     first-order (dual-price) estimate is a certified lower bound. Upper bound: scaling
     the base flow by :func:`graph.failure.surviving_fraction` stays feasible, so
-    ``loss ≤ 1 − s[sink]``. Re-solved: ``must_solve``, the top k by dual price, then
-    entities in decreasing order of the upper bound until the k-th largest exact loss
-    is at least the next upper bound (which proves the top k: ``certified``) or the cap
-    is reached. The LP optimum is often degenerate (one supplier per input carries
-    everything), which makes both bounds loose for single facilities; countries and
-    embargoes usually certify. Cost: O(depth · R + (V + E) · B) for the bounds and one
-    LP per re-solve.
+    ``loss ≤ 1 − s[sink]``. Every re-solve's optimal flow is feasible with all routes
+    open as well, so it is scaled the same way to tighten every other entity's upper
+    bound (``C_after(i) ≥ s'[sink] · C_j``); this matters because the LP optimum is
+    usually degenerate (one supplier per input carries everything), which makes the
+    bound from the base flow alone loose for single facilities. Re-solved:
+    ``must_solve``, the top k by dual price, then repeatedly the pending entity with the
+    largest current upper bound, until the k-th largest exact loss is at least every
+    pending upper bound (the top k is then proven: ``certified``) or the cap is reached.
+    Cost: O(depth · R + (V + E) · B) per bound pass (one per re-solve) and one LP per
+    re-solve.
     """
     net = model.network
     c0 = base.value
@@ -137,12 +140,20 @@ def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, ed
     exact = np.where(upper - lower <= BOUND_TOLERANCE, lower, np.nan)
     solved = np.zeros(num_entities, dtype=bool)
     must_solve = np.unique(np.asarray(must_solve, dtype=np.int64))
-    limit = (3 * top_k if max_solves is None else max_solves) + must_solve.size
+    limit = (5 * top_k if max_solves is None else max_solves) + must_solve.size
 
     def solve(j: int) -> None:
+        nonlocal upper
         after = model.solve(sink, (~closed[:, j]).astype(np.float64))
         exact[j] = min(max((c0 - after.value) / c0, 0.0), 1.0)
         solved[j] = True
+        if after.value > 1e-12 * c0:
+            # The re-solve's flow is feasible with everything open too: a second flow
+            # to scale down, which tightens every other entity's upper bound.
+            kept = surviving_fraction(net, after.flow, closed, propagation=propagation)[sink] * after.value / c0
+            upper = np.maximum(np.minimum(upper, np.clip(1.0 - kept, 0.0, 1.0)), lower)
+            newly = np.isnan(exact) & (upper - lower <= BOUND_TOLERANCE)
+            exact[newly] = lower[newly]
 
     for j in must_solve:
         solve(int(j))
@@ -152,17 +163,20 @@ def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, ed
         if np.isnan(exact[j]) and lower[j] > 0 and int(solved.sum()) < limit:
             solve(int(j))
     certified = False
-    for j in np.lexsort((-lower, -upper)):
+    while True:
+        pending = np.flatnonzero(np.isnan(exact))
+        if not pending.size:
+            certified = True
+            break
+        # The pending entity with the largest (current, tightened) upper bound.
+        j = int(pending[np.lexsort((-lower[pending], -upper[pending]))[0]])
         known = np.sort(exact[~np.isnan(exact)])[::-1]
         if known.size >= k and (k == 0 or known[k - 1] >= upper[j] - BOUND_TOLERANCE):
             certified = True
             break
-        if np.isnan(exact[j]):
-            if int(solved.sum()) >= limit:
-                break
-            solve(int(j))
-    else:
-        certified = True
+        if int(solved.sum()) >= limit:
+            break
+        solve(j)
     return RemovalLosses(lower=lower, upper=upper, exact=exact, solved=solved, certified=certified,
                          solves=int(solved.sum()), k=k)
 

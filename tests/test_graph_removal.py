@@ -16,6 +16,25 @@ from optimization.capability import CapabilityModel
 from tests.instances import random_and_or_network
 
 
+def test_reference_proven_top_10_equals_the_exhaustive_lp(reference_run):
+    """The LP re-solve of every node for one defector: the proven top 10 is the true one."""
+    network, run = reference_run
+    from graph.network import PRODUCER, TRANSIT
+
+    model = CapabilityModel(network)
+    sink = network.sink_of(network.actors.index("RUS"))
+    c0 = model.solve(sink).value
+    nodes = np.flatnonzero(np.isin(network.node_kind, [PRODUCER, TRANSIT]))
+    truth = np.array([(c0 - model.solve(sink, (network.edge_src != v).astype(float)).value) / c0 for v in nodes])
+    got = run.table.filter((pl.col("defector") == "RUS") & (pl.col("entity_type") == "node")
+                           & (pl.col("metric") == "removal_loss"))
+    by_name = dict(zip(got["entity"], got["value"]))
+    for v, value in zip(nodes, truth):
+        if network.node_names[v] in by_name:
+            assert by_name[network.node_names[v]] == pytest.approx(value, abs=1e-7)
+    assert np.allclose(sorted(by_name.values(), reverse=True)[:10], np.sort(truth)[::-1][:10], atol=1e-7)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_bounds_bracket_every_lp_loss_and_top_k_is_right(seed):
     network = random_and_or_network(seed, n=16)
@@ -107,5 +126,5 @@ def test_reference_removal_loss_matches_a_direct_lp(reference_run):
 def test_removal_losses_metadata(reference_run):
     _, run = reference_run
     assert {t for _, t in run.removal} == {"node", "country", "input"}
-    assert all(r.solves <= 3 * r.k + 10 for r in run.removal.values())
-    assert any(r.certified for r in run.removal.values())
+    assert all(r.solves <= 5 * r.k + 10 for r in run.removal.values())
+    assert all(r.certified for r in run.removal.values())

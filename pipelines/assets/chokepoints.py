@@ -102,9 +102,9 @@ def concentration_bounds(concentration: pl.DataFrame) -> dg.AssetCheckResult:
          "capacities": dg.AssetIn(key=["staging", "capacities"])},
     description=("Chokepoints per candidate defector. Entities: producer/transit nodes, countries, and import "
                  "embargoes of one input (every route carrying it into the defector). Metrics: removal_loss (share "
-                 "of attainable compute lost, LP re-solve for single points of failure, the dual-price top 10 and "
-                 "the upper-bound order until the top 10 is proven), loss_lower_bound (dual prices, all), "
-                 "loss_upper_bound (surviving flow, all), single_point_of_failure (AND/OR), failure_cascade, "
+                 "of attainable compute lost, LP re-solve for single points of failure, the dual-price top 10, then "
+                 "the largest remaining upper bound until the top 10 is proven — see metadata), loss_lower_bound "
+                 "(dual prices, all), loss_upper_bound (surviving flow, tightened by every re-solve, all), single_point_of_failure (AND/OR), failure_cascade, "
                  "or_dominator / or_dominated (OR skeleton), betweenness (flow-weighted, exact), core_number, "
                  "supplier_share. Grain: one row per (scenario, defector, entity, metric), ranked within "
                  "(defector, entity type, metric), 1 = largest."),
