@@ -12,7 +12,7 @@ import os
 import dagster as dg
 from dagster_duckdb_polars import DuckDBPolarsIOManager
 
-from pipelines.assets import chokepoints, placements, sources, staging, supply_graph
+from pipelines.assets import chokepoints, placements, sources, staging, supply_graph, synthetic
 from pipelines.jobs import main_job, weekly_refresh
 from pipelines.resources import ChokepointSettings
 from chokepoint.paths import default_environment
@@ -20,7 +20,7 @@ from chokepoint.paths import default_environment
 for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
 
-_modules = (sources, staging, supply_graph, chokepoints, placements)
+_modules = (sources, staging, supply_graph, chokepoints, placements, synthetic)
 all_assets = [a for m in _modules for a in m.assets]
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 

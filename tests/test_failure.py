@@ -7,8 +7,9 @@ import functools
 import numpy as np
 import pytest
 
-from graph.failure import (Propagation, country_single_points_of_failure, producible,
-                           single_points_of_failure, throughput_bound)
+from graph.failure import (Propagation, country_single_points_of_failure, essential_sets, producible,
+                           single_points_of_failure, single_points_of_failure_by_removal, surviving_fraction,
+                           throughput_bound)
 from optimization.capability import CapabilityModel
 from tests.instances import random_and_or_network
 
@@ -47,6 +48,8 @@ def test_single_points_of_failure_equal_brute_force_removal(seed):
                     if not brute_force_producible(network, frozenset({v}))[sink]]
     got = single_points_of_failure(network, sink, candidates=np.arange(network.num_nodes - 1))
     assert got.tolist() == expected
+    by_removal = single_points_of_failure_by_removal(network, sink, candidates=np.arange(network.num_nodes - 1))
+    assert by_removal.tolist() == expected
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -91,3 +94,102 @@ def test_propagation_rejects_cycles():
     cyclic = max_flow_network(4, [0, 1, 2, 2], [1, 2, 1, 3], [1.0, 1.0, 1.0, 1.0], source=0, sink=3)
     with pytest.raises(ValueError, match="cycle"):
         Propagation.of(cyclic)
+
+
+def brute_force_producible_with_routes(network, removed=frozenset(), closed=frozenset()):
+    """Recursive definition with closed routes, written independently of the level code."""
+    suppliers: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for e, (s, d, k) in enumerate(zip(network.edge_src, network.edge_dst, network.edge_input)):
+        suppliers.setdefault((int(d), int(k)), []).append((e, int(s)))
+    needs: dict[int, list[int]] = {}
+    for v, k in zip(network.req_node, network.req_input):
+        needs.setdefault(int(v), []).append(int(k))
+
+    @functools.lru_cache(maxsize=None)
+    def ok(v: int) -> bool:
+        if v in removed or not network.node_capacity[v] > 0:
+            return False
+        return all(any(e not in closed and ok(u) for e, u in suppliers.get((v, k), [])) for k in needs.get(v, []))
+
+    return np.array([ok(v) for v in range(network.num_nodes)])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_essential_sets_equal_brute_force_for_every_node_and_group(seed):
+    """Nodes, country groups and route groups: removing one label kills v iff it is in ess(v)."""
+    network = random_and_or_network(seed, n=15, zero_capacity=0.1 if seed % 3 == 0 else 0.0)
+    rng = np.random.default_rng(seed)
+    route_group = np.where(rng.random(network.num_edges) < 0.4, rng.integers(0, 3, network.num_edges), -1)
+    route_open = rng.random(network.num_edges) > 0.1 if seed % 4 == 0 else None
+    ess = essential_sets(network, route_groups={"embargo": route_group}, route_open=route_open)
+    base_closed = frozenset(np.flatnonzero(~route_open).tolist()) if route_open is not None else frozenset()
+    base = brute_force_producible_with_routes(network, closed=base_closed)
+    assert (ess.producible == base).all()
+    killed_by_node = {v: brute_force_producible_with_routes(network, frozenset({v}), base_closed)
+                      for v in range(network.num_nodes)}
+    killed_by_country = {c: brute_force_producible_with_routes(
+        network, frozenset(np.flatnonzero(network.node_country == c).tolist()), base_closed) for c in range(3)}
+    killed_by_group = {g: brute_force_producible_with_routes(
+        network, closed=base_closed | frozenset(np.flatnonzero(route_group == g).tolist())) for g in range(3)}
+    for v in np.flatnonzero(base):
+        assert ess.nodes(v).tolist() == [u for u in range(network.num_nodes) if u != v and not killed_by_node[u][v]]
+        assert ess.groups(v, "country").tolist() == [c for c in range(3) if not killed_by_country[c][v]]
+        present = sorted(set(route_group[route_group >= 0].tolist()))
+        assert ess.groups(v, "embargo").tolist() == [g for g in present if not killed_by_group[g][v]]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_essential_sets_of_a_single_input_network_are_its_dominators(seed):
+    """One input type, no groups: ess(v) is the set of dominators from a virtual root."""
+    import networkx as nx
+
+    from graph.network import max_flow_network
+
+    g = nx.gnp_random_graph(14, 0.25, seed=seed, directed=True)
+    edges = [(u, v) for u, v in g.edges() if u < v]
+    src = np.array([u for u, _ in edges] + [0], dtype=np.int64)
+    dst = np.array([v for _, v in edges] + [13], dtype=np.int64)
+    network = max_flow_network(14, src, dst, np.ones(src.size), source=0, sink=13)
+    ess = essential_sets(network, node_groups={})
+    reached = nx.descendants(nx.DiGraph(list(zip(network.edge_src.tolist(), network.edge_dst.tolist()))), 0) | {0}
+    idom = nx.immediate_dominators(nx.DiGraph(list(zip(network.edge_src.tolist(), network.edge_dst.tolist()))), 0)
+    for v in range(1, 14):
+        if v not in reached:
+            assert not ess.producible[v]
+            continue
+        chain, u = [], v
+        while u != 0:
+            u = idom[u]
+            chain.append(u)
+        assert sorted(ess.nodes(v).tolist()) == sorted(chain)
+
+
+def test_essential_sets_validate_groups():
+    network = random_and_or_network(0)
+    with pytest.raises(ValueError, match="route group 'x' must be an integer array"):
+        essential_sets(network, route_groups={"x": np.zeros(3)})
+    with pytest.raises(ValueError, match="node group 'y'"):
+        essential_sets(network, node_groups={"y": np.zeros(network.num_nodes)})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_surviving_fraction_gives_a_feasible_flow_and_an_upper_bound_on_the_loss(seed):
+    network = random_and_or_network(seed, n=14)
+    sink = network.num_nodes - 1
+    model = CapabilityModel(network)
+    base = model.solve(sink)
+    rng = np.random.default_rng(seed)
+    closed = rng.random((network.num_edges, 6)) < 0.2
+    closed[:, 0] = False
+    s = surviving_fraction(network, base.flow, closed)
+    assert s.shape == (network.num_nodes, 6) and (s >= 0).all() and (s <= 1).all()
+    assert np.allclose(s[:, 0][base.production > 1e-9], 1.0)
+    for b in range(6):
+        flow = base.flow * s[network.edge_src, b] * ~closed[:, b]
+        production = base.production * s[:, b]
+        out = np.bincount(network.edge_src, weights=flow, minlength=network.num_nodes)
+        into = np.bincount(network.edge_requirement(), weights=flow, minlength=network.req_node.size)
+        assert (out <= production + 1e-7).all()
+        assert (into >= network.req_coefficient * production[network.req_node] - 1e-7).all()
+        after = model.solve(sink, (~closed[:, b]).astype(float)).value
+        assert after >= production[sink] - 1e-6 * max(1.0, base.value)
