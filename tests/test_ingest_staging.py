@@ -77,6 +77,20 @@ def test_firm_aliases_meet_across_sources():
     assert "various-companies" not in by_id
 
 
+def test_chip_counts_owners_are_firms_countries_or_the_rest():
+    counts = staged_mirror()["chip_counts"]
+    assert counts.height == 1577 and counts["h100e"].null_count() == 0 and counts["start_date"].null_count() == 0
+    owners = counts.filter(pl.col("owner").is_not_null()).select(
+        "owner", "owner_firm_id", "owner_iso3", "owner_aggregate").unique()
+    by_name = {r["owner"]: r for r in owners.iter_rows(named=True)}
+    assert by_name["China"]["owner_iso3"] == "CHN" and by_name["Other"]["owner_aggregate"] == "OTHER"
+    assert by_name["Amazon"]["owner_firm_id"] == "aws" and by_name["Oracle"]["owner_firm_id"] == "oracle-cloud"
+    # Microsoft's Nvidia chips in the first quarter of 2022, as published (median H100e).
+    nvidia = counts.filter((pl.col("file").str.ends_with("nvidia_owners_quarters.csv"))
+                           & (pl.col("owner") == "Microsoft") & (pl.col("year") == 2022))
+    assert nvidia.sort("start_date")["h100e"][0] == 14769
+
+
 def test_known_fact_euv_tools_all_from_the_netherlands():
     tables = staged_mirror()
     shares = tables["eto_country_shares"].filter(pl.col("eto_input_id") == "N20")

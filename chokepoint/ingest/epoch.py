@@ -86,10 +86,6 @@ def _bad_number(column: str, *, allow_negative: bool = False) -> list[tuple[pl.E
     return checks
 
 
-def _first_present(frame: pl.DataFrame, names) -> str | None:
-    return next((n for n in names if n in frame.columns), None)
-
-
 def stage_epoch(clusters: pl.DataFrame, hardware: pl.DataFrame, chip_counts: pl.DataFrame,
                 countries: CountryResolver, firms: FirmResolver) -> EpochStaged:
     """Stage the three Epoch AI datasets (raw frames; chip counts concatenated over files)."""
@@ -207,72 +203,84 @@ CHIP_COUNT_SCHEMA = {
 
 
 def _stage_chip_counts(raw: pl.DataFrame, countries: CountryResolver, firms: FirmResolver):
-    parts, quarantined = [], []
-    for (file,), frame in (raw.partition_by("_file", as_dict=True, maintain_order=True).items()
-                           if raw.height else []):
-        cols = [c for c in source_columns(frame) if not frame[c].is_null().all()]
-        frame = frame.select(cols + [c for c in frame.columns if c.startswith("_")])
-        picks = {key: _first_present(frame, names) for key, names in
-                 (("h100e", _H100E), ("h100e_p05", _H100E_P05), ("h100e_p95", _H100E_P95), ("units", _UNITS),
-                  ("units_p05", _UNITS_P05), ("units_p95", _UNITS_P95))}
-        checks = [(pl.col("Name").fill_null("").str.strip_chars() == "", "name is empty"),
-                  (_bad_date("Start date") | pl.col("Start date").fill_null("").str.strip_chars().eq(""),
-                   pl.format("'{}' in 'Start date' is not a date", pl.col("Start date"))),
-                  (_bad_date("End date") | pl.col("End date").fill_null("").str.strip_chars().eq(""),
-                   pl.format("'{}' in 'End date' is not a date", pl.col("End date"))),
-                  (parse_date("End date") < parse_date("Start date"), "end date before start date"),
-                  (pl.lit(picks["h100e"] is None and picks["units"] is None),
-                   "no H100e or unit column in the header")]
-        for column in picks.values():
-            if column:
-                checks += _bad_number(column)
-        good, q = split_checks(frame, checks, cols)
-        quarantined.append(q)
-        if good.height == 0:
+    """All chip-count files at once: the files name the same quantities differently (e.g.
+    "H100e (5th percentile)" / "Compute estimate in H100e (5th percentile)"), so each canonical
+    column is the coalesce of its spellings; a file's own columns are the non-null ones."""
+    if raw.height == 0:
+        return pl.DataFrame(schema=CHIP_COUNT_SCHEMA), empty_quarantine()
+    cols = source_columns(raw)
+    spellings = {"h100e": _H100E, "h100e_p05": _H100E_P05, "h100e_p95": _H100E_P95, "units": _UNITS,
+                 "units_p05": _UNITS_P05, "units_p95": _UNITS_P95}
+    present = {key: [n for n in names if n in cols] for key, names in spellings.items()}
+    checks = [(pl.col("Name").fill_null("").str.strip_chars() == "", "name is empty"),
+              (_bad_date("Start date") | pl.col("Start date").fill_null("").str.strip_chars().eq(""),
+               pl.format("'{}' in 'Start date' is not a date", pl.col("Start date"))),
+              (_bad_date("End date") | pl.col("End date").fill_null("").str.strip_chars().eq(""),
+               pl.format("'{}' in 'End date' is not a date", pl.col("End date"))),
+              (parse_date("End date") < parse_date("Start date"), "end date before start date")]
+    for names in present.values():
+        for column in names:
+            checks += _bad_number(column)
+    # A file must have an H100e or a unit column (a row of a file without either carries no quantity).
+    quantity = present["h100e"] + present["units"]
+    has_quantity = raw.group_by("_file").agg(
+        (pl.any_horizontal([pl.col(c).is_not_null().any() for c in quantity]) if quantity else pl.lit(False))
+        .alias("_has_quantity"))
+    frame = raw.join(has_quantity, on="_file", how="left")
+    checks.append((~pl.col("_has_quantity"), "no H100e or unit column in the header"))
+    good, quarantine = split_checks(frame, checks, cols)
+    if good.height == 0:
+        return pl.DataFrame(schema=CHIP_COUNT_SCHEMA), quarantine
+
+    designer_ids, owner_rows = {}, {}
+    for (file, designer, owner) in good.select("_file", "Chip manufacturer",
+                                               pl.col("Owner") if "Owner" in cols else pl.lit(None, pl.String)
+                                               ).unique(maintain_order=True).iter_rows():
+        if designer and (file, designer) not in designer_ids:
+            designer_ids[(file, designer)] = firms.resolve(designer, dataset="epoch_chip_counts", file=file,
+                                                           role="designer")
+        if not owner or not owner.strip():
             continue
-        designers = [firms.resolve(d, dataset="epoch_chip_counts", file=file, role="designer") if d else None
-                     for d in good["Chip manufacturer"].to_list()]
-        owner_rows = []
-        for owner in (good["Owner"].to_list() if "Owner" in good.columns else [None] * good.height):
-            if not owner or not owner.strip():
-                owner_rows.append((None, None, None))
-                continue
-            country = countries.resolve(owner)  # owners are firms, or a country / "Other" aggregate
-            if country.resolved:
-                countries.resolve(owner, dataset="epoch_chip_counts", file=file, field="Owner")
-                owner_rows.append((None, country.iso3, country.aggregate))
-            else:
-                owner_rows.append((firms.resolve(owner, dataset="epoch_chip_counts", file=file, role="owner"),
-                                   None, "OTHER" if owner.strip().casefold() == "other" else None))
-        stem = file.rsplit("/", 1)[-1]
-        start = parse_date("Start date")
+        country = countries.resolve(owner)  # owners are firms, or a country / "Other" aggregate
+        if country.resolved:
+            countries.resolve(owner, dataset="epoch_chip_counts", file=file, field="Owner")
+            owner_rows[(file, owner)] = (None, country.iso3, country.aggregate)
+        else:  # a firm, or "Other" (everyone else): an aggregate, not a firm
+            firm_id = firms.resolve(owner, dataset="epoch_chip_counts", file=file, role="owner")
+            owner_rows[(file, owner)] = (firm_id, None, None if firm_id else "OTHER")
+    owner_col = good["Owner"].to_list() if "Owner" in cols else [None] * good.height
+    keys = list(zip(good["_file"].to_list(), owner_col))
+    resolved = [owner_rows.get(k, (None, None, None)) for k in keys]
+    designers = [designer_ids.get(k) for k in zip(good["_file"].to_list(), good["Chip manufacturer"].to_list())]
+    stem = pl.col("_file").str.split("/").list.last()
 
-        def number(key: str) -> pl.Expr:
-            return parse_number(picks[key]) if picks[key] else pl.lit(None, dtype=pl.Float64)
+    def number(key: str) -> pl.Expr:
+        names = present[key]
+        return pl.coalesce([parse_number(n) for n in names]) if names else pl.lit(None, dtype=pl.Float64)
 
-        parts.append(good.with_columns(
-            pl.Series("_designer", designers, dtype=pl.String),
-            pl.Series("_owner_firm", [r[0] for r in owner_rows], dtype=pl.String),
-            pl.Series("_owner_iso3", [r[1] for r in owner_rows], dtype=pl.String),
-            pl.Series("_owner_aggregate", [r[2] for r in owner_rows], dtype=pl.String),
-        ).select(
-            pl.col("Name").str.strip_chars().alias("name"), pl.col("Chip manufacturer").alias("designer"),
-            pl.col("_designer").alias("designer_firm_id"),
-            (pl.col("Owner") if "Owner" in good.columns else pl.lit(None, pl.String)).alias("owner"),
-            pl.col("_owner_firm").alias("owner_firm_id"), pl.col("_owner_iso3").alias("owner_iso3"),
-            pl.col("_owner_aggregate").alias("owner_aggregate"),
-            (pl.col("Chip type") if "Chip type" in good.columns else pl.lit(None, pl.String)).alias("chip_type"),
-            start.alias("start_date"), parse_date("End date").alias("end_date"),
-            parse_date("End date").dt.year().cast(pl.Int64).alias("year"),
-            pl.lit("cumulative" if "cumulative" in stem else "quarter").alias("series"),
-            pl.lit("by_chip" in stem or "chip_timelines" in stem).alias("by_chip"),
-            pl.lit("fiscal" if "fiscal" in stem else "calendar").alias("calendar"),
-            number("h100e").alias("h100e"), number("h100e_p05").alias("h100e_p05"),
-            number("h100e_p95").alias("h100e_p95"), number("units").alias("units"),
-            number("units_p05").alias("units_p05"), number("units_p95").alias("units_p95"),
-            pl.col("_dataset").alias("dataset"), pl.col("_file").alias("file"), pl.col("_line").alias("line")))
-    counts = pl.concat(parts) if parts else pl.DataFrame(schema=CHIP_COUNT_SCHEMA)
-    return counts.select(list(CHIP_COUNT_SCHEMA)), (pl.concat(quarantined) if quarantined else empty_quarantine())
+    staged = good.with_columns(
+        pl.Series("_designer", designers, dtype=pl.String),
+        pl.Series("_owner_firm", [r[0] for r in resolved], dtype=pl.String),
+        pl.Series("_owner_iso3", [r[1] for r in resolved], dtype=pl.String),
+        pl.Series("_owner_aggregate", [r[2] for r in resolved], dtype=pl.String),
+    ).select(
+        pl.col("Name").str.strip_chars().alias("name"), pl.col("Chip manufacturer").alias("designer"),
+        pl.col("_designer").alias("designer_firm_id"),
+        (pl.col("Owner") if "Owner" in cols else pl.lit(None, pl.String)).alias("owner"),
+        pl.col("_owner_firm").alias("owner_firm_id"), pl.col("_owner_iso3").alias("owner_iso3"),
+        pl.col("_owner_aggregate").alias("owner_aggregate"),
+        (pl.col("Chip type") if "Chip type" in cols else pl.lit(None, pl.String)).alias("chip_type"),
+        parse_date("Start date").alias("start_date"), parse_date("End date").alias("end_date"),
+        parse_date("End date").dt.year().cast(pl.Int64).alias("year"),
+        pl.when(stem.str.contains("cumulative")).then(pl.lit("cumulative")).otherwise(pl.lit("quarter"))
+        .alias("series"),
+        (stem.str.contains("by_chip") | stem.str.contains("chip_timelines")).alias("by_chip"),
+        pl.when(stem.str.contains("fiscal")).then(pl.lit("fiscal")).otherwise(pl.lit("calendar")).alias("calendar"),
+        number("h100e").alias("h100e"), number("h100e_p05").alias("h100e_p05"),
+        number("h100e_p95").alias("h100e_p95"), number("units").alias("units"),
+        number("units_p05").alias("units_p05"), number("units_p95").alias("units_p95"),
+        pl.col("_dataset").alias("dataset"), pl.col("_file").alias("file"), pl.col("_line").alias("line"))
+    return staged.select(list(CHIP_COUNT_SCHEMA)), quarantine
 
 
 def compute_shares(clusters: pl.DataFrame) -> pl.DataFrame:

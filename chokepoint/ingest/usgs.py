@@ -130,12 +130,19 @@ def stage_usgs(world: pl.DataFrame, salient: pl.DataFrame, countries: CountryRes
 
 
 def _drop_all_blank_columns(frame: pl.DataFrame, columns: list[str]) -> list[str]:
-    return [c for c in columns if not frame[c].fill_null("").str.strip_chars().eq("").all()]
+    if not columns:
+        return columns
+    blank = frame.select(pl.col(c).fill_null("").str.strip_chars().eq("").all() for c in columns).row(0)
+    return [c for c, is_blank in zip(columns, blank) if not is_blank]
 
 
 def _present_columns(frame: pl.DataFrame) -> list[str]:
     """Source columns of this file (files are concatenated: other files' columns are all null here)."""
-    return [c for c in source_columns(frame) if not frame[c].is_null().all()]
+    columns = source_columns(frame)
+    if not columns or frame.height == 0:
+        return columns
+    absent = frame.select(pl.col(c).is_null().all() for c in columns).row(0)
+    return [c for c, is_absent in zip(columns, absent) if not is_absent]
 
 
 def _stage_world_file(file: str, frame: pl.DataFrame, countries: CountryResolver):
@@ -205,27 +212,28 @@ def _stage_salient_file(file: str, frame: pl.DataFrame):
     if good.height == 0:
         return pl.DataFrame(schema=SALIENT_SCHEMA), quarantine
     edition = pl.coalesce(pl.col("DataSource").str.strip_chars().replace("", None), pl.lit(edition_from_name))
-    parts = []
-    for c in statistics:
-        value = parse_number(c)
-        text = pl.col(c).fill_null("").str.strip_chars()
-        status = pl.when(value.is_not_null()).then(pl.lit("reported"))
-        for marker, label in _MARKERS.items():
-            status = status.when(text == marker).then(pl.lit(label))
-        parts.append(good.select(
-            pl.lit(mineral).alias("mineral"), pl.col("Commodity").str.strip_chars().alias("commodity"),
-            edition.alias("edition"), year.alias("year"), pl.lit(c).alias("statistic"),
-            pl.when(value.is_finite()).then(value).otherwise(None).alias("value"),
-            pl.col(c).alias("value_as_reported"),
-            status.otherwise(pl.lit("qualified")).alias("status"),  # ">95", "E", ">50%": USGS notation
-            pl.col("_dataset").alias("dataset"), pl.col("_file").alias("file"), pl.col("_line").alias("line")))
-    if not parts:  # a row with only Year: still staged, as a row without statistics
-        parts.append(good.select(
+    if not statistics:  # a row with only Year: still staged, as a row without statistics
+        return good.select(
             pl.lit(mineral).alias("mineral"), pl.col("Commodity").alias("commodity"), edition.alias("edition"),
             year.alias("year"), pl.lit(None, pl.String).alias("statistic"), pl.lit(None, pl.Float64).alias("value"),
             pl.lit(None, pl.String).alias("value_as_reported"), pl.lit("missing").alias("status"),
-            pl.col("_dataset").alias("dataset"), pl.col("_file").alias("file"), pl.col("_line").alias("line")))
-    return pl.concat(parts).select(list(SALIENT_SCHEMA)), quarantine
+            pl.col("_dataset").alias("dataset"), pl.col("_file").alias("file"), pl.col("_line").alias("line")
+        ).select(list(SALIENT_SCHEMA)), quarantine
+    long = good.select(
+        pl.lit(mineral).alias("mineral"), pl.col("Commodity").str.strip_chars().alias("commodity"),
+        edition.alias("edition"), year.alias("year"), pl.col("_dataset").alias("dataset"),
+        pl.col("_file").alias("file"), pl.col("_line").alias("line"), *statistics,
+    ).unpivot(on=statistics, index=["mineral", "commodity", "edition", "year", "dataset", "file", "line"],
+              variable_name="statistic", value_name="value_as_reported")
+    value = parse_number("value_as_reported")
+    text = pl.col("value_as_reported").fill_null("").str.strip_chars()
+    status = pl.when(value.is_not_null()).then(pl.lit("reported"))
+    for marker, label in _MARKERS.items():
+        status = status.when(text == marker).then(pl.lit(label))
+    long = long.with_columns(
+        pl.when(value.is_finite()).then(value).otherwise(None).alias("value"),
+        status.otherwise(pl.lit("qualified")).alias("status"))  # ">95", "E", ">50%": USGS notation
+    return long.select(list(SALIENT_SCHEMA)), quarantine
 
 
 def mineral_shares(production: pl.DataFrame, input_map: pl.DataFrame) -> pl.DataFrame:
