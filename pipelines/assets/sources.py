@@ -1,6 +1,7 @@
 """Group ``sources``: input files as read (text cells, with file and line)."""
 
 import hashlib
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -158,8 +159,6 @@ def _dataset_sources(dataset: str) -> dg.AssetsDefinition:
         mode = data_mode.row(0, named=True)
         if mode["mode"] == "real":
             _check_files(settings, real_data_files, dataset)
-            from pathlib import Path
-
             frames = read_dataset(dataset, Path(mode["root"]), load_manifest())
         else:
             frames = empty_dataset(dataset)
