@@ -16,6 +16,11 @@ __all__ = [
     "scenario_dir",
     "scenario_path",
     "shared_data_dir",
+    "cache_dir",
+    "data_mode",
+    "fetch_base",
+    "verify_checksums",
+    "max_quarantine_fraction",
     "warehouse_path",
     "dagster_home",
     "default_environment",
@@ -56,6 +61,37 @@ def shared_data_dir() -> Path:
     return _env_path("CHOKEPOINT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
 
 
+def cache_dir() -> Path:
+    """Where ``chokepoint fetch`` keeps verified downloads (``CHOKEPOINT_CACHE``)."""
+    return _env_path("CHOKEPOINT_CACHE", PROJECT_ROOT / "data" / "cache")
+
+
+def data_mode() -> str:
+    """``auto`` (real data when a cache or mirror is present), ``reference`` or ``real`` (``CHOKEPOINT_DATA_MODE``)."""
+    return os.environ.get("CHOKEPOINT_DATA_MODE") or "auto"
+
+
+def fetch_base() -> str:
+    """Base URL of a mirror laid out like ``../shared/data`` (``CHOKEPOINT_FETCH_BASE``); empty = GitHub raw."""
+    return os.environ.get("CHOKEPOINT_FETCH_BASE", "")
+
+
+def verify_checksums() -> bool:
+    """Whether real-data files must match the manifest's sha256 (``CHOKEPOINT_VERIFY_CHECKSUMS``, default on)."""
+    return os.environ.get("CHOKEPOINT_VERIFY_CHECKSUMS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def max_quarantine_fraction() -> float:
+    """Largest share of a file's data rows that may be quarantined (``CHOKEPOINT_MAX_QUARANTINE``, default 0.02)."""
+    value = os.environ.get("CHOKEPOINT_MAX_QUARANTINE", "")
+    try:
+        return float(value) if value else 0.02
+    except ValueError:
+        from chokepoint.errors import InputError
+
+        raise InputError("CHOKEPOINT_MAX_QUARANTINE", f"'{value}' is not a number", hint="a fraction such as 0.02")
+
+
 def warehouse_path() -> Path:
     """The DuckDB file analysts query (``CHOKEPOINT_WAREHOUSE``)."""
     return _env_path("CHOKEPOINT_WAREHOUSE", PROJECT_ROOT / "data" / "warehouse" / "chokepoint.duckdb")
@@ -84,6 +120,10 @@ def default_environment() -> dict[str, str]:
         "DAGSTER_HOME": str(home),
         "CHOKEPOINT_DATA_DIR": str(data_dir()),
         "CHOKEPOINT_SHARED_DATA": str(shared_data_dir()),
+        "CHOKEPOINT_CACHE": str(cache_dir()),
+        "CHOKEPOINT_DATA_MODE": data_mode(),
+        "CHOKEPOINT_VERIFY_CHECKSUMS": "1" if verify_checksums() else "0",
+        "CHOKEPOINT_MAX_QUARANTINE": str(max_quarantine_fraction()),
         "CHOKEPOINT_WAREHOUSE": str(warehouse),
         "CHOKEPOINT_SCENARIO": os.environ.get("CHOKEPOINT_SCENARIO", "default"),
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["print_summary", "TOP_CHOKEPOINTS_SQL", "CAPABILITY_SQL"]
+__all__ = ["print_summary", "data_description", "TOP_CHOKEPOINTS_SQL", "CAPABILITY_SQL"]
 
 #: Producer nodes ranked by mean share of capability lost across candidate defectors.
 TOP_CHOKEPOINTS_SQL = """
@@ -34,14 +34,39 @@ ORDER BY capability_before DESC
 """
 
 
+def data_description(con) -> tuple[str, str]:
+    """Which data the run used (``staging.data_mode``) and, for real data, its row accounting."""
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'").fetchall()}
+    if "data_mode" not in tables:
+        return "embedded reference data", ""
+    mode, requested, source, root, reason = con.execute(
+        "SELECT mode, requested, source, root, reason FROM staging.data_mode").fetchone()
+    if mode != "real":
+        return "embedded reference data", reason
+    files, read, staged, quarantined, blank = con.execute(
+        "SELECT count(*), sum(rows_read), sum(staged), sum(quarantined), sum(blank) FROM staging.row_accounting"
+    ).fetchone()
+    from_real, total = con.execute(
+        "SELECT count(*) FILTER (WHERE winner = 'real'), count(*) FROM staging.capacities").fetchone()
+    unresolved = con.execute("SELECT count(*) FROM staging.unresolved_names").fetchone()[0]
+    return (f"real (ETO, Epoch AI, USGS, chip supply map; {source} {root}) merged over the reference data",
+            f"{files} files, {read:,} rows read = {staged:,} staged + {quarantined:,} quarantined ({blank:,} blank); "
+            f"{unresolved} unresolved names; {from_real} of {total} capacities from real data "
+            "(staging.merge_decisions says why)")
+
+
 def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, out=sys.stdout, top: int = 10) -> None:
     """Print the top chokepoints and each candidate defector's capability before/after."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         top_rows = con.execute(TOP_CHOKEPOINTS_SQL, [top]).fetchall()
         capability_rows = con.execute(CAPABILITY_SQL).fetchall()
         scenario = con.execute("SELECT any_value(scenario) FROM analytics.capability").fetchone()[0]
+        data, detail = data_description(con)
     write = lambda text="": print(text, file=out)  # noqa: E731
-    write(f"chokepoint run: scenario '{scenario}', data: embedded reference data, {seconds:.1f} s")
+    write(f"chokepoint run: scenario '{scenario}', data: {data}, {seconds:.1f} s")
+    if detail:
+        write(f"  {detail}")
     write(f"warehouse: {warehouse}" + (f"  (run {run_id[:8]})" if run_id else ""))
     write()
     write(f"Top {len(top_rows)} chokepoints (share of a defector's attainable AI compute lost if removed; mean over defectors)")

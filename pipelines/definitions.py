@@ -1,17 +1,20 @@
 """The one Dagster entry point: ``dagster dev -m pipelines.definitions`` (or ``make ui``).
 
 Settings come from the environment: ``CHOKEPOINT_DATA_DIR``, ``CHOKEPOINT_SCENARIO``,
-``CHOKEPOINT_WAREHOUSE`` (bound below with ``dg.EnvVar``). Variables that are not set
-get the project defaults of :func:`chokepoint.paths.default_environment`; values set by
-the caller always win. (No ``.env`` file: ``dagster dev`` lets a ``.env`` override the
+``CHOKEPOINT_WAREHOUSE``, and for the real data ``CHOKEPOINT_SHARED_DATA``,
+``CHOKEPOINT_CACHE``, ``CHOKEPOINT_DATA_MODE``, ``CHOKEPOINT_VERIFY_CHECKSUMS``,
+``CHOKEPOINT_MAX_QUARANTINE`` (bound below with ``dg.EnvVar``). Variables that are not
+set get the project defaults of :func:`chokepoint.paths.default_environment`; values set
+by the caller always win. (No ``.env`` file: ``dagster dev`` lets a ``.env`` override the
 caller's environment, which would make ``--warehouse`` and test settings ineffective.)
 """
 
 import os
 
 import dagster as dg
-from dagster_duckdb_polars import DuckDBPolarsIOManager
 
+from chokepoint import paths
+from pipelines.io import WarehouseIOManager
 from pipelines.assets import chokepoints, placements, sources, staging, supply_graph, synthetic
 from pipelines.jobs import main_job, weekly_refresh
 from pipelines.resources import ChokepointSettings
@@ -33,8 +36,14 @@ defs = dg.Definitions(
         "settings": ChokepointSettings(
             data_dir=dg.EnvVar("CHOKEPOINT_DATA_DIR"),
             scenario=dg.EnvVar("CHOKEPOINT_SCENARIO"),
+            shared_data_dir=dg.EnvVar("CHOKEPOINT_SHARED_DATA"),
+            cache_dir=dg.EnvVar("CHOKEPOINT_CACHE"),
+            data_mode=dg.EnvVar("CHOKEPOINT_DATA_MODE"),
+            # Not strings: read when the definitions load (the CLI sets them first).
+            verify_checksums=paths.verify_checksums(),
+            max_quarantine_fraction=paths.max_quarantine_fraction(),
         ),
-        "io_manager": DuckDBPolarsIOManager(database=dg.EnvVar("CHOKEPOINT_WAREHOUSE")),
+        "io_manager": WarehouseIOManager(database=dg.EnvVar("CHOKEPOINT_WAREHOUSE")),
         "object_io_manager": dg.FilesystemIOManager(),
     },
 )

@@ -12,14 +12,27 @@ __all__ = ["ChokepointSettings"]
 class ChokepointSettings(dg.ConfigurableResource):
     """Where the input data lives and which scenario to analyse.
 
-    Bound from ``CHOKEPOINT_DATA_DIR`` and ``CHOKEPOINT_SCENARIO`` (see ``.env``).
+    Bound from ``CHOKEPOINT_DATA_DIR`` and ``CHOKEPOINT_SCENARIO`` (defaults: chokepoint.paths).
     ``solver`` and ``time_limit_s``, when set, override the scenario's settings.
+
+    Real data: ``shared_data_dir`` is the local mirror of the public datasets
+    (``CHOKEPOINT_SHARED_DATA``), ``cache_dir`` the folder ``chokepoint fetch`` fills
+    (``CHOKEPOINT_CACHE``); empty means none. ``data_mode`` is ``auto`` (real data when a
+    complete cache or mirror is present), ``reference`` or ``real``
+    (``CHOKEPOINT_DATA_MODE``). ``verify_checksums`` refuses real-data files whose sha256
+    differs from the manifest; ``max_quarantine_fraction`` is the largest share of a
+    file's data rows the quarantine may take before the run fails.
     """
 
     data_dir: str
     scenario: str = "default"
     solver: str = ""
     time_limit_s: float = 0.0
+    shared_data_dir: str = ""
+    cache_dir: str = ""
+    data_mode: str = "auto"
+    verify_checksums: bool = True
+    max_quarantine_fraction: float = 0.02
 
     def reference_dir(self) -> Path:
         return Path(self.data_dir) / "reference"
@@ -29,3 +42,18 @@ class ChokepointSettings(dg.ConfigurableResource):
         if name.endswith(".toml"):
             return Path(name)
         return Path(self.data_dir) / "scenarios" / f"{name}.toml"
+
+    @staticmethod
+    def _resolve(value: str) -> Path | None:
+        from chokepoint.paths import PROJECT_ROOT
+
+        if not value:
+            return None
+        path = Path(value)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    def mirror_path(self) -> Path | None:
+        return self._resolve(self.shared_data_dir)
+
+    def cache_path(self) -> Path | None:
+        return self._resolve(self.cache_dir)

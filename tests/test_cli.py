@@ -77,3 +77,18 @@ def test_unknown_scenario_is_a_clear_error(good_run):
     assert result.returncode == 1
     assert "no_such_scenario.toml: scenario file not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_says_which_data_it_used(good_run):
+    from chokepoint.paths import cache_dir, shared_data_dir
+
+    result, warehouse, _ = good_run
+    first, second = result.stdout.splitlines()[:2]
+    real = any((root / "eto_chip_explorer" / "provision.csv").exists() for root in (shared_data_dir(), cache_dir()))
+    if real:
+        assert "data: real (ETO, Epoch AI, USGS, chip supply map;" in first and "merged over the reference" in first
+        assert "rows read =" in second and "capacities from real data" in second
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute("SELECT mode FROM staging.data_mode").fetchone()[0] == "real"
+    else:
+        assert "data: embedded reference data" in first

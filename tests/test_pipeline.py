@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb_polars import DuckDBPolarsIOManager
 
 from pipelines.definitions import all_assets, all_checks, defs
+from pipelines.io import WarehouseIOManager
 from pipelines.resources import ChokepointSettings
 from tests.conftest import DATA
 
@@ -41,7 +41,7 @@ def materialized(tmp_path_factory):
     database = tmp / "chokepoint.duckdb"
     resources = {
         "settings": ChokepointSettings(data_dir=str(DATA), scenario="default"),
-        "io_manager": DuckDBPolarsIOManager(database=str(database)),
+        "io_manager": WarehouseIOManager(database=str(database)),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
     }
     result = dg.materialize([*all_assets, *all_checks], resources=resources, instance=dg.DagsterInstance.ephemeral())
@@ -75,3 +75,21 @@ def test_warehouse_figures_trace_back_to_source_rows(materialized):
         raw = con.execute(f"SELECT share_pct FROM staging.src_reference_{file.removesuffix('.csv')} "
                           "WHERE _line = ?", [int(line)]).fetchone()[0]
     assert float(raw) / 100 == pytest.approx(share)
+
+
+def test_summary_says_the_run_used_the_reference_data(materialized):
+    """The fixture configures no mirror and no cache: the data mode falls back to the reference data."""
+    import io
+
+    from chokepoint.summary import print_summary
+
+    _, database = materialized
+    out = io.StringIO()
+    print_summary(database, out=out)
+    first, second = out.getvalue().splitlines()[:2]
+    assert "data: embedded reference data" in first
+    assert second.strip().startswith("no complete real-data copy — no cache configured")
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("SELECT mode FROM staging.data_mode").fetchone()[0] == "reference"
+        assert con.execute("SELECT count(*) FROM staging.capacities WHERE winner = 'real'").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM staging.provision").fetchone()[0] == 0  # exists, empty

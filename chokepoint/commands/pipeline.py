@@ -19,6 +19,8 @@ def _configure_environment(args) -> dict[str, str]:
         os.environ["CHOKEPOINT_SCENARIO"] = args.scenario
     if getattr(args, "warehouse", None):
         os.environ["CHOKEPOINT_WAREHOUSE"] = str(Path(args.warehouse).resolve())
+    if getattr(args, "data_mode", None):
+        os.environ["CHOKEPOINT_DATA_MODE"] = args.data_mode
     from chokepoint.paths import default_environment
 
     env = default_environment()
@@ -96,6 +98,9 @@ def register(commands) -> None:
     run.add_argument("--data-dir", help="folder with reference/ and scenarios/ (default: the project's data/)")
     run.add_argument("--scenario", help="scenario name in <data-dir>/scenarios or a .toml path (default: default)")
     run.add_argument("--warehouse", help="DuckDB file to write (default: data/warehouse/chokepoint.duckdb)")
+    run.add_argument("--data-mode", choices=["auto", "reference", "real"],
+                     help="auto (default, CHOKEPOINT_DATA_MODE): real data when the fetch cache or the local mirror "
+                          "is complete, else the reference data; reference; real (error if no real data)")
     run.add_argument("--log-level", default="CRITICAL", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                      help="Dagster console log level (default: CRITICAL; errors are summarised in one line and "
                           "the full log is in the run history of `make ui`)")

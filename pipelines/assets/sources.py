@@ -1,16 +1,18 @@
 """Group ``sources``: input files as read (text cells, with file and line)."""
 
-from __future__ import annotations
-
 import hashlib
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from chokepoint.errors import InputError
+from chokepoint.ingest.manifest import DATASETS, load_manifest, locate_real_data, verify_files
+from chokepoint.ingest.sources import RAW_TABLES, empty_dataset, raw_tables_of, read_dataset
+from chokepoint.ingest.stage import MAPPING_FILES
 from chokepoint.reference import REFERENCE_FILES
 from chokepoint.tables import read_csv_text
-from pipelines.metadata import table_metadata
+from pipelines.metadata import markdown_table, table_metadata
 from pipelines.resources import ChokepointSettings
 
 GROUP = "sources"
@@ -40,6 +42,139 @@ def _reference_source(table: str) -> dg.AssetsDefinition:
 
 reference_sources = [_reference_source(table) for table in REFERENCE_FILES]
 
+_MAPPING_DESCRIPTIONS = {
+    "eto_input_map": "which taxonomy input each ETO input and stage is (relation same / part_of / process_of / "
+                     "broader / none); only `same` inputs contribute country shares",
+    "country_aliases": "country spellings the ISO tables do not know (USGS 'Burma', 'Congo (Kinshasa)', …) and "
+                       "aggregates ('World total', 'Other countries', 'Various countries', 'EUR')",
+    "firm_aliases": "firm spellings across sources that are one firm (by role: Epoch's foundry 'Samsung' is "
+                    "samsung-foundry)",
+    "usgs_input_map": "which taxonomy input each USGS mineral's production is",
+}
+
+
+def _mapping_source(table: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"src_reference_{table}",
+        key_prefix="staging",
+        group_name=GROUP,
+        kinds={"csv", "polars", "duckdb"},
+        owners=OWNERS,
+        tags={"dataset": "reference"},
+        ins={"data_mode": dg.AssetIn(key=["staging", "data_mode"])},
+        description=(f"`data/reference/{table}.csv` as read (project-authored mapping table): "
+                     f"{_MAPPING_DESCRIPTIONS[table]}. Needed for real data; optional on reference data."),
+    )
+    def source(settings: ChokepointSettings, data_mode: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+        path = settings.reference_dir() / f"{table}.csv"
+        if not path.exists() and data_mode["mode"][0] == "reference":
+            frame = pl.DataFrame(schema={**{c.name: pl.String for c in MAPPING_FILES[table]},
+                                         "_line": pl.Int64, "_file": pl.String})
+            return dg.Output(frame, metadata={"dagster/row_count": 0, "note": "file absent; not needed on "
+                                                                              "reference data"})
+        frame = read_csv_text(path)
+        return dg.Output(frame, metadata=table_metadata(
+            frame, path=dg.MetadataValue.path(str(path)),
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
+
+    return source
+
+
+mapping_sources = [_mapping_source(table) for table in MAPPING_FILES]
+
+
+@dg.multi_asset(
+    outs={
+        "data_mode": dg.AssetOut(
+            key_prefix="staging", group_name=GROUP, kinds={"polars", "duckdb"}, owners=OWNERS,
+            description=("Which data this run uses: `real` (public datasets merged over the reference data) or "
+                         "`reference` (embedded reference data only), as requested (`CHOKEPOINT_DATA_MODE`: auto, "
+                         "real, reference), where the files were found (fetch cache or local mirror) and why. "
+                         "Grain: one row.")),
+        "real_data_files": dg.AssetOut(
+            key_prefix="staging", group_name=GROUP, kinds={"polars", "duckdb"}, owners=OWNERS,
+            description=("Every real-data file the run ingests, with its public origin (GitHub raw at the pinned "
+                         "commit), the manifest's sha256 and size and the file's own: status ok / modified / "
+                         "missing. Empty on reference data. Grain: one row per file.")),
+    },
+)
+def real_data(settings: ChokepointSettings):
+    """Decide the data mode from the settings and verify the real-data files against the manifest."""
+    manifest = load_manifest()
+    location = locate_real_data(settings.data_mode, settings.mirror_path(), settings.cache_path(), manifest)
+    files = (verify_files(location.root, manifest) if location.mode == "real"
+             else verify_files(location.root or settings.reference_dir(), manifest.clear()))
+    modified = files.filter(pl.col("status") != "ok")
+    mode = pl.DataFrame([{
+        "mode": location.mode, "requested": location.requested, "source": location.source,
+        "root": str(location.root) if location.root else None, "reason": location.reason,
+        "files": files.height, "files_ok": files.height - modified.height, "files_modified": modified.height,
+        "verify_checksums": settings.verify_checksums,
+        "datasets": ", ".join(sorted(set(files["dataset"].to_list()))) if files.height else "",
+    }], schema={"mode": pl.String, "requested": pl.String, "source": pl.String, "root": pl.String,
+                "reason": pl.String, "files": pl.Int64, "files_ok": pl.Int64, "files_modified": pl.Int64,
+                "verify_checksums": pl.Boolean, "datasets": pl.String})
+    yield dg.Output(mode, output_name="data_mode", metadata={
+        "mode": location.mode, "reason": location.reason, "dagster/row_count": 1,
+        "root": str(location.root) if location.root else ""})
+    yield dg.Output(files, output_name="real_data_files", metadata=table_metadata(
+        files, files_modified=modified.height,
+        modified=dg.MetadataValue.md(markdown_table(modified.select("path", "status", "expected_bytes",
+                                                                    "actual_bytes")))))
+
+
+def _check_files(settings: ChokepointSettings, files: pl.DataFrame, dataset: str) -> None:
+    if not settings.verify_checksums:
+        return
+    bad = files.filter((pl.col("dataset") == dataset) & (pl.col("status") != "ok"))
+    if bad.height:
+        row = bad.row(0, named=True)
+        if row["status"] == "missing":
+            raise InputError(row["path"], "real-data file missing", hint="run `chokepoint fetch`")
+        raise InputError(
+            row["path"], f"sha256 does not match the manifest (expected {row['expected_sha256'][:12]}…, got "
+                         f"{row['actual_sha256'][:12]}…; {row['expected_bytes']:,} bytes expected, "
+                         f"{row['actual_bytes']:,} found): the file was modified or truncated",
+            hint="run `chokepoint fetch` to restore it, or set CHOKEPOINT_VERIFY_CHECKSUMS=0 to ingest it as is")
+
+
+def _dataset_sources(dataset: str) -> dg.AssetsDefinition:
+    tables = raw_tables_of(dataset)
+    description, licence, attribution = DATASETS[dataset]
+
+    @dg.multi_asset(
+        name=f"{dataset}_sources",
+        outs={table: dg.AssetOut(
+            key_prefix="staging", group_name=GROUP, kinds={"csv", "polars", "duckdb"}, owners=OWNERS,
+            tags={"dataset": dataset},
+            description=(f"{description} ({licence}; attribution: {attribution}) — the raw file(s) as read: every "
+                         "cell as text, with `_file` (path in the data root), `_line` (line the record starts on), "
+                         "`_record` (CSV record number), `_problem` (why a record cannot be used) and `_raw`. "
+                         "Empty on reference data."))
+            for table in tables},
+        ins={"data_mode": dg.AssetIn(key=["staging", "data_mode"]),
+             "real_data_files": dg.AssetIn(key=["staging", "real_data_files"])},
+    )
+    def sources(settings: ChokepointSettings, data_mode: pl.DataFrame, real_data_files: pl.DataFrame):
+        mode = data_mode.row(0, named=True)
+        if mode["mode"] == "real":
+            _check_files(settings, real_data_files, dataset)
+            frames = read_dataset(dataset, Path(mode["root"]), load_manifest())
+        else:
+            frames = empty_dataset(dataset)
+        for table in tables:
+            frame = frames[table]
+            problems = frame.filter(pl.col("_problem").is_not_null()).height
+            yield dg.Output(frame, output_name=table, metadata=table_metadata(
+                frame, files=frame["_file"].n_unique() if frame.height else 0, records_with_problems=problems,
+                mode=mode["mode"]))
+
+    return sources
+
+
+dataset_sources = [_dataset_sources(dataset) for dataset in DATASETS]
+assert set(RAW_TABLES) == {t for d in DATASETS for t in raw_tables_of(d)}
+
 
 @dg.asset(
     key_prefix="staging",
@@ -64,4 +199,4 @@ def src_scenario(settings: ChokepointSettings) -> dg.Output[pl.DataFrame]:
                                       "sha256": frame["sha256"][0], "dagster/row_count": 1})
 
 
-assets = [*reference_sources, src_scenario]
+assets = [*reference_sources, *mapping_sources, real_data, *dataset_sources, src_scenario]

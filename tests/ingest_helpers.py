@@ -1,0 +1,67 @@
+"""Shared helpers for the real-data tests: the mirror, staging it, corrupting copies of it."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from chokepoint.ingest.manifest import DATASETS, load_manifest
+from chokepoint.ingest.sources import empty_dataset, read_dataset
+from chokepoint.ingest.stage import MAPPING_FILES, parse_mappings, stage_real
+from chokepoint.paths import shared_data_dir
+from chokepoint.reference import load_reference
+from chokepoint.tables import read_csv_text
+from tests.conftest import REFERENCE
+
+MIRROR = shared_data_dir()
+
+needs_mirror = pytest.mark.skipif(not (MIRROR / "MANIFEST.csv").exists(),
+                                  reason=f"real-data mirror not found at {MIRROR} (set CHOKEPOINT_SHARED_DATA)")
+
+
+@lru_cache(maxsize=1)
+def reference_data():
+    return load_reference(REFERENCE)
+
+
+@lru_cache(maxsize=1)
+def mappings():
+    raw = {name: read_csv_text(REFERENCE / f"{name}.csv") for name in MAPPING_FILES}
+    return parse_mappings(raw, reference_data().input_types["input_id"])
+
+
+def read_raw(root: Path, datasets=tuple(DATASETS)) -> dict[str, pl.DataFrame]:
+    """Raw tables of ``datasets`` read from ``root``; the other datasets empty."""
+    manifest = load_manifest()
+    raw = {}
+    for dataset in DATASETS:
+        raw.update(read_dataset(dataset, root, manifest) if dataset in datasets else empty_dataset(dataset))
+    return raw
+
+
+def stage(root: Path, datasets=tuple(DATASETS)) -> dict[str, pl.DataFrame]:
+    return stage_real(read_raw(root, datasets), mappings(), reference_data().recipes)
+
+
+@lru_cache(maxsize=1)
+def staged_mirror() -> dict[str, pl.DataFrame]:
+    return stage(MIRROR)
+
+
+def records_in(path: Path) -> int:
+    """Data records of a CSV file counted with the standard library (independent of our reader)."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return sum(1 for _ in csv.reader(handle)) - 1
+
+
+def mirror_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "mirror"
+    shutil.copytree(MIRROR, target)
+    for path in target.rglob("*"):
+        path.chmod(0o644 if path.is_file() else 0o755)
+    return target
