@@ -8,7 +8,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster_duckdb_polars import DuckDBPolarsIOManager
+from pipelines.io import WarehouseIOManager
 
 from chokepoint.model import network_from_tables
 from chokepoint.synthetic import synthetic_network_from_tables
@@ -203,7 +203,7 @@ def test_synthetic_assets_materialize_with_config(tmp_path):
     selection = [*sources.assets, *staging.assets, *synthetic_assets.assets, *synthetic_assets.checks]
     resources = {
         "settings": ChokepointSettings(data_dir=str(DATA), scenario="default"),
-        "io_manager": DuckDBPolarsIOManager(database=str(tmp_path / "w.duckdb")),
+        "io_manager": WarehouseIOManager(database=str(tmp_path / "w.duckdb")),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "objects")),
     }
     folder = tmp_path / "synthetic"
