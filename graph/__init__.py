@@ -8,4 +8,6 @@ Modules, one algorithm family each:
 - :mod:`graph.network` — the AND/OR production network (country × input nodes, routes).
 - :mod:`graph.concentration` — supplier concentration per input (top share, HHI).
 - :mod:`graph.failure` — AND/OR producibility and single points of failure.
+- :mod:`graph.critical_nodes` — critical-node detection (delete K nodes to minimise pairwise
+  connectivity), with its compiled local-search kernels in ``graph._cnp_kernel``.
 """

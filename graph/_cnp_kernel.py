@@ -27,14 +27,7 @@ import numba
 import numpy as np
 from numba import njit
 
-__all__ = ["seed_rng", "objective_of", "greedy_fill", "cbns", "crossover", "new_state", "removal_gains_all"]
-
-def new_state(n: int):
-    """Workspace arrays for a graph of ``n`` vertices."""
-    return (np.zeros(n, np.uint8), np.full(n, -1, np.int64), np.zeros(n, np.int64),
-            np.zeros(n, np.int64), np.full(n, -1, np.int64), np.zeros(3, np.int64),
-            np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
-
+__all__ = ["seed_rng", "objective_of", "greedy_fill", "cbns", "crossover", "removal_gains_all"]
 
 @njit(cache=True)
 def seed_rng(seed):
@@ -341,14 +334,16 @@ def _best_restore(chosen, n_chosen, exclude, indptr, adj, in_s, label, size, cou
 
 
 @njit(cache=True)
-def greedy_fill(indptr, adj, s_init, k, randomized):
+def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
     """Grow ``s_init`` to ``k`` deleted vertices, each time deleting a best-gain vertex.
 
     With ``randomized`` the vertex is drawn among the best of a randomly chosen large
     component (as in the repair step of Zhou, Hao & Glover 2019); otherwise it is the
     vertex of largest exact gain over the whole graph (the greedy of Ventresca &
     Aleman 2014, via articulation points). Only components split by the last deletion
-    are re-evaluated. Returns the deleted vertices (length ``k``).
+    are re-evaluated. Past the wall-clock ``deadline`` (perf_counter seconds) the
+    remaining places are filled in ``fallback_order`` (e.g. by decreasing degree).
+    Returns the deleted vertices (length ``k``).
     """
     n = indptr.size - 1
     in_s = np.zeros(n, np.uint8)
@@ -373,7 +368,17 @@ def greedy_fill(indptr, adj, s_init, k, randomized):
         for i in range(counters[0]):
             _component_gains(roots[i], indptr, adj, in_s, label, size, counters, mark, gains, members,
                              work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7])
+    steps = 0
     while count < k:
+        steps += 1
+        if (steps & 15) == 0 and _now() > deadline:
+            for v in fallback_order:
+                if count >= k:
+                    break
+                if in_s[v] == 0:
+                    in_s[v] = 1
+                    count += 1
+            break
         best = -1
         if randomized:
             r = _pick_large_root(roots, size, counters)
@@ -466,13 +471,18 @@ def cbns(indptr, adj, s_init, weight, max_idle, max_iterations, deadline, greedy
     best_obj = counters[1]
     idle = 0
     it = 0
+    effort = 0
     while idle < max_idle and it < max_iterations and counters[1] > 0 and k > 0:
-        if (it & 63) == 0 and _now() > deadline:
+        # time checks every 64 iterations, or sooner when iterations are long (big components)
+        if ((it & 63) == 0 or effort > 200_000) and _now() > deadline:
             break
+        if (it & 63) == 0 or effort > 200_000:
+            effort = 0
         it += 1
         r = _pick_large_root(roots, size, counters)
         if r < 0:
             break
+        effort += size[r]
         v = -1
         if greedy_probability > 0.0 and np.random.random() < greedy_probability:
             # exact gains in the component; best non-tabu vertex (ties at random)
@@ -541,7 +551,7 @@ def cbns(indptr, adj, s_init, weight, max_idle, max_iterations, deadline, greedy
 
 
 @njit(cache=True)
-def crossover(indptr, adj, parent_a, parent_b, k, keep_probability):
+def crossover(indptr, adj, parent_a, parent_b, k, keep_probability, deadline, fallback_order):
     """Double backbone-based crossover with greedy repair (Zhou, Hao & Glover 2019).
 
     Vertices deleted in both parents are kept; each vertex deleted in exactly one is
@@ -594,4 +604,4 @@ def crossover(indptr, adj, parent_a, parent_b, k, keep_probability):
             chosen[i] = chosen[m - 1]
             m -= 1
         return chosen[:k].copy()
-    return greedy_fill(indptr, adj, chosen[:m], k, True)
+    return greedy_fill(indptr, adj, chosen[:m], k, True, deadline, fallback_order)

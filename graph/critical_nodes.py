@@ -35,17 +35,20 @@ __all__ = [
     "GraphInputError",
     "edge_list",
     "edge_list_from_pairs",
+    "undirected_projection",
     "pairwise_connectivity",
     "removal_gains",
     "greedy_critical_nodes",
     "heuristic_critical_nodes",
     "critical_nodes",
     "EXACT_MAX_NODES",
+    "warm_up",
 ]
 
 #: Graphs with at most this many non-trivial nodes (after preprocessing) go to the
-#: exact MILP in ``method="auto"`` (chosen by measurement, see bench/results/cnp.md).
-EXACT_MAX_NODES = 80
+#: exact MILP in ``method="auto"``. Measured (bench/results/cnp.md, 2 shared cores):
+#: proofs take ≤ 6 s up to 28 nodes, but often more than 60 s at 40 (sparse ER, K = 5).
+EXACT_MAX_NODES = 40
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,27 @@ def edge_list_from_pairs(pairs, source: str = "<edges>") -> EdgeList:
     n = len(index)
     keys = np.unique(lo * n + hi)
     return EdgeList(ids=tuple(index), src=keys // n, dst=keys % n, source=source)
+
+
+def undirected_projection(num_nodes: int, src, dst, ids=None, source: str = "<projection>") -> EdgeList:
+    """Undirected simple graph of a directed network given as arrays.
+
+    Arc direction is dropped, antiparallel and parallel arcs merge into one edge, and
+    self-loops are dropped (a projection, not analyst input: a loop never changes
+    connectivity). ``ids`` names the nodes (default: their indices). O(m log m).
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    n = int(num_nodes)
+    if src.shape != dst.shape or (src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n)):
+        raise GraphInputError(f"arcs must be two equal-length arrays of node indices in [0, {n})")
+    ids = tuple(str(i) for i in range(n)) if ids is None else tuple(str(x) for x in ids)
+    if len(ids) != n or len(set(ids)) != n:
+        raise GraphInputError("ids must name every node once")
+    loop = src == dst
+    lo, hi = np.minimum(src[~loop], dst[~loop]), np.maximum(src[~loop], dst[~loop])
+    keys = np.unique(lo * max(n, 1) + hi)
+    return EdgeList(ids=ids, src=keys // max(n, 1), dst=keys % max(n, 1), source=source)
 
 
 def edge_list(graph) -> EdgeList:
@@ -271,7 +295,8 @@ def greedy_critical_nodes(graph, k: int) -> np.ndarray:
     edges = edge_list(graph)
     k = _check_k(k, edges.num_nodes)
     indptr, adj = edges.csr()
-    return np.sort(kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, False))
+    order = np.argsort(-np.diff(indptr), kind="stable").astype(np.int64)
+    return np.sort(kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, False, np.inf, order))
 
 
 @dataclass
@@ -315,6 +340,34 @@ def _pool_update(pool: _Pool, child: np.ndarray, child_obj: int, n: int, k: int,
     del pool.objectives[worst]
 
 
+_WARM = False
+
+
+def warm_up() -> float:
+    """Load (or, on a new machine, compile) the numba kernels once per process.
+
+    Takes about 1–2 s on the first call (tens of seconds when compiling on a new
+    machine), then nothing. Called before any clock starts, so search time limits
+    are not eaten by it. Returns the seconds spent.
+    """
+    global _WARM
+    if _WARM:
+        return 0.0
+    started = time.perf_counter()
+    indptr = np.array([0, 1, 3, 4], np.int64)
+    adj = np.array([1, 0, 2, 1], np.int64)
+    kernel.seed_rng(0)
+    kernel.objective_of(indptr, adj, np.zeros(3, np.uint8))
+    kernel.removal_gains_all(indptr, adj, np.zeros(3, np.uint8))
+    order = np.arange(3, dtype=np.int64)
+    one = kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), 1, False, np.inf, order)
+    kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), 1, True, np.inf, order)
+    kernel.cbns(indptr, adj, one, np.zeros(3, np.int64), 1, 1, np.inf, 0.5, 5)
+    kernel.crossover(indptr, adj, one, one, 1, 0.85, np.inf, order)
+    _WARM = True
+    return time.perf_counter() - started
+
+
 def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: int = 0,
                              population: int = 20, max_idle: int = 1000, max_generations: int | None = None,
                              target: int = 0, initial=None,
@@ -343,7 +396,8 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
         Seconds of wall clock (> 0).
     seed : int
     population : int
-        Pool size (20 in MACNP).
+        Largest pool size (20 in MACNP); reduced when filling the pool would take more
+        than about a quarter of the remaining time.
     max_idle : int
         CBNS stops after this many non-improving iterations (1000 in MACNP).
     initial : sequence of int, optional
@@ -370,6 +424,7 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
     for the critical node problem", Ann. Oper. Res. 238:637–649, 2016,
     doi:10.1007/s10479-016-2110-y (greedy construction and repair).
     """
+    warm_up()
     started = time.perf_counter()
     edges = edge_list(graph)
     n = edges.num_nodes
@@ -401,22 +456,38 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
             best_s, best_obj = s, obj
         _pool_update(pool, s, obj, n, k, population)
 
-    # Exact greedy is O(K (n + m)); above that budget start from a degree ranking.
-    if k * (n + adj.size) <= 2e8:
-        first = kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, False)
+    # Exact greedy is O(K (n + m)); above that budget start from a degree ranking and
+    # fill the pool with perturbed copies of it instead of randomized greedy solutions.
+    by_degree = np.argsort(-np.diff(indptr), kind="stable").astype(np.int64)
+    large = k * (n + adj.size) > 2e7
+    if not large:
+        first = kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, False, deadline, by_degree)
     else:
-        degree = np.diff(indptr)
-        first = np.argsort(-degree, kind="stable")[:k].astype(np.int64)
+        first = by_degree[:k].copy()
+
+    def another_start() -> np.ndarray:
+        if not large:
+            return kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, True, deadline, by_degree)
+        keep = rng.random(k) >= 0.2
+        outside = np.setdiff1d(rng.choice(n, size=min(n, 2 * k), replace=False), first[keep])
+        return np.concatenate([first[keep], outside[: k - int(keep.sum())]]).astype(np.int64)
     stats["initial_greedy"] = int(kernel.objective_of(indptr, adj, _removed_mask(n, first).astype(np.uint8)))
     starts = [first]
     if initial is not None:
         starts.insert(0, np.asarray(initial, dtype=np.int64))
     for s in starts:
+        began = time.perf_counter()
         consider(*improve(s))
+        per_member = time.perf_counter() - began
+    # A pool that takes most of the time limit to fill leaves none for crossover: cap it
+    # so that filling it costs at most about a quarter of the remaining time.
+    remaining = deadline - time.perf_counter()
+    population = int(max(2, min(population, remaining / (4 * max(per_member, 1e-4)))))
+    stats["population"] = population
     attempts = 0  # small graphs may have fewer distinct local optima than pool places
     while (len(pool.members) < population and attempts < 3 * population and time.perf_counter() < deadline
            and best_obj > target):
-        consider(*improve(kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, True)))
+        consider(*improve(another_start()))
         attempts += 1
     generations = stall = 0
     while time.perf_counter() < deadline and best_obj > target and len(pool.members) >= 2:
@@ -425,7 +496,7 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
         if stall_generations is not None and stall >= stall_generations:
             break
         a, b = rng.choice(len(pool.members), size=2, replace=False)
-        child = kernel.crossover(indptr, adj, pool.members[a], pool.members[b], k, 0.85)
+        child = kernel.crossover(indptr, adj, pool.members[a], pool.members[b], k, 0.85, deadline, by_degree)
         previous = best_obj
         consider(*improve(child))
         stall = 0 if best_obj < previous else stall + 1
@@ -471,7 +542,9 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
     k : int
         Number of nodes to delete, ``0 <= k <= n``.
     time_limit : float
-        Wall-clock seconds for the whole call (heuristic and MILP share it).
+        Wall-clock seconds for the search (heuristic and MILP share it). The one-off
+        load of the compiled kernels (first call in a process) comes on top and is
+        included in ``seconds``.
     method : {"auto", "heuristic", "exact"}
         ``auto``: heuristic, then the exact MILP when the graph has at most
         ``exact_max_nodes`` non-trivial nodes; ``exact``: MILP whatever the size;
@@ -506,6 +579,9 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
     Comput. Oper. Res. 36(7):2193–2200, 2009, doi:10.1016/j.cor.2008.08.016).
     """
     started = time.perf_counter()
+    warm_up()
+    # The time limit bounds the search; the one-off kernel load is not charged to it.
+    deadline = time.perf_counter() + float(time_limit) if isinstance(time_limit, (int, float)) else None
     edges = edge_list(graph)
     n = edges.num_nodes
     k = _check_k(k, n)
@@ -513,7 +589,6 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
         raise ValueError(f"unknown method {method!r}; choose auto, heuristic or exact")
     if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
         raise GraphInputError(f"time limit must be a positive number of seconds, got {time_limit!r}")
-    deadline = started + float(time_limit)
     before = pairwise_connectivity(edges)
     details: dict = {"nodes": n, "edges": edges.num_edges, "k": k}
 
@@ -540,6 +615,8 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
     heuristic_seconds = max(min(float(time_limit) * heuristic_share, float(time_limit)), 1e-3)
     if use_exact:
         heuristic_seconds = min(heuristic_seconds, 2.0)
+    if use_exact and stall_generations is None:
+        stall_generations = 50  # the MILP settles small graphs; no need to search to the limit
     s_heur, f_heur, stats = heuristic_critical_nodes(edges, k, heuristic_seconds, seed=seed,
                                                      stall_generations=stall_generations)
     details["heuristic"] = {"objective": f_heur, **stats}

@@ -9,11 +9,11 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb_polars import DuckDBPolarsIOManager
 
-from pipelines.assets import chokepoints, placements, sources, staging, supply_graph
+from pipelines.assets import chokepoints, critical_nodes, placements, sources, staging, supply_graph
 from pipelines.jobs import main_job, weekly_refresh
 from pipelines.resources import ChokepointSettings
 
-_modules = (sources, staging, supply_graph, chokepoints, placements)
+_modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements)
 all_assets = [a for m in _modules for a in m.assets]
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 
