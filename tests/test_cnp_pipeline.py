@@ -19,7 +19,7 @@ def materialized(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cnp_warehouse")
     database = tmp / "chokepoint.duckdb"
     resources = {
-        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default", time_limit_s=20.0),
+        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default", time_limit_s=2.0),
         "io_manager": DuckDBPolarsIOManager(database=str(database)),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
     }
