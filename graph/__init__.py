@@ -18,4 +18,6 @@ Modules, one algorithm family each:
 - :mod:`graph.centrality` — flow-weighted betweenness (exact or sampled).
 - :mod:`graph.flow` — maximum flow and minimum cut.
 - :mod:`graph.chokepoints` — the whole graph-side metric suite for a set of sinks.
+- :mod:`graph.critical_nodes` — critical-node detection (delete K nodes to minimise pairwise
+  connectivity), with its compiled local-search kernels in ``graph._cnp_kernel``.
 """

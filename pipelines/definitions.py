@@ -15,7 +15,7 @@ import dagster as dg
 
 from chokepoint import paths
 from pipelines.io import WarehouseIOManager
-from pipelines.assets import chokepoints, placements, sources, staging, supply_graph, synthetic
+from pipelines.assets import chokepoints, critical_nodes, placements, sources, staging, supply_graph, synthetic
 from pipelines.jobs import main_job, weekly_refresh
 from pipelines.resources import ChokepointSettings
 from chokepoint.paths import default_environment
@@ -23,7 +23,7 @@ from chokepoint.paths import default_environment
 for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
 
-_modules = (sources, staging, supply_graph, chokepoints, placements, synthetic)
+_modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, synthetic)
 all_assets = [a for m in _modules for a in m.assets]
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 

@@ -1,0 +1,644 @@
+"""Critical-node detection (CNP): delete K nodes to minimise pairwise connectivity.
+
+Given an undirected graph ``G = (V, E)`` and a budget ``K``, find ``S ⊆ V`` with
+``|S| = K`` minimising the *pairwise connectivity* of ``G - S``,
+``f(S) = Σ_C |C| (|C| - 1) / 2`` over its connected components ``C`` — the number of
+node pairs that can still reach each other. Works on any undirected graph an analyst
+brings; node ids are arbitrary tokens.
+
+- :func:`edge_list` — validated input (pairs, graph-tool or networkx graphs); files are
+  read by :func:`chokepoint.edgelist.read_edge_list`.
+- :func:`pairwise_connectivity` — f(S) with graph-tool's compiled components.
+- :func:`greedy_critical_nodes` — the greedy baseline (best exact gain each step).
+- :func:`heuristic_critical_nodes` — memetic search with component-based
+  neighbourhood search (MACNP-style), time-limited, deterministic given a seed.
+- :func:`critical_nodes` — the entry point: preprocessing, heuristic, and the exact
+  MILP (:mod:`optimization.critical_nodes`) on small graphs; ``optimal`` only when proved.
+
+The local-search kernels are JIT-compiled loops in :mod:`graph._cnp_kernel`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graph import _cnp_kernel as kernel
+from graph.gt import graph_from_arrays, gt
+
+__all__ = [
+    "EdgeList",
+    "CriticalNodesResult",
+    "GraphInputError",
+    "edge_list",
+    "edge_list_from_pairs",
+    "undirected_projection",
+    "pairwise_connectivity",
+    "removal_gains",
+    "greedy_critical_nodes",
+    "heuristic_critical_nodes",
+    "critical_nodes",
+    "EXACT_MAX_NODES",
+    "warm_up",
+]
+
+#: Graphs with at most this many non-trivial nodes (after preprocessing) go to the
+#: exact MILP in ``method="auto"``. Measured (bench/results/cnp.md, 2 shared cores):
+#: proofs take ≤ 6 s up to 28 nodes, but often more than 60 s at 40 (sparse ER, K = 5).
+EXACT_MAX_NODES = 40
+
+
+@dataclass(frozen=True)
+class EdgeList:
+    """An undirected simple graph with named nodes, as arrays.
+
+    ``ids[i]`` is the token of node ``i``; edge ``j`` joins ``src[j] < dst[j]``; no
+    self-loops, no duplicates. ``source`` names where it came from (for messages).
+    """
+
+    ids: tuple[str, ...]
+    src: np.ndarray
+    dst: np.ndarray
+    source: str = "<edges>"
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.ids)
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.src.size)
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Adjacency in compressed sparse row form (both directions of every edge)."""
+        n = self.num_nodes
+        heads = np.concatenate([self.src, self.dst])
+        tails = np.concatenate([self.dst, self.src])
+        order = np.lexsort((tails, heads))
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(heads, minlength=n), out=indptr[1:])
+        return indptr, tails[order].astype(np.int64)
+
+    def to_graph_tool(self) -> "gt.Graph":
+        return graph_from_arrays(self.num_nodes, self.src, self.dst, directed=False)
+
+
+@dataclass(frozen=True)
+class CriticalNodesResult:
+    """Outcome of :func:`critical_nodes`.
+
+    Attributes
+    ----------
+    removed : list of str
+        The ``K`` deleted node ids (in input order of first appearance).
+    pairwise_connectivity : int
+        f(S), recomputed with graph-tool on the returned set.
+    optimal : bool
+        True only when optimality is proved (MILP optimum, or f(S) = 0).
+    seconds : float
+        Wall time.
+    lower_bound : int
+        Proven lower bound on the optimum (0 when nothing better is proved).
+    method : str
+        What produced ``removed``: ``trivial``, ``heuristic``, ``exact`` or ``exact+heuristic``.
+    before : int
+        f(∅), pairwise connectivity of the whole graph.
+    """
+
+    removed: list[str]
+    pairwise_connectivity: int
+    optimal: bool
+    seconds: float
+    lower_bound: int = 0
+    method: str = "heuristic"
+    before: int = 0
+    details: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"removed": list(self.removed), "pairwise_connectivity": int(self.pairwise_connectivity),
+                "optimal": bool(self.optimal), "seconds": round(float(self.seconds), 6),
+                "lower_bound": int(self.lower_bound), "method": self.method,
+                "pairwise_connectivity_before": int(self.before)}
+
+
+# ----------------------------------------------------------------------------- input
+
+class GraphInputError(ValueError):
+    """A graph or budget the CNP cannot take (self-loop, bad pair, K out of range)."""
+
+
+def edge_list_from_pairs(pairs, source: str = "<edges>") -> EdgeList:
+    """EdgeList from ``(u, v)`` token pairs (validated: no self-loops); duplicates merged."""
+    index: dict[str, int] = {}
+    flat = np.fromiter((index.setdefault(token, len(index)) for pair in pairs for token in pair),
+                       dtype=np.int64, count=2 * len(pairs))
+    a, b = flat[0::2], flat[1::2]
+    if np.any(a == b):
+        at = int(np.argmax(a == b))
+        raise GraphInputError(f"edge {at + 1}: self-loop {pairs[at][0]!r}; an edge needs two distinct nodes")
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    n = len(index)
+    keys = np.unique(lo * n + hi)
+    return EdgeList(ids=tuple(index), src=keys // n, dst=keys % n, source=source)
+
+
+def undirected_projection(num_nodes: int, src, dst, ids=None, source: str = "<projection>") -> EdgeList:
+    """Undirected simple graph of a directed network given as arrays.
+
+    Arc direction is dropped, antiparallel and parallel arcs merge into one edge, and
+    self-loops are dropped (a projection, not analyst input: a loop never changes
+    connectivity). ``ids`` names the nodes (default: their indices). O(m log m).
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    n = int(num_nodes)
+    if src.shape != dst.shape or (src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n)):
+        raise GraphInputError(f"arcs must be two equal-length arrays of node indices in [0, {n})")
+    ids = tuple(str(i) for i in range(n)) if ids is None else tuple(str(x) for x in ids)
+    if len(ids) != n or len(set(ids)) != n:
+        raise GraphInputError("ids must name every node once")
+    loop = src == dst
+    lo, hi = np.minimum(src[~loop], dst[~loop]), np.maximum(src[~loop], dst[~loop])
+    keys = np.unique(lo * max(n, 1) + hi)
+    return EdgeList(ids=ids, src=keys // max(n, 1), dst=keys % max(n, 1), source=source)
+
+
+def edge_list(graph) -> EdgeList:
+    """An :class:`EdgeList` from what an analyst has at hand.
+
+    Accepts an :class:`EdgeList`, a graph-tool graph
+    (directed ones are read as undirected; ids are vertex indices), a networkx graph
+    (node objects become ``str`` ids; isolated nodes kept), or an iterable of
+    ``(u, v)`` pairs (ids become ``str``).
+
+    Raises
+    ------
+    GraphInputError
+        Self-loops or pairs that are not pairs.
+    """
+    if isinstance(graph, EdgeList):
+        return graph
+    if isinstance(graph, (str, bytes)) or hasattr(graph, "read_bytes"):
+        raise TypeError("read edge-list files with chokepoint.edgelist.read_edge_list")
+    if isinstance(graph, gt.Graph):
+        edges = graph.get_edges()
+        src, dst = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64)
+        if np.any(src == dst):
+            raise GraphInputError(f"self-loop at vertex {int(src[np.argmax(src == dst)])}: an edge needs two "
+                                  "distinct nodes (graph_tool.stats.remove_self_loops removes them)")
+        n = graph.num_vertices()
+        lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+        keys = np.unique(lo * max(n, 1) + hi)
+        return EdgeList(ids=tuple(str(i) for i in range(n)), src=keys // max(n, 1), dst=keys % max(n, 1),
+                        source="<graph-tool graph>")
+    if hasattr(graph, "nodes") and hasattr(graph, "edges"):  # networkx-like
+        nodes = [str(v) for v in graph.nodes()]
+        if len(set(nodes)) != len(nodes):
+            raise GraphInputError("two nodes of the networkx graph have the same str() id")
+        index = {v: i for i, v in enumerate(graph.nodes())}
+        pairs = [(index[u], index[v]) for u, v in graph.edges()]
+        if any(u == v for u, v in pairs):
+            raise GraphInputError("self-loop in the networkx graph: an edge needs two distinct nodes "
+                                  "(nx.selfloop_edges lists them)")
+        arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        n = len(nodes)
+        lo, hi = np.minimum(arr[:, 0], arr[:, 1]), np.maximum(arr[:, 0], arr[:, 1])
+        keys = np.unique(lo * max(n, 1) + hi)
+        return EdgeList(ids=tuple(nodes), src=keys // max(n, 1), dst=keys % max(n, 1), source="<networkx graph>")
+    pairs = []
+    for number, pair in enumerate(graph, start=1):
+        try:
+            u, v = pair
+        except (TypeError, ValueError):
+            raise GraphInputError(f"edge {number}: expected a (u, v) pair, got {pair!r}") from None
+        if str(u) == str(v):
+            raise GraphInputError(f"edge {number}: self-loop {u!r}; an edge needs two distinct nodes")
+        pairs.append((str(u), str(v)))
+    if not pairs:
+        return EdgeList(ids=(), src=np.zeros(0, np.int64), dst=np.zeros(0, np.int64))
+    return edge_list_from_pairs(pairs, source="<edges>")
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def _removed_mask(n: int, removed) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    removed = np.asarray(removed if removed is not None else [], dtype=np.int64).ravel()
+    if removed.size and (removed.min() < 0 or removed.max() >= n):
+        raise ValueError(f"removed node indices must lie in [0, {n})")
+    mask[removed] = True
+    return mask
+
+
+def pairwise_connectivity(graph, removed=None) -> int:
+    """Pairwise connectivity of ``graph`` minus the ``removed`` node indices.
+
+    Uses graph-tool's compiled ``label_components`` on a vertex-filtered view.
+    O(n + m).
+
+    Parameters
+    ----------
+    graph : EdgeList or anything :func:`edge_list` accepts
+    removed : sequence of int, optional
+        Node indices (positions in ``EdgeList.ids``) to delete.
+    """
+    edges = edge_list(graph)
+    n = edges.num_nodes
+    if n == 0:
+        return 0
+    keep = ~_removed_mask(n, removed)
+    g = edges.to_graph_tool()
+    view = gt.GraphView(g, vfilt=g.new_vertex_property("bool", vals=keep))
+    labels, sizes = gt.topology.label_components(view)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def removal_gains(graph, removed=None) -> np.ndarray:
+    """Decrease of pairwise connectivity from deleting each single node (after ``removed``).
+
+    Exact for every node at once from one depth-first search per component
+    (articulation points: deleting ``v`` splits off each DFS child subtree ``c`` with
+    ``low(c) >= disc(v)``). O(n + m). Deleted nodes get ``-1``.
+    """
+    edges = edge_list(graph)
+    indptr, adj = edges.csr()
+    in_s = _removed_mask(edges.num_nodes, removed).astype(np.uint8)
+    return kernel.removal_gains_all(indptr, adj, in_s)
+
+
+# ----------------------------------------------------------------------------- heuristics
+
+def _check_k(k, n: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise GraphInputError(f"K must be a whole number, got {k!r}")
+    if k < 0 or k > n:
+        raise GraphInputError(f"K = {k} is outside [0, {n}] (the graph has {n} nodes)")
+    return int(k)
+
+
+def greedy_critical_nodes(graph, k: int) -> np.ndarray:
+    """Greedy baseline: K times, delete the node of largest exact gain.
+
+    Ties go to the lowest index. O(K (n + m)) worst case (only the component split
+    by the last deletion is re-evaluated, plus an O(n) scan per step).
+
+    Notes
+    -----
+    The articulation-point gain computation follows Ventresca & Aleman, "A fast
+    greedy algorithm for the critical node detection problem", COCOA 2014,
+    doi:10.1007/978-3-319-12691-3_45.
+    """
+    edges = edge_list(graph)
+    k = _check_k(k, edges.num_nodes)
+    indptr, adj = edges.csr()
+    order = np.argsort(-np.diff(indptr), kind="stable").astype(np.int64)
+    return np.sort(kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, False, np.inf, order))
+
+
+@dataclass
+class _Pool:
+    """Population of the memetic search (solutions as sorted index arrays)."""
+
+    members: list
+    objectives: list
+
+    def contains(self, s: np.ndarray) -> bool:
+        return any(np.array_equal(s, m) for m in self.members)
+
+
+def _pool_update(pool: _Pool, child: np.ndarray, child_obj: int, n: int, k: int, capacity: int,
+                 quality_weight: float = 0.6) -> None:
+    """Rank-based quality-and-distance pool update (Zhou, Hao & Glover 2019, §III-E).
+
+    The child joins; if the pool is over capacity, the member with the worst score
+    ``β·rank(objective) + (1-β)·rank(-distance to the nearest other member)`` leaves.
+    """
+    if pool.contains(child):
+        return
+    pool.members.append(child)
+    pool.objectives.append(int(child_obj))
+    if len(pool.members) <= capacity:
+        return
+    p = len(pool.members)
+    matrix = np.zeros((p, n), dtype=np.float32)
+    for i, s in enumerate(pool.members):
+        matrix[i, s] = 1.0
+    shared = matrix @ matrix.T
+    distance = k - shared
+    np.fill_diagonal(distance, np.inf)
+    nearest = distance.min(axis=1)
+    objectives = np.asarray(pool.objectives, dtype=np.float64)
+    rank_quality = np.argsort(np.argsort(objectives, kind="stable"), kind="stable")
+    rank_distance = np.argsort(np.argsort(-nearest, kind="stable"), kind="stable")
+    score = quality_weight * rank_quality + (1 - quality_weight) * rank_distance
+    worst = int(np.argmax(score))
+    del pool.members[worst]
+    del pool.objectives[worst]
+
+
+_WARM = False
+
+
+def warm_up() -> float:
+    """Load (or, on a new machine, compile) the numba kernels once per process.
+
+    Takes about 1–2 s on the first call (tens of seconds when compiling on a new
+    machine), then nothing. Called before any clock starts, so search time limits
+    are not eaten by it. Returns the seconds spent.
+    """
+    global _WARM
+    if _WARM:
+        return 0.0
+    started = time.perf_counter()
+    indptr = np.array([0, 1, 3, 4], np.int64)
+    adj = np.array([1, 0, 2, 1], np.int64)
+    kernel.seed_rng(0)
+    kernel.objective_of(indptr, adj, np.zeros(3, np.uint8))
+    kernel.removal_gains_all(indptr, adj, np.zeros(3, np.uint8))
+    order = np.arange(3, dtype=np.int64)
+    one = kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), 1, False, np.inf, order)
+    kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), 1, True, np.inf, order)
+    kernel.cbns(indptr, adj, one, np.zeros(3, np.int64), 1, 1, np.inf, 0.5, 5)
+    kernel.crossover(indptr, adj, one, one, 1, 0.85, np.inf, order)
+    _WARM = True
+    return time.perf_counter() - started
+
+
+def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: int = 0,
+                             population: int = 20, max_idle: int = 1000, max_generations: int | None = None,
+                             target: int = 0, initial=None,
+                             greedy_probability: float = 0.5, tenure: int = 5,
+                             stall_generations: int | None = None) -> tuple[np.ndarray, int, dict]:
+    """Memetic search for the CNP (MACNP-style); returns ``(S, f(S), stats)``.
+
+    Population initialisation: the exact greedy, then randomized greedy solutions
+    (random large component, best gain in it), each improved by component-based
+    neighbourhood search (CBNS). Each generation: two random parents, double
+    backbone-based crossover with greedy repair, CBNS, rank-based pool update.
+    Stops at ``time_limit`` seconds (wall clock), after ``max_generations``, after
+    ``stall_generations`` generations without improvement, or when ``f(S) <= target``
+    (a proven lower bound, 0 by default).
+
+    Deterministic given ``seed`` for a fixed ``max_generations`` and ample time: the
+    search trajectory depends only on the seed; with a binding time limit, where it
+    stops depends on the machine.
+
+    Parameters
+    ----------
+    graph : EdgeList or anything :func:`edge_list` accepts
+    k : int
+        Nodes to delete, ``0 <= k <= n``.
+    time_limit : float
+        Seconds of wall clock (> 0).
+    seed : int
+    population : int
+        Largest pool size (20 in MACNP); reduced when filling the pool would take more
+        than about a quarter of the remaining time.
+    max_idle : int
+        CBNS stops after this many non-improving iterations (1000 in MACNP).
+    initial : sequence of int, optional
+        A solution to seed the pool with (e.g. from an exact solve).
+    greedy_probability : float
+        Share of CBNS iterations that delete the best-gain vertex of the picked large
+        component instead of the vertex of largest weight (0 = plain MACNP). 0.5 was
+        clearly better on Watts–Strogatz graphs in our measurements (bench_cnp).
+    tenure : int
+        A returned vertex is not deleted again by a best-gain move for this many iterations.
+
+    Notes
+    -----
+    One CBNS iteration costs O(|L| + e(L) + Σ_{u∈S} deg u) for the chosen large
+    component ``L`` (vertices, edges), independent of n; building a solution's
+    components is O(n + m).
+
+    References: Y. Zhou, J.-K. Hao, F. Glover, "Memetic search for identifying
+    critical nodes in sparse graphs", IEEE Trans. Cybern. 49(10):3699–3712, 2019,
+    doi:10.1109/TCYB.2018.2848116 (CBNS, double backbone crossover, pool update);
+    Y. Zhou, J.-K. Hao, "A fast heuristic algorithm for the critical node problem",
+    GECCO 2017 companion, doi:10.1145/3067695.3076011 (two-phase node exchange);
+    B. Addis, R. Aringhieri, A. Grosso, P. Hosteins, "Hybrid constructive heuristics
+    for the critical node problem", Ann. Oper. Res. 238:637–649, 2016,
+    doi:10.1007/s10479-016-2110-y (greedy construction and repair).
+    """
+    warm_up()
+    started = time.perf_counter()
+    edges = edge_list(graph)
+    n = edges.num_nodes
+    k = _check_k(k, n)
+    if not time_limit > 0:
+        raise GraphInputError(f"time limit must be a positive number of seconds, got {time_limit!r}")
+    deadline = started + float(time_limit)
+    indptr, adj = edges.csr()
+    kernel.seed_rng(int(seed) & 0x7FFFFFFF)
+    rng = np.random.default_rng(seed)
+    stats = {"generations": 0, "cbns_iterations": 0, "initial_greedy": None}
+    if k == 0 or n == 0:
+        s = np.zeros(0, np.int64)
+        return s, kernel.objective_of(indptr, adj, np.zeros(n, np.uint8)), stats
+    weight = np.zeros(n, np.int64)
+
+    def improve(s: np.ndarray) -> tuple[np.ndarray, int]:
+        best, obj, iterations = kernel.cbns(indptr, adj, s.astype(np.int64), weight, max_idle, 1 << 62, deadline,
+                                            float(greedy_probability), int(tenure))
+        stats["cbns_iterations"] += int(iterations)
+        return np.sort(best), int(obj)
+
+    pool = _Pool([], [])
+    best_s, best_obj = None, None
+
+    def consider(s: np.ndarray, obj: int) -> None:
+        nonlocal best_s, best_obj
+        if best_obj is None or obj < best_obj:
+            best_s, best_obj = s, obj
+        _pool_update(pool, s, obj, n, k, population)
+
+    # Exact greedy is O(K (n + m)); above that budget start from a degree ranking and
+    # fill the pool with perturbed copies of it instead of randomized greedy solutions.
+    by_degree = np.argsort(-np.diff(indptr), kind="stable").astype(np.int64)
+    large = k * (n + adj.size) > 2e7
+    if not large:
+        first = kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, False, deadline, by_degree)
+    else:
+        first = by_degree[:k].copy()
+
+    def another_start() -> np.ndarray:
+        if not large:
+            return kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, True, deadline, by_degree)
+        keep = rng.random(k) >= 0.2
+        outside = np.setdiff1d(rng.choice(n, size=min(n, 2 * k), replace=False), first[keep])
+        return np.concatenate([first[keep], outside[: k - int(keep.sum())]]).astype(np.int64)
+    stats["initial_greedy"] = int(kernel.objective_of(indptr, adj, _removed_mask(n, first).astype(np.uint8)))
+    starts = [first]
+    if initial is not None:
+        starts.insert(0, np.asarray(initial, dtype=np.int64))
+    for s in starts:
+        began = time.perf_counter()
+        consider(*improve(s))
+        per_member = time.perf_counter() - began
+    # A pool that takes most of the time limit to fill leaves none for crossover: cap it
+    # so that filling it costs at most about a quarter of the remaining time.
+    remaining = deadline - time.perf_counter()
+    population = int(max(2, min(population, remaining / (4 * max(per_member, 1e-4)))))
+    stats["population"] = population
+    attempts = 0  # small graphs may have fewer distinct local optima than pool places
+    while (len(pool.members) < population and attempts < 3 * population and time.perf_counter() < deadline
+           and best_obj > target):
+        consider(*improve(another_start()))
+        attempts += 1
+    generations = stall = 0
+    while time.perf_counter() < deadline and best_obj > target and len(pool.members) >= 2:
+        if max_generations is not None and generations >= max_generations:
+            break
+        if stall_generations is not None and stall >= stall_generations:
+            break
+        a, b = rng.choice(len(pool.members), size=2, replace=False)
+        child = kernel.crossover(indptr, adj, pool.members[a], pool.members[b], k, 0.85, deadline, by_degree)
+        previous = best_obj
+        consider(*improve(child))
+        stall = 0 if best_obj < previous else stall + 1
+        generations += 1
+    stats["generations"] = generations
+    stats["seconds"] = time.perf_counter() - started
+    return best_s, int(best_obj), stats
+
+
+# ----------------------------------------------------------------------------- entry point
+
+def _preprocess(edges: EdgeList) -> np.ndarray:
+    """Nodes that may be fixed as *not deleted* without losing every optimum.
+
+    - isolated nodes (deleting one changes nothing);
+    - a leaf whose neighbour has degree ≥ 2: deleting the neighbour instead is never
+      worse (it isolates the leaf and may split more);
+    - in a component that is a single edge, one of its two ends (symmetry).
+
+    Valid for the relaxed budget ``|S| <= K`` (deleting more never raises f), which
+    is what the exact model uses. Returns a boolean mask of fixed nodes.
+    """
+    n = edges.num_nodes
+    degree = np.bincount(np.concatenate([edges.src, edges.dst]), minlength=n)
+    fixed = degree == 0
+    leaf_src = (degree[edges.src] == 1)
+    leaf_dst = (degree[edges.dst] == 1)
+    fixed[edges.src[leaf_src & ~leaf_dst]] = True
+    fixed[edges.dst[leaf_dst & ~leaf_src]] = True
+    both = leaf_src & leaf_dst
+    fixed[np.minimum(edges.src[both], edges.dst[both])] = True
+    return fixed
+
+
+def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "auto", solver: str = "HIGHS",
+                   seed: int = 0, exact_max_nodes: int = EXACT_MAX_NODES,
+                   stall_generations: int | None = None) -> CriticalNodesResult:
+    """Delete ``k`` nodes of an undirected graph to minimise pairwise connectivity.
+
+    Parameters
+    ----------
+    graph : EdgeList, path, graph-tool or networkx graph, or iterable of (u, v) pairs
+    k : int
+        Number of nodes to delete, ``0 <= k <= n``.
+    time_limit : float
+        Wall-clock seconds for the search (heuristic and MILP share it). The one-off
+        load of the compiled kernels (first call in a process) comes on top and is
+        included in ``seconds``.
+    method : {"auto", "heuristic", "exact"}
+        ``auto``: heuristic, then the exact MILP when the graph has at most
+        ``exact_max_nodes`` non-trivial nodes; ``exact``: MILP whatever the size;
+        ``heuristic``: no MILP.
+    solver : {"HIGHS", "SCIP"}
+        MILP solver.
+    seed : int
+        Heuristic seed.
+    stall_generations : int, optional
+        Stop the heuristic after this many memetic generations without improvement
+        (default: search until the time limit).
+
+    Returns
+    -------
+    CriticalNodesResult
+        ``optimal`` is true only when proved: the MILP solver reported an optimum
+        (HiGHS/SCIP status ``optimal``, default relative gap tolerance) that equals
+        the returned set's recomputed connectivity, or f(S) = 0.
+
+    Raises
+    ------
+    GraphInputError
+        Bad graph input, ``k`` outside ``[0, n]`` or a non-positive time limit.
+
+    Notes
+    -----
+    Heuristic: :func:`heuristic_critical_nodes`. Exact: Veremyev, Boginski & Pasiliao
+    compact MILP (:mod:`optimization.critical_nodes`), with provably safe fixings
+    (isolated nodes, leaves). The heuristic's solution is a fallback and an upper bound;
+    on a MILP time-out the better of incumbent and heuristic is returned, with the
+    solver's proven bound when it reports one. The CNP is NP-hard (Arulselvan et al.,
+    Comput. Oper. Res. 36(7):2193–2200, 2009, doi:10.1016/j.cor.2008.08.016).
+    """
+    started = time.perf_counter()
+    warm_up()
+    if method != "heuristic":  # cvxpy and the solvers load in seconds; not charged to the search either
+        from optimization.critical_nodes import solve_critical_nodes_milp
+    # The time limit bounds the search; the one-off kernel load is not charged to it.
+    deadline = time.perf_counter() + float(time_limit) if isinstance(time_limit, (int, float)) else None
+    edges = edge_list(graph)
+    n = edges.num_nodes
+    k = _check_k(k, n)
+    if method not in ("auto", "heuristic", "exact"):
+        raise ValueError(f"unknown method {method!r}; choose auto, heuristic or exact")
+    if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
+        raise GraphInputError(f"time limit must be a positive number of seconds, got {time_limit!r}")
+    before = pairwise_connectivity(edges)
+    details: dict = {"nodes": n, "edges": edges.num_edges, "k": k}
+
+    def result(indices, method_used, optimal, lower_bound) -> CriticalNodesResult:
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size < k:  # an exact optimum may use fewer deletions; more never hurts
+            extra = np.setdiff1d(np.arange(n), indices)[: k - indices.size]
+            indices = np.concatenate([indices, extra])
+        indices = np.sort(indices)
+        value = pairwise_connectivity(edges, indices)
+        return CriticalNodesResult(
+            removed=[edges.ids[i] for i in indices], pairwise_connectivity=value,
+            optimal=bool(optimal or value == 0 or value <= lower_bound), seconds=time.perf_counter() - started,
+            lower_bound=int(min(max(lower_bound, 0), value)), method=method_used, before=before, details=details)
+
+    if before == 0 or k == 0 or k == n:
+        return result(np.arange(k), "trivial", True, before if k == 0 else 0)
+
+    fixed = _preprocess(edges)
+    free_nodes = int((~fixed).sum())
+    use_exact = method == "exact" or (method == "auto" and free_nodes <= exact_max_nodes)
+    details["free_nodes"] = free_nodes
+    heuristic_share = 0.25 if use_exact else 1.0
+    heuristic_seconds = max(min(float(time_limit) * heuristic_share, float(time_limit)), 1e-3)
+    if use_exact:
+        heuristic_seconds = min(heuristic_seconds, 2.0)
+    if use_exact and stall_generations is None:
+        stall_generations = 50  # the MILP settles small graphs; no need to search to the limit
+    s_heur, f_heur, stats = heuristic_critical_nodes(edges, k, heuristic_seconds, seed=seed,
+                                                     stall_generations=stall_generations)
+    details["heuristic"] = {"objective": f_heur, **stats}
+    if f_heur == 0 or not use_exact:
+        return result(s_heur, "heuristic", f_heur == 0, 0)
+
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0.05:
+        return result(s_heur, "heuristic", False, 0)
+    exact = solve_critical_nodes_milp(edges.num_nodes, edges.src, edges.dst, k, time_limit=remaining,
+                                      solver=solver, fixed_zero=fixed, upper_bound=f_heur)
+    details["exact"] = {"status": exact.status, "objective": exact.objective, "bound": exact.bound,
+                        "seconds": exact.seconds}
+    lower = int(math.ceil(exact.bound - 1e-6)) if exact.bound is not None else 0
+    if exact.removed is not None:
+        exact_value = pairwise_connectivity(edges, exact.removed)
+        if exact.proved and exact_value == round(exact.objective) and exact_value <= f_heur:
+            return result(exact.removed, "exact", True, exact_value)
+        if exact.proved and f_heur <= round(exact.objective):
+            return result(s_heur, "exact+heuristic", True, f_heur)
+        if exact_value < f_heur:
+            return result(exact.removed, "exact", False, lower)
+    return result(s_heur, "exact+heuristic" if exact.proved else "heuristic", exact.proved and lower >= f_heur, lower)

@@ -1,0 +1,410 @@
+"""Critical-node detection: evaluation vs networkx, MILP vs brute force, heuristic vs exact,
+proof honesty, input handling and the ``critical-nodes`` command."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import networkx as nx
+import numba
+import numpy as np
+import pytest
+
+from chokepoint.cli import main as cli_main
+from chokepoint.edgelist import read_edge_list
+from chokepoint.errors import InputError
+from chokepoint.paths import PROJECT_ROOT
+from graph import _cnp_kernel as kernel
+from graph.critical_nodes import (
+    EdgeList, GraphInputError, _preprocess, critical_nodes, edge_list, greedy_critical_nodes,
+    heuristic_critical_nodes, pairwise_connectivity, removal_gains,
+)
+from graph.gt import gt
+from optimization.critical_nodes import CriticalNodesModel, solve_critical_nodes_milp
+
+
+# ----------------------------------------------------------------------------- references
+
+def nx_pairwise(graph: nx.Graph, removed) -> int:
+    """Independent reference: networkx connected components after deletion."""
+    h = graph.copy()
+    h.remove_nodes_from(removed)
+    return sum(len(c) * (len(c) - 1) // 2 for c in nx.connected_components(h))
+
+
+@numba.njit(cache=False)
+def _brute_force(n, src, dst, k):
+    """Exhaustive search over all k-subsets with a union-find evaluation (independent of
+    the heuristic's component code). Returns (best value, best subset)."""
+    idx = np.arange(k)
+    best = 1 << 62
+    best_set = idx.copy()
+    parent = np.empty(n, np.int64)
+    size = np.empty(n, np.int64)
+    deleted = np.zeros(n, np.uint8)
+    while True:
+        for i in range(k):
+            deleted[idx[i]] = 1
+        for v in range(n):
+            parent[v] = v
+            size[v] = 1
+        for e in range(src.size):
+            a, b = src[e], dst[e]
+            if deleted[a] or deleted[b]:
+                continue
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            while parent[b] != b:
+                parent[b] = parent[parent[b]]
+                b = parent[b]
+            if a != b:
+                if size[a] < size[b]:
+                    a, b = b, a
+                parent[b] = a
+                size[a] += size[b]
+        total = 0
+        for v in range(n):
+            if parent[v] == v and not deleted[v]:
+                total += size[v] * (size[v] - 1) // 2
+        if total < best:
+            best = total
+            best_set = idx.copy()
+        for i in range(k):
+            deleted[idx[i]] = 0
+        # next combination in lexicographic order
+        i = k - 1
+        while i >= 0 and idx[i] == n - k + i:
+            i -= 1
+        if i < 0:
+            break
+        idx[i] += 1
+        for j in range(i + 1, k):
+            idx[j] = idx[j - 1] + 1
+    return best, best_set
+
+
+def brute_force(edges: EdgeList, k: int) -> int:
+    if k == 0:
+        return pairwise_connectivity(edges)
+    value, _ = _brute_force(edges.num_nodes, edges.src, edges.dst, k)
+    return int(value)
+
+
+def random_graph(seed: int, n_low=12, n_high=40) -> tuple[nx.Graph, int]:
+    """A sparse random graph of one of three families and a budget small enough to enumerate."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(n_low, n_high + 1))
+    family = seed % 3
+    if family == 0:
+        g = nx.gnm_random_graph(n, int(rng.integers(n, 2 * n + 1)), seed=seed)
+    elif family == 1:
+        g = nx.barabasi_albert_graph(n, int(rng.integers(1, 3)), seed=seed)
+    else:
+        g = nx.connected_watts_strogatz_graph(n, 4, 0.3, seed=seed)
+    k = int(rng.integers(1, 6))
+    while k > 1 and _comb(n, k) > 800_000:
+        k -= 1
+    return g, k
+
+
+def _comb(n, k):
+    from math import comb
+    return comb(n, k)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pairwise_connectivity_matches_networkx(seed):
+    rng = np.random.default_rng(seed)
+    g = nx.gnm_random_graph(60, int(rng.integers(40, 120)), seed=seed)
+    edges = edge_list(g)
+    for _ in range(5):
+        removed = rng.choice(60, size=int(rng.integers(0, 15)), replace=False)
+        expected = nx_pairwise(g, [str(v) for v in removed] if False else removed.tolist())
+        # edge_list keeps networkx node order, so index i is node i here
+        assert pairwise_connectivity(edges, removed) == expected
+        in_s = np.zeros(60, np.uint8)
+        in_s[removed] = 1
+        indptr, adj = edges.csr()
+        assert kernel.objective_of(indptr, adj, in_s) == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_removal_gains_match_networkx(seed):
+    g = nx.gnm_random_graph(40, 55, seed=seed)
+    edges = edge_list(g)
+    base = nx_pairwise(g, [])
+    gains = removal_gains(edges, [0, 1])
+    assert gains[0] == gains[1] == -1
+    base = nx_pairwise(g, [0, 1])
+    for v in range(2, 40):
+        assert gains[v] == base - nx_pairwise(g, [0, 1, v]), v
+
+
+def test_greedy_takes_best_gain_each_step():
+    g = nx.barabasi_albert_graph(80, 1, seed=3)
+    edges = edge_list(g)
+    chosen = greedy_critical_nodes(edges, 4)
+    assert chosen.size == 4 and len(set(chosen.tolist())) == 4
+    # replaying: each pick had the largest gain at its step (some order exists)
+    removed: list[int] = []
+    remaining = set(chosen.tolist())
+    while remaining:
+        gains = removal_gains(edges, removed)
+        best = gains.max()
+        pick = next(v for v in sorted(remaining) if gains[v] == best)
+        removed.append(pick)
+        remaining.remove(pick)
+
+
+# ----------------------------------------------------------------------------- exact model
+
+@pytest.mark.parametrize("solver", ["HIGHS", "SCIP"])
+@pytest.mark.parametrize("seed", range(4))
+def test_milp_equals_brute_force(solver, seed):
+    g = nx.gnm_random_graph(10, 14, seed=seed)
+    edges = edge_list(g)
+    model = CriticalNodesModel(edges.num_nodes, edges.src, edges.dst)
+    fixed_model = CriticalNodesModel(edges.num_nodes, edges.src, edges.dst, _preprocess(edges))
+    for k in (1, 2, 3):
+        expected = brute_force(edges, k)
+        for m in (model, fixed_model):  # one model re-solved for every K (parameter)
+            result = m.solve(k, time_limit=30, solver=solver)
+            assert result.proved, result.status
+            assert result.removed.size <= k
+            assert round(result.objective) == expected == pairwise_connectivity(edges, result.removed)
+
+
+def test_milp_on_disconnected_graph_with_isolated_parts():
+    edges = edge_list([("a", "b"), ("b", "c"), ("x", "y"), ("p", "q"), ("q", "r"), ("r", "s"), ("s", "p")])
+    for k in range(0, 4):
+        result = solve_critical_nodes_milp(edges.num_nodes, edges.src, edges.dst, k, time_limit=20,
+                                           fixed_zero=_preprocess(edges))
+        assert result.proved and round(result.objective) == brute_force(edges, k)
+
+
+def test_preprocessing_fixes_only_isolated_leaves_and_one_end_of_single_edges():
+    edges = edge_list([("a", "b"), ("b", "c"), ("c", "d"), ("x", "y")])
+    fixed = dict(zip(edges.ids, _preprocess(edges)))
+    assert fixed == {"a": True, "b": False, "c": False, "d": True, "x": True, "y": False}
+
+
+# ----------------------------------------------------------------------------- heuristic vs exact
+
+def _agreement(seeds) -> tuple[int, list]:
+    agree, misses = 0, []
+    for seed in seeds:
+        g, k = random_graph(seed)
+        edges = edge_list(g)
+        exact = brute_force(edges, k)
+        s, value, _ = heuristic_critical_nodes(edges, k, time_limit=60, seed=seed, max_generations=30)
+        assert value == pairwise_connectivity(edges, s) == nx_pairwise(g, [int(edges.ids[i]) for i in s])
+        assert value >= exact
+        if value == exact:
+            agree += 1
+        else:
+            misses.append((seed, edges.num_nodes, k, value, exact))
+    return agree, misses
+
+
+def test_heuristic_matches_exact_optimum_on_30_small_graphs():
+    agree, misses = _agreement(range(30))
+    assert agree >= 29, misses
+
+
+@pytest.mark.slow
+def test_heuristic_matches_exact_optimum_in_95_of_100_small_graphs():
+    agree, misses = _agreement(range(100))
+    assert agree >= 95, misses
+
+
+def test_heuristic_is_deterministic_given_seed():
+    g = nx.gnm_random_graph(120, 200, seed=7)
+    edges = edge_list(g)
+    runs = [heuristic_critical_nodes(edges, 12, time_limit=60, seed=5, max_generations=10) for _ in range(2)]
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+
+
+def test_heuristic_respects_time_limit():
+    g = nx.barabasi_albert_graph(3000, 2, seed=1)
+    edges = edge_list(g)
+    heuristic_critical_nodes(edges, 5, time_limit=0.5)  # JIT warm-up outside the measurement
+    started = time.perf_counter()
+    s, value, _ = heuristic_critical_nodes(edges, 150, time_limit=1.0)
+    elapsed = time.perf_counter() - started
+    assert s.size == 150 and value == pairwise_connectivity(edges, s)
+    assert elapsed < 1.0 + 2.5  # greedy construction and one CBNS check interval may overrun slightly
+
+
+def test_heuristic_beats_or_equals_greedy():
+    g = nx.gnm_random_graph(300, 450, seed=2)
+    edges = edge_list(g)
+    greedy_value = pairwise_connectivity(edges, greedy_critical_nodes(edges, 40))
+    _, value, _ = heuristic_critical_nodes(edges, 40, time_limit=60, max_generations=20)
+    assert value <= greedy_value
+
+
+# ----------------------------------------------------------------------------- entry point
+
+@pytest.mark.parametrize("seed", range(3))
+def test_critical_nodes_proves_small_optimum(seed):
+    g = nx.gnm_random_graph(14, 20, seed=seed)
+    edges = edge_list(g)
+    result = critical_nodes(edges, 3, time_limit=60)
+    assert result.optimal and result.method in ("exact", "exact+heuristic")
+    assert result.pairwise_connectivity == brute_force(edges, 3)
+    assert len(result.removed) == 3 and len(set(result.removed)) == 3
+    assert result.lower_bound == result.pairwise_connectivity
+
+
+def test_optimal_is_never_claimed_without_proof():
+    g = nx.gnm_random_graph(70, 150, seed=11)
+    edges = edge_list(g)
+    heuristic = critical_nodes(edges, 8, time_limit=1.0, method="heuristic")
+    assert heuristic.pairwise_connectivity > 0 and not heuristic.optimal
+    # an exact solve that cannot finish: time-out, so no proof
+    exact = critical_nodes(edges, 8, time_limit=2.5, method="exact")
+    assert not exact.optimal
+    assert exact.lower_bound <= exact.pairwise_connectivity
+    assert exact.pairwise_connectivity == nx_pairwise(g, [int(v) for v in exact.removed])
+    milp = solve_critical_nodes_milp(edges.num_nodes, edges.src, edges.dst, 8, time_limit=0.5)
+    assert not milp.proved
+
+
+def test_zero_connectivity_is_optimal_without_milp():
+    star = edge_list([("hub", f"leaf{i}") for i in range(30)])
+    result = critical_nodes(star, 1, time_limit=5, method="heuristic")
+    assert result.removed == ["hub"] and result.pairwise_connectivity == 0 and result.optimal
+
+
+def test_trivial_budgets():
+    edges = edge_list([("a", "b"), ("b", "c")])
+    none = critical_nodes(edges, 0, time_limit=1)
+    assert none.removed == [] and none.pairwise_connectivity == 3 and none.optimal
+    everything = critical_nodes(edges, 3, time_limit=1)
+    assert sorted(everything.removed) == ["a", "b", "c"] and everything.pairwise_connectivity == 0
+
+
+def test_inputs_agree_across_forms():
+    g = nx.gnm_random_graph(25, 40, seed=4)
+    pairs = [(str(u), str(v)) for u, v in g.edges()]
+    gt_graph = gt.Graph(directed=False)
+    gt_graph.add_vertex(25)
+    gt_graph.add_edge_list(np.array(list(g.edges())))
+    values = {form: critical_nodes(graph, 4, time_limit=30).pairwise_connectivity
+              for form, graph in [("nx", g), ("pairs", pairs), ("gt", gt_graph)]}
+    assert len(set(values.values())) == 1 and values["nx"] == brute_force(edge_list(g), 4)
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: critical_nodes([("a", "b")], -1, 1),
+    lambda: critical_nodes([("a", "b")], 3, 1),
+    lambda: critical_nodes([("a", "b")], 1.5, 1),
+    lambda: critical_nodes([("a", "b")], 1, 0),
+    lambda: critical_nodes([("a", "a")], 1, 1),
+    lambda: critical_nodes([("a", "b", "c")], 1, 1),
+])
+def test_library_rejects_bad_input(bad):
+    with pytest.raises(GraphInputError):
+        bad()
+
+
+# ----------------------------------------------------------------------------- file reader and CLI
+
+def write(tmp_path: Path, text, name="edges.txt") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_reader_comments_duplicates_and_order(tmp_path):
+    path = write(tmp_path, "# supply links\n\nTSMC ASML  # EUV\nASML TSMC\nASML Zeiss\n   \nZeiss Trumpf\n")
+    edges = read_edge_list(path)
+    assert edges.ids == ("TSMC", "ASML", "Zeiss", "Trumpf")
+    assert edges.num_edges == 3
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("a b\nc\n", 2, "got one node id"),
+    ("a b\nc d 1.5\n", 2, "got 3 fields"),
+    ("a b\nx x\n", 2, "self-loop"),
+    ("", None, "no edges"),
+    ("# only a comment\n\n", None, "no edges"),
+    (b"a b\nc \xff\n", 2, "not UTF-8"),
+])
+def test_reader_errors_name_file_and_line(tmp_path, text, line, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        read_edge_list(path)
+    message = str(info.value)
+    assert "edges.txt" in message and fragment in message
+    if line is not None:
+        assert f"line {line}" in message
+
+
+def test_cli_prints_one_json_object(tmp_path, capsys):
+    path = write(tmp_path, "a b\nb c\nc d\nd e\nc f\n")
+    assert cli_main(["critical-nodes", str(path), "--k", "1", "--time-limit", "20"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    payload = json.loads(out)
+    assert set(payload) >= {"removed", "pairwise_connectivity", "optimal", "seconds"}
+    assert payload["removed"] == ["c"] and payload["pairwise_connectivity"] == 2 and payload["optimal"] is True
+    assert isinstance(payload["seconds"], float)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--k", "-1"], "K = -1 is outside [0, 3]"),
+    (["--k", "4"], "K = 4 is outside [0, 3]"),
+    (["--k", "two"], "--k must be a whole number"),
+    (["--k", "1", "--time-limit", "0"], "--time-limit must be a positive"),
+    (["--k", "1", "--time-limit", "soon"], "--time-limit must be a number"),
+])
+def test_cli_bad_arguments_one_line(tmp_path, capsys, args, fragment):
+    path = write(tmp_path, "a b\nb c\n")
+    assert cli_main(["critical-nodes", str(path), *args]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and fragment in captured.err
+    assert captured.err.startswith("chokepoint critical-nodes: error:")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("a b\nb\n", "edges.txt, line 2"),
+    ("a b\nb b\n", "edges.txt, line 2"),
+    ("", "edges.txt: no edges"),
+    (b"\xfe\xff", "edges.txt, line 1: not UTF-8"),
+])
+def test_cli_bad_files_one_line(tmp_path, capsys, text, fragment):
+    path = write(tmp_path, text)
+    assert cli_main(["critical-nodes", str(path), "--k", "1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and fragment in captured.err
+
+
+def test_cli_missing_file(tmp_path, capsys):
+    assert cli_main(["critical-nodes", str(tmp_path / "nope.txt"), "--k", "1"]) == 1
+    assert "nope.txt: file not found" in capsys.readouterr().err
+
+
+def test_console_script_stdout_is_clean_json(tmp_path):
+    """As a user runs it: a separate process, both solvers, stdout holds exactly the JSON."""
+    path = write(tmp_path, "\n".join(f"n{i} n{j}" for i, j in nx.gnm_random_graph(16, 24, seed=1).edges()) + "\n")
+    script = Path(sys.executable).with_name("chokepoint")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
+    for solver in ("HIGHS", "SCIP"):
+        done = subprocess.run([str(script), "critical-nodes", str(path), "--k", "3", "--time-limit", "60",
+                               "--solver", solver], capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
+                              env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        payload = json.loads(done.stdout)
+        assert done.stdout.strip().count("\n") == 0
+        assert payload["optimal"] is True and len(payload["removed"]) == 3
