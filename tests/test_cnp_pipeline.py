@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb_polars import DuckDBPolarsIOManager
+from pipelines.io import WarehouseIOManager
 
 from pipelines.assets import critical_nodes as cnp_assets
 from pipelines.assets import sources, staging, supply_graph
@@ -20,7 +20,7 @@ def materialized(tmp_path_factory):
     database = tmp / "chokepoint.duckdb"
     resources = {
         "settings": ChokepointSettings(data_dir=str(DATA), scenario="default", time_limit_s=2.0),
-        "io_manager": DuckDBPolarsIOManager(database=str(database)),
+        "io_manager": WarehouseIOManager(database=str(database)),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
     }
     modules = (sources, staging, supply_graph, cnp_assets)
