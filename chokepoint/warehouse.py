@@ -497,6 +497,7 @@ def publish_build(build, published, *, run_id: str, overrides: dict | None = Non
             write_chain(con, chain + [record])
             con.execute("CHECKPOINT")
         _swap(build, paths, chain + [record], keep)
+    discard_build(build)  # the build is the published file now; drop its lock file
     return record
 
 
