@@ -5,10 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb_polars import DuckDBPolarsIOManager
 
 from pipelines.definitions import all_assets, all_checks, defs
-from pipelines.resources import ChokepointSettings
+from pipelines.resources import ChokepointSettings, WarehouseIOManager
 from tests.conftest import DATA
 
 EXPECTED_TABLES = {
@@ -17,7 +16,7 @@ EXPECTED_TABLES = {
                 "countries", "input_types", "recipes", "capacities", "actors", "controls"],
     "analytics": ["supply_nodes", "supply_edges", "concentration", "chokepoints", "control_leverage", "capability"],
 }
-GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements"}
+GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements", "publish"}
 
 
 def test_definitions_load():
@@ -41,7 +40,7 @@ def materialized(tmp_path_factory):
     database = tmp / "chokepoint.duckdb"
     resources = {
         "settings": ChokepointSettings(data_dir=str(DATA), scenario="default"),
-        "io_manager": DuckDBPolarsIOManager(database=str(database)),
+        "io_manager": WarehouseIOManager(database=str(database)),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
     }
     result = dg.materialize([*all_assets, *all_checks], resources=resources, instance=dg.DagsterInstance.ephemeral())

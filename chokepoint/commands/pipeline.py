@@ -39,6 +39,17 @@ def _innermost_error(error_info) -> str:
     return message.splitlines()[0] if message else info.cls_name or "unknown error"
 
 
+def _check_summary(evaluation) -> str:
+    """``asset:check (key=value, ...)`` from a failed asset check's metadata."""
+    values = []
+    for key, entry in (evaluation.metadata or {}).items():
+        value = getattr(entry, "value", entry)
+        if isinstance(value, (int, float, str, bool)) and len(str(value)) <= 40:
+            values.append(f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}")
+    detail = f" ({', '.join(values)})" if values else ""
+    return f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}{detail}"
+
+
 def _run(args) -> int:
     env = _configure_environment(args)
     started = time.perf_counter()
@@ -60,16 +71,19 @@ def _run(args) -> int:
     result = job.execute_in_process(
         instance=instance, raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}})
+    if not result.success:
+        # The failed run's build is not kept for a re-execution from the command line.
+        clean_stale_builds(published)
+    failed_checks = [e.asset_check_evaluation_data for e in result.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
+    if failed_checks:
+        raise CommandError("asset check failed: " + "; ".join(_check_summary(c) for c in failed_checks)
+                           + "; published warehouse left unchanged")
     failures = [event for event in result.all_events if event.is_step_failure]
     if failures:
         first = failures[0]
         raise CommandError(f"step '{first.step_key}' failed: {_innermost_error(first.step_failure_data.error)}"
                            f"; published warehouse left unchanged")
-    failed_checks = [e.asset_check_evaluation_data for e in result.all_events
-                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
-    if failed_checks:
-        names = ", ".join(f"{c.asset_key.to_user_string()}:{c.check_name}" for c in failed_checks)
-        raise CommandError(f"asset checks failed ({names}); published warehouse left unchanged")
     if not result.success:
         raise CommandError("the run did not succeed; published warehouse left unchanged (see `make ui`)")
     from chokepoint.summary import print_summary
