@@ -436,7 +436,10 @@ def _prune_snapshots(paths: WarehousePaths, keep: int) -> None:
 
 def _swap(build: Path, paths: WarehousePaths, chain: list[dict], keep: int) -> None:
     """Make ``build`` (already holding ``chain`` and checkpointed) the published file."""
-    _unlink(build.with_name(build.name + ".wal"))  # a checkpointed, closed build has none
+    wal = build.with_name(build.name + ".wal")
+    if wal.exists() and wal.stat().st_size > 0:  # a checkpointed, closed build has none
+        raise WarehouseError(f"{build.name} still has un-checkpointed changes; not published")
+    _unlink(wal)
     _fsync_file(build)
     _crash_point("ledger_written")
     _snapshot_current(paths)
@@ -695,7 +698,23 @@ def verify_warehouse(published, *, expect_head: str | None = None, check_snapsho
     if not paths.published.exists():
         report.problems.append(f"{name}: not found")
         return report
-    with connect_read_only(paths.published) as con:
+    # Open the published file and read the ledger file under the publish lock, so that a
+    # publish running meanwhile cannot pair one file's chain with the other's.
+    try:
+        lock = _PublishLock(paths).__enter__()
+    except OSError:  # a read-only location: verify without the lock
+        lock = None
+    try:
+        con = connect_read_only(paths.published)
+        try:
+            on_file = read_ledger_file(paths.ledger_file)
+            ledger_file_error = None
+        except LedgerError as exc:
+            on_file, ledger_file_error = None, exc
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
+    with con:
         chain = read_chain(con)
         if chain is None or not chain:
             report.problems.append(f"{name}: holds no ledger (published before ledgers existed, or the "
@@ -709,11 +728,8 @@ def verify_warehouse(published, *, expect_head: str | None = None, check_snapsho
         report.tables = len(digests)
         report.problems += _compare_tables(head, digests, name)
         report.problems += _scenario_problems(con, head, name)
-    try:
-        on_file = read_ledger_file(paths.ledger_file)
-    except LedgerError as exc:
-        report.problems.append(str(exc))
-        on_file = None
+    if ledger_file_error is not None:
+        report.problems.append(str(ledger_file_error))
     if on_file is not None:
         if not paths.ledger_file.exists():
             report.problems.append(f"{paths.ledger_file.name}: missing (the ledger file was deleted)")

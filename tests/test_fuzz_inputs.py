@@ -349,20 +349,21 @@ def test_loader_registry_covers_every_reader():
     assert len(_REAL) >= 10, "the real datasets should be fuzzed too"
 
 
+@pytest.fixture(scope="module")
+def dagster_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("dagster")  # shared: creating an instance's storage takes seconds
+
+
 @pytest.mark.parametrize(("label", "change", "named"), [
     # Cut inside a quoted cell: the reader sees the unclosed quote.
     ("truncated in a quoted cell", lambda raw: raw[: raw.index(b'"', len(raw) // 2) + 5], "shares.csv"),
     # Cut inside an unquoted cell: the rows left are well-formed, so the reader cannot
     # tell; the network's blocking check finds inputs without suppliers.
     ("truncated between cells", lambda raw: raw[: len(raw) // 2 - 7], "requirements_without_supplier="),
-    ("wrong encoding", lambda raw: raw.decode().replace("a", "ä").encode("utf-16"), "shares.csv"),
+    pytest.param("wrong encoding", lambda raw: raw.decode().replace("a", "ä").encode("utf-16"), "shares.csv",
+                 marks=pytest.mark.slow),
     pytest.param("empty", lambda raw: b"", "shares.csv", marks=pytest.mark.slow),
 ])
-@pytest.fixture(scope="module")
-def dagster_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("dagster")  # shared: creating an instance's storage takes seconds
-
-
 def test_no_traceback_reaches_the_cli_user(tmp_path, dagster_home, label, change, named):
     data = tmp_path / "data"
     shutil.copytree(REFERENCE, data / "reference")
