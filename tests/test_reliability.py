@@ -286,6 +286,7 @@ def test_random_sigkill_of_real_runs(launched, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_random_sigkill_soak(launched, tmp_path):
     outcomes = _kill_trials(launched, tmp_path, trials=20, seed=2024, final_real_run=True)
     _record("kill-soak", outcomes)
@@ -399,6 +400,7 @@ def test_eight_readers_while_refreshes_publish(launched, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_eight_readers_soak(launched, tmp_path):
     stats = _concurrent_readers(launched, tmp_path, readers=8, publishes=60, with_real_run=True, pause=0.0)
     _record("concurrent-readers-soak", stats)
