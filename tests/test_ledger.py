@@ -420,3 +420,29 @@ def test_ledger_file_with_garbage_is_a_clear_error(published):
     report = verify_warehouse(published)
     assert any("line 4: not a JSON record" in p for p in report.problems), report.problems
     assert json.loads(paths.ledger_file.read_text().splitlines()[0])["seq"] == 1
+
+
+def test_verify_and_rollback_commands(published, capsys):
+    from chokepoint.cli import main
+
+    assert main(["verify", "--warehouse", str(published)]) == 0
+    out = capsys.readouterr().out
+    assert "ledger: 3 record(s); last #3" in out and "OK: the published warehouse matches its ledger" in out
+    assert main(["verify", "--warehouse", str(published), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and report["records"] == 3 and report["snapshots"] == 2
+
+    assert main(["rollback", "--warehouse", str(published), "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "published: #3" in listing and "snapshot #2" in listing and "snapshot #1" in listing
+    assert main(["rollback", "--warehouse", str(published)]) == 0
+    assert "now holds the tables of record #2" in capsys.readouterr().out
+
+    _sql_edit(published, ("UPDATE analytics.ratio SET x = -x WHERE i = 3",))
+    assert main(["verify", "--warehouse", str(published)]) == 1
+    captured = capsys.readouterr()
+    assert "MISMATCH: chokepoint.duckdb: table analytics.ratio differs from ledger record #4" in captured.out
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("chokepoint verify: error: 1 mismatch(es)")
+    assert main(["rollback", "--warehouse", str(published), "--to", "99"]) == 1
+    assert "no snapshot of #99" in capsys.readouterr().err
