@@ -68,11 +68,13 @@ def main() -> None:
     readers = _artifact("reliability-concurrent-readers.json") or {}
     readers_soak = _artifact("reliability-concurrent-readers-soak.json") or {}
     fuzz = _artifact("fuzz-cases.json") or {}
+    fuzz_soak = _artifact("fuzz-cases-soak.json") or {}
     payload = {
         "warehouse_mib": size_mib, "tables": len(digests), "rows": rows,
         "digest_s": t_digest, "publish_s": t_publish, "verify_s": t_verify, "rollback_s": t_rollback,
         "peak_rss_mib": peak_rss_mib(),
         "kill_trials": kills, "kill_soak": soak, "readers": readers, "readers_soak": readers_soak, "fuzz": fuzz,
+        "fuzz_soak": fuzz_soak,
     }
     md = [
         f"## Publishing costs (real warehouse: {len(digests)} tables, {rows:,} rows, {size_mib:.1f} MiB)",
@@ -102,8 +104,10 @@ def main() -> None:
                       f"queries during {stats['publishes']} publishes, {len(stats['errors'])} errors, "
                       f"{len(stats['inconsistent'])} queries seeing mixed snapshots, {stats['digests_checked']} "
                       "full table digests re-checked by readers.")
-    if fuzz:
-        md.append(f"- Corrupted inputs tried: {fuzz['cases']:,} ({', '.join(f'{v} {k}' for k, v in sorted(fuzz['by_outcome'].items()))}).")
+    for label, stats in (("default", fuzz), ("soak", fuzz_soak)):
+        if stats:
+            outcomes = ", ".join(f"{v:,} {k}" for k, v in sorted(stats["by_outcome"].items()))
+            md.append(f"- Corrupted inputs tried ({label}): {stats['cases']:,} ({outcomes}).")
     write_results("reliability", payload, "\n".join(md))
 
 

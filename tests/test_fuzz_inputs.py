@@ -46,6 +46,7 @@ from chokepoint.tables import read_csv_text
 from tests.conftest import ARTIFACTS, DATA, REFERENCE
 
 CASES: Counter = Counter()
+SOAK = {"ran": False}  # the soak's counts go to their own file
 EXAMPLES = 300  # per loader in the default run; the slow variant tries many more
 
 
@@ -261,7 +262,8 @@ def _report_cases():
     yield
     if CASES:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "fuzz-cases.json").write_text(json.dumps({
+        name = "fuzz-cases-soak.json" if SOAK["ran"] else "fuzz-cases.json"
+        (ARTIFACTS / name).write_text(json.dumps({
             "cases": sum(v for k, v in CASES.items() if k[0] == "total"),
             "by_outcome": {f"{k[1]}": v for k, v in CASES.items() if k[0] == "outcome"},
             "by_loader": {f"{k[1]}": v for k, v in CASES.items() if k[0] == "loader"},
@@ -340,6 +342,7 @@ def test_corrupted_real_datasets(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("loader", LOADERS[:2], ids=[loader.name for loader in LOADERS[:2]])
 def test_corrupted_inputs_soak(loader, tmp_path):
+    SOAK["ran"] = True
     _fuzz_test(2000, derandomize=False)(loader, tmp_path)
 
 
