@@ -82,16 +82,21 @@ def read_csv_text(path: Path) -> pl.DataFrame:
         raise InputError(path, f"not UTF-8 (byte {raw[exc.start]:#04x})", row=line, hint="save the file as UTF-8") from None
     if not text.strip():
         raise InputError(path, "file is empty", hint="a header row and at least one data row are needed")
+    if text.count('"') % 2:  # every quote is paired in a well-formed file, even escaped ones ("")
+        raise InputError(path, "a quoted field is never closed (truncated file?)", row=text.count("\n", 0, text.rindex('"')) + 1)
     if '"' in text and any("\n" in cell for cell in _quoted_cells(text)):
         raise InputError(path, "quoted field spans lines; reference tables must be one row per line")
-    header = [c.strip() for c in next(csv.reader(io.StringIO(text)))]
+    try:
+        header = [c.strip() for c in next(csv.reader(io.StringIO(text)))]
+        # Polars pads short rows with nulls; a row of the wrong width is a file error.
+        line, count = _first_ragged_line(text, len(header))
+    except csv.Error as exc:  # NUL bytes, a bare carriage return inside a field, ...
+        raise InputError(path, f"malformed CSV: {exc}", hint="save the file as plain UTF-8 CSV") from None
     if len(header) == 1 and any(d in header[0] for d in ";\t|"):
         raise InputError(path, f"one column '{header[0]}': wrong delimiter?", row=1, hint="use commas")
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise InputError(path, "column appears twice in the header", row=1, field=duplicated[0])
-    # Polars pads short rows with nulls; a row of the wrong width is a file error.
-    line, count = _first_ragged_line(text, len(header))
     if line is not None:
         raise InputError(path, f"row has {count} fields, the header has {len(header)}", row=line)
     try:

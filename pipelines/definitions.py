@@ -14,11 +14,12 @@ import os
 import dagster as dg
 
 from chokepoint import paths
+from chokepoint.paths import default_environment
+from pipelines.assets import (chokepoints, critical_nodes, placements, publish, sources, staging, supply_graph,
+                              synthetic)
 from pipelines.io import WarehouseIOManager
-from pipelines.assets import chokepoints, critical_nodes, placements, sources, staging, supply_graph, synthetic
 from pipelines.jobs import main_job, weekly_refresh
 from pipelines.resources import ChokepointSettings
-from chokepoint.paths import default_environment
 
 for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
@@ -26,12 +27,17 @@ for _name, _value in default_environment().items():
 _modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, synthetic)
 all_assets = [a for m in _modules for a in m.assets]
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
+# Last: swaps the run's build in as the published warehouse once every check passed.
+all_assets.append(publish.published_warehouse(list(all_assets)))
 
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
     jobs=[main_job],
     schedules=[weekly_refresh],
+    # One process runs the whole job and holds its build's lock for the run's lifetime
+    # (a multiprocess run would leave the lock free between steps).
+    executor=dg.in_process_executor,
     resources={
         "settings": ChokepointSettings(
             data_dir=dg.EnvVar("CHOKEPOINT_DATA_DIR"),
@@ -43,6 +49,7 @@ defs = dg.Definitions(
             verify_checksums=paths.verify_checksums(),
             max_quarantine_fraction=paths.max_quarantine_fraction(),
         ),
+        # Writes each run into its own build file beside the published warehouse.
         "io_manager": WarehouseIOManager(database=dg.EnvVar("CHOKEPOINT_WAREHOUSE")),
         "object_io_manager": dg.FilesystemIOManager(),
     },

@@ -1,46 +1,131 @@
-"""The warehouse I/O manager: Polars frames in DuckDB, empty tables included.
+"""The warehouse I/O manager: Polars frames in DuckDB, written into a per-run build file.
 
-``dagster_duckdb_polars.DuckDBPolarsIOManager`` skips writing an empty frame, so the
-table does not exist and a downstream asset that loads it fails. Empty tables are
-normal here (no real data on a run on reference data, nothing quarantined, no
-unresolved names), and an analyst querying them should get zero rows, not an error.
+Analysts query the published warehouse while refreshes run, so no run writes it in
+place: each run writes its own build file beside it and the ``warehouse/published``
+asset swaps the build in atomically after every upstream check passed
+(:mod:`chokepoint.warehouse`). Empty frames still create their (empty) tables: empty
+tables are normal here (no real data on a run on reference data, nothing quarantined)
+and downstream loads and analysts should get zero rows, not an error — the stock
+``DuckDBPolarsIOManager`` skips them.
 """
 
-from collections.abc import Sequence
+from __future__ import annotations
 
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
 import polars as pl
-from dagster import OutputContext
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
-from dagster_duckdb.io_manager import DuckDBIOManager
-from dagster_duckdb_polars import DuckDBPolarsTypeHandler
+from dagster._core.storage.db_io_manager import DbIOManager
+from dagster_duckdb.io_manager import DuckDbClient
+from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 
-__all__ = ["WarehouseIOManager", "EmptyTablePolarsTypeHandler"]
+from chokepoint.safety import sql_identifier
 
+__all__ = ["WarehouseIOManager"]
 
-class EmptyTablePolarsTypeHandler(DuckDBPolarsTypeHandler):
-    """As :class:`DuckDBPolarsTypeHandler`, but an empty frame creates an empty table with its columns."""
+class _BuildClient(DuckDbClient):
+    """Connects to the run's build file, never to the published warehouse, and replaces
+    (drops and recreates) each table it writes so a changed schema cannot be appended
+    into an old one column by column."""
 
-    def handle_output(self, context: OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection):
-        if not obj.is_empty():
-            return super().handle_output(context, table_slice, obj, connection)
-        empty_arrow = obj.to_arrow()  # noqa: F841  (referenced by name in the query)
-        connection.execute(f"create schema if not exists {table_slice.schema};")
-        connection.execute(f"create table if not exists {table_slice.schema}.{table_slice.table} as "
-                           "select * from empty_arrow;")
-        context.add_output_metadata({"row_count": 0})
+    def __init__(self, build: Path):
+        self.build = str(build)
 
-
-class WarehouseIOManager(DuckDBIOManager):
-    """Reads and writes Polars frames in the DuckDB warehouse (``database``); writes empty tables too."""
-
-    @classmethod
-    def _is_dagster_maintained(cls) -> bool:
-        return False
+    @contextmanager
+    def connect(self, context, _):
+        config = {"custom_user_agent": "dagster", **(context.resource_config or {}).get("connection_config", {})}
+        connection = duckdb.connect(self.build, read_only=False, config=config)
+        try:
+            yield connection
+        finally:
+            connection.close()
 
     @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [EmptyTablePolarsTypeHandler()]
+    def delete_table_slice(context, table_slice, connection) -> None:
+        if table_slice.partition_dimensions:
+            DuckDbClient.delete_table_slice(context, table_slice, connection)
+            return
+        connection.execute(f"DROP TABLE IF EXISTS {sql_identifier(table_slice.schema)}."
+                           f"{sql_identifier(table_slice.table)}")
+
+
+class _PolarsTables(DuckDBPolarsTypeHandler):
+    """The stock Polars handler skips empty frames; an empty table is still a published
+    fact (e.g. a scenario without controls), so it is created with its columns."""
+
+    def handle_output(self, context, table_slice, obj, connection):
+        if isinstance(obj, pl.DataFrame) and obj.is_empty():
+            obj_arrow = obj.to_arrow()  # noqa: F841  (DuckDB reads the local variable by name)
+            schema, table = sql_identifier(table_slice.schema), sql_identifier(table_slice.table)
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            connection.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{table} AS SELECT * FROM obj_arrow")
+            context.add_output_metadata({"row_count": 0})
+            return
+        super().handle_output(context, table_slice, obj, connection)
+
+
+class _BuildIOManager(DbIOManager):
+    """DbIOManager that knows its build and the published file, and which tables it wrote."""
+
+    def __init__(self, *, build: Path, published: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.build_path, self.published_path = build, published
+        self.written: set[str] = set()
+
+    def handle_output(self, context, obj) -> None:
+        super().handle_output(context, obj)
+        if context.has_asset_key:
+            self.written.add(".".join(context.asset_key.path))
+
+
+def _build_key(context) -> str:
+    run = getattr(context, "dagster_run", None)
+    if run is None:
+        return f"adhoc-{os.getpid()}"
+    # Re-executions share the root run's build, so steps that are not re-run find the
+    # outputs their original run wrote.
+    return run.root_run_id or run.run_id
+
+
+class WarehouseIOManager(DuckDBPolarsIOManager):
+    """DuckDB IO manager for the published warehouse that never writes it in place.
+
+    ``database`` is the published file analysts query. Each run writes into its own
+    build file beside it (``.<name>.build-<root run id>``, a copy of the published file
+    to begin with), held under a lock while the run's process lives; the
+    ``warehouse/published`` asset swaps the build in atomically after every upstream
+    asset check passed (:mod:`chokepoint.warehouse`). A run that does not select that
+    asset publishes nothing; its build is removed by a later run.
+
+    ``direct=True`` writes ``database`` itself (no build, no publishing): for tests and
+    scratch runs of a subset of assets whose output nobody else reads.
+    """
+
+    direct: bool = False
 
     @staticmethod
-    def default_load_type():
-        return pl.DataFrame
+    def type_handlers():
+        return [_PolarsTables()]
+
+    def create_io_manager(self, context) -> DbIOManager:
+        from chokepoint.warehouse import open_build
+
+        if self.direct:
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+            return _BuildIOManager(build=Path(self.database), published=Path(self.database),
+                                   db_client=_BuildClient(Path(self.database)), database=self.database,
+                                   schema=self.schema_, type_handlers=self.type_handlers(),
+                                   default_load_type=self.default_load_type(), io_manager_name="WarehouseIOManager")
+        build = open_build(self.database, _build_key(context))
+        return _BuildIOManager(build=build, published=Path(self.database), db_client=_BuildClient(build),
+                               database=str(build), schema=self.schema_, type_handlers=self.type_handlers(),
+                               default_load_type=self.default_load_type(), io_manager_name="WarehouseIOManager")
+
+    def teardown_after_execution(self, context) -> None:
+        from chokepoint.warehouse import WarehousePaths, release_build
+
+        if self.direct:
+            return
+        release_build(WarehousePaths.of(self.database).build(_build_key(context)))

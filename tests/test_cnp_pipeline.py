@@ -20,7 +20,7 @@ def materialized(tmp_path_factory):
     database = tmp / "chokepoint.duckdb"
     resources = {
         "settings": ChokepointSettings(data_dir=str(DATA), scenario="default", time_limit_s=2.0),
-        "io_manager": WarehouseIOManager(database=str(database)),
+        "io_manager": WarehouseIOManager(database=str(database), direct=True),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
     }
     modules = (sources, staging, supply_graph, cnp_assets)

@@ -33,7 +33,8 @@ def materialize(tmp: Path, selection=None, **settings):
     database = tmp / "chokepoint.duckdb"
     resources = {
         "settings": ChokepointSettings(data_dir=str(DATA), scenario="default", **settings),
-        "io_manager": WarehouseIOManager(database=str(database)),
+        # A subset run has no publish step: it writes the file directly.
+        "io_manager": WarehouseIOManager(database=str(database), direct=selection is not None),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
     }
     result = dg.materialize([*all_assets, *all_checks], resources=resources, selection=selection,

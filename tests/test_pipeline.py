@@ -17,7 +17,7 @@ EXPECTED_TABLES = {
                 "countries", "input_types", "recipes", "capacities", "actors", "controls"],
     "analytics": ["supply_nodes", "supply_edges", "concentration", "chokepoints", "control_leverage", "capability"],
 }
-GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements"}
+GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements", "publish"}
 
 
 def test_definitions_load():

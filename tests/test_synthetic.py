@@ -203,7 +203,7 @@ def test_synthetic_assets_materialize_with_config(tmp_path):
     selection = [*sources.assets, *staging.assets, *synthetic_assets.assets, *synthetic_assets.checks]
     resources = {
         "settings": ChokepointSettings(data_dir=str(DATA), scenario="default"),
-        "io_manager": WarehouseIOManager(database=str(tmp_path / "w.duckdb")),
+        "io_manager": WarehouseIOManager(database=str(tmp_path / "w.duckdb"), direct=True),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "objects")),
     }
     folder = tmp_path / "synthetic"

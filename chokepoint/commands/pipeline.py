@@ -41,45 +41,61 @@ def _innermost_error(error_info) -> str:
     return message.splitlines()[0] if message else info.cls_name or "unknown error"
 
 
+def _check_summary(evaluation) -> str:
+    """``asset:check (key=value, ...)`` from a failed asset check's metadata."""
+    values = []
+    for key, entry in (evaluation.metadata or {}).items():
+        value = getattr(entry, "value", entry)
+        if isinstance(value, (int, float, str, bool)) and len(str(value)) <= 40:
+            values.append(f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}")
+    detail = f" ({', '.join(values)})" if values else ""
+    return f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}{detail}"
+
+
 def _run(args) -> int:
     env = _configure_environment(args)
     started = time.perf_counter()
     import dagster as dg
 
-    from chokepoint.warehouse import publish
+    from chokepoint.warehouse import clean_stale_builds, ledger_head
     from pipelines.definitions import defs
 
     published = Path(env["CHOKEPOINT_WAREHOUSE"])
-    # The run writes a fresh file; the published warehouse is replaced only when every
-    # step and check succeeded, so bad input never leaves analysts a half-written one.
-    build = published.with_name(f".{published.name}.build-{os.getpid()}")
-    os.environ["CHOKEPOINT_WAREHOUSE"] = str(build)
-    try:
-        instance = dg.DagsterInstance.get()
-        job = defs.resolve_job_def("main")
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}})
-        failures = [event for event in result.all_events if event.is_step_failure]
-        if failures:
-            first = failures[0]
-            raise CommandError(f"step '{first.step_key}' failed: {_innermost_error(first.step_failure_data.error)}"
-                               f"; published warehouse left unchanged")
-        failed_checks = [e.asset_check_evaluation_data for e in result.all_events
-                         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
-        if failed_checks:
-            names = ", ".join(f"{c.asset_key.to_user_string()}:{c.check_name}" for c in failed_checks)
-            raise CommandError(f"asset checks failed ({names}); published warehouse left unchanged")
-        if not result.success:
-            raise CommandError("the run did not succeed; published warehouse left unchanged (see `make ui`)")
-        publish(build, published)
-    finally:
-        os.environ["CHOKEPOINT_WAREHOUSE"] = str(published)
-        for leftover in (build, build.with_name(build.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+    # Builds left by runs that died (killed, power loss) are removed; a build another
+    # live run holds is not touched.
+    clean_stale_builds(published)
+    before = ledger_head(published) if published.exists() else None
+    # The job writes a build file of its own (pipelines.resources.WarehouseIOManager) and
+    # its last asset, warehouse/published, swaps it in only when every step and blocking
+    # check succeeded: bad input never leaves analysts a half-written warehouse.
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("main")
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}})
+    if not result.success:
+        # The failed run's build is not kept for a re-execution from the command line.
+        clean_stale_builds(published)
+    failed_checks = [e.asset_check_evaluation_data for e in result.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
+    if failed_checks:
+        raise CommandError("asset check failed: " + "; ".join(_check_summary(c) for c in failed_checks)
+                           + "; published warehouse left unchanged")
+    failures = [event for event in result.all_events if event.is_step_failure]
+    if failures:
+        first = failures[0]
+        raise CommandError(f"step '{first.step_key}' failed: {_innermost_error(first.step_failure_data.error)}"
+                           f"; published warehouse left unchanged")
+    if not result.success:
+        raise CommandError("the run did not succeed; published warehouse left unchanged (see `make ui`)")
     from chokepoint.summary import print_summary
 
     print_summary(published, run_id=result.run_id, seconds=time.perf_counter() - started, out=sys.stdout)
+    head = ledger_head(published)
+    if head is not None:
+        replaced = f", replacing #{before['seq']}" if before else ""
+        print(f"\nledger: record #{head['seq']} {head['hash'][:16]} ({len(head['tables'])} tables{replaced}); "
+              "check with `chokepoint verify`", file=sys.stdout)
     return 0
 
 
