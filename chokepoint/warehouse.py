@@ -329,7 +329,8 @@ def describe_build(con, *, overrides: dict | None = None) -> tuple[dict, dict]:
     """Inputs (``{path: sha256}``) and scenario (name, sha256, parameters) of a build.
 
     Inputs are the files named in the ``_file`` column of every ``staging.src_*``
-    table plus the scenario file, hashed now. The scenario file's hash must equal the
+    table plus the scenario file, hashed now. Real-data tables name their files
+    relative to the data root recorded in ``staging.data_mode``. The scenario file's hash must equal the
     one its source asset recorded when it read it: a file edited during the run
     raises :class:`WarehouseError` instead of publishing figures nobody can trace.
     """
@@ -337,6 +338,10 @@ def describe_build(con, *, overrides: dict | None = None) -> tuple[dict, dict]:
 
     inputs: dict[str, str] = {}
     scenario: dict = {}
+    root = None
+    if _table_exists(con, "staging", "data_mode"):
+        row = con.execute("SELECT root FROM staging.data_mode LIMIT 1").fetchone()
+        root = Path(row[0]) if row and row[0] else None
     sources = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging' "
                           "AND table_name LIKE 'src\\_%' ESCAPE '\\' ORDER BY 1").fetchall()
     for (table,) in sources:
@@ -346,8 +351,11 @@ def describe_build(con, *, overrides: dict | None = None) -> tuple[dict, dict]:
             files = con.execute(f"SELECT DISTINCT _file FROM staging.{quote_identifier(table)} "
                                 "WHERE _file IS NOT NULL ORDER BY 1").fetchall()
             for (file,) in files:
-                if os.path.isfile(file):
-                    inputs[file] = file_sha256(Path(file))
+                path = Path(file)
+                if not path.is_absolute() and root is not None:
+                    path = root / path
+                if path.is_file():
+                    inputs[str(path)] = file_sha256(path)
                 else:
                     raise WarehouseError(f"input file {file} went missing during the run; not published")
     if _table_exists(con, "staging", "src_scenario"):

@@ -108,7 +108,7 @@ def test_crashing_step(setting, capfd, monkeypatch, error):
     def crash(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("pipelines.assets.chokepoints.chokepoint_table", crash)
+    monkeypatch.setattr("pipelines.assets.chokepoints.chokepoint_analysis", crash)
     line = _run_and_check(setting, capfd, [])
     assert str(error).strip("'") in line or type(error).__name__ in line
 

@@ -306,9 +306,8 @@ def test_no_secrets_in_tracked_files():
     texts = {str(p.relative_to(PROJECT_ROOT)): t for p in _tracked_files() if (t := _read_text(p)) is not None}
     assert len(texts) > 40
     assert scan_for_secrets(texts) == []
-    env = (PROJECT_ROOT / ".env").read_text()
-    assert all(line.startswith("#") or not line.strip() or re.match(r"^[A-Z_]+=[\w./-]+$", line)
-               for line in env.splitlines()), ".env holds paths and names only"
+    # Settings defaults live in chokepoint.paths; no .env (where secrets tend to land) is tracked.
+    assert not any(p.name == ".env" for p in _tracked_files())
 
 
 def test_secret_scanner_finds_planted_secrets():
