@@ -17,6 +17,7 @@ __all__ = [
     "scenario_path",
     "shared_data_dir",
     "warehouse_path",
+    "reports_dir",
     "dagster_home",
     "default_environment",
 ]
@@ -61,6 +62,11 @@ def warehouse_path() -> Path:
     return _env_path("CHOKEPOINT_WAREHOUSE", PROJECT_ROOT / "data" / "warehouse" / "chokepoint.duckdb")
 
 
+def reports_dir() -> Path:
+    """Folder of the HTML reports, one per scenario (``CHOKEPOINT_REPORTS``)."""
+    return _env_path("CHOKEPOINT_REPORTS", PROJECT_ROOT / "data" / "reports")
+
+
 def dagster_home() -> Path:
     """Project-local Dagster instance folder (``DAGSTER_HOME``)."""
     return _env_path("DAGSTER_HOME", PROJECT_ROOT / ".dagster")
@@ -85,5 +91,6 @@ def default_environment() -> dict[str, str]:
         "CHOKEPOINT_DATA_DIR": str(data_dir()),
         "CHOKEPOINT_SHARED_DATA": str(shared_data_dir()),
         "CHOKEPOINT_WAREHOUSE": str(warehouse),
+        "CHOKEPOINT_REPORTS": str(reports_dir()),
         "CHOKEPOINT_SCENARIO": os.environ.get("CHOKEPOINT_SCENARIO", "default"),
     }

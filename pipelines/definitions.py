@@ -10,17 +10,18 @@ caller's environment, which would make ``--warehouse`` and test settings ineffec
 import os
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 from dagster_duckdb_polars import DuckDBPolarsIOManager
 
-from pipelines.assets import chokepoints, placements, sources, staging, supply_graph
+from pipelines.assets import chokepoints, placements, reports, sources, staging, supply_graph
 from pipelines.jobs import main_job, weekly_refresh
-from pipelines.resources import ChokepointSettings
+from pipelines.resources import ChokepointSettings, ReportSettings
 from chokepoint.paths import default_environment
 
 for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
 
-_modules = (sources, staging, supply_graph, chokepoints, placements)
+_modules = (sources, staging, supply_graph, chokepoints, placements, reports)
 all_assets = [a for m in _modules for a in m.assets]
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 
@@ -36,5 +37,7 @@ defs = dg.Definitions(
         ),
         "io_manager": DuckDBPolarsIOManager(database=dg.EnvVar("CHOKEPOINT_WAREHOUSE")),
         "object_io_manager": dg.FilesystemIOManager(),
+        "duckdb": DuckDBResource(database=dg.EnvVar("CHOKEPOINT_WAREHOUSE")),
+        "reports": ReportSettings(reports_dir=dg.EnvVar("CHOKEPOINT_REPORTS")),
     },
 )

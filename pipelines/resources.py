@@ -29,3 +29,12 @@ class ChokepointSettings(dg.ConfigurableResource):
         if name.endswith(".toml"):
             return Path(name)
         return Path(self.data_dir) / "scenarios" / f"{name}.toml"
+
+
+class ReportSettings(dg.ConfigurableResource):
+    """Where HTML reports are written (``CHOKEPOINT_REPORTS``; default ``data/reports``)."""
+
+    reports_dir: str
+
+    def report_path(self, scenario: str) -> Path:
+        return Path(self.reports_dir) / f"{scenario}.html"
