@@ -22,6 +22,7 @@ __all__ = [
     "verify_checksums",
     "max_quarantine_fraction",
     "warehouse_path",
+    "reports_dir",
     "dagster_home",
     "default_environment",
 ]
@@ -97,6 +98,11 @@ def warehouse_path() -> Path:
     return _env_path("CHOKEPOINT_WAREHOUSE", PROJECT_ROOT / "data" / "warehouse" / "chokepoint.duckdb")
 
 
+def reports_dir() -> Path:
+    """Folder of the HTML reports, one per scenario (``CHOKEPOINT_REPORTS``)."""
+    return _env_path("CHOKEPOINT_REPORTS", PROJECT_ROOT / "data" / "reports")
+
+
 def dagster_home() -> Path:
     """Project-local Dagster instance folder (``DAGSTER_HOME``)."""
     return _env_path("DAGSTER_HOME", PROJECT_ROOT / ".dagster")
@@ -125,5 +131,6 @@ def default_environment() -> dict[str, str]:
         "CHOKEPOINT_VERIFY_CHECKSUMS": "1" if verify_checksums() else "0",
         "CHOKEPOINT_MAX_QUARANTINE": str(max_quarantine_fraction()),
         "CHOKEPOINT_WAREHOUSE": str(warehouse),
+        "CHOKEPOINT_REPORTS": str(reports_dir()),
         "CHOKEPOINT_SCENARIO": os.environ.get("CHOKEPOINT_SCENARIO", "default"),
     }

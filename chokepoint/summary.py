@@ -78,3 +78,9 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
     write(f"{'actor':<8} {'before':>12} {'after':>12} {'leverage':>9}  best control")
     for actor, before, best, after, leverage in capability_rows:
         write(f"{actor:<8} {before:12,.0f} {after:12,.0f} {100 * leverage:8.1f}%  {best or '(none in budget)'}")
+    from chokepoint.paths import reports_dir
+
+    report = reports_dir() / f"{scenario}.html"
+    if report.exists():
+        write()
+        write(f"report: {report}")

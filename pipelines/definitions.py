@@ -15,16 +15,16 @@ import dagster as dg
 
 from chokepoint import paths
 from chokepoint.paths import default_environment
-from pipelines.assets import (chokepoints, critical_nodes, placements, publish, sources, staging, supply_graph,
-                              synthetic)
+from pipelines.assets import (chokepoints, critical_nodes, placements, publish, reports, sources, staging,
+                              supply_graph, synthetic)
 from pipelines.io import WarehouseIOManager
 from pipelines.jobs import main_job, weekly_refresh
-from pipelines.resources import ChokepointSettings
+from pipelines.resources import ChokepointSettings, ReportSettings
 
 for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
 
-_modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, synthetic)
+_modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, synthetic, reports)
 all_assets = [a for m in _modules for a in m.assets]
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 # Last: swaps the run's build in as the published warehouse once every check passed.
@@ -52,5 +52,6 @@ defs = dg.Definitions(
         # Writes each run into its own build file beside the published warehouse.
         "io_manager": WarehouseIOManager(database=dg.EnvVar("CHOKEPOINT_WAREHOUSE")),
         "object_io_manager": dg.FilesystemIOManager(),
+        "reports": ReportSettings(reports_dir=dg.EnvVar("CHOKEPOINT_REPORTS")),
     },
 )

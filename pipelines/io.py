@@ -23,7 +23,7 @@ from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 
 from chokepoint.safety import sql_identifier
 
-__all__ = ["WarehouseIOManager"]
+__all__ = ["WarehouseIOManager", "run_warehouse_connection"]
 
 class _BuildClient(DuckDbClient):
     """Connects to the run's build file, never to the published warehouse, and replaces
@@ -129,3 +129,21 @@ class WarehouseIOManager(DuckDBPolarsIOManager):
         if self.direct:
             return
         release_build(WarehousePaths.of(self.database).build(_build_key(context)))
+
+
+@contextmanager
+def run_warehouse_connection(context):
+    """A DuckDB connection to the file this run writes (its build, or the database in
+    ``direct`` mode), for assets that run SQL in the warehouse (views, reports).
+
+    The asset must declare ``required_resource_keys={"io_manager", ...}``.
+    """
+    io_manager = context.resources.io_manager
+    path = getattr(io_manager, "build_path", None)
+    if path is None:
+        raise RuntimeError("the io_manager is not a pipelines.io.WarehouseIOManager; no warehouse file to open")
+    connection = duckdb.connect(str(path))
+    try:
+        yield connection
+    finally:
+        connection.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-__all__ = ["ChokepointSettings"]
+__all__ = ["ChokepointSettings", "ReportSettings"]
 
 
 class ChokepointSettings(dg.ConfigurableResource):
@@ -57,3 +57,11 @@ class ChokepointSettings(dg.ConfigurableResource):
 
     def cache_path(self) -> Path | None:
         return self._resolve(self.cache_dir)
+
+class ReportSettings(dg.ConfigurableResource):
+    """Where HTML reports are written (``CHOKEPOINT_REPORTS``; default ``data/reports``)."""
+
+    reports_dir: str
+
+    def report_path(self, scenario: str) -> Path:
+        return Path(self.reports_dir) / f"{scenario}.html"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,31 @@ def data_copy(tmp_path) -> Path:
     shutil.copytree(REFERENCE, target / "reference")
     shutil.copytree(DATA / "scenarios", target / "scenarios")
     return target
+
+
+@dataclass
+class Materialized:
+    result: object
+    database: Path
+    reports: Path
+
+
+@pytest.fixture(scope="session")
+def materialized(tmp_path_factory) -> Materialized:
+    """Every asset and check of the definitions materialised once into a tmp warehouse."""
+    import dagster as dg
+    from pipelines.definitions import all_assets, all_checks
+    from pipelines.io import WarehouseIOManager
+    from pipelines.resources import ChokepointSettings, ReportSettings
+
+    tmp = tmp_path_factory.mktemp("warehouse")
+    database = tmp / "chokepoint.duckdb"
+    reports = tmp / "reports"
+    resources = {
+        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default"),
+        "io_manager": WarehouseIOManager(database=str(database)),
+        "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
+        "reports": ReportSettings(reports_dir=str(reports)),
+    }
+    result = dg.materialize([*all_assets, *all_checks], resources=resources, instance=dg.DagsterInstance.ephemeral())
+    return Materialized(result=result, database=database, reports=reports)

@@ -6,10 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.definitions import all_assets, all_checks, defs
-from pipelines.io import WarehouseIOManager
-from pipelines.resources import ChokepointSettings
-from tests.conftest import DATA
+from pipelines.definitions import all_checks, defs
 
 EXPECTED_TABLES = {
     "staging": ["src_reference_countries", "src_reference_input_types", "src_reference_recipes",
@@ -17,7 +14,7 @@ EXPECTED_TABLES = {
                 "countries", "input_types", "recipes", "capacities", "actors", "controls"],
     "analytics": ["supply_nodes", "supply_edges", "concentration", "chokepoints", "control_leverage", "capability"],
 }
-GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements", "publish"}
+GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements", "reports", "publish"}
 
 
 def test_definitions_load():
@@ -35,21 +32,8 @@ def test_definitions_load():
     assert defs.resolve_schedule_def("weekly_refresh").cron_schedule == "0 3 * * 1"
 
 
-@pytest.fixture(scope="module")
-def materialized(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("warehouse")
-    database = tmp / "chokepoint.duckdb"
-    resources = {
-        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default"),
-        "io_manager": WarehouseIOManager(database=str(database)),
-        "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
-    }
-    result = dg.materialize([*all_assets, *all_checks], resources=resources, instance=dg.DagsterInstance.ephemeral())
-    return result, database
-
-
 def test_materialize_writes_every_table(materialized):
-    result, database = materialized
+    result, database = materialized.result, materialized.database
     assert result.success
     with duckdb.connect(str(database), read_only=True) as con:
         for schema, tables in EXPECTED_TABLES.items():
@@ -59,7 +43,7 @@ def test_materialize_writes_every_table(materialized):
 
 
 def test_every_asset_check_passed(materialized):
-    result, _ = materialized
+    result = materialized.result
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) == len(all_checks)
     failed = [(e.asset_key.to_user_string(), e.check_name, e.metadata) for e in evaluations if not e.passed]
@@ -67,7 +51,7 @@ def test_every_asset_check_passed(materialized):
 
 
 def test_warehouse_figures_trace_back_to_source_rows(materialized):
-    _, database = materialized
+    database = materialized.database
     with duckdb.connect(str(database), read_only=True) as con:
         origin, share = con.execute(
             "SELECT origin, share FROM staging.capacities WHERE input_id = 'euv_lithography' AND iso3 = 'NLD'").fetchone()
@@ -83,7 +67,7 @@ def test_summary_says_the_run_used_the_reference_data(materialized):
 
     from chokepoint.summary import print_summary
 
-    _, database = materialized
+    database = materialized.database
     out = io.StringIO()
     print_summary(database, out=out)
     first, second = out.getvalue().splitlines()[:2]

@@ -19,8 +19,9 @@ def _warehouse_tables(upstream) -> list[str]:
     tables = set()
     for assets_def in upstream:
         for key in assets_def.keys:
-            output = assets_def.get_output_name_for_asset_key(key)
-            if assets_def.node_def.output_def_named(output).io_manager_key == "io_manager":
+            output = assets_def.node_def.output_def_named(assets_def.get_output_name_for_asset_key(key))
+            # Assets that return a MaterializeResult (views, reports) have a Nothing output: no table.
+            if output.io_manager_key == "io_manager" and not output.dagster_type.is_nothing:
                 tables.add(".".join(key.path))
     return sorted(tables)
 

@@ -1,0 +1,73 @@
+"""Stable analyst views in the warehouse (schema ``analytics``), documented in
+``docs/warehouse.md``. Each view is created only when the tables it reads exist, so
+the set grows as analyses land without breaking older warehouses."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["VIEWS", "create_views", "existing_tables"]
+
+#: name -> (tables it reads, SQL body)
+VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
+    "v_chokepoint_ranking": (("analytics.chokepoints",), """
+        SELECT scenario, entity, any_value(iso3) AS iso3, any_value(input_id) AS input_id,
+               avg(value) FILTER (WHERE metric = 'removal_loss') AS mean_removal_loss,
+               max(value) FILTER (WHERE metric = 'removal_loss') AS max_removal_loss,
+               sum(value) FILTER (WHERE metric = 'single_point_of_failure')::INTEGER AS spof_defectors,
+               count(DISTINCT defector)::INTEGER AS defectors,
+               max(value) FILTER (WHERE metric = 'supplier_share') AS supplier_share
+        FROM analytics.chokepoints
+        WHERE entity_type = 'node'
+        GROUP BY scenario, entity"""),
+    "v_chokepoints": (("analytics.chokepoints",), """
+        SELECT scenario, defector, entity_type, entity, iso3, input_id,
+               max(value) FILTER (WHERE metric = 'removal_loss') AS removal_loss,
+               min(rank) FILTER (WHERE metric = 'removal_loss') AS removal_loss_rank,
+               max(value) FILTER (WHERE metric = 'single_point_of_failure') = 1 AS single_point_of_failure,
+               max(value) FILTER (WHERE metric = 'supplier_share') AS supplier_share
+        FROM analytics.chokepoints
+        GROUP BY scenario, defector, entity_type, entity, iso3, input_id"""),
+    "v_capability": (("analytics.capability",), """
+        SELECT scenario, actor, name, signatory, candidate_defector, capability_before, best_control,
+               capability_after, leverage
+        FROM analytics.capability"""),
+    "v_single_controls": (("analytics.control_leverage",), """
+        SELECT scenario, defector, control_id, kind, jurisdiction, input_id, transit, cost,
+               capability_before, capability_after, leverage, leverage_per_cost, rank
+        FROM analytics.control_leverage"""),
+    "v_dependencies": (("staging.capacities", "staging.recipes", "staging.countries"), """
+        -- For each country that makes a product, each input the product needs, and who
+        -- supplies that input: the foreign suppliers and whether there is only one.
+        WITH makers AS (SELECT DISTINCT iso3, input_id AS product FROM staging.capacities),
+             needs AS (SELECT m.iso3, r.product, r.input FROM makers m JOIN staging.recipes r ON r.product = m.product),
+             suppliers AS (SELECT input_id, iso3 AS supplier, share FROM staging.capacities)
+        SELECT n.iso3, n.product, n.input,
+               count(s.supplier) FILTER (WHERE s.supplier <> n.iso3) AS foreign_suppliers,
+               bool_or(s.supplier = n.iso3) AS domestic_supply,
+               list(s.supplier ORDER BY s.share DESC) FILTER (WHERE s.supplier <> n.iso3) AS foreign_supplier_list,
+               max(s.share) FILTER (WHERE s.supplier <> n.iso3) AS top_foreign_share
+        FROM needs n LEFT JOIN suppliers s ON s.input_id = n.input
+        GROUP BY n.iso3, n.product, n.input"""),
+}
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+
+
+def existing_tables(connection) -> set[str]:
+    """``schema.table`` names of every table and view in the database."""
+    rows = connection.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables").fetchall()
+    return {r[0] for r in rows}
+
+
+def create_views(connection) -> list[str]:
+    """Create (or replace) every view whose tables exist; return the names created."""
+    connection.execute("CREATE SCHEMA IF NOT EXISTS analytics")
+    present = existing_tables(connection)
+    created = []
+    for name, (needs, body) in VIEWS.items():
+        assert all(_IDENT.match(t) for t in needs) and re.match(r"^v_[a-z_]+$", name)
+        if all(t in present for t in needs):
+            connection.execute(f"CREATE OR REPLACE VIEW analytics.{name} AS {body}")
+            created.append(name)
+    return created
