@@ -63,6 +63,7 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
         capability_rows = con.execute(CAPABILITY_SQL).fetchall()
         scenario = con.execute("SELECT any_value(scenario) FROM analytics.capability").fetchone()[0]
         data, detail = data_description(con)
+        scenario_file = Path(con.execute("SELECT path FROM staging.src_scenario").fetchone()[0])
     write = lambda text="": print(text, file=out)  # noqa: E731
     write(f"chokepoint run: scenario '{scenario}', data: {data}, {seconds:.1f} s")
     if detail:
@@ -80,7 +81,7 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
         write(f"{actor:<8} {before:12,.0f} {after:12,.0f} {100 * leverage:8.1f}%  {best or '(none in budget)'}")
     from chokepoint.paths import reports_dir
 
-    report = reports_dir() / f"{scenario}.html"
+    report = reports_dir() / f"{scenario_file.stem}.html"
     if report.exists():
         write()
         write(f"report: {report}")

@@ -19,7 +19,7 @@ from pipelines.assets import (chokepoints, critical_nodes, placements, publish, 
                               supply_graph, synthetic)
 from pipelines.io import WarehouseIOManager
 from pipelines.jobs import main_job, weekly_refresh
-from pipelines.resources import ChokepointSettings, ReportSettings
+from pipelines.resources import ChokepointSettings
 
 for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
@@ -48,10 +48,10 @@ defs = dg.Definitions(
             # Not strings: read when the definitions load (the CLI sets them first).
             verify_checksums=paths.verify_checksums(),
             max_quarantine_fraction=paths.max_quarantine_fraction(),
+            reports_dir=dg.EnvVar("CHOKEPOINT_REPORTS"),
         ),
         # Writes each run into its own build file beside the published warehouse.
         "io_manager": WarehouseIOManager(database=dg.EnvVar("CHOKEPOINT_WAREHOUSE")),
         "object_io_manager": dg.FilesystemIOManager(),
-        "reports": ReportSettings(reports_dir=dg.EnvVar("CHOKEPOINT_REPORTS")),
     },
 )

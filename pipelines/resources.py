@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-__all__ = ["ChokepointSettings", "ReportSettings"]
+__all__ = ["ChokepointSettings"]
 
 
 class ChokepointSettings(dg.ConfigurableResource):
@@ -33,6 +33,13 @@ class ChokepointSettings(dg.ConfigurableResource):
     data_mode: str = "auto"
     verify_checksums: bool = True
     max_quarantine_fraction: float = 0.02
+    #: Folder of the HTML reports (``CHOKEPOINT_REPORTS``); empty: chokepoint.paths default.
+    reports_dir: str = ""
+
+    def report_path(self, scenario: str) -> Path:
+        from chokepoint.paths import reports_dir
+
+        return (Path(self.reports_dir) if self.reports_dir else reports_dir()) / f"{scenario}.html"
 
     def reference_dir(self) -> Path:
         return Path(self.data_dir) / "reference"
@@ -57,11 +64,3 @@ class ChokepointSettings(dg.ConfigurableResource):
 
     def cache_path(self) -> Path | None:
         return self._resolve(self.cache_dir)
-
-class ReportSettings(dg.ConfigurableResource):
-    """Where HTML reports are written (``CHOKEPOINT_REPORTS``; default ``data/reports``)."""
-
-    reports_dir: str
-
-    def report_path(self, scenario: str) -> Path:
-        return Path(self.reports_dir) / f"{scenario}.html"

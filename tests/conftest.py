@@ -50,16 +50,15 @@ def materialized(tmp_path_factory) -> Materialized:
     import dagster as dg
     from pipelines.definitions import all_assets, all_checks
     from pipelines.io import WarehouseIOManager
-    from pipelines.resources import ChokepointSettings, ReportSettings
+    from pipelines.resources import ChokepointSettings
 
     tmp = tmp_path_factory.mktemp("warehouse")
     database = tmp / "chokepoint.duckdb"
     reports = tmp / "reports"
     resources = {
-        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default"),
+        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default", reports_dir=str(reports)),
         "io_manager": WarehouseIOManager(database=str(database)),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
-        "reports": ReportSettings(reports_dir=str(reports)),
     }
     result = dg.materialize([*all_assets, *all_checks], resources=resources, instance=dg.DagsterInstance.ephemeral())
     return Materialized(result=result, database=database, reports=reports)

@@ -138,6 +138,8 @@ class _SqlAudit(ast.NodeVisitor):
                 if isinstance(arg, (ast.GeneratorExp, ast.ListComp)):
                     return self.safe(arg.elt, depth + 1)
             return False
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            return node.value.id in self.constants  # an entry of a module-level constant mapping
         if isinstance(node, ast.Name):
             if node.id in self.constants:
                 return True
@@ -177,6 +179,7 @@ def test_sql_audit_catches_unsafe_statements():
         "def f(con, name):\n    con.execute(\"SELECT * FROM \" + name)\n",
         "def f(con, name):\n    query = f'DROP TABLE {name}'\n    con.sql(query)\n",
         "def f(con, name):\n    con.execute('SELECT %s' % name)\n",
+        "def f(con, queries, key):\n    con.execute(queries[key])\n",
     ]
     for source in unsafe:
         assert _audit(source, path), source
@@ -185,6 +188,7 @@ def test_sql_audit_catches_unsafe_statements():
         "def f(con, s, t):\n    con.execute(f'SELECT * FROM {qualified_name(s, t)}')\n",
         "def f(con, s):\n    q = sql_identifier(s)\n    con.execute(f'CREATE SCHEMA {q}')\n",
         "TABLE = 'ledger.records'\ndef f(con):\n    con.execute(f'SELECT * FROM {TABLE}')\n",
+        "QUERIES = {'a': 'SELECT 1'}\ndef f(con, key):\n    con.execute(QUERIES[key])\n",
     ]
     for source in safe:
         assert not _audit(source, path), source
