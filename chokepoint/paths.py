@@ -23,6 +23,7 @@ __all__ = [
     "max_quarantine_fraction",
     "warehouse_path",
     "reports_dir",
+    "inbox_dir",
     "dagster_home",
     "default_environment",
 ]
@@ -98,6 +99,12 @@ def warehouse_path() -> Path:
     return _env_path("CHOKEPOINT_WAREHOUSE", PROJECT_ROOT / "data" / "warehouse" / "chokepoint.duckdb")
 
 
+def inbox_dir() -> Path:
+    """Folder the inbox sensor watches for new or changed inputs (``CHOKEPOINT_INBOX``;
+    default: the data folder)."""
+    return _env_path("CHOKEPOINT_INBOX", data_dir())
+
+
 def reports_dir() -> Path:
     """Folder of the HTML reports, one per scenario (``CHOKEPOINT_REPORTS``)."""
     return _env_path("CHOKEPOINT_REPORTS", PROJECT_ROOT / "data" / "reports")
@@ -132,5 +139,6 @@ def default_environment() -> dict[str, str]:
         "CHOKEPOINT_MAX_QUARANTINE": str(max_quarantine_fraction()),
         "CHOKEPOINT_WAREHOUSE": str(warehouse),
         "CHOKEPOINT_REPORTS": str(reports_dir()),
+        "CHOKEPOINT_INBOX": str(inbox_dir()),
         "CHOKEPOINT_SCENARIO": os.environ.get("CHOKEPOINT_SCENARIO", "default"),
     }

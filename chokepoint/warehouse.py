@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -461,7 +462,8 @@ def _swap(build: Path, paths: WarehousePaths, chain: list[dict], keep: int) -> N
 
 
 def publish_build(build, published, *, run_id: str, overrides: dict | None = None,
-                  expected_tables=(), keep: int | None = None) -> dict:
+                  expected_tables=(), keep: int | None = None, kind: str = "publish",
+                  carry_inputs: bool = False) -> dict:
     """Publish ``build`` over ``published`` atomically and append its ledger record.
 
     Parameters
@@ -478,6 +480,12 @@ def publish_build(build, published, *, run_id: str, overrides: dict | None = Non
         ``schema.table`` names the build must hold; a missing one stops the publish.
     keep : int, optional
         Earlier published files to keep as snapshots (default: :func:`keep_snapshots`).
+    kind : str
+        Ledger record kind (``publish``; ``run_failure`` for :func:`record_run_failure`).
+    carry_inputs : bool
+        Take inputs and scenario from the previous record instead of re-hashing the input
+        files: for amendments that add operational rows to an unchanged analysis (the
+        input files may be exactly what made a run fail).
 
     Returns
     -------
@@ -495,14 +503,16 @@ def publish_build(build, published, *, run_id: str, overrides: dict | None = Non
         raise WarehouseError(f"build {build.name} does not exist; nothing to publish")
     with duckdb.connect(str(build)) as con:
         tables = table_digests(con)
-        inputs, scenario = describe_build(con, overrides=overrides)
+        inputs, scenario = ({}, {}) if carry_inputs else describe_build(con, overrides=overrides)
     missing = sorted(set(expected_tables) - set(tables))
     if missing:
         raise WarehouseError(f"the build lacks {', '.join(missing)}; a refresh must materialise every "
                              "warehouse table before it is published")
     with _PublishLock(paths):
         chain = _current_chain(paths)
-        record = make_record(prev=chain[-1] if chain else None, kind="publish", run_id=run_id,
+        if carry_inputs and chain:
+            inputs, scenario = chain[-1]["inputs"], chain[-1]["scenario"]
+        record = make_record(prev=chain[-1] if chain else None, kind=kind, run_id=run_id,
                              code=code_version(), inputs=inputs, scenario=scenario, tables=tables)
         with duckdb.connect(str(build)) as con:
             write_chain(con, chain + [record])
@@ -510,6 +520,40 @@ def publish_build(build, published, *, run_id: str, overrides: dict | None = Non
         _swap(build, paths, chain + [record], keep)
     discard_build(build)  # the build is the published file now; drop its lock file
     return record
+
+
+RUN_FAILURE_COLUMNS = ("run_id", "job", "failed_at", "failed_steps", "message", "tags", "recorded_by")
+
+
+def record_run_failure(published, row: dict) -> dict | None:
+    """Record a failed run: append it to ``<warehouse>.run_failures.jsonl`` and, when a
+    warehouse is published, publish a copy of it with the row added to
+    ``ops.run_failures`` (copy-on-write, own ledger record of kind ``run_failure``).
+
+    Returns the ledger record, or None when there is no published warehouse yet.
+    """
+    paths = WarehousePaths.of(published)
+    paths.directory.mkdir(parents=True, exist_ok=True)
+    values = [str(row.get(column, "")) for column in RUN_FAILURE_COLUMNS]
+    log = paths.published.with_name(paths.published.name + ".run_failures.jsonl")
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(dict(zip(RUN_FAILURE_COLUMNS, values)), sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    if not paths.published.exists():
+        return None
+    key = "failure-" + re.sub(r"[^A-Za-z0-9_-]", "_", values[0])[:60]
+    build = open_build(published, key)
+    try:
+        with duckdb.connect(str(build)) as con:
+            con.execute("CREATE SCHEMA IF NOT EXISTS ops")
+            con.execute("CREATE TABLE IF NOT EXISTS ops.run_failures (run_id VARCHAR, job VARCHAR, "
+                        "failed_at VARCHAR, failed_steps VARCHAR, message VARCHAR, tags VARCHAR, recorded_by VARCHAR)")
+            con.execute("INSERT INTO ops.run_failures VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+        return publish_build(build, published, run_id=key, kind="run_failure", carry_inputs=True)
+    except BaseException:
+        discard_build(build)
+        raise
 
 
 def publish(build, published, *, run_id: str = "manual", keep: int | None = None) -> dict:

@@ -18,7 +18,8 @@ from chokepoint.paths import default_environment
 from pipelines.assets import (chokepoints, critical_nodes, placements, publish, reports, sources, staging,
                               supply_graph, synthetic)
 from pipelines.io import WarehouseIOManager
-from pipelines.jobs import main_job, weekly_refresh
+from pipelines.jobs import check_sources_job, daily_source_check, main_job, weekly_refresh, with_freshness_policies
+from pipelines.sensors import sensors
 from pipelines.resources import ChokepointSettings
 
 for _name, _value in default_environment().items():
@@ -31,10 +32,11 @@ all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 all_assets.append(publish.published_warehouse(list(all_assets)))
 
 defs = dg.Definitions(
-    assets=all_assets,
+    assets=with_freshness_policies(all_assets),
     asset_checks=all_checks,
-    jobs=[main_job],
-    schedules=[weekly_refresh],
+    jobs=[main_job, check_sources_job],
+    schedules=[weekly_refresh, daily_source_check],
+    sensors=sensors,
     # One process runs the whole job and holds its build's lock for the run's lifetime
     # (a multiprocess run would leave the lock free between steps).
     executor=dg.in_process_executor,
