@@ -13,7 +13,6 @@ achievable flow), ``seconds``. Numbers are printed to 12 significant digits.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -82,9 +81,9 @@ def _number(value: float) -> float:
 
 
 def _run(args) -> int:
-    from optimization.interdiction import interdict_max_flow
-
     started = time.perf_counter()
+    budget = _number_argument("--budget", args.budget)
+    time_limit = _number_argument("--time-limit", args.time_limit, positive=True)
     path = Path(args.edges)
     nodes, src, dst, capacity, cost, controllable = read_edges(path)
     index = {node: i for i, node in enumerate(nodes)}
@@ -94,9 +93,11 @@ def _run(args) -> int:
                              hint="node ids are matched exactly, as written in the src/dst columns")
     if args.source == args.sink:
         raise InputError(path, "source and sink are the same node", field="--sink")
+    from optimization.interdiction import interdict_max_flow  # cvxpy: imported once the input is known good
+
     result, arcs = interdict_max_flow(len(nodes), src, dst, capacity, source=index[args.source],
-                                      sink=index[args.sink], budget=args.budget, cost=cost,
-                                      controllable=controllable, solver=args.solver, time_limit=args.time_limit)
+                                      sink=index[args.sink], budget=budget, cost=cost,
+                                      controllable=controllable, solver=args.solver, time_limit=time_limit)
     rows = np.sort(arcs[result.chosen])
     flow_before = float(result.capability_before[0])
     payload = {
@@ -111,20 +112,16 @@ def _run(args) -> int:
     return 0
 
 
-def _non_negative(text: str) -> float:
+def _number_argument(flag: str, text: str, *, positive: bool = False) -> float:
+    """Parse a numeric option; errors are one line (argparse's own print usage too)."""
+    from chokepoint.commands import CommandError
+
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not (value >= 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text} must be a finite non-negative number")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be positive")
+        raise CommandError(f"{flag}: '{text}' is not a number") from None
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        raise CommandError(f"{flag}: {text} must be a finite {'positive' if positive else 'non-negative'} number")
     return value
 
 
@@ -137,8 +134,8 @@ def register(commands) -> None:
                         help="header src,dst,capacity[,cost][,controllable]; one directed arc per row")
     parser.add_argument("--source", required=True, help="source node id")
     parser.add_argument("--sink", required=True, help="sink node id")
-    parser.add_argument("--budget", required=True, type=_non_negative, help="total cost of arcs that may be removed")
-    parser.add_argument("--time-limit", type=_positive, default=60.0,
+    parser.add_argument("--budget", required=True, help="total cost of arcs that may be removed")
+    parser.add_argument("--time-limit", default="60",
                         help="seconds for the MILP (default 60); on expiry the best placement found is printed "
                              "with optimal=false and its bound")
     parser.add_argument("--solver", default="HIGHS", choices=["HIGHS", "SCIP"], type=str.upper,
