@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import cvxpy as cp
@@ -70,6 +71,8 @@ __all__ = [
 OPTIMALITY_GAP = 1e-6
 #: How several defectors' remaining capability shares combine into one objective.
 AGGREGATES = ("mean", "max")
+#: Seconds allowed to each capability LP that evaluates a placement.
+LP_TIME_LIMIT = 60.0
 #: Smallest objective scale used in relative gaps (objectives are shares of capability).
 _GAP_FLOOR = 1e-6
 
@@ -267,7 +270,10 @@ class InterdictionModel:
         self.aggregate = aggregate
         self.solver = solver.upper()
         self.time_limit = float(time_limit)
-        self.capability = capability_model or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
+        # The LPs that evaluate placements get their own limit: they take milliseconds, and a
+        # short MILP limit must not make them fail.
+        self.capability = capability_model or CapabilityModel(network, solver="HIGHS",
+                                                              time_limit=max(time_limit, LP_TIME_LIMIT))
         self._cache: dict[bytes, tuple[float, list]] = {}
         # Capability LP results by (sink, closed routes); models on one network may share it.
         self._lp_cache: dict = {} if lp_cache is None else lp_cache
@@ -435,9 +441,12 @@ class InterdictionModel:
     def solve(self, budget: float, *, time_limit: float | None = None, solver: str | None = None) -> PlacementResult:
         """Exact placement by the MILP within ``budget`` (and the collateral cap).
 
-        With a time limit that strikes first, returns the best incumbent (the MILP's or
-        a quick greedy one, whichever is better) with status ``time_limit``, the MILP's
-        bound (the LP relaxation's if the MILP had none) and the gap.
+        The MILP gets 90 % of the time limit. If it does not prove optimality, the rest
+        goes to a greedy placement, and the better of the two is returned with status
+        ``time_limit``, the MILP's bound (the LP relaxation's if the MILP had no
+        incumbent) and the gap. Controls that add nothing to the exact objective are
+        dropped, dearest first, so that among equally good placements a cheaper one is
+        reported.
 
         Raises
         ------
@@ -453,15 +462,22 @@ class InterdictionModel:
         problem = self._milp_problem()
         self._budget.value = budget
         limit = time_limit or self.time_limit
+        deadline = started + limit
         notes: tuple[str, ...] = ()
         try:
-            outcome = solve_milp(problem, solver=solver or self.solver, time_limit=limit, what="interdiction MILP")
+            # 90 % of the limit to the MILP, the rest to a greedy incumbent if it is not proven.
+            outcome = solve_milp(problem, solver=solver or self.solver, time_limit=0.9 * limit,
+                                 what="interdiction MILP")
         except SolverLimitError:
             # No incumbent at the time limit: the LP relaxation still gives a valid bound.
             outcome = None
             chosen = empty
-            bound, _ = self.relaxation_bound(budget, time_limit=limit)
-            notes = ("the MILP found no incumbent within the time limit; bound from the LP relaxation",)
+            try:
+                bound, _ = self.relaxation_bound(budget, time_limit=max(deadline - time.perf_counter(), 0.1 * limit))
+                notes = ("the MILP found no incumbent within the time limit; bound from the LP relaxation",)
+            except SolverLimitError:
+                bound = 0.0     # capability shares are non-negative
+                notes = ("the MILP found no incumbent and the LP relaxation ran out of time; bound 0",)
         else:
             chosen = np.asarray(self._x.value) > 0.5
             bound = outcome.bound
@@ -473,7 +489,7 @@ class InterdictionModel:
         # Among equally good placements prefer cheaper ones: drop controls that add nothing.
         chosen = prune(self, chosen)
         if not proven:
-            candidate = greedy_placement(self, budget, deadline=time.perf_counter() + max(1.0, 0.1 * limit))
+            candidate = greedy_placement(self, budget, deadline=deadline)
             if self.evaluate(candidate)[0] < self.evaluate(chosen)[0]:
                 chosen = candidate
                 notes = (*notes, "greedy incumbent better than the MILP's at the time limit")
@@ -495,7 +511,9 @@ class InterdictionModel:
 
         problem = self._relaxation_problem()
         self._budget_relaxed.value = budget
-        problem.solve(**solver_options("HIGHS", time_limit or self.time_limit))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")   # status checked next
+            problem.solve(**solver_options("HIGHS", time_limit or self.time_limit))
         require_optimal(problem, "LP relaxation of the interdiction MILP")
         return float(problem.value), np.clip(np.asarray(self._x_relaxed.value, dtype=np.float64), 0.0, 1.0)
 

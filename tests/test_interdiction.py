@@ -507,6 +507,23 @@ def test_time_limited_solve_returns_incumbent_with_honest_gap():
         assert result.gap == pytest.approx(relative_gap(result.objective, result.bound))
 
 
+def test_no_incumbent_at_the_time_limit_falls_back_to_greedy_and_relaxation_bound(monkeypatch):
+    inst = and_or_case(2)
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+
+    def no_incumbent(*args, **kwargs):
+        raise SolverLimitError("interdiction MILP", "user_limit", "raise the time limit")
+
+    monkeypatch.setattr(interdiction, "solve_milp", no_incumbent)
+    result = model.solve(3.0)
+    bound, _ = model.relaxation_bound(3.0)
+    assert result.status == "time_limit" and not result.optimal
+    assert result.bound == pytest.approx(min(bound, result.objective))
+    assert result.cost <= 3.0 + 1e-9
+    assert result.objective <= model.evaluate(np.zeros(model.num_controls, dtype=bool))[0]
+    assert "no incumbent" in " ".join(result.notes)
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_infeasible_milp_raises_typed_error_with_hint(solver):
     x = cp.Variable(3, boolean=True)

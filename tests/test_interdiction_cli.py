@@ -3,6 +3,8 @@ one-line errors naming file, line and field."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import json
 import math
@@ -15,6 +17,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from chokepoint.cli import main
 from chokepoint.paths import PROJECT_ROOT
 
 CHOKEPOINT = Path(sys.executable).with_name("chokepoint")
@@ -33,10 +36,22 @@ v4,t,4
 """
 
 
-def interdict(path, *args, timeout=120):
+def interdict_subprocess(path, *args, timeout=120):
+    """The console script as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
     return subprocess.run([str(CHOKEPOINT), "interdict", str(path), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=PROJECT_ROOT, env=env)
+
+
+def interdict(path, *args):
+    """``chokepoint.cli.main`` in this process (same code path, no interpreter start-up)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["interdict", str(path), *args])
+        except SystemExit as exc:   # argparse usage errors
+            code = exc.code
+    return subprocess.CompletedProcess(["chokepoint", "interdict"], code, out.getvalue(), err.getvalue())
 
 
 def write(tmp_path, text, name="edges.csv"):
@@ -49,7 +64,8 @@ def write(tmp_path, text, name="edges.csv"):
                                                     (2, 0.0, [["v3", "t"], ["v4", "t"]])])
 def test_textbook_network_by_hand(tmp_path, budget, flow, removed):
     """CLRS Fig. 26.1 (max flow 23); answers derived in tests/test_interdiction.py."""
-    result = interdict(write(tmp_path, CLRS), "--source", "s", "--sink", "t", "--budget", str(budget))
+    run = interdict_subprocess if budget == 1 else interdict
+    result = run(write(tmp_path, CLRS), "--source", "s", "--sink", "t", "--budget", str(budget))
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert set(payload) == KEYS
@@ -162,6 +178,7 @@ def test_bad_arguments_give_one_line_errors(tmp_path, args, what):
     assert len(result.stderr.strip().splitlines()) == 1 and what in result.stderr
 
 
-def test_missing_file(tmp_path):
-    result = interdict(tmp_path / "nope.csv", "--source", "a", "--sink", "b", "--budget", "1")
+def test_missing_file_as_a_user_sees_it(tmp_path):
+    result = interdict_subprocess(tmp_path / "nope.csv", "--source", "a", "--sink", "b", "--budget", "1")
+    assert "Traceback" not in result.stderr
     assert result.returncode == 1 and "nope.csv: file not found" in result.stderr and result.stdout == ""
