@@ -37,7 +37,7 @@ ORDER BY capability_before DESC
 PLACEMENTS_SQL = """
 SELECT target, defector, budget, leverage, cost, collateral, status, gap, controls
 FROM analytics.placements
-ORDER BY target = 'ALL', target, defector
+ORDER BY target = 'ALL', capability_before DESC, defector
 """
 
 

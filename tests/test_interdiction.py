@@ -482,8 +482,49 @@ def test_solver_reported_optimum_with_a_gap_is_not_reported_optimal():
     model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
     chosen = np.zeros(model.num_controls, dtype=bool)
     result = model.result_for(chosen, bound=0.0, status="optimal", proven=True, seconds=0.0, method="milp")
-    if result.objective > 1e-6:
-        assert not result.optimal and result.status == "inaccurate"
+    assert result.objective == pytest.approx(1.0)
+    assert not result.optimal and result.status == "inaccurate" and result.gap == pytest.approx(1.0)
+
+
+def _scip_stopped_at_one_node(monkeypatch):
+    """SCIP limited to one branch-and-bound node: it stops with status 'nodelimit', which
+    cvxpy reports as optimal_inaccurate."""
+    import optimization.milp as milp
+
+    honest = milp._options
+
+    def one_node(solver, time_limit, rel_gap):
+        options = honest(solver, time_limit, rel_gap)
+        if solver == "SCIP":
+            options["scip_params"]["limits/nodes"] = 1
+        return options
+
+    monkeypatch.setattr(milp, "_options", one_node)
+
+
+def test_inaccurate_solver_status_is_never_proven(monkeypatch):
+    """A 5-constraint 0-1 knapsack that SCIP cannot close at the root node."""
+    _scip_stopped_at_one_node(monkeypatch)
+    rng = np.random.default_rng(0)
+    a = rng.integers(1, 1000, size=(5, 80))
+    value = a.sum(axis=0) + rng.integers(0, 50, size=80)
+    x = cp.Variable(80, boolean=True)
+    problem = cp.Problem(cp.Minimize(-value @ x), [a @ x <= a.sum(axis=1) // 2])
+    outcome = solve_milp(problem, solver="SCIP", time_limit=30)
+    assert problem.status == cp.OPTIMAL_INACCURATE
+    assert outcome.status == "inaccurate" and not outcome.proven and outcome.solver_status == "nodelimit"
+    assert outcome.bound < outcome.objective
+
+
+def test_inaccurate_interdiction_solve_is_reported_with_its_gap(monkeypatch):
+    """A 97-node, 64-control instance on which SCIP needs branching."""
+    _scip_stopped_at_one_node(monkeypatch)
+    inst = layered_instance(102, layers=4, width=24, types=3, countries=8, num_controls=64, supplier_probability=0.75)
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver="SCIP")
+    result = model.solve(float(np.round(0.08 * inst.cost.sum())))
+    assert result.solver_status == "nodelimit"
+    assert result.status == "inaccurate" and not result.optimal
+    assert result.gap == pytest.approx(relative_gap(result.objective, result.bound))
 
 
 def test_bound_above_a_feasible_value_raises_inaccurate():
