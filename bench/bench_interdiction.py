@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import peak_rss_mib, write_results
+from bench.common import RESULTS, peak_rss_mib, write_results
 from chokepoint.paths import PROJECT_ROOT, warehouse_path
 from optimization.errors import SolverError
 from optimization.frontier import leverage_frontier
@@ -33,6 +33,8 @@ from optimization.random_instances import layered_instance
 SOLVERS = ("HIGHS", "SCIP")
 REAL_REPEATS = 3
 REAL_TARGET_S = 60.0
+#: Seconds given to the heuristic on each synthetic instance.
+HEURISTIC_LIMIT_S = 120.0
 
 
 def _time_limit() -> float:
@@ -118,7 +120,8 @@ def synthetic_sizes():
 BUDGET_SHARE = 0.08
 
 
-def synthetic_rows(generator=layered_instance, *, time_limit: float | None = None, max_steps: int = 12) -> list[dict]:
+def synthetic_rows(generator=layered_instance, *, time_limit: float | None = None, max_steps: int = 12,
+                   on_step=None) -> list[dict]:
     """Exact (both solvers) and heuristic solves on growing instances until exact passes the limit."""
     limit = time_limit or _time_limit()
     rows = []
@@ -146,14 +149,21 @@ def synthetic_rows(generator=layered_instance, *, time_limit: float | None = Non
                            "objective": result.objective, "bound": result.bound, "gap": result.gap}
             best_exact = min(best_exact, result.objective)
             passed_limit = passed_limit or not result.optimal or seconds > limit
-        model = InterdictionModel(instance.network, instance.sinks, instance.closes, instance.cost,
-                                  time_limit=min(limit, 120.0))
-        heuristic = heuristic_placement(model, budget, time_limit=min(limit, 120.0))
-        row["heuristic"] = {"seconds": heuristic.seconds, "objective": heuristic.objective,
-                            "lp_bound": heuristic.bound, "lp_bound_gap": heuristic.gap,
-                            "excess_over_exact": (heuristic.objective - best_exact) / max(best_exact, 1e-9)
-                            if math.isfinite(best_exact) else None}
+        started = time.perf_counter()
+        try:
+            model = InterdictionModel(instance.network, instance.sinks, instance.closes, instance.cost,
+                                      time_limit=min(limit, HEURISTIC_LIMIT_S))
+            heuristic = heuristic_placement(model, budget, time_limit=min(limit, HEURISTIC_LIMIT_S))
+        except SolverError as exc:
+            row["heuristic"] = {"seconds": time.perf_counter() - started, "error": str(exc)}
+        else:
+            row["heuristic"] = {"seconds": heuristic.seconds, "objective": heuristic.objective,
+                                "lp_bound": heuristic.bound, "lp_bound_gap": heuristic.gap,
+                                "excess_over_exact": (heuristic.objective - best_exact) / max(best_exact, 1e-9)
+                                if math.isfinite(best_exact) else None}
         rows.append(row)
+        if on_step is not None:
+            on_step(rows)
         print(f"  step {step}: {row['nodes']} nodes, {row['routes']} routes, {row['controls']} controls: "
               + ", ".join(f"{s} {row[s].get('seconds', 0):.1f}s {row[s]['status']}" for s in SOLVERS), flush=True)
         if passed_limit:
@@ -173,12 +183,8 @@ def _solver_cell(cell: dict) -> str:
     return f"{cell['seconds']:.2f} s, {cell['status']}, gap {_fmt_gap(cell['gap'])}"
 
 
-def main() -> None:
-    limit = _time_limit()
-    started = time.perf_counter()
-    real, instance = real_rows()
-    print("real instance done", flush=True)
-    synthetic = synthetic_rows(time_limit=limit)
+def _report(real: list[dict], instance: dict, synthetic: list[dict], limit: float, seconds: float) -> None:
+    """Write bench/results/interdiction.{md,json} (called after every synthetic step)."""
     highs = {r["target"]: r for r in real if r["solver"] == "HIGHS"}
     scip = {r["target"]: r for r in real if r["solver"] == "SCIP"}
     met = all(r["optimal"] and r["seconds"] <= REAL_TARGET_S for r in real if r["target"] in instance["defectors"])
@@ -209,16 +215,25 @@ def main() -> None:
     ]
     for row in synthetic:
         h = row["heuristic"]
+        heuristic = (f"error after {h['seconds']:.0f} s ({h['error'][:60]})" if "error" in h else
+                     f"{h['seconds']:.1f} s, {_fmt_gap(h['excess_over_exact'])}, {_fmt_gap(h['lp_bound_gap'])}")
         lines.append(f"| {row['nodes']} | {row['routes']} | {row['controls']} | {row['budget']:g} | "
-                     f"{_solver_cell(row['HIGHS'])} | {_solver_cell(row['SCIP'])} | {h['seconds']:.1f} s, "
-                     f"{_fmt_gap(h['excess_over_exact'])}, {_fmt_gap(h['lp_bound_gap'])} |")
-    lines += ["", f"Whole benchmark {time.perf_counter() - started:.0f} s; peak RSS {peak_rss_mib():.0f} MiB."]
-    table = "\n".join(lines) + "\n"
+                     f"{_solver_cell(row['HIGHS'])} | {_solver_cell(row['SCIP'])} | {heuristic} |")
+    lines += ["", f"Whole benchmark {seconds:.0f} s; peak RSS {peak_rss_mib():.0f} MiB."]
     payload = {"real": {"instance": instance, "rows": real, "target_met": met}, "synthetic": synthetic,
                "time_limit_s": limit, "peak_rss_mib": peak_rss_mib()}
-    path = write_results("interdiction", payload, table)
-    print(table)
-    print(f"written: {path}")
+    write_results("interdiction", payload, "\n".join(lines) + "\n")
+
+
+def main() -> None:
+    limit = _time_limit()
+    started = time.perf_counter()
+    real, instance = real_rows()
+    print("real instance done", flush=True)
+    synthetic = synthetic_rows(time_limit=limit, on_step=lambda rows: _report(
+        real, instance, rows, limit, time.perf_counter() - started))
+    _report(real, instance, synthetic, limit, time.perf_counter() - started)
+    print((RESULTS / "interdiction.md").read_text())
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from optimization.random_instances import layered_instance
 SOLVERS = ["HIGHS", "SCIP"]
 MAX_FLOW_SEEDS = range(20)
 AND_OR_SEEDS = range(15)
-JOINT_SEEDS = range(8)
+JOINT_SEEDS = range(6)
 
 
 # --------------------------------------------------------------------- independent references
@@ -423,7 +423,7 @@ def test_closing_more_routes_never_raises_capability(seed, data):
 
 # --------------------------------------------------------------------- frontier
 @pytest.mark.parametrize("solver", SOLVERS)
-@pytest.mark.parametrize("seed", [0, 2, 5, 7])
+@pytest.mark.parametrize("seed", [0, 2, 5])
 def test_frontier_equals_brute_force_pareto_set(seed, solver):
     inst = and_or_case(seed, num_controls=8)
     model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver=solver)

@@ -4,6 +4,7 @@ the leverage curve against direct solves, the summary block."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import dagster as dg
 import duckdb
@@ -203,3 +204,25 @@ def test_summary_without_placements_table_prints_nothing_extra(tmp_path):
     with duckdb.connect(str(database)) as con:
         con.execute("CREATE SCHEMA analytics")
         assert placement_lines(con) == []
+
+
+@pytest.mark.slow
+def test_reference_placements_equal_brute_force(scenario, models):
+    """Every placement of the 22-control catalogue within budget 4 (8,584 of them),
+    evaluated exactly: the MILP optimum of each defector and of the joint placement is
+    the best of them (capability LP per placement, shared cache across targets)."""
+    import itertools
+
+    budget = scenario.settings.budget
+    any_model = next(iter(models.values()))
+    subsets = [s for k in range(any_model.num_controls + 1)
+               for s in itertools.combinations(range(any_model.num_controls), k)
+               if any_model.cost[list(s)].sum() <= budget + 1e-9]
+    for target, model in models.items():
+        best = math.inf
+        for subset in subsets:
+            mask = np.zeros(model.num_controls, dtype=bool)
+            mask[list(subset)] = True
+            if model.feasible(mask, budget):
+                best = min(best, model.evaluate(mask)[0])
+        assert model.solve(budget).objective == pytest.approx(best, abs=1e-7), target
