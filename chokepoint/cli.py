@@ -13,7 +13,7 @@ import sys
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
 #: Modules under chokepoint.commands that register subcommands.
-COMMAND_MODULES = ["pipeline", "fetch", "critical_nodes", "warehouse"]
+COMMAND_MODULES = ["pipeline", "fetch", "critical_nodes", "interdict", "warehouse"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["print_summary", "data_description", "TOP_CHOKEPOINTS_SQL", "CAPABILITY_SQL"]
+__all__ = ["print_summary", "data_description", "placement_lines", "TOP_CHOKEPOINTS_SQL", "CAPABILITY_SQL",
+           "PLACEMENTS_SQL"]
 
 #: Producer nodes ranked by mean share of capability lost across candidate defectors.
 TOP_CHOKEPOINTS_SQL = """
@@ -32,6 +33,40 @@ FROM analytics.capability
 WHERE candidate_defector
 ORDER BY capability_before DESC
 """
+
+#: Optimal placement per target (each defector, then the joint one 'ALL'), one row per defector.
+PLACEMENTS_SQL = """
+SELECT target, defector, budget, leverage, cost, collateral, status, gap, controls
+FROM analytics.placements
+ORDER BY target = 'ALL', capability_before DESC, defector
+"""
+
+
+def placement_lines(con) -> list[str]:
+    """Summary lines: optimal placement per defector and the joint one (none if the table is absent)."""
+    try:
+        rows = con.execute(PLACEMENTS_SQL).fetchall()
+    except duckdb.CatalogException:
+        return []
+    lines: list[str] = []
+    write = lines.append
+    if not rows:
+        return lines
+    write("")
+    write(f"Optimal placement per candidate defector within budget {rows[0][2]:g} (interdiction MILP; "
+          "leverage = share of its attainable compute removed)")
+    write(f"{'target':<8} {'leverage':>8}  {'cost':>5}  {'status':<10} controls")
+    joint = [r for r in rows if r[0] == "ALL"]
+    for target, _, _, leverage, cost, _, status, gap, controls in (r for r in rows if r[0] != "ALL"):
+        label = status if status == "optimal" else f"{status} (gap {100 * gap:.2g}%)"
+        write(f"{target:<8} {100 * leverage:7.1f}%  {cost:5.2f}  {label:<10} {', '.join(controls) or '(none)'}")
+    if joint:
+        _, _, _, _, cost, _, status, gap, controls = joint[0]
+        mean = sum(r[3] for r in joint) / len(joint)
+        label = status if status == "optimal" else f"{status} (gap {100 * gap:.2g}%)"
+        write(f"{'ALL':<8} {100 * mean:7.1f}%  {cost:5.2f}  {label:<10} {', '.join(controls) or '(none)'}")
+        write(f"{'':<8} one placement against all: " + ", ".join(f"{r[1]} {100 * r[3]:.1f}%" for r in joint))
+    return lines
 
 
 def data_description(con) -> tuple[str, str]:
@@ -64,6 +99,7 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
         scenario = con.execute("SELECT any_value(scenario) FROM analytics.capability").fetchone()[0]
         data, detail = data_description(con)
         scenario_file = Path(con.execute("SELECT path FROM staging.src_scenario").fetchone()[0])
+        placements = placement_lines(con)
     write = lambda text="": print(text, file=out)  # noqa: E731
     write(f"chokepoint run: scenario '{scenario}', data: {data}, {seconds:.1f} s")
     if detail:
@@ -79,6 +115,8 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
     write(f"{'actor':<8} {'before':>12} {'after':>12} {'leverage':>9}  best control")
     for actor, before, best, after, leverage in capability_rows:
         write(f"{actor:<8} {before:12,.0f} {after:12,.0f} {100 * leverage:8.1f}%  {best or '(none in budget)'}")
+    for line in placements:
+        write(line)
     from chokepoint.paths import reports_dir
 
     report = reports_dir() / f"{scenario_file.stem}.html"

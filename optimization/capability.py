@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from graph.failure import throughput_bound
 from graph.network import SupplyNetwork
 from optimization.errors import UnboundedError
-from optimization.solvers import require_optimal, solver_options
+from optimization.solvers import solve_checked, solver_options
 
 __all__ = ["CapabilityResult", "CapabilityModel", "route_bounds"]
 
@@ -160,9 +160,8 @@ class CapabilityModel:
             raise ValueError("route_open must hold one non-negative number per route")
         self.route_open.value = open_
         started = time.perf_counter()
-        self.problem.solve(**self.options)
+        solve_checked(self.problem, self.options, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
         seconds = time.perf_counter() - started
-        require_optimal(self.problem, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
         y = np.maximum(self.y.value, 0.0)
         f = np.maximum(self.f.value, 0.0)
         value = float(self.problem.value)
@@ -174,8 +173,7 @@ class CapabilityModel:
         else:
             # cvxpy's SCIP interface returns unreliable LP duals; solve the dual LP itself.
             dual_problem, mu = self._dual_problem()
-            dual_problem.solve(**self.options)
-            require_optimal(dual_problem, "dual of the capability LP")
+            solve_checked(dual_problem, self.options, "dual of the capability LP")
             route_dual = np.maximum(np.asarray(mu.value, dtype=np.float64), 0.0)
             dual_objective = float(dual_problem.value)
         gap = abs(value - dual_objective) / max(1.0, abs(value))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
+from cvxpy.reductions.solvers.conic_solvers.scip_conif import SCIP as _CvxpyScip
 
 from optimization.errors import InaccurateError, InfeasibleError, SolverError, SolverLimitError, UnboundedError
 
-__all__ = ["SOLVERS", "solver_options", "require_optimal"]
+__all__ = ["SOLVERS", "solver_options", "require_optimal", "solve_checked", "ScipKeepingStatus"]
 
 SOLVERS = ("HIGHS", "SCIP")
 
@@ -34,6 +37,32 @@ def _silence_highs_banner() -> None:
 _silence_highs_banner()
 
 
+class ScipKeepingStatus(_CvxpyScip):
+    """cvxpy's SCIP interface, keeping SCIP's status, dual bound and solution count.
+
+    cvxpy raises its own ``SolverError`` when SCIP stops without a solution (e.g. on a
+    time limit) and maps ``timelimit`` to ``optimal_inaccurate``; the kept status lets
+    callers say which limit stopped the solve.
+    """
+
+    def name(self) -> str:
+        return "SCIP_KEEPING_BOUND"
+
+    last: dict | None = None
+
+    def _solve(self, model, variables, constraints, data, dims):
+        solution = super()._solve(model, variables, constraints, data, dims)
+        solution["scip"] = self.last = {"status": model.getStatus(), "dual_bound": model.getDualbound(),
+                                        "primal_bound": model.getPrimalbound(),
+                                        "solutions": max(model.getNSols(), model.getNCountedSols())}
+        return solution
+
+    def invert(self, solution, inverse_data):
+        result = super().invert(solution, inverse_data)
+        result.attr[cvxpy_settings.EXTRA_STATS] = {**solution["scip"], "offset": float(inverse_data[cvxpy_settings.OFFSET])}
+        return result
+
+
 def solver_options(solver: str, time_limit: float) -> dict:
     """Keyword arguments for ``Problem.solve`` with a wall-clock limit in seconds."""
     solver = solver.upper()
@@ -43,7 +72,7 @@ def solver_options(solver: str, time_limit: float) -> dict:
         raise ValueError("time_limit must be positive seconds")
     if solver == "HIGHS":
         return {"solver": cp.HIGHS, "time_limit": float(time_limit), "output_flag": False, "log_to_console": False}
-    return {"solver": cp.SCIP, "scip_params": {"limits/time": float(time_limit)}}
+    return {"solver": ScipKeepingStatus(), "scip_params": {"limits/time": float(time_limit)}}
 
 
 def require_optimal(problem: cp.Problem, what: str) -> None:
@@ -62,3 +91,24 @@ def require_optimal(problem: cp.Problem, what: str) -> None:
     if status == cp.USER_LIMIT:
         raise SolverLimitError(what, status, "time or iteration limit reached: raise the time limit")
     raise SolverError(what, str(status), "the solver failed: try the other solver (HIGHS/SCIP)")
+
+
+def solve_checked(problem: cp.Problem, options: dict, what: str) -> None:
+    """Solve with :func:`solver_options` keywords; anything but a proven optimum raises.
+
+    cvxpy's own ``SolverError`` (SCIP stopped without any solution) becomes
+    :class:`~optimization.errors.SolverLimitError` when SCIP reports a limit, otherwise
+    :class:`~optimization.errors.SolverError`; statuses go through :func:`require_optimal`.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")  # status checked below
+            problem.solve(**options)
+    except cp.error.SolverError as exc:
+        scip_status = (getattr(options["solver"], "last", None) or {}).get("status")
+        if scip_status in ("timelimit", "nodelimit", "memlimit", "gaplimit", "userinterrupt"):
+            raise SolverLimitError(what, scip_status, "the solver stopped at a limit before any solution: "
+                                                      "raise the time limit") from None
+        raise SolverError(what, scip_status or "solver_error",
+                          f"the solver failed ({exc}): try the other solver (HIGHS/SCIP)") from None
+    require_optimal(problem, what)

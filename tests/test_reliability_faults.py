@@ -113,15 +113,12 @@ def test_crashing_step(setting, capfd, monkeypatch, error):
     assert str(error).strip("'") in line or type(error).__name__ in line
 
 
-@pytest.mark.xfail(strict=True, reason="cvxpy's SCIP interface raises its own cvxpy.error.SolverError on a "
-                                       "time limit before a solution exists; optimization/ should map it to "
-                                       "optimization.errors.SolverLimitError (reported to the lead)")
 def test_scip_time_limit_is_a_typed_error(reference, scenario):
     from chokepoint.model import network_from_tables
     from optimization.capability import CapabilityModel
-    from optimization.errors import SolverError
+    from optimization.errors import SolverLimitError
 
     network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
                                   reference.capacities, scenario)
-    with pytest.raises(SolverError):
+    with pytest.raises(SolverLimitError, match="limit"):
         CapabilityModel(network, solver="SCIP", time_limit=1e-6).solve(network.sink_of(0))

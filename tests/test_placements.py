@@ -1,0 +1,214 @@
+"""Placements on the scenario: collateral, catalogue checks, the Dagster assets and checks,
+the leverage curve against direct solves, the summary block."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import dagster as dg
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from chokepoint.errors import InputError
+from chokepoint.model import network_from_tables
+from chokepoint.placements import (
+    JOINT,
+    catalogue_arrays,
+    collateral_weights,
+    network_from_warehouse,
+    placement_models,
+)
+from chokepoint.summary import placement_lines
+from graph.network import CLOUD, TRANSIT
+from optimization.interdiction_heuristic import heuristic_placement
+
+PLACEMENT_KEYS = [dg.AssetKey(["analytics", "placements"]), dg.AssetKey(["analytics", "leverage_curve"])]
+
+
+@pytest.fixture(scope="module")
+def network(reference, scenario):
+    return network_from_tables(reference.countries, reference.input_types, reference.recipes,
+                               reference.capacities, scenario)
+
+
+@pytest.fixture(scope="module")
+def models(network, scenario):
+    return placement_models(network, scenario, solver="HIGHS", time_limit=60)
+
+
+@pytest.fixture(scope="module")
+def materialized(materialized):
+    """The session's full materialisation (tests/conftest.py), as (result, published warehouse)."""
+    return materialized.result, materialized.database
+
+
+# --------------------------------------------------------------------- collateral and catalogue
+def test_collateral_is_trade_at_risk_of_signatory_suppliers(network, scenario):
+    weights = collateral_weights(network, scenario)
+    assert (weights >= 0).all() and (weights <= 1).all()
+    # Re-exports from non-signatory hubs cost signatories nothing unless they feed a signatory's sink.
+    signatory_sinks = [network.sink_of(network.actors.index(a.id)) for a in scenario.actors if a.signatory]
+    from_hubs = (network.node_kind[network.edge_src] == TRANSIT) & ~np.isin(network.edge_dst, signatory_sinks)
+    assert from_hubs.any() and (weights[from_hubs] == 0).all()
+    # By hand: the USA → CHN cloud route carries at most 10 % of US compute
+    # (cloud_access_fraction), so its weight is 0.1 × US share of world compute.
+    chn = network.actors.index("CHN")
+    usa = network.countries.index("USA")
+    cloud = np.flatnonzero((network.edge_kind == CLOUD) & (network.node_actor[network.edge_dst] == chn)
+                           & (network.node_country[network.edge_src] == usa))
+    assert cloud.size == 1
+    compute = network.inputs.index("datacenter_compute")
+    producers = (network.node_kind == 0) & (network.node_input == compute)
+    us_share = network.node_capacity[network.edge_src[cloud[0]]] / network.node_capacity[producers].sum()
+    assert weights[cloud[0]] == pytest.approx(scenario.settings.cloud_access_fraction * us_share)
+
+
+def test_only_signatories_place_controls(network, scenario):
+    bad = dataclasses.replace(scenario.controls[0], jurisdiction="CHN")
+    rogue = dataclasses.replace(scenario, controls=(bad, *scenario.controls[1:]))
+    with pytest.raises(InputError, match="not a signatory"):
+        catalogue_arrays(network, rogue)
+
+
+def test_catalogue_masks_match_controls(network, scenario):
+    catalogue = catalogue_arrays(network, scenario)
+    assert catalogue.closes.shape == (len(scenario.controls), network.num_edges)
+    assert catalogue.closes.any(axis=1).all(), "every catalogue control closes at least one route"
+    assert catalogue.cost.tolist() == [c.cost for c in scenario.controls]
+
+
+# --------------------------------------------------------------------- models on the reference data
+def test_each_defector_placement_is_proven_optimal_and_beats_every_single_control(network, scenario, models):
+    budget = scenario.settings.budget
+    for target, model in models.items():
+        result = model.solve(budget)
+        assert result.optimal and result.gap <= 1e-6
+        assert result.cost <= budget + 1e-9 and result.collateral <= scenario.settings.collateral_cap + 1e-9
+        for p in np.flatnonzero(model.cost <= budget):
+            alone = np.zeros(model.num_controls, dtype=bool)
+            alone[p] = True
+            if model.feasible(alone, budget):
+                assert result.objective <= model.evaluate(alone)[0] + 1e-9, (target, p)
+
+
+def test_heuristic_on_reference_data_is_bracketed_by_the_milp(scenario, models):
+    exact = models["CHN"].solve(scenario.settings.budget)
+    heuristic = heuristic_placement(models["CHN"], scenario.settings.budget, time_limit=60)
+    assert heuristic.bound <= exact.objective + 1e-9 <= heuristic.objective + 2e-9
+
+
+def test_leverage_curve_matches_direct_solves_between_breakpoints(scenario, models):
+    """The frontier is a step function: at any budget the best objective equals that of the
+    last point at or below it (direct MILP solves at midpoints and just below points)."""
+    from optimization.frontier import leverage_frontier
+
+    model = models["RUS"]
+    points = leverage_frontier(model)
+    budgets = [p.budget for p in points]
+    assert budgets == sorted(budgets) and budgets[0] == 0.0
+    probes = [b - 1e-3 for b in budgets[1:]] + [(a + b) / 2 for a, b in zip(budgets, budgets[1:])]
+    probes.append(budgets[-1] + 1.0)
+    for probe in probes:
+        expected = [p for p in points if p.budget <= probe + 1e-12][-1].placement.objective
+        assert model.solve(probe).objective == pytest.approx(expected, abs=1e-7), probe
+
+
+# --------------------------------------------------------------------- Dagster assets and checks
+def test_placement_assets_materialise_with_passing_checks(materialized):
+    result, _ = materialized
+    assert result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    for name in ("placements_certified", "placements_reproducible", "leverage_curve_certified",
+                 "leverage_curve_reproducible"):
+        assert name in evaluations and evaluations[name].passed, evaluations.get(name)
+
+
+def test_placements_table(materialized, scenario):
+    _, database = materialized
+    with duckdb.connect(str(database), read_only=True) as con:
+        frame = con.execute("SELECT * FROM analytics.placements").pl()
+    defectors = {a.id for a in scenario.defectors}
+    assert set(frame["target"]) == defectors | {JOINT}
+    assert set(frame.filter(pl.col("target") == JOINT)["defector"]) == defectors
+    assert frame["optimal"].all() and (frame["status"] == "optimal").all()
+    assert (frame["budget"] == scenario.settings.budget).all()
+    assert (frame["leverage"] > 0).all()
+    single = frame.filter(pl.col("target") == pl.col("defector"))
+    joint = frame.filter(pl.col("target") == JOINT)
+    # Optimised against one defector, a placement is at least as good against it as the joint one.
+    merged = single.join(joint, on="defector", suffix="_joint")
+    assert (merged["leverage"] >= merged["leverage_joint"] - 1e-9).all()
+
+
+def test_leverage_curve_table(materialized, scenario):
+    _, database = materialized
+    with duckdb.connect(str(database), read_only=True) as con:
+        frame = con.execute("SELECT * FROM analytics.leverage_curve ORDER BY target, point, defector").pl()
+        placements = con.execute("SELECT * FROM analytics.placements").pl()
+    assert frame["exact"].all()
+    for target in frame["target"].unique():
+        curve = frame.filter(pl.col("target") == target).group_by("point").agg(
+            pl.col("budget").first(), pl.col("objective").first()).sort("point")
+        assert curve["budget"][0] == 0.0 and curve["objective"][0] == pytest.approx(1.0)
+        assert (curve["budget"].diff().drop_nulls() > 0).all()
+        assert (curve["objective"].diff().drop_nulls() < 0).all()
+        # The curve at the scenario budget gives the placement's objective.
+        at_budget = curve.filter(pl.col("budget") <= scenario.settings.budget + 1e-12)["objective"][-1]
+        placed = placements.filter(pl.col("target") == target)["objective"][0]
+        assert at_budget == pytest.approx(placed, abs=1e-7)
+
+
+def test_network_from_warehouse_rebuilds_the_same_network(materialized, network):
+    _, database = materialized
+    again, scenario = network_from_warehouse(database)
+    assert (again.num_nodes, again.num_edges) == (network.num_nodes, network.num_edges)
+    assert scenario.name == "default"
+    with pytest.raises(InputError, match="warehouse not found"):
+        network_from_warehouse(database.with_name("missing.duckdb"))
+
+
+def test_summary_prints_the_placement_block(materialized, scenario):
+    _, database = materialized
+    with duckdb.connect(str(database), read_only=True) as con:
+        text = "\n".join(placement_lines(con))
+        frame = con.execute("SELECT * FROM analytics.placements").pl()
+    assert "Optimal placement per candidate defector within budget 4" in text
+    for defector in scenario.defectors:
+        row = frame.filter((pl.col("target") == defector.id)).row(0, named=True)
+        assert f"\n{defector.id:<8} {100 * row['leverage']:7.1f}%" in text
+        assert ", ".join(row["controls"]) in text
+    joint = frame.filter(pl.col("target") == JOINT)
+    assert f"\nALL      {100 * joint['leverage'].mean():7.1f}%" in text
+    assert "one placement against all:" in text
+
+
+def test_summary_without_placements_table_prints_nothing_extra(tmp_path):
+    database = tmp_path / "empty.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE SCHEMA analytics")
+        assert placement_lines(con) == []
+
+
+@pytest.mark.slow
+def test_reference_placements_equal_brute_force(scenario, models):
+    """Every placement of the 22-control catalogue within budget 4 (8,584 of them),
+    evaluated exactly: the MILP optimum of each defector and of the joint placement is
+    the best of them (capability LP per placement, shared cache across targets)."""
+    import itertools
+
+    budget = scenario.settings.budget
+    any_model = next(iter(models.values()))
+    subsets = [s for k in range(any_model.num_controls + 1)
+               for s in itertools.combinations(range(any_model.num_controls), k)
+               if any_model.cost[list(s)].sum() <= budget + 1e-9]
+    for target, model in models.items():
+        best = math.inf
+        for subset in subsets:
+            mask = np.zeros(model.num_controls, dtype=bool)
+            mask[list(subset)] = True
+            if model.feasible(mask, budget):
+                best = min(best, model.evaluate(mask)[0])
+        assert model.solve(budget).objective == pytest.approx(best, abs=1e-7), target
