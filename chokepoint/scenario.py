@@ -37,7 +37,8 @@ from pathlib import Path
 from chokepoint.errors import InputError
 from chokepoint.reference import iso3_problem
 
-__all__ = ["Actor", "Control", "Settings", "Scenario", "load_scenario", "parse_scenario", "CONTROL_KINDS", "SOLVERS"]
+__all__ = ["Actor", "Control", "Settings", "GameSettings", "NamedPlacement", "Scenario", "load_scenario",
+           "parse_scenario", "CONTROL_KINDS", "SOLVERS"]
 
 CONTROL_KINDS = ("export_control", "compute_exclusion", "secondary_control")
 SOLVERS = ("HIGHS", "SCIP")
@@ -90,6 +91,26 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class GameSettings:
+    """How the race game couples actors (see :mod:`optimization.games`).
+
+    ``first_mover_decay`` γ: a defector's first-mover gain is ``G / (1 + γ·k)`` when
+    ``k`` others race too. ``collective_risk`` ρ: value every actor loses per racer.
+    """
+
+    first_mover_decay: float = 0.0
+    collective_risk: float = 0.0
+
+
+@dataclass(frozen=True)
+class NamedPlacement:
+    """A placement an analyst wants evaluated: a name and control ids from the catalogue."""
+
+    name: str
+    controls: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -99,6 +120,10 @@ class Scenario:
     controls: tuple[Control, ...]
     transit: dict[str, float] = field(default_factory=dict)
     text: str = field(default="", repr=False)
+    game: GameSettings = field(default_factory=GameSettings)
+    placements: tuple[NamedPlacement, ...] = ()
+    #: Cost of each control a recruited country would place (whom-to-recruit analysis).
+    recruit_control_cost: float = 1.0
 
     @property
     def signatory_countries(self) -> set[str]:
@@ -172,6 +197,13 @@ class _Reader:
                 self.fail(key, "required key missing")
             return default
         value = self.data[key]
+        if isinstance(kind, tuple):
+            if not isinstance(value, tuple(k for k in kind if k is not str)) and not (
+                    str in kind and isinstance(value, str)):
+                self.fail(key, f"expected one of {', '.join(k.__name__ for k in kind)}, got {value!r}")
+            if isinstance(value, list) and (not value or not all(isinstance(v, str) for v in value)):
+                self.fail(key, f"expected a non-empty list of strings, got {value!r}")
+            return value
         if kind is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.fail(key, f"expected a number, got {value!r}")
@@ -349,6 +381,116 @@ def parse_scenario(text: str, path: Path) -> Scenario:
         controls.append(Control(id=control_id, kind=kind, jurisdiction=jurisdiction, destination=destination,
                                 cost=r.get("cost", float, minimum=0.0), input=control_input, transit=transit_country))
         r.finish()
+    controls.extend(_expand_control_rules(path, text, data, top, controls, signatories, actor_ids,
+                                          {a.id for a in actors if a.candidate_defector}, transit))
+
+    game_table = top.get("game", dict, default={})
+    g = _Reader(path, text, "[game]", game_table)
+    game = GameSettings(first_mover_decay=g.get("first_mover_decay", float, default=0.0, minimum=0.0),
+                        collective_risk=g.get("collective_risk", float, default=0.0, minimum=0.0))
+    g.finish()
+
+    recruitment = top.get("recruitment", dict, default={})
+    rc = _Reader(path, text, "[recruitment]", recruitment)
+    recruit_cost = rc.get("control_cost", float, default=1.0, minimum=0.0)
+    rc.finish()
+
+    top.used.add("placements")
+    placement_list = data.get("placements", [])
+    if not isinstance(placement_list, list):
+        top.fail("placements", "expected an array of tables [[placements]]")
+    known_ids = {c.id for c in controls}
+    placements = []
+    for i, table in enumerate(placement_list):
+        r = _Reader(path, text, f"[[placements]] #{i + 1}", table if isinstance(table, dict) else {})
+        if not isinstance(table, dict):
+            r.fail("placements", "expected a table")
+        placement_name = r.get("name", str)
+        if not _CONTROL_ID.match(placement_name) or placement_name in {p.name for p in placements}:
+            r.fail("name", f"placement name {placement_name!r} must be unique and use letters, digits, '.', '_', '-'")
+        ids = r.get("controls", list)
+        for control_id in ids:
+            if control_id not in known_ids:
+                r.fail("controls", f"unknown control id '{control_id}'", hint="ids come from [[controls]] or rules")
+        placements.append(NamedPlacement(name=placement_name, controls=tuple(ids)))
+        r.finish()
+
     top.finish()
     return Scenario(name=name, description=description, path=path, settings=settings, actors=tuple(actors),
-                    controls=tuple(controls), transit=transit, text=text)
+                    controls=tuple(controls), transit=transit, text=text, game=game,
+                    placements=tuple(placements), recruit_control_cost=recruit_cost)
+
+
+_KIND_TAG = {"export_control": "x", "compute_exclusion": "cloud", "secondary_control": "sec"}
+
+
+def _expand_control_rules(path, text, data, top, explicit, signatories, actor_ids, defector_ids, transit):
+    """Controls generated by ``[[control_rules]]``: every combination of the listed
+    jurisdictions × inputs × destinations (× transits), one cost each. An explicit
+    ``[[controls]]`` entry with the same kind, jurisdiction, input, transit and
+    destination takes precedence. Generated ids read ``<tag>-<jurisdiction>-<input>-<destination>``."""
+    top.used.add("control_rules")
+    rules = data.get("control_rules", [])
+    if not isinstance(rules, list):
+        top.fail("control_rules", "expected an array of tables [[control_rules]]")
+    taken = {(c.kind, c.jurisdiction, c.input, c.transit, c.destination) for c in explicit}
+    ids = {c.id for c in explicit}
+    generated = []
+    for i, table in enumerate(rules):
+        r = _Reader(path, text, f"[[control_rules]] #{i + 1}", table if isinstance(table, dict) else {})
+        if not isinstance(table, dict):
+            r.fail("control_rules", "expected a table")
+        kind = r.get("kind", str, choices=CONTROL_KINDS)
+        jurisdictions = r.get("jurisdictions", (list, str))
+        jurisdictions = sorted(signatories) if jurisdictions == "signatories" else jurisdictions
+        if not isinstance(jurisdictions, list):
+            r.fail("jurisdictions", "expected a list of ISO3 codes or \"signatories\"")
+        for j in jurisdictions:
+            if problem := iso3_problem(j):
+                r.fail("jurisdictions", problem)
+            if j not in signatories:
+                r.fail("jurisdictions", f"'{j}' is not a signatory; only signatory jurisdictions place controls")
+        destinations = r.get("destinations", (list, str))
+        destinations = sorted(defector_ids) if destinations == "defectors" else destinations
+        if not isinstance(destinations, list):
+            r.fail("destinations", "expected a list of actor ids or \"defectors\"")
+        for d in destinations:
+            if d not in actor_ids:
+                r.fail("destinations", f"unknown actor '{d}'")
+        inputs = r.get("inputs", list, default=None)
+        transits = r.get("transits", (list, str), default=None)
+        if kind == "compute_exclusion":
+            if inputs is not None or transits is not None:
+                r.fail("inputs" if inputs is not None else "transits", "compute_exclusion takes no inputs or transits")
+            inputs = [None]
+        elif inputs is None:
+            r.fail("inputs", f"required for kind '{kind}'")
+        if kind == "secondary_control":
+            transits = sorted(transit) if transits in (None, "all") else transits
+            if not isinstance(transits, list):
+                r.fail("transits", "expected a list of transit countries or \"all\"")
+            for t in transits:
+                if t not in transit:
+                    r.fail("transits", f"'{t}' is not a transit country in [leakage.transit]")
+        elif transits is not None:
+            r.fail("transits", f"only secondary_control takes transits, not '{kind}'")
+        else:
+            transits = [None]
+        cost = r.get("cost", float, minimum=0.0)
+        r.finish()
+        for j in jurisdictions:
+            for k in inputs:
+                for t in transits:
+                    for d in destinations:
+                        key = (kind, j, k, t, d)
+                        if key in taken:
+                            continue
+                        parts = [_KIND_TAG[kind], j] + ([t] if t else []) + ([k] if k else []) + [d]
+                        control_id = "-".join(parts).lower()
+                        if control_id in ids:
+                            r.fail("kind", f"generated control id '{control_id}' clashes with an explicit control")
+                        taken.add(key)
+                        ids.add(control_id)
+                        generated.append(Control(id=control_id, kind=kind, jurisdiction=j, destination=d, cost=cost,
+                                                 input=k, transit=t))
+    return generated
