@@ -357,6 +357,23 @@ class InterdictionModel:
     # ------------------------------------------------------------------ model
     def _build(self, x) -> tuple[list, cp.Expression]:
         """Constraints and aggregate dual objective for leader variable ``x``."""
+        constraints, values = self.dual_blocks(x)
+        if not values:
+            return constraints, cp.Constant(0.0)
+        if self.aggregate == "mean":
+            return constraints, cp.sum(cp.hstack(list(values.values()))) / len(values)
+        worst = cp.Variable(name="worst_share")
+        constraints += [worst >= v for v in values.values()]
+        return constraints, worst
+
+    def dual_blocks(self, x) -> tuple[list, dict[int, cp.Expression]]:
+        """Constraints linking ``x`` to route closures and one dual block per active sink.
+
+        Returns the constraints and, per active sink index (position in ``sinks``), the
+        dual objective divided by the sink's baseline capability: at every feasible point
+        it bounds the sink's remaining capability share ``C_d(x)/C_d(0)`` from above, and
+        its minimum over the dual variables equals that share.
+        """
         net = self.network
         n, e, r = net.num_nodes, net.num_edges, net.req_node.size
         ec = self.closable.size
@@ -375,7 +392,7 @@ class InterdictionModel:
         need_t = cap._need_matrix.T.tocsr()
         out_t, in_t = cap._out_matrix.T.tocsr(), cap._in_matrix.T.tocsr()
         req_node = net.req_node
-        values = []
+        values: dict[int, cp.Expression] = {}
         for index, sink in enumerate(self.sinks):
             if not self.active[index]:
                 continue
@@ -401,14 +418,8 @@ class InterdictionModel:
                 alpha <= node_value - weights,
                 beta <= node_value[req_node] / net.req_coefficient,
             ]
-            values.append(objective / self.baseline[index])
-        if not values:
-            return constraints, cp.Constant(0.0)
-        if self.aggregate == "mean":
-            return constraints, cp.sum(cp.hstack(values)) / len(values)
-        worst = cp.Variable(name="worst_share")
-        constraints += [worst >= v for v in values]
-        return constraints, worst
+            values[index] = objective / self.baseline[index]
+        return constraints, values
 
     def _milp_problem(self) -> cp.Problem:
         if self._milp is None:
