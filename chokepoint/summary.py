@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 __all__ = ["print_summary", "data_description", "placement_lines", "TOP_CHOKEPOINTS_SQL", "CAPABILITY_SQL",
-           "PLACEMENTS_SQL"]
+           "PLACEMENTS_SQL", "deterrence_lines", "DETER_ALL_SQL", "EQUILIBRIA_SQL"]
 
 #: Producer nodes ranked by mean share of capability lost across candidate defectors.
 TOP_CHOKEPOINTS_SQL = """
@@ -69,6 +69,44 @@ def placement_lines(con) -> list[str]:
     return lines
 
 
+#: Deter-all verdict per candidate defector of one scenario partition (analytics.deter_all).
+DETER_ALL_SQL = """
+SELECT * FROM analytics.deter_all WHERE scenario = ? ORDER BY defector
+"""
+#: Race-game equilibria per placement of one scenario partition (analytics.equilibria).
+EQUILIBRIA_SQL = """
+SELECT placement, kind, defectors, compliance_unique
+FROM analytics.equilibria WHERE scenario = ? AND placement IN ('none', 'optimal', 'deter_all')
+ORDER BY placement = 'none' DESC, placement = 'optimal' DESC, equilibrium
+"""
+
+
+def deterrence_lines(con, scenario_key: str) -> list[str]:
+    """Summary lines: the deterrence verdict per defector and the race game's equilibria."""
+    from chokepoint.deterrence import verdict_lines
+
+    try:
+        deter_all = con.execute(DETER_ALL_SQL, [scenario_key]).pl()
+        equilibria = con.execute(EQUILIBRIA_SQL, [scenario_key]).fetchall()
+    except duckdb.CatalogException:
+        return []
+    if deter_all.is_empty():
+        return [] if not equilibria else ["", f"No candidate defectors in scenario '{scenario_key}'."]
+    lines = ["", "Deterrence verdict per candidate defector (margin p·V·L + B − G ≥ 0 means compliance pays; "
+                 "cheapest deterring placement, analytics.deter_all)"]
+    lines += [f"  {line.split('/', 1)[1]}" for line in verdict_lines(deter_all)]
+    controls = deter_all["controls"][0]
+    if controls is not None and len(controls):
+        lines.append(f"  deter-all placement: {', '.join(controls)}")
+    for placement, kind, defectors, unique in equilibria:
+        if kind != "pure":
+            continue
+        who = ", ".join(defectors) if len(defectors) else "nobody"
+        lines.append(f"  race game, placement '{placement}': equilibrium with {who} racing"
+                     + ("; universal compliance is the unique equilibrium" if unique else ""))
+    return lines
+
+
 def data_description(con) -> tuple[str, str]:
     """Which data the run used (``staging.data_mode``) and, for real data, its row accounting."""
     tables = {r[0] for r in con.execute(
@@ -100,6 +138,7 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
         data, detail = data_description(con)
         scenario_file = Path(con.execute("SELECT path FROM staging.src_scenario").fetchone()[0])
         placements = placement_lines(con)
+        deterrence = deterrence_lines(con, scenario_file.stem)
     write = lambda text="": print(text, file=out)  # noqa: E731
     write(f"chokepoint run: scenario '{scenario}', data: {data}, {seconds:.1f} s")
     if detail:
@@ -115,7 +154,7 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
     write(f"{'actor':<8} {'before':>12} {'after':>12} {'leverage':>9}  best control")
     for actor, before, best, after, leverage in capability_rows:
         write(f"{actor:<8} {before:12,.0f} {after:12,.0f} {100 * leverage:8.1f}%  {best or '(none in budget)'}")
-    for line in placements:
+    for line in placements + deterrence:
         write(line)
     from chokepoint.paths import reports_dir
 

@@ -15,7 +15,7 @@ import dagster as dg
 
 from chokepoint import paths
 from chokepoint.paths import default_environment
-from pipelines.assets import (chokepoints, critical_nodes, placements, publish, reports, sources, staging,
+from pipelines.assets import (chokepoints, critical_nodes, deterrence, placements, publish, reports, sources, staging,
                               supply_graph, synthetic)
 from pipelines.io import WarehouseIOManager
 from pipelines.jobs import check_sources_job, daily_source_check, main_job, weekly_refresh, with_freshness_policies
@@ -25,7 +25,7 @@ from pipelines.resources import ChokepointSettings
 for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
 
-_modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, synthetic, reports)
+_modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, deterrence, synthetic, reports)
 all_assets = [a for m in _modules for a in m.assets]
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 # Last: swaps the run's build in as the published warehouse once every check passed.

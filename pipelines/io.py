@@ -56,6 +56,16 @@ class _PolarsTables(DuckDBPolarsTypeHandler):
     fact (e.g. a scenario without controls), so it is created with its columns."""
 
     def handle_output(self, context, table_slice, obj, connection):
+        if isinstance(obj, pl.DataFrame) and table_slice.partition_dimensions:
+            # Partition rows are appended by position into the existing table; if the code
+            # changed its columns, the other partitions' rows are stale: start the table afresh.
+            existing = [row[0] for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                "ORDER BY ordinal_position", [table_slice.schema, table_slice.table]).fetchall()]
+            if existing and existing != obj.columns:
+                context.log.warning(f"{table_slice.schema}.{table_slice.table}: columns changed; other partitions' "
+                                    "rows dropped (re-materialise them)")
+                connection.execute(f"DROP TABLE {sql_identifier(table_slice.schema)}.{sql_identifier(table_slice.table)}")
         if isinstance(obj, pl.DataFrame) and obj.is_empty():
             obj_arrow = obj.to_arrow()  # noqa: F841  (DuckDB reads the local variable by name)
             schema, table = sql_identifier(table_slice.schema), sql_identifier(table_slice.table)

@@ -6,6 +6,7 @@ import dagster as dg
 
 from chokepoint import paths
 from chokepoint.checks import check_inputs
+from pipelines.partitions import ALL_SCENARIOS_TAGS
 
 __all__ = ["main_job", "weekly_refresh", "check_sources_job", "daily_source_check", "with_freshness_policies",
            "FRESH_TABLES", "WEEKLY_FRESHNESS"]
@@ -29,6 +30,8 @@ def with_freshness_policies(assets: list) -> list:
 main_job = dg.define_asset_job(
     "main",
     selection=dg.AssetSelection.all(),
+    # Every scenario partition of the deterrence group in the same run, on the same staged data.
+    tags=ALL_SCENARIOS_TAGS,
     description="Materialise every asset (sources → placements → publish) and run every asset check.",
 )
 

@@ -50,6 +50,7 @@ def materialized(tmp_path_factory) -> Materialized:
     import dagster as dg
     from pipelines.definitions import all_assets, all_checks
     from pipelines.io import WarehouseIOManager
+    from pipelines.partitions import ALL_SCENARIOS_TAGS
     from pipelines.resources import ChokepointSettings
 
     tmp = tmp_path_factory.mktemp("warehouse")
@@ -60,5 +61,6 @@ def materialized(tmp_path_factory) -> Materialized:
         "io_manager": WarehouseIOManager(database=str(database)),
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
     }
-    result = dg.materialize([*all_assets, *all_checks], resources=resources, instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize([*all_assets, *all_checks], resources=resources, instance=dg.DagsterInstance.ephemeral(),
+                            tags=ALL_SCENARIOS_TAGS)
     return Materialized(result=result, database=database, reports=reports)

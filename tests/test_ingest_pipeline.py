@@ -16,6 +16,7 @@ from chokepoint.ingest.fetch import fetch
 from chokepoint.ingest.manifest import load_manifest
 from chokepoint.ingest.stage import STAGED_TABLES
 from chokepoint.paths import PROJECT_ROOT
+from pipelines.partitions import ALL_SCENARIOS_TAGS
 from pipelines.assets.staging import quarantine_within_limit
 from pipelines.definitions import all_assets, all_checks
 from pipelines.io import WarehouseIOManager
@@ -38,7 +39,8 @@ def materialize(tmp: Path, selection=None, **settings):
         "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
     }
     result = dg.materialize([*all_assets, *all_checks], resources=resources, selection=selection,
-                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                            tags=ALL_SCENARIOS_TAGS)
     return result, database
 
 

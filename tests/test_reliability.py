@@ -145,6 +145,7 @@ def test_failing_blocking_check_stops_publishing(launched, tmp_path):
     """A blocking check that fails (here an injected one on the first staged table)
     stops the run before warehouse/published; the published file stays as it was."""
     from pipelines.definitions import all_assets, all_checks
+    from pipelines.partitions import ALL_SCENARIOS_TAGS
     from pipelines.io import WarehouseIOManager
     from pipelines.resources import ChokepointSettings
 
@@ -162,7 +163,8 @@ def test_failing_blocking_check_stops_publishing(launched, tmp_path):
                  "io_manager": WarehouseIOManager(database=str(warehouse)),
                  "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "objects"))}
     result = dg.materialize([*all_assets, *all_checks, injected_failure], resources=resources,
-                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                            tags=ALL_SCENARIOS_TAGS)
     assert not result.success
     ran = {e.step_key for e in result.all_events if e.is_step_success}
     assert not any("published" in key for key in ran)

@@ -1,0 +1,194 @@
+"""Group ``deterrence``: what placements do to incentives, per scenario partition.
+
+Payoff tables and deterrence margins, the race game's equilibria, the cheapest placement
+that deters every defector, whom to recruit, and how sensitive each verdict is. Every
+asset is partitioned by scenario file (:mod:`pipelines.partitions`); one run computes
+all requested scenarios on the same staged data.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from chokepoint.deterrence import MARGIN_TOLERANCE, analyse_deterrence, verdict_lines
+from chokepoint.model import network_from_tables
+from chokepoint.plots import deterrence_margins_png, markdown_image
+from chokepoint.recruitment import recruitment_table
+from chokepoint.scenario import Scenario, load_scenario
+from optimization.capability import CapabilityModel
+from pipelines.metadata import table_metadata
+from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
+from pipelines.resources import ChokepointSettings
+
+GROUP = "deterrence"
+OWNERS = ["team:chokepoint"]
+KINDS = {"cvxpy", "duckdb"}
+STAGED = {name: dg.AssetIn(key=["staging", name]) for name in ("countries", "input_types", "recipes", "capacities")}
+
+
+def partition_scenario(settings: ChokepointSettings, key: str, countries: pl.DataFrame,
+                       input_types: pl.DataFrame) -> Scenario:
+    """The scenario file of a partition, validated against the staged countries and inputs."""
+    scenario = load_scenario(Path(settings.data_dir) / "scenarios" / f"{key}.toml")
+    scenario.validate_against(countries["iso3"], input_types["input_id"])
+    return scenario
+
+
+def _solver(settings: ChokepointSettings, scenario: Scenario) -> tuple[str, float]:
+    return (settings.solver or scenario.settings.solver).upper(), float(settings.time_limit_s
+                                                                        or scenario.settings.time_limit_s)
+
+
+def _keyed(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    # The partition key (file stem) is the scenario column, whatever the file's `name` says.
+    return frame.with_columns(pl.lit(key).alias("scenario"))
+
+
+@dg.multi_asset(
+    outs={
+        "deterrence": dg.AssetOut(key_prefix="analytics", kinds=KINDS, owners=OWNERS, group_name=GROUP,
+                                  metadata=PARTITION_EXPR, description=(
+            "Payoff table: for each placement (none, the optimal joint placement within budget, the deter-all "
+            "placement, each named analyst placement) and each actor: p, V, G, B, leverage L, expected sanction "
+            "p·V·L, defect and comply payoffs, deterrence margin p·V·L + B − G (≥ 0: compliance pays), the "
+            "race-game margins alone / when all others race, the dominant strategy, required leverage and "
+            "threshold detection probability p*. Grain: one row per (scenario, placement, actor).")),
+        "deter_all": dg.AssetOut(key_prefix="analytics", kinds=KINDS, owners=OWNERS, group_name=GROUP,
+                                 metadata=PARTITION_EXPR, description=(
+            "Deter all: the minimum-cost placement with every deterrable candidate defector's margin ≥ 0 (MILP "
+            "with one LP-dual block per defector). Undeterrable defectors (required leverage above the most any "
+            "placement reaches) with their shortfall and the detection probability that would deter them; "
+            "over-budget placements flagged. Grain: one row per (scenario, defector).")),
+        "equilibria": dg.AssetOut(key_prefix="analytics", kinds=KINDS, owners=OWNERS, group_name=GROUP,
+                                  metadata=PARTITION_EXPR, description=(
+            "Nash equilibria of the race among candidate defectors (pure: all 2^N profiles; mixed: two-player "
+            "games) under each placement, and whether universal compliance is the unique equilibrium. "
+            "Grain: one row per (scenario, placement, equilibrium).")),
+        "sensitivity": dg.AssetOut(key_prefix="analytics", kinds=KINDS, owners=OWNERS, group_name=GROUP,
+                                   metadata=PARTITION_EXPR, description=(
+            "Tornado table under the optimal placement: each defector's margin when p (±0.2), V, G, B (±50 %) "
+            "or its own supply shares (capacities ×1.25 / ×0.75, leverage re-computed) move one at a time; "
+            "whether the swing flips the verdict; threshold p*. Grain: one row per (scenario, actor, parameter).")),
+    },
+    ins=STAGED,
+    **PARTITIONED_ASSET,
+)
+def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
+                        input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame):
+    tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities}
+    frames: dict[str, list[pl.DataFrame]] = {"deterrence": [], "deter_all": [], "equilibria": [], "sensitivity": []}
+    for key in context.partition_keys:
+        scenario = partition_scenario(settings, key, countries, input_types)
+        solver, time_limit = _solver(settings, scenario)
+        analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit)
+        for name in frames:
+            frames[name].append(_keyed(getattr(analysis, name), key))
+    out = {name: pl.concat(parts, how="vertical") for name, parts in frames.items()}
+    margins = out["deterrence"].filter(pl.col("candidate_defector") & pl.col("placement_kind").is_in(
+        ["none", "optimal", "deter_all"])).with_columns((pl.col("scenario") + "/" + pl.col("actor")).alias("who"))
+    yield dg.Output(out["deterrence"], output_name="deterrence", metadata=table_metadata(
+        out["deterrence"].filter(pl.col("candidate_defector")).select(
+            "scenario", "placement", "actor", "leverage", "margin", "dominant_strategy"), limit=20,
+        rows=out["deterrence"].height,
+        plot=dg.MetadataValue.md(markdown_image(deterrence_margins_png(margins, actor="who", case="placement"),
+                                                "deterrence margins"))))
+    yield dg.Output(out["deter_all"], output_name="deter_all", metadata=table_metadata(
+        out["deter_all"].select("scenario", "defector", "deterred", "cost", "required_leverage", "max_leverage",
+                                "margin", "detection_probability_needed"), limit=20,
+        verdict=dg.MetadataValue.md("\n".join(f"- {line}" for line in verdict_lines(out["deter_all"])))))
+    yield dg.Output(out["equilibria"], output_name="equilibria", metadata=table_metadata(out["equilibria"], limit=15))
+    yield dg.Output(out["sensitivity"], output_name="sensitivity", metadata=table_metadata(
+        out["sensitivity"].filter(pl.col("rank") <= 2), limit=20, rows=out["sensitivity"].height))
+
+
+@dg.asset(
+    key_prefix="analytics", group_name=GROUP, kinds=KINDS, owners=OWNERS, ins=STAGED, metadata=PARTITION_EXPR,
+    description=("Whom to recruit: for each non-signatory outside the defectors that produces something or hosts a "
+                 "transit hub, how much leverage over each defector rises if it joins and its routes come under "
+                 "control (best placement within budget re-solved exactly; ceiling with every control placed). "
+                 "Ranked by mean gain. Grain: one row per (scenario, country, defector)."),
+    **PARTITIONED_ASSET,
+)
+def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
+                input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    parts = []
+    for key in context.partition_keys:
+        scenario = partition_scenario(settings, key, countries, input_types)
+        solver, time_limit = _solver(settings, scenario)
+        network = network_from_tables(countries, input_types, recipes, capacities, scenario)
+        parts.append(_keyed(recruitment_table(network, scenario, solver=solver, time_limit=time_limit,
+                                              capability=CapabilityModel(network, solver="HIGHS",
+                                                                         time_limit=time_limit)), key))
+    frame = pl.concat(parts, how="vertical")
+    return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 5).select(
+        "scenario", "rank", "country", "defector", "leverage_before", "leverage_after", "leverage_gain"), limit=20,
+        rows=frame.height))
+
+
+@dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "deter_all"]), description=(
+    "Every deter-all solve is proven (cost lower bound = cost), within budget unless flagged over budget, every "
+    "defector it reports deterred has margin ≥ 0, and no deterrable defector is left with a negative margin."))
+def deter_all_certified(deter_all: pl.DataFrame) -> dg.AssetCheckResult:
+    placed = deter_all.filter(pl.col("cost").is_not_null())
+    unproven = placed.filter(~pl.col("proven")).height
+    gap = float((placed["cost"] - placed["cost_lower_bound"]).abs().max() or 0.0)
+    over = placed.filter(pl.col("feasible_within_budget") & (pl.col("cost") > pl.col("budget") + 1e-9)).height
+    tolerance = MARGIN_TOLERANCE * 1e3
+    false_claims = deter_all.filter(pl.col("deterred") & (pl.col("margin") < -tolerance)).height
+    missed = deter_all.filter(pl.col("deterrable") & pl.col("cost").is_not_null() & ~pl.col("deterred")).height
+    return dg.AssetCheckResult(
+        passed=unproven == 0 and gap <= 1e-6 and over == 0 and false_claims == 0 and missed == 0,
+        metadata={"unproven_solves": unproven, "max_cost_gap": gap, "over_budget_within_budget_rows": over,
+                  "deterred_with_negative_margin": false_claims, "deterrable_left_undeterred": missed,
+                  "defectors": deter_all.height})
+
+
+@dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "equilibria"]), description=(
+    "Independent of the game enumeration: universal compliance is an equilibrium exactly when no candidate "
+    "defector gains by defecting alone (every margin_if_alone ≥ 0 in the payoff table), for every placement."),
+    additional_ins={"deterrence": dg.AssetIn(key=["analytics", "deterrence"])})
+def equilibria_agree_with_margins(equilibria: pl.DataFrame, deterrence: pl.DataFrame) -> dg.AssetCheckResult:
+    alone = (deterrence.filter(pl.col("candidate_defector"))
+             .group_by("scenario", "placement").agg((pl.col("margin_if_alone") >= -1e-9).all().alias("by_margins")))
+    games = equilibria.group_by("scenario", "placement").agg(pl.col("compliance_is_equilibrium").first())
+    joined = alone.join(games, on=["scenario", "placement"], how="left")
+    missing = joined.filter(pl.col("compliance_is_equilibrium").is_null()).height
+    disagree = joined.filter(pl.col("compliance_is_equilibrium") != pl.col("by_margins")).height
+    return dg.AssetCheckResult(passed=missing == 0 and disagree == 0,
+                               metadata={"placements": joined.height, "disagreements": disagree,
+                                         "placements_without_equilibria": missing})
+
+
+@dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "sensitivity"]), description=(
+    "Each tornado's base margin equals the payoff table's margin under the optimal placement, and every swing "
+    "is |margin_high − margin_low|."), additional_ins={"deterrence": dg.AssetIn(key=["analytics", "deterrence"])})
+def sensitivity_consistent(sensitivity: pl.DataFrame, deterrence: pl.DataFrame) -> dg.AssetCheckResult:
+    base = deterrence.filter(pl.col("placement_kind") == "optimal").select("scenario", "actor", "margin")
+    joined = sensitivity.join(base, on=["scenario", "actor"], how="left")
+    worst = float((joined["base_margin"] - joined["margin"]).abs().max() or 0.0)
+    swing = float((sensitivity["swing"] - (sensitivity["margin_high"] - sensitivity["margin_low"]).abs()).abs().max()
+                  or 0.0)
+    return dg.AssetCheckResult(passed=worst <= 1e-9 and swing <= 1e-9 and joined["margin"].null_count() == 0,
+                               metadata={"max_base_margin_difference": worst, "max_swing_error": swing,
+                                         "rows": sensitivity.height})
+
+
+@dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "recruitment"]), description=(
+    "A larger coalition never lowers leverage: with a recruit's controls added, the best placement within budget "
+    "and the ceiling are never below those without; every solve proven optimal."))
+def recruitment_monotone(recruitment: pl.DataFrame) -> dg.AssetCheckResult:
+    lowered = recruitment.filter((pl.col("leverage_after") < pl.col("leverage_before") - 1e-6)
+                                 | (pl.col("ceiling_after") < pl.col("ceiling_before") - 1e-9)).height
+    unproven = recruitment.filter(~pl.col("optimal")).height
+    return dg.AssetCheckResult(passed=lowered == 0 and unproven == 0,
+                               metadata={"rows": recruitment.height, "leverage_lowered": lowered,
+                                         "unproven": unproven,
+                                         "best_recruit": str(recruitment["country"][0]) if recruitment.height else ""})
+
+
+assets = [deterrence_analysis, recruitment]
+checks = [deter_all_certified, equilibria_agree_with_margins, sensitivity_consistent, recruitment_monotone]
+
+__all__ = ["assets", "checks", "partition_scenario"]
