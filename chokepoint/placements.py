@@ -213,6 +213,11 @@ def leverage_curve_table(network: SupplyNetwork, scenario: Scenario, models: dic
                         "gap", "exact", "status", "optimal", "solver", "seconds", "lp_duality_gap")
 
 
+#: The staged tables the network and scenario are rebuilt from (module constants: no SQL built at run time).
+STAGED_QUERIES = {name: f"SELECT * FROM staging.{name}"
+                  for name in ("countries", "input_types", "recipes", "capacities", "src_scenario")}
+
+
 def network_from_warehouse(warehouse: Path) -> tuple[SupplyNetwork, Scenario]:
     """The network and scenario of the staged tables in a warehouse a run has written.
 
@@ -223,8 +228,7 @@ def network_from_warehouse(warehouse: Path) -> tuple[SupplyNetwork, Scenario]:
     if not warehouse.exists():
         raise InputError(warehouse, "warehouse not found", hint="run `chokepoint run` first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = {name: con.execute(f"SELECT * FROM staging.{name}").pl()
-                  for name in ("countries", "input_types", "recipes", "capacities", "src_scenario")}
+        tables = {name: con.execute(STAGED_QUERIES[name]).pl() for name in STAGED_QUERIES}
     row = tables["src_scenario"].row(0, named=True)
     scenario = parse_scenario(row["text"], Path(row["path"]))
     network = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],

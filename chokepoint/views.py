@@ -36,6 +36,12 @@ VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
         SELECT scenario, defector, control_id, kind, jurisdiction, input_id, transit, cost,
                capability_before, capability_after, leverage, leverage_per_cost, rank
         FROM analytics.control_leverage"""),
+    "v_placements": (("analytics.placements",), """
+        -- The optimal placements as an analyst reads them: controls as text, leverage in percent.
+        SELECT scenario, target, defector, array_to_string(controls, ', ') AS controls, n_controls,
+               100 * leverage AS leverage_pct, cost, budget, collateral, capability_before, capability_after,
+               status, gap, optimal AS proven_optimal
+        FROM analytics.placements"""),
     "v_dependencies": (("staging.capacities", "staging.recipes", "staging.countries"), """
         -- For each country that makes a product, each input the product needs, and who
         -- supplies that input: the foreign suppliers and whether there is only one.

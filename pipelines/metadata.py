@@ -7,7 +7,9 @@ import math
 import dagster as dg
 import polars as pl
 
-__all__ = ["table_metadata", "markdown_table"]
+from chokepoint.plots import markdown_image
+
+__all__ = ["table_metadata", "markdown_table", "plot_metadata"]
 
 
 def _cell(value) -> str:
@@ -40,3 +42,21 @@ def table_metadata(frame: pl.DataFrame, limit: int = 10, **extra) -> dict:
     }
     metadata.update(extra)
     return metadata
+
+
+def plot_metadata(png: bytes, alt: str) -> dg.MarkdownMetadataValue:
+    """A PNG figure as a Markdown metadata entry that Dagit shows inline.
+
+    Parameters
+    ----------
+    png : bytes
+        The figure, as returned by the functions of :mod:`chokepoint.plots`.
+    alt : str
+        Alternative text, shown where the image cannot be.
+
+    Returns
+    -------
+    dagster.MarkdownMetadataValue
+        The image embedded as a base64 data URI: Dagit needs no file or server to show it.
+    """
+    return dg.MetadataValue.md(markdown_image(png, alt))

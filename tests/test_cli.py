@@ -14,6 +14,8 @@ import pytest
 from chokepoint.paths import PROJECT_ROOT
 
 CHOKEPOINT = Path(sys.executable).with_name("chokepoint")
+#: Not the synthetic asset's default, so that the good run shows the flag reached the asset.
+SYNTHETIC_NODES = 1_234
 
 
 def run_cli(*args, env_extra=None, timeout=300):
@@ -28,7 +30,7 @@ def good_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     warehouse = tmp / "warehouse" / "chokepoint.duckdb"
     env = {"DAGSTER_HOME": str(tmp / "dagster")}
-    result = run_cli("run", "--warehouse", str(warehouse), env_extra=env)
+    result = run_cli("run", "--warehouse", str(warehouse), "--synthetic-nodes", str(SYNTHETIC_NODES), env_extra=env)
     return result, warehouse, env
 
 
@@ -54,6 +56,33 @@ def test_run_is_recorded_in_the_project_instance(good_run, monkeypatch):
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         runs = instance.get_runs()
     assert any(r.job_name == "main" and r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+
+
+def test_synthetic_nodes_sizes_the_synthetic_network_in_the_same_run(good_run, monkeypatch):
+    import dagster as dg
+
+    result, warehouse, env = good_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        events = {key: instance.get_latest_materialization_event(dg.AssetKey(list(key)))
+                  for key in (("supply_graph", "synthetic_network"), ("analytics", "synthetic_chokepoints"))}
+        runs = {event.run_id: instance.get_run_by_id(event.run_id) for event in events.values()}
+    assert len(runs) == 1, "both synthetic assets come from one run"
+    assert all(run.job_name == "main" and run.status == dg.DagsterRunStatus.SUCCESS for run in runs.values())
+    assert events["supply_graph", "synthetic_network"].asset_materialization.metadata["nodes"].value == SYNTHETIC_NODES
+    assert events["analytics", "synthetic_chokepoints"].asset_materialization.metadata["nodes"].value == SYNTHETIC_NODES
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM analytics.synthetic_chokepoints").fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "many", "1.5"])
+def test_synthetic_nodes_must_be_a_positive_whole_number(bad, capsys):
+    from chokepoint.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--synthetic-nodes", bad])
+    assert "--synthetic-nodes" in capsys.readouterr().err
 
 
 def test_bad_input_gives_one_line_error_and_keeps_published_warehouse(good_run, data_copy):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -70,9 +71,12 @@ def _run(args) -> int:
     # check succeeded: bad input never leaves analysts a half-written warehouse.
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("main")
-    result = job.execute_in_process(
-        instance=instance, raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}})
+    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    if args.synthetic_nodes is not None:
+        from pipelines.assets.synthetic import synthetic_run_config
+
+        run_config.update(synthetic_run_config(args.synthetic_nodes))
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
     if not result.success:
         # The failed run's build is not kept for a re-execution from the command line.
         clean_stale_builds(published)
@@ -109,6 +113,16 @@ def _ui(args) -> int:
     os.execve(str(dagster), command, {**os.environ, **env})
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def register(commands) -> None:
     run = commands.add_parser("run", help="materialise every asset and write the DuckDB warehouse")
     run.add_argument("--data-dir", help="folder with reference/ and scenarios/ (default: the project's data/)")
@@ -117,6 +131,9 @@ def register(commands) -> None:
     run.add_argument("--data-mode", choices=["auto", "reference", "real"],
                      help="auto (default, CHOKEPOINT_DATA_MODE): real data when the fetch cache or the local mirror "
                           "is complete, else the reference data; reference; real (error if no real data)")
+    run.add_argument("--synthetic-nodes", type=_positive_int, metavar="N",
+                     help="number of nodes of the synthetic facility-level network that the same run builds "
+                          "and analyses (supply_graph/synthetic_network, analytics/synthetic_*; default: 1000)")
     run.add_argument("--log-level", default="CRITICAL", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                      help="Dagster console log level (default: CRITICAL; errors are summarised in one line and "
                           "the full log is in the run history of `make ui`)")

@@ -4,10 +4,11 @@ import dagster as dg
 import polars as pl
 
 from chokepoint.analysis import ChokepointRun, chokepoint_analysis, concentration_table
+from chokepoint.plots import chokepoint_ranking_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
 from pipelines.assets.staging import scenario_of
-from pipelines.metadata import markdown_table, table_metadata
+from pipelines.metadata import markdown_table, plot_metadata, table_metadata
 from pipelines.resources import ChokepointSettings
 
 GROUP = "chokepoints"
@@ -117,7 +118,9 @@ def chokepoints(settings: ChokepointSettings, supply_network: SupplyNetwork,
     frame = run.table
     top = (frame.filter((pl.col("metric") == "removal_loss") & (pl.col("entity_type") == "node"))
            .sort(["defector", "rank"]).group_by("defector", maintain_order=True).head(5))
-    return dg.Output(frame, metadata={**table_metadata(top, limit=20, rows=frame.height), **run_metadata(run)})
+    plot = plot_metadata(chokepoint_ranking_png(frame), "top chokepoints by removal loss")
+    return dg.Output(frame, metadata={**table_metadata(top, limit=20, rows=frame.height, plot=plot),
+                                      **run_metadata(run)})
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "chokepoints"]), description=(

@@ -10,12 +10,13 @@ import polars as pl
 from chokepoint.analysis import capability_table, control_leverage_table
 from chokepoint.model import control_route_masks
 from chokepoint.placements import catalogue_arrays, leverage_curve_table, placement_models, placements_table
+from chokepoint.plots import leverage_curve_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
 from optimization.interdiction import OPTIMALITY_GAP
 from pipelines.assets.chokepoints import capability_model
 from pipelines.assets.staging import scenario_of
-from pipelines.metadata import table_metadata
+from pipelines.metadata import plot_metadata, table_metadata
 from pipelines.resources import ChokepointSettings
 
 GROUP = "placements"
@@ -133,8 +134,13 @@ def leverage_curve(settings: ChokepointSettings, supply_network: SupplyNetwork,
     frame = leverage_curve_table(supply_network, scenario, _models(settings, supply_network, scenario))
     preview = frame.select("target", "point", "budget", "defector", "leverage", "exact",
                            pl.col("controls").list.join(", ").alias("controls"))
+    # One line per target; the joint placement's line is its mean leverage over the defectors, the
+    # quantity it maximises (single-defector targets have one row per point, so the mean is that row).
+    curves = frame.group_by("target", "point", maintain_order=True).agg(pl.col("budget").first(),
+                                                                        pl.col("leverage").mean())
+    plot = plot_metadata(leverage_curve_png(curves, by="target"), "leverage curve per target")
     return dg.Output(frame, metadata=table_metadata(preview, limit=25, rows=frame.height,
-                                                    all_exact=bool(frame["exact"].all())))
+                                                    all_exact=bool(frame["exact"].all()), plot=plot))
 
 
 def _certified(frame: pl.DataFrame, proven: str) -> dict:

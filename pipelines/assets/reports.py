@@ -21,7 +21,7 @@ OWNERS = ["team:chokepoint"]
 ANALYTICS_TABLES = [
     ["staging", "capacities"], ["staging", "recipes"], ["staging", "countries"],
     ["analytics", "concentration"], ["analytics", "chokepoints"],
-    ["analytics", "control_leverage"], ["analytics", "capability"],
+    ["analytics", "control_leverage"], ["analytics", "capability"], ["analytics", "placements"],
 ]
 
 
@@ -29,7 +29,7 @@ ANALYTICS_TABLES = [
     key=["analytics", "warehouse_views"], group_name=GROUP, kinds={"duckdb", "sql"}, owners=OWNERS,
     deps=[dg.AssetKey(k) for k in ANALYTICS_TABLES], required_resource_keys={"io_manager"}, dagster_type=dg.Nothing,
     description=("Stable analyst views in schema `analytics` (`v_chokepoint_ranking`, `v_chokepoints`, "
-                 "`v_capability`, `v_single_controls`, `v_dependencies`, …), documented in docs/warehouse.md. "
+                 "`v_capability`, `v_single_controls`, `v_placements`, `v_dependencies`, …), documented in docs/warehouse.md. "
                  "Query these rather than the raw tables: their columns are kept stable."),
 )
 def warehouse_views(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

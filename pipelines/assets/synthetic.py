@@ -1,7 +1,8 @@
 """Synthetic facility-level network (group ``supply_graph``) and its chokepoint metrics
 (group ``chokepoints``), for scale work.
 
-The size comes from run config, for example (Dagit launchpad or ``dagster job execute -c``)::
+The size comes from run config: ``chokepoint run --synthetic-nodes N`` (see
+:func:`synthetic_run_config`), or in the Dagit launchpad::
 
     ops:
       supply_graph__synthetic_network:
@@ -175,6 +176,24 @@ def synthetic_chokepoints_consistent(synthetic_chokepoints: pl.DataFrame) -> dg.
     bad = [k for k in ("spof_with_loss_below_1", "dominator_not_spof", "losses_outside_0_1",
                        "losses_outside_bounds") if found[k]]
     return dg.AssetCheckResult(passed=not bad, metadata=found)
+
+
+def synthetic_run_config(nodes: int) -> dict:
+    """The part of a run config that sizes the synthetic network.
+
+    Parameters
+    ----------
+    nodes : int
+        Number of nodes of the synthetic network (facilities, transit hubs and sinks).
+
+    Returns
+    -------
+    dict
+        ``{"ops": {<op of synthetic_network>: {"config": {"nodes": nodes}}}}``, to merge into the
+        run config of a job that selects the synthetic assets (the other settings keep their
+        defaults).
+    """
+    return {"ops": {synthetic_network.op.name: {"config": {"nodes": nodes}}}}
 
 
 assets = [synthetic_network, synthetic_metrics]
