@@ -104,8 +104,13 @@ def render_report(report: ReportInput) -> str:
         "placements": ("Optimal placements", "Exact interdiction: which controls to place, what they cost, the "
                        "leverage they give and the solver's proof (status, bound, gap)."),
         "leverage_curve": ("Leverage curve", "Optimal leverage as the budget grows."),
-        "deterrence": ("Deterrence verdict", "margin = p·V·L + B − G; compliance is the dominant strategy when the "
-                       "margin is ≥ 0."),
+        "deterrence": ("Deterrence margins", "margin = p·V·L + B − G per candidate defector under no controls, the "
+                       "optimal placement and the cheapest deterring one; compliance pays when the margin is ≥ 0."),
+        "deter_all": ("Deter all: the verdict", "Cheapest placement with every deterrable defector's margin ≥ 0 "
+                      "(exact MILP). Undeterrable defectors: the leverage they would need, the most any placement "
+                      "reaches, the shortfall in their margin and the detection probability that would deter them."),
+        "recruitment": ("Whom to recruit", "How much leverage over each defector rises if a non-signatory joins and "
+                        "its routes come under control (best placement within budget, re-solved exactly)."),
         "chokepoint_summary": ("Top chokepoints", "Mean share of defectors' attainable compute lost if the entity is "
                                "removed; SPOF = single point of failure under AND/OR semantics."),
         "control_leverage": ("Single controls", "Each catalogue control alone against each candidate defector."),

@@ -42,6 +42,16 @@ VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
                100 * leverage AS leverage_pct, cost, budget, collateral, capability_before, capability_after,
                status, gap, optimal AS proven_optimal
         FROM analytics.placements"""),
+    "v_deterrence": (("analytics.deterrence", "analytics.deter_all"), """
+        -- The verdict per scenario, placement and candidate defector: does compliance pay?
+        SELECT d.scenario, d.placement, d.placement_kind, array_to_string(d.controls, ', ') AS controls,
+               d.placement_cost, d.within_budget, d.actor, 100 * d.leverage AS leverage_pct, d.margin, d.deterred,
+               d.dominant_strategy, 100 * d.required_leverage AS required_leverage_pct,
+               d.threshold_detection_probability, a.deterrable, 100 * a.max_leverage AS max_leverage_pct,
+               a.detection_probability_needed
+        FROM analytics.deterrence d
+        LEFT JOIN analytics.deter_all a ON a.scenario = d.scenario AND a.defector = d.actor
+        WHERE d.candidate_defector"""),
     "v_dependencies": (("staging.capacities", "staging.recipes", "staging.countries"), """
         -- For each country that makes a product, each input the product needs, and who
         -- supplies that input: the foreign suppliers and whether there is only one.

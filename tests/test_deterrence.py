@@ -290,3 +290,13 @@ def test_run_summary_prints_the_deterrence_verdict(materialized, capsys):
     for actor in ("CHN", "RUS", "ARE"):
         assert any(line.strip().startswith(f"{actor}:") for line in out.splitlines())
     assert "race game, placement 'optimal'" in out
+
+
+def test_every_scenario_partition_gets_its_own_report(materialized):
+    for key in scenario_keys():
+        path = materialized.reports / f"{key}.html"
+        text = path.read_text(encoding="utf-8")
+        assert "Deter all: the verdict" in text and "Whom to recruit" in text, key
+        assert "data:image/png;base64," in text      # margins plot embedded, no network needed
+    # Only the run's scenario (default) has the full analysis.
+    assert "Top chokepoints" in (materialized.reports / "default.html").read_text(encoding="utf-8")
