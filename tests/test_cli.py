@@ -42,8 +42,13 @@ def test_run_prints_summary_and_publishes_warehouse(good_run):
     for defector in ("CHN", "RUS", "ARE"):
         assert f"\n{defector} " in out
     assert "euv_lithography" in out
+    # The deterrence verdict of the run's scenario, one line per candidate defector.
+    verdict = out.split("Deterrence verdict per candidate defector", 1)[1].splitlines()
+    for defector in ("CHN", "RUS", "ARE"):
+        assert any(line.strip().startswith(f"{defector}: ") and ("deterred" in line) for line in verdict[:6])
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
+        assert con.execute("SELECT count(DISTINCT scenario) FROM analytics.deter_all").fetchone()[0] >= 3
     leftovers = sorted(p.name for p in warehouse.parent.iterdir() if p.name != warehouse.name)
     assert leftovers == sorted([f"{warehouse.name}.ledger.jsonl", f".{warehouse.name}.publish.lock"])
 
