@@ -12,9 +12,11 @@ EXPECTED_TABLES = {
     "staging": ["src_reference_countries", "src_reference_input_types", "src_reference_recipes",
                 "src_reference_shares", "src_reference_compute_capacity", "src_scenario",
                 "countries", "input_types", "recipes", "capacities", "actors", "controls"],
-    "analytics": ["supply_nodes", "supply_edges", "concentration", "chokepoints", "control_leverage", "capability"],
+    "analytics": ["supply_nodes", "supply_edges", "concentration", "chokepoints", "control_leverage", "capability",
+                  "placements", "leverage_curve", "deterrence", "deter_all", "equilibria", "recruitment",
+                  "sensitivity"],
 }
-GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements", "reports", "publish"}
+GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements", "deterrence", "reports", "publish"}
 
 
 def test_definitions_load():

@@ -50,7 +50,8 @@ def setting(tmp_path, monkeypatch, dagster_home):
     return warehouse, data
 
 
-def _run_and_check(setting, capfd, expected: list[str]) -> str:
+def _run_and_check(setting, capfd, expected: list[str], step: str = r"[a-z_]+") -> str:
+    """Run, expect one error line naming the failed step (any solving step unless ``step``)."""
     warehouse, data = setting
     before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
     status = main(["run", "--warehouse", str(warehouse), "--data-dir", str(data)])
@@ -58,7 +59,8 @@ def _run_and_check(setting, capfd, expected: list[str]) -> str:
     assert status == 1
     lines = [line for line in captured.err.splitlines() if line.strip()]
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith("chokepoint run: error: step 'analytics__chokepoints' failed: "), lines[0]
+    # Steps run in topological order; which solving step meets a broken solver first is not fixed.
+    assert re.match(rf"chokepoint run: error: step '{step}' failed: ", lines[0]), lines[0]
     for fragment in expected:
         assert fragment in lines[0], lines[0]
     assert lines[0].endswith("published warehouse left unchanged")
@@ -93,8 +95,10 @@ def _replace_status(monkeypatch, status: str) -> None:
 @pytest.mark.parametrize(("status", "expected"), [
     ("infeasible", ["solver status 'infeasible'", "check capacities, budgets and caps"]),
     ("optimal_inaccurate", ["solver status 'optimal_inaccurate'", "numerical trouble", "rescale units"]),
-    ("unbounded", ["solver status 'unbounded'", "needs a finite bound"]),
-    ("solver_error", ["solver status 'solver_error'", "try the other solver"]),
+    # Each case is a full pipeline run; the typed errors themselves are unit-tested in
+    # test_interdiction / test_capability, so two of the four run with the slow cases.
+    pytest.param("unbounded", ["solver status 'unbounded'", "needs a finite bound"], marks=pytest.mark.slow),
+    pytest.param("solver_error", ["solver status 'solver_error'", "try the other solver"], marks=pytest.mark.slow),
 ])
 def test_solver_outcome_that_is_not_a_proven_optimum(setting, capfd, monkeypatch, status, expected):
     _replace_status(monkeypatch, status)
@@ -109,7 +113,7 @@ def test_crashing_step(setting, capfd, monkeypatch, error):
         raise error
 
     monkeypatch.setattr("pipelines.assets.chokepoints.chokepoint_analysis", crash)
-    line = _run_and_check(setting, capfd, [])
+    line = _run_and_check(setting, capfd, [], step="analytics__chokepoints")
     assert str(error).strip("'") in line or type(error).__name__ in line
 
 

@@ -80,8 +80,11 @@ def _run(args) -> int:
     if not result.success:
         # The failed run's build is not kept for a re-execution from the command line.
         clean_stale_builds(published)
-    failed_checks = [e.asset_check_evaluation_data for e in result.all_events
-                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]
+    evaluations = [e.asset_check_evaluation_data for e in result.all_events
+                   if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    # Warning-severity checks (e.g. a scenario partition without its file) are reported, not fatal.
+    failed_checks = [c for c in evaluations if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+    warnings = [c for c in evaluations if not c.passed and c.severity != dg.AssetCheckSeverity.ERROR]
     if failed_checks:
         raise CommandError("asset check failed: " + "; ".join(_check_summary(c) for c in failed_checks)
                            + "; published warehouse left unchanged")
@@ -93,6 +96,9 @@ def _run(args) -> int:
     if not result.success:
         raise CommandError("the run did not succeed; published warehouse left unchanged (see `make ui`)")
     from chokepoint.summary import print_summary
+
+    for check in warnings:
+        print(f"chokepoint run: warning: {_check_summary(check)}", file=sys.stderr)
 
     print_summary(published, run_id=result.run_id, seconds=time.perf_counter() - started, out=sys.stdout)
     head = ledger_head(published)

@@ -7,33 +7,63 @@ all requested scenarios on the same staged data.
 """
 
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from chokepoint.deterrence import MARGIN_TOLERANCE, analyse_deterrence, verdict_lines
+from chokepoint.deterrence import (DETER_ALL_SCHEMA, DETERRENCE_SCHEMA, EQUILIBRIA_SCHEMA, MARGIN_TOLERANCE,
+                                   SENSITIVITY_SCHEMA, analyse_deterrence, verdict_lines)
 from chokepoint.model import network_from_tables
 from chokepoint.plots import deterrence_margins_png, markdown_image
-from chokepoint.recruitment import recruitment_table
+from chokepoint.recruitment import RECRUITMENT_SCHEMA, recruitment_table
 from chokepoint.scenario import Scenario, load_scenario
 from optimization.capability import CapabilityModel
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
 
+# Single-run backfills of static partitions are stable in practice but flagged beta; the
+# warning would reach the one-line error output of `chokepoint run` on every load.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+
 GROUP = "deterrence"
 OWNERS = ["team:chokepoint"]
 KINDS = {"cvxpy", "duckdb"}
+SCHEMAS = {"deterrence": DETERRENCE_SCHEMA, "deter_all": DETER_ALL_SCHEMA, "equilibria": EQUILIBRIA_SCHEMA,
+           "sensitivity": SENSITIVITY_SCHEMA}
 STAGED = {name: dg.AssetIn(key=["staging", name]) for name in ("countries", "input_types", "recipes", "capacities")}
+#: The run's network and its blocking well-formedness check gate the analysis: staged data
+#: that does not form a valid network is not analysed for any scenario.
+GATE = [dg.AssetKey(["supply_graph", "supply_network"])]
 
 
 def partition_scenario(settings: ChokepointSettings, key: str, countries: pl.DataFrame,
                        input_types: pl.DataFrame) -> Scenario:
     """The scenario file of a partition, validated against the staged countries and inputs."""
-    scenario = load_scenario(Path(settings.data_dir) / "scenarios" / f"{key}.toml")
+    scenario = load_scenario(_scenario_file(settings, key))
     scenario.validate_against(countries["iso3"], input_types["input_id"])
     return scenario
+
+
+def _scenario_file(settings: ChokepointSettings, key: str) -> Path:
+    return Path(settings.data_dir) / "scenarios" / f"{key}.toml"
+
+
+def present_keys(context, settings: ChokepointSettings) -> tuple[list[str], list[str]]:
+    """Requested partitions whose scenario file exists in the data folder, and those missing.
+
+    Partitions are the shipped scenario files known when the definitions loaded; a run on
+    another data folder (``--data-dir``) that lacks some of them analyses the ones it has
+    and says which it skipped (check ``scenario_files_present``), rather than failing.
+    """
+    keys = list(context.partition_keys)
+    missing = [k for k in keys if not _scenario_file(settings, k).exists()]
+    if missing:
+        context.log.warning(f"scenario partitions without a file in {settings.data_dir}/scenarios, skipped: "
+                            + ", ".join(missing))
+    return [k for k in keys if k not in missing], missing
 
 
 def _solver(settings: ChokepointSettings, scenario: Scenario) -> tuple[str, float]:
@@ -72,14 +102,15 @@ def _keyed(frame: pl.DataFrame, key: str) -> pl.DataFrame:
             "or its own supply shares (capacities ×1.25 / ×0.75, leverage re-computed) move one at a time; "
             "whether the swing flips the verdict; threshold p*. Grain: one row per (scenario, actor, parameter).")),
     },
-    ins=STAGED,
+    ins=STAGED, deps=GATE,
     **PARTITIONED_ASSET,
 )
 def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
                         input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame):
     tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities}
-    frames: dict[str, list[pl.DataFrame]] = {"deterrence": [], "deter_all": [], "equilibria": [], "sensitivity": []}
-    for key in context.partition_keys:
+    frames: dict[str, list[pl.DataFrame]] = {name: [pl.DataFrame(schema=schema)] for name, schema in SCHEMAS.items()}
+    keys, missing = present_keys(context, settings)
+    for key in keys:
         scenario = partition_scenario(settings, key, countries, input_types)
         solver, time_limit = _solver(settings, scenario)
         analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit)
@@ -97,6 +128,7 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
     yield dg.Output(out["deter_all"], output_name="deter_all", metadata=table_metadata(
         out["deter_all"].select("scenario", "defector", "deterred", "cost", "required_leverage", "max_leverage",
                                 "margin", "detection_probability_needed"), limit=20,
+        scenarios=dg.MetadataValue.json(keys), missing_scenario_files=dg.MetadataValue.json(missing),
         verdict=dg.MetadataValue.md("\n".join(f"- {line}" for line in verdict_lines(out["deter_all"])))))
     yield dg.Output(out["equilibria"], output_name="equilibria", metadata=table_metadata(out["equilibria"], limit=15))
     yield dg.Output(out["sensitivity"], output_name="sensitivity", metadata=table_metadata(
@@ -104,7 +136,8 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
 
 
 @dg.asset(
-    key_prefix="analytics", group_name=GROUP, kinds=KINDS, owners=OWNERS, ins=STAGED, metadata=PARTITION_EXPR,
+    key_prefix="analytics", group_name=GROUP, kinds=KINDS, owners=OWNERS, ins=STAGED, deps=GATE,
+    metadata=PARTITION_EXPR,
     description=("Whom to recruit: for each non-signatory outside the defectors that produces something or hosts a "
                  "transit hub, how much leverage over each defector rises if it joins and its routes come under "
                  "control (best placement within budget re-solved exactly; ceiling with every control placed). "
@@ -113,8 +146,9 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
 )
 def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
                 input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = []
-    for key in context.partition_keys:
+    parts = [pl.DataFrame(schema=RECRUITMENT_SCHEMA)]
+    keys, _ = present_keys(context, settings)
+    for key in keys:
         scenario = partition_scenario(settings, key, countries, input_types)
         solver, time_limit = _solver(settings, scenario)
         network = network_from_tables(countries, input_types, recipes, capacities, scenario)
@@ -188,7 +222,20 @@ def recruitment_monotone(recruitment: pl.DataFrame) -> dg.AssetCheckResult:
                                          "best_recruit": str(recruitment["country"][0]) if recruitment.height else ""})
 
 
+@dg.asset_check(asset=dg.AssetKey(["analytics", "deter_all"]), blocking=False, description=(
+    "Every scenario partition the definitions know has its scenario file in the run's data folder (warning "
+    "only: a run on another data folder analyses the scenarios it has)."))
+def scenario_files_present(settings: ChokepointSettings, deter_all: pl.DataFrame) -> dg.AssetCheckResult:
+    from pipelines.partitions import SCENARIO_PARTITIONS
+
+    missing = [k for k in SCENARIO_PARTITIONS.get_partition_keys() if not _scenario_file(settings, k).exists()]
+    return dg.AssetCheckResult(passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"missing": dg.MetadataValue.json(missing),
+                                         "analysed": dg.MetadataValue.json(sorted(set(deter_all["scenario"])))})
+
+
 assets = [deterrence_analysis, recruitment]
-checks = [deter_all_certified, equilibria_agree_with_margins, sensitivity_consistent, recruitment_monotone]
+checks = [deter_all_certified, equilibria_agree_with_margins, sensitivity_consistent, recruitment_monotone,
+          scenario_files_present]
 
 __all__ = ["assets", "checks", "partition_scenario"]
