@@ -99,21 +99,28 @@ def recruitment_table(network: SupplyNetwork, scenario: Scenario, *, solver: str
             extra = recruit_controls(network, country, defector)
             if not extra:
                 continue
-            closes = np.vstack([catalogue.closes.reshape(-1, network.num_edges), *extra.values()])
-            cost = np.concatenate([catalogue.cost, np.full(len(extra), scenario.recruit_control_cost)])
-            result = model(closes, cost).solve(budget)
-            ids = catalogue.ids + tuple(extra)
             ceiling_after = share_left(everything | np.any(list(extra.values()), axis=0))
+            if ceiling_after <= before + 1e-9:
+                # No placement can take more than every control together (closing routes never
+                # raises capability), and adding controls never lowers the optimum: the gain is
+                # proven zero without a MILP.
+                leverage_after, used, status, optimal = float(before), [], "optimal (ceiling bound)", True
+            else:
+                closes = np.vstack([catalogue.closes.reshape(-1, network.num_edges), *extra.values()])
+                cost = np.concatenate([catalogue.cost, np.full(len(extra), scenario.recruit_control_cost)])
+                result = model(closes, cost).solve(budget)
+                ids = catalogue.ids + tuple(extra)
+                leverage_after, status, optimal = float(result.leverage[0]), result.status, bool(result.optimal)
+                used = [ids[i] for i in result.chosen if ids[i].startswith("recruit-")]
             rows.append({
                 "scenario": scenario.name, "country": country, "defector": defector,
                 "is_transit_hub": any("reexports" in name for name in extra),
                 "routes_to_defector": int(np.any(list(extra.values()), axis=0).sum()),
-                "leverage_before": float(before), "leverage_after": float(result.leverage[0]),
-                "leverage_gain": _gain(result.leverage[0], before),
+                "leverage_before": float(before), "leverage_after": leverage_after,
+                "leverage_gain": _gain(leverage_after, before),
                 "ceiling_before": float(ceiling_before), "ceiling_after": float(ceiling_after),
                 "ceiling_gain": _gain(ceiling_after, ceiling_before),
-                "controls_used": [ids[i] for i in result.chosen if ids[i].startswith("recruit-")],
-                "status": result.status, "optimal": bool(result.optimal),
+                "controls_used": used, "status": status, "optimal": optimal,
             })
     frame = pl.DataFrame(rows, schema={k: v for k, v in RECRUITMENT_SCHEMA.items() if k not in ("mean_gain", "rank")})
     if frame.is_empty():
