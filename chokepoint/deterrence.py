@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from chokepoint.model import network_from_tables
-from chokepoint.placements import catalogue_arrays, collateral_weights
+from chokepoint.placements import catalogue_arrays, joint_model
 from chokepoint.scenario import Scenario
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
@@ -41,7 +41,6 @@ __all__ = [
     "DeterrenceAnalysis",
     "analyse_deterrence",
     "verdict_lines",
-    "joint_model",
     "MARGIN_TOLERANCE",
     "SHARE_SCALING",
 ]
@@ -79,19 +78,6 @@ class DeterrenceAnalysis:
     equilibria: pl.DataFrame
     sensitivity: pl.DataFrame
     placements: tuple[EvaluatedPlacement, ...]
-
-
-def joint_model(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
-                capability: CapabilityModel | None = None) -> InterdictionModel:
-    """The interdiction model over every candidate defector's sink (mean aggregate)."""
-    catalogue = catalogue_arrays(network, scenario)
-    sinks = [network.sink_of(network.actors.index(a.id)) for a in scenario.defectors]
-    return InterdictionModel(network, sinks, catalogue.closes, catalogue.cost,
-                             collateral=collateral_weights(network, scenario),
-                             collateral_cap=scenario.settings.collateral_cap, aggregate="mean", solver=solver,
-                             time_limit=time_limit,
-                             capability_model=capability or CapabilityModel(network, solver="HIGHS",
-                                                                            time_limit=time_limit))
 
 
 def _parameters(actors) -> dict[str, np.ndarray]:

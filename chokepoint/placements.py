@@ -43,6 +43,7 @@ __all__ = [
     "catalogue_arrays",
     "collateral_weights",
     "placement_models",
+    "joint_model",
     "placements_table",
     "leverage_curve_table",
     "network_from_warehouse",
@@ -101,21 +102,35 @@ def collateral_weights(network: SupplyNetwork, scenario: Scenario) -> np.ndarray
     return np.where(from_signatory | to_signatory, np.minimum(share, 1.0), 0.0)
 
 
+def _models(network: SupplyNetwork, scenario: Scenario, targets: dict[str, list[str]], *, solver: str,
+            time_limit: float, capability: CapabilityModel | None) -> dict[str, InterdictionModel]:
+    """One interdiction model per target (a list of defector ids; mean aggregate), sharing the
+    catalogue, collateral weights, capability LP and its cache."""
+    catalogue = catalogue_arrays(network, scenario)
+    capability = capability or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
+    common = dict(collateral=collateral_weights(network, scenario), collateral_cap=scenario.settings.collateral_cap,
+                  aggregate="mean", solver=solver, time_limit=time_limit, capability_model=capability, lp_cache={})
+    return {target: InterdictionModel(network, [network.sink_of(network.actors.index(a)) for a in defectors],
+                                      catalogue.closes, catalogue.cost, **common)
+            for target, defectors in targets.items()}
+
+
 def placement_models(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
                      capability: CapabilityModel | None = None) -> dict[str, InterdictionModel]:
     """One interdiction model per candidate defector and one joint model (key :data:`JOINT`)."""
-    catalogue = catalogue_arrays(network, scenario)
-    collateral = collateral_weights(network, scenario)
-    capability = capability or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
     defectors = [a.id for a in scenario.defectors]
-    sinks = {a: network.sink_of(network.actors.index(a)) for a in defectors}
-    common = dict(collateral=collateral, collateral_cap=scenario.settings.collateral_cap, solver=solver,
-                  time_limit=time_limit, capability_model=capability, lp_cache={})
-    models = {a: InterdictionModel(network, [sinks[a]], catalogue.closes, catalogue.cost, **common) for a in defectors}
+    targets = {a: [a] for a in defectors}
     if len(defectors) > 1:
-        models[JOINT] = InterdictionModel(network, [sinks[a] for a in defectors], catalogue.closes, catalogue.cost,
-                                          aggregate="mean", **common)
-    return models
+        targets[JOINT] = defectors
+    return _models(network, scenario, targets, solver=solver, time_limit=time_limit, capability=capability)
+
+
+def joint_model(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
+                capability: CapabilityModel | None = None) -> InterdictionModel:
+    """The interdiction model over every candidate defector's sink (mean aggregate), also
+    when there is only one."""
+    return _models(network, scenario, {JOINT: [a.id for a in scenario.defectors]}, solver=solver,
+                   time_limit=time_limit, capability=capability)[JOINT]
 
 
 def _signatory_loss(network: SupplyNetwork, scenario: Scenario, capability: CapabilityModel,

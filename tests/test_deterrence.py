@@ -16,9 +16,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from chokepoint.deterrence import analyse_deterrence, joint_model, verdict_lines
+from chokepoint.deterrence import analyse_deterrence, verdict_lines
 from chokepoint.model import network_from_tables
-from chokepoint.placements import catalogue_arrays
+from chokepoint.placements import catalogue_arrays, joint_model
 from chokepoint.recruitment import candidate_recruits, recruit_controls, recruitment_table
 from chokepoint.scenario import load_scenario
 from optimization.games import RaceGame, pure_nash_equilibria
