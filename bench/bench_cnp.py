@@ -21,11 +21,11 @@ import numpy as np
 
 from bench.common import peak_rss_mib, write_results
 from graph.critical_nodes import (
-    _preprocess, edge_list, greedy_critical_nodes, heuristic_critical_nodes, pairwise_connectivity,
+    edge_list, safe_fixings, greedy_critical_nodes, heuristic_critical_nodes, pairwise_connectivity,
     undirected_projection,
 )
 from graph.gt import gt  # noqa: F401  (imports graph-tool quietly first)
-from optimization.critical_nodes import solve_critical_nodes_milp
+from optimization.cnp_exact import solve_critical_nodes_milp
 
 #: Best-known objective values published for the original instance files of the same
 #: name (Zhou, Hao & Glover 2019, IEEE Trans. Cybern., doi:10.1109/TCYB.2018.2848116,
@@ -131,7 +131,7 @@ def exact_comparison(milp_seconds: float = 30.0, heuristic_seconds: float = 1.0)
             s, value, _ = heuristic_critical_nodes(edges, k, heuristic_seconds, seed=0)
             for solver in ("HIGHS", "SCIP"):
                 exact = solve_critical_nodes_milp(edges.num_nodes, edges.src, edges.dst, k, time_limit=milp_seconds,
-                                                  solver=solver, fixed_zero=_preprocess(edges), upper_bound=value)
+                                                  solver=solver, fixed_zero=safe_fixings(edges), upper_bound=value)
                 optimum = round(exact.objective) if exact.proved else None
                 rows.append({"graph": f"{family}{n}", "nodes": n, "edges": edges.num_edges, "k": k,
                              "solver": solver, "proved": exact.proved, "milp_seconds": exact.seconds,

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import median_seconds, peak_rss_mib, write_results
-from chokepoint.deterrence import analyse_deterrence
-from chokepoint.model import network_from_tables
-from chokepoint.paths import PROJECT_ROOT
-from chokepoint.recruitment import recruitment_table
-from chokepoint.reference import load_reference
-from chokepoint.scenario import load_scenario
+from chokepoint.analyses.deterrence import analyse_deterrence
+from chokepoint.model.build import network_from_tables
+from chokepoint.settings import PROJECT_ROOT
+from chokepoint.analyses.recruitment import recruitment_table
+from chokepoint.inputs.reference import load_reference
+from chokepoint.inputs.scenario import load_scenario
 from optimization.deter_all import SHARE_TOLERANCE, DeterAllModel
 from optimization.interdiction import InterdictionModel
 from optimization.random_instances import layered_instance

@@ -50,10 +50,10 @@ REPEAT_IF_UNDER_S = 120
 
 
 def _network(nodes: int):
-    from chokepoint.paths import PROJECT_ROOT
-    from chokepoint.reference import load_reference
-    from chokepoint.scenario import load_scenario
-    from chokepoint.synthetic import synthetic_network_from_tables
+    from chokepoint.settings import PROJECT_ROOT
+    from chokepoint.inputs.reference import load_reference
+    from chokepoint.inputs.scenario import load_scenario
+    from chokepoint.model.build import synthetic_network_from_tables
     from graph.synthetic import SyntheticSpec
 
     reference = load_reference(PROJECT_ROOT / "data" / "reference")

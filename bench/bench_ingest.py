@@ -10,13 +10,13 @@ from __future__ import annotations
 import polars as pl
 
 from bench.common import median_seconds, peak_rss_mib, write_results
-from chokepoint.ingest.manifest import DATASETS, load_manifest
-from chokepoint.ingest.merge import merge_data
-from chokepoint.ingest.sources import read_dataset
-from chokepoint.ingest.stage import MAPPING_FILES, parse_mappings, stage_real
-from chokepoint.paths import PROJECT_ROOT, shared_data_dir
-from chokepoint.reference import load_reference
-from chokepoint.tables import read_csv_text
+from chokepoint.inputs.real.manifest import DATASETS, load_manifest
+from chokepoint.inputs.real.merge import merge_data
+from chokepoint.inputs.real.sources import read_dataset
+from chokepoint.inputs.real.stage import MAPPING_FILES, parse_mappings, stage_real
+from chokepoint.settings import PROJECT_ROOT, shared_data_dir
+from chokepoint.inputs.reference import load_reference
+from chokepoint.inputs.tables import read_csv_text
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import RESULTS, peak_rss_mib, write_results
-from chokepoint.paths import PROJECT_ROOT, warehouse_path
+from chokepoint.settings import PROJECT_ROOT, warehouse_path
 from optimization.errors import SolverError
 from optimization.frontier import leverage_frontier
 from optimization.interdiction import InterdictionModel
@@ -43,10 +43,10 @@ def _time_limit() -> float:
 
 def real_instance():
     """Network and scenario from the staged warehouse if there is one, else the reference files."""
-    from chokepoint.model import network_from_tables
-    from chokepoint.placements import network_from_warehouse
-    from chokepoint.reference import load_reference
-    from chokepoint.scenario import load_scenario
+    from chokepoint.model.build import network_from_tables
+    from chokepoint.warehouse.reads import network_from_warehouse
+    from chokepoint.inputs.reference import load_reference
+    from chokepoint.inputs.scenario import load_scenario
 
     named = os.environ.get("CHOKEPOINT_BENCH_WAREHOUSE")
     warehouse = Path(named) if named else warehouse_path()
@@ -64,7 +64,7 @@ def real_instance():
 
 
 def real_rows() -> tuple[list[dict], dict]:
-    from chokepoint.placements import placement_models
+    from chokepoint.analyses.placements import placement_models
 
     network, scenario, source = real_instance()
     budget = scenario.settings.budget

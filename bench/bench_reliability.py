@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 
 from bench.common import median_seconds, peak_rss_mib, write_results
-from chokepoint.ledger import table_digests
-from chokepoint.paths import PROJECT_ROOT
-from chokepoint.warehouse import open_build, publish_build, rollback, verify_warehouse
+from chokepoint.warehouse.ledger import table_digests
+from chokepoint.settings import PROJECT_ROOT
+from chokepoint.warehouse.store import open_build, publish_build, rollback, verify_warehouse
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 

@@ -10,10 +10,10 @@ import networkx as nx
 import numpy as np
 
 from bench.common import median_seconds, peak_rss_mib, write_results
-from chokepoint.model import network_from_tables
-from chokepoint.paths import PROJECT_ROOT
-from chokepoint.reference import load_reference
-from chokepoint.scenario import load_scenario
+from chokepoint.model.build import network_from_tables
+from chokepoint.settings import PROJECT_ROOT
+from chokepoint.inputs.reference import load_reference
+from chokepoint.inputs.scenario import load_scenario
 from graph.failure import Propagation, single_points_of_failure
 from optimization.capability import CapabilityModel
 

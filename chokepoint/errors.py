@@ -1,14 +1,51 @@
-"""Typed errors that name what the analyst has to fix."""
+"""Typed errors that name what the analyst has to fix: the whole hierarchy in one place.
+
+One root, :class:`ChokepointError` (defined in the lowest layer, :mod:`graph.errors`)::
+
+    ChokepointError
+    ├── GraphInputError      a graph or budget an algorithm cannot take (graph)
+    ├── SolverError          a solve that did not end in a proven optimum (optimization)
+    │   ├── InfeasibleError, UnboundedError, InaccurateError, SolverLimitError
+    ├── InputError           bad input data: file, row, field (chokepoint.inputs)
+    ├── FetchError           a download failed or did not match its checksum
+    ├── UnsafeNameError      a name that cannot be an SQL identifier
+    ├── UnsafePathError      a link or a path leading outside its folder
+    ├── WarehouseError       publishing, rolling back or verifying failed
+    └── LedgerError          the ledger does not agree with itself or the warehouse
+
+The command line (``pipelines.cli``) prints any of them as one line and exits with 1.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ChokepointError", "InputError"]
+from graph.errors import ChokepointError, GraphInputError
+from optimization.errors import InaccurateError, InfeasibleError, SolverError, SolverLimitError, UnboundedError
+
+__all__ = ["ChokepointError", "GraphInputError", "SolverError", "InfeasibleError", "UnboundedError",
+           "InaccurateError", "SolverLimitError", "InputError", "FetchError", "UnsafeNameError",
+           "UnsafePathError", "WarehouseError", "LedgerError"]
 
 
-class ChokepointError(Exception):
-    """Base class of every error the command line reports in one line."""
+class FetchError(ChokepointError):
+    """A download failed or a file did not match its checksum; the cache is unchanged."""
+
+
+class UnsafeNameError(ChokepointError, ValueError):
+    """A name that cannot be used as an SQL identifier."""
+
+
+class UnsafePathError(ChokepointError, ValueError):
+    """A path that is a symbolic link, or leads outside the folder it must stay in."""
+
+
+class WarehouseError(ChokepointError):
+    """Publishing, rolling back or verifying the warehouse failed; nothing published was changed."""
+
+
+class LedgerError(ChokepointError):
+    """The ledger cannot be read or does not agree with itself or the warehouse."""
 
 
 class InputError(ChokepointError, ValueError):

@@ -19,20 +19,12 @@ import re
 import stat
 from pathlib import Path
 
-from chokepoint.errors import ChokepointError
+from chokepoint.errors import UnsafeNameError, UnsafePathError
 
 __all__ = ["UnsafeNameError", "UnsafePathError", "sql_identifier", "quote_identifier", "qualified_name",
            "safe_path_within"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-
-class UnsafeNameError(ChokepointError, ValueError):
-    """A name that cannot be used as an SQL identifier."""
-
-
-class UnsafePathError(ChokepointError, ValueError):
-    """A path that is a symbolic link, or leads outside the folder it must stay in."""
 
 
 def sql_identifier(name: str) -> str:

@@ -16,7 +16,7 @@ An *import embargo* of input k on actor d closes every route carrying k from a n
 outside d's member countries into one inside them or into d's sink (all imports of k,
 including re-exports through transit hubs and cloud compute).
 
-Everything needing a linear program (removal loss) lives in :mod:`chokepoint.analysis`.
+Everything needing a linear program (removal loss) lives in :mod:`chokepoint.analyses.chokepoints`.
 """
 
 from __future__ import annotations

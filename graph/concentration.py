@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from graph.network import PRODUCER
+
 __all__ = ["concentration", "capacity_concentration"]
 
 
@@ -83,8 +85,6 @@ def capacity_concentration(network, *, by: str = "node", world_capacity=None, la
     -----
     O(N) (one ``bincount`` per aggregate; a sort for the top supplier).
     """
-    from graph.network import PRODUCER
-
     if by not in ("node", "country"):
         raise ValueError("by must be 'node' or 'country'")
     producers = np.flatnonzero((network.node_kind == PRODUCER) & (network.node_capacity > 0))

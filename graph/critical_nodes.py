@@ -7,26 +7,28 @@ node pairs that can still reach each other. Works on any undirected graph an ana
 brings; node ids are arbitrary tokens.
 
 - :func:`edge_list` — validated input (pairs, graph-tool or networkx graphs); files are
-  read by :func:`chokepoint.edgelist.read_edge_list`.
+  read by :func:`chokepoint.inputs.edgelist.read_edge_list`.
 - :func:`pairwise_connectivity` — f(S) with graph-tool's compiled components.
 - :func:`greedy_critical_nodes` — the greedy baseline (best exact gain each step).
 - :func:`heuristic_critical_nodes` — memetic search with component-based
   neighbourhood search (MACNP-style), time-limited, deterministic given a seed.
-- :func:`critical_nodes` — the entry point: preprocessing, heuristic, and the exact
-  MILP (:mod:`optimization.critical_nodes`) on small graphs; ``optimal`` only when proved.
+- :func:`safe_fixings` — nodes an exact model may fix as not deleted.
+
+The entry point that adds the exact MILP on small graphs (``optimal`` only when proved)
+is :func:`optimization.cnp_exact.critical_nodes`.
 
 The local-search kernels are JIT-compiled loops in :mod:`graph._cnp_kernel`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from graph import _cnp_kernel as kernel
+from graph.errors import GraphInputError
 from graph.gt import graph_from_arrays, gt
 
 __all__ = [
@@ -40,16 +42,10 @@ __all__ = [
     "removal_gains",
     "greedy_critical_nodes",
     "heuristic_critical_nodes",
-    "critical_nodes",
-    "EXACT_MAX_NODES",
+    "safe_fixings",
+    "validate_k",
     "warm_up",
 ]
-
-#: Graphs with at most this many non-trivial nodes (after preprocessing) go to the
-#: exact MILP in ``method="auto"``. Measured (bench/results/cnp.md, 2 shared cores):
-#: proofs take ≤ 6 s up to 28 nodes, but often more than 60 s at 40 (sparse ER, K = 5).
-EXACT_MAX_NODES = 40
-
 
 @dataclass(frozen=True)
 class EdgeList:
@@ -126,10 +122,6 @@ class CriticalNodesResult:
 
 # ----------------------------------------------------------------------------- input
 
-class GraphInputError(ValueError):
-    """A graph or budget the CNP cannot take (self-loop, bad pair, K out of range)."""
-
-
 def edge_list_from_pairs(pairs, source: str = "<edges>") -> EdgeList:
     """EdgeList from ``(u, v)`` token pairs (validated: no self-loops); duplicates merged."""
     index: dict[str, int] = {}
@@ -182,7 +174,7 @@ def edge_list(graph) -> EdgeList:
     if isinstance(graph, EdgeList):
         return graph
     if isinstance(graph, (str, bytes)) or hasattr(graph, "read_bytes"):
-        raise TypeError("read edge-list files with chokepoint.edgelist.read_edge_list")
+        raise TypeError("read edge-list files with chokepoint.inputs.edgelist.read_edge_list")
     if isinstance(graph, gt.Graph):
         edges = graph.get_edges()
         src, dst = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64)
@@ -272,7 +264,7 @@ def removal_gains(graph, removed=None) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- heuristics
 
-def _check_k(k, n: int) -> int:
+def validate_k(k, n: int) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise GraphInputError(f"K must be a whole number, got {k!r}")
     if k < 0 or k > n:
@@ -293,7 +285,7 @@ def greedy_critical_nodes(graph, k: int) -> np.ndarray:
     doi:10.1007/978-3-319-12691-3_45.
     """
     edges = edge_list(graph)
-    k = _check_k(k, edges.num_nodes)
+    k = validate_k(k, edges.num_nodes)
     indptr, adj = edges.csr()
     order = np.argsort(-np.diff(indptr), kind="stable").astype(np.int64)
     return np.sort(kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, False, np.inf, order))
@@ -428,7 +420,7 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
     started = time.perf_counter()
     edges = edge_list(graph)
     n = edges.num_nodes
-    k = _check_k(k, n)
+    k = validate_k(k, n)
     if not time_limit > 0:
         raise GraphInputError(f"time limit must be a positive number of seconds, got {time_limit!r}")
     deadline = started + float(time_limit)
@@ -506,9 +498,9 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
     return best_s, int(best_obj), stats
 
 
-# ----------------------------------------------------------------------------- entry point
+# ----------------------------------------------------------------------------- fixings for exact models
 
-def _preprocess(edges: EdgeList) -> np.ndarray:
+def safe_fixings(edges: EdgeList) -> np.ndarray:
     """Nodes that may be fixed as *not deleted* without losing every optimum.
 
     - isolated nodes (deleting one changes nothing);
@@ -529,116 +521,3 @@ def _preprocess(edges: EdgeList) -> np.ndarray:
     both = leaf_src & leaf_dst
     fixed[np.minimum(edges.src[both], edges.dst[both])] = True
     return fixed
-
-
-def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "auto", solver: str = "HIGHS",
-                   seed: int = 0, exact_max_nodes: int = EXACT_MAX_NODES,
-                   stall_generations: int | None = None) -> CriticalNodesResult:
-    """Delete ``k`` nodes of an undirected graph to minimise pairwise connectivity.
-
-    Parameters
-    ----------
-    graph : EdgeList, path, graph-tool or networkx graph, or iterable of (u, v) pairs
-    k : int
-        Number of nodes to delete, ``0 <= k <= n``.
-    time_limit : float
-        Wall-clock seconds for the search (heuristic and MILP share it). The one-off
-        load of the compiled kernels (first call in a process) comes on top and is
-        included in ``seconds``.
-    method : {"auto", "heuristic", "exact"}
-        ``auto``: heuristic, then the exact MILP when the graph has at most
-        ``exact_max_nodes`` non-trivial nodes; ``exact``: MILP whatever the size;
-        ``heuristic``: no MILP.
-    solver : {"HIGHS", "SCIP"}
-        MILP solver.
-    seed : int
-        Heuristic seed.
-    stall_generations : int, optional
-        Stop the heuristic after this many memetic generations without improvement
-        (default: search until the time limit).
-
-    Returns
-    -------
-    CriticalNodesResult
-        ``optimal`` is true only when proved: the MILP solver reported an optimum
-        (HiGHS/SCIP status ``optimal``, default relative gap tolerance) that equals
-        the returned set's recomputed connectivity, or f(S) = 0.
-
-    Raises
-    ------
-    GraphInputError
-        Bad graph input, ``k`` outside ``[0, n]`` or a non-positive time limit.
-
-    Notes
-    -----
-    Heuristic: :func:`heuristic_critical_nodes`. Exact: Veremyev, Boginski & Pasiliao
-    compact MILP (:mod:`optimization.critical_nodes`), with provably safe fixings
-    (isolated nodes, leaves). The heuristic's solution is a fallback and an upper bound;
-    on a MILP time-out the better of incumbent and heuristic is returned, with the
-    solver's proven bound when it reports one. The CNP is NP-hard (Arulselvan et al.,
-    Comput. Oper. Res. 36(7):2193–2200, 2009, doi:10.1016/j.cor.2008.08.016).
-    """
-    started = time.perf_counter()
-    warm_up()
-    if method != "heuristic":  # cvxpy and the solvers load in seconds; not charged to the search either
-        from optimization.critical_nodes import solve_critical_nodes_milp
-    # The time limit bounds the search; the one-off kernel load is not charged to it.
-    deadline = time.perf_counter() + float(time_limit) if isinstance(time_limit, (int, float)) else None
-    edges = edge_list(graph)
-    n = edges.num_nodes
-    k = _check_k(k, n)
-    if method not in ("auto", "heuristic", "exact"):
-        raise ValueError(f"unknown method {method!r}; choose auto, heuristic or exact")
-    if not (isinstance(time_limit, (int, float)) and math.isfinite(time_limit) and time_limit > 0):
-        raise GraphInputError(f"time limit must be a positive number of seconds, got {time_limit!r}")
-    before = pairwise_connectivity(edges)
-    details: dict = {"nodes": n, "edges": edges.num_edges, "k": k}
-
-    def result(indices, method_used, optimal, lower_bound) -> CriticalNodesResult:
-        indices = np.asarray(indices, dtype=np.int64)
-        if indices.size < k:  # an exact optimum may use fewer deletions; more never hurts
-            extra = np.setdiff1d(np.arange(n), indices)[: k - indices.size]
-            indices = np.concatenate([indices, extra])
-        indices = np.sort(indices)
-        value = pairwise_connectivity(edges, indices)
-        return CriticalNodesResult(
-            removed=[edges.ids[i] for i in indices], pairwise_connectivity=value,
-            optimal=bool(optimal or value == 0 or value <= lower_bound), seconds=time.perf_counter() - started,
-            lower_bound=int(min(max(lower_bound, 0), value)), method=method_used, before=before, details=details)
-
-    if before == 0 or k == 0 or k == n:
-        return result(np.arange(k), "trivial", True, before if k == 0 else 0)
-
-    fixed = _preprocess(edges)
-    free_nodes = int((~fixed).sum())
-    use_exact = method == "exact" or (method == "auto" and free_nodes <= exact_max_nodes)
-    details["free_nodes"] = free_nodes
-    heuristic_share = 0.25 if use_exact else 1.0
-    heuristic_seconds = max(min(float(time_limit) * heuristic_share, float(time_limit)), 1e-3)
-    if use_exact:
-        heuristic_seconds = min(heuristic_seconds, 2.0)
-    if use_exact and stall_generations is None:
-        stall_generations = 50  # the MILP settles small graphs; no need to search to the limit
-    s_heur, f_heur, stats = heuristic_critical_nodes(edges, k, heuristic_seconds, seed=seed,
-                                                     stall_generations=stall_generations)
-    details["heuristic"] = {"objective": f_heur, **stats}
-    if f_heur == 0 or not use_exact:
-        return result(s_heur, "heuristic", f_heur == 0, 0)
-
-    remaining = deadline - time.perf_counter()
-    if remaining <= 0.05:
-        return result(s_heur, "heuristic", False, 0)
-    exact = solve_critical_nodes_milp(edges.num_nodes, edges.src, edges.dst, k, time_limit=remaining,
-                                      solver=solver, fixed_zero=fixed, upper_bound=f_heur)
-    details["exact"] = {"status": exact.status, "objective": exact.objective, "bound": exact.bound,
-                        "seconds": exact.seconds}
-    lower = int(math.ceil(exact.bound - 1e-6)) if exact.bound is not None else 0
-    if exact.removed is not None:
-        exact_value = pairwise_connectivity(edges, exact.removed)
-        if exact.proved and exact_value == round(exact.objective) and exact_value <= f_heur:
-            return result(exact.removed, "exact", True, exact_value)
-        if exact.proved and f_heur <= round(exact.objective):
-            return result(s_heur, "exact+heuristic", True, f_heur)
-        if exact_value < f_heur:
-            return result(exact.removed, "exact", False, lower)
-    return result(s_heur, "exact+heuristic" if exact.proved else "heuristic", exact.proved and lower >= f_heur, lower)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from graph.arrays import concat_ranges
 
@@ -409,8 +410,6 @@ def surviving_fraction(network: SupplyNetwork, flow, closed, *, propagation: Pro
     scaled flows stay under route capacities. One sparse product per level:
     O(depth · R + (E + V) · B).
     """
-    import scipy.sparse as sp
-
     net = network
     prop = propagation or Propagation.of(net)
     flow = np.asarray(flow, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 A defector ``d`` is deterred when its margin ``p_d·V_d·L_d + B_d − G_d`` is ≥ 0
 (DESIGN.md §4), i.e. when the placement removes at least the leverage
-``L*_d = (G_d − B_d) / (p_d·V_d)`` (:func:`optimization.deterrence.required_leverage`),
+``L*_d = (G_d − B_d) / (p_d·V_d)`` (:func:`optimization.deterrence_margin.required_leverage`),
 i.e. when its remaining capability share is at most ``s_d = 1 − L*_d``. The model is the
 interdiction MILP of :mod:`optimization.interdiction` with one LP-dual block per
 defector and a cost objective:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from graph.errors import ChokepointError
+
 __all__ = ["SolverError", "InfeasibleError", "UnboundedError", "InaccurateError", "SolverLimitError"]
 
 
-class SolverError(RuntimeError):
+class SolverError(ChokepointError, RuntimeError):
     """A solve did not end in a proven optimum.
 
     Attributes

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import nashpy
 import numpy as np
 
 __all__ = ["RaceGame", "pure_nash_equilibria", "mixed_equilibria_two_player", "MAX_PLAYERS"]
@@ -122,8 +123,6 @@ def mixed_equilibria_two_player(game: RaceGame) -> list[tuple[np.ndarray, np.nda
     Returns a list of (strategy of actor 0, strategy of actor 1), each a probability
     vector over (comply, defect).
     """
-    import nashpy
-
     if game.size != 2:
         raise ValueError("mixed equilibria are computed for two-actor games only")
     profiles = np.array([[False, False], [False, True], [True, False], [True, True]])

@@ -52,7 +52,8 @@ from graph.network import SupplyNetwork, max_flow_network
 from optimization.capability import CapabilityModel
 from optimization.errors import InaccurateError, InfeasibleError, SolverLimitError, UnboundedError
 from optimization.interdiction_heuristic import greedy_placement, prune
-from optimization.milp import MIP_REL_GAP, solve_milp
+from optimization.milp import OPTIMALITY_GAP, solve_milp
+from optimization.solvers import solve_checked, solver_options
 
 __all__ = [
     "OPTIMALITY_GAP",
@@ -66,8 +67,6 @@ __all__ = [
     "interdict_max_flow",
 ]
 
-#: A placement is reported optimal only if (objective − bound) / objective is at most this.
-OPTIMALITY_GAP = 1e-6
 #: How several defectors' remaining capability shares combine into one objective.
 AGGREGATES = ("mean", "max")
 #: Seconds allowed to each capability LP that evaluates a placement.
@@ -517,8 +516,6 @@ class InterdictionModel:
         budget = _check_budget(budget)
         if self._trivial(budget):
             return self.evaluate(np.zeros(self.num_controls, dtype=bool))[0], np.zeros(self.num_controls)
-        from optimization.solvers import solve_checked, solver_options
-
         problem = self._relaxation_problem()
         self._budget_relaxed.value = budget
         solve_checked(problem, solver_options("HIGHS", time_limit or self.time_limit),

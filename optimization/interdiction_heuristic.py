@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from optimization.milp import OPTIMALITY_GAP
+
 __all__ = ["greedy_placement", "rounding_placement", "prune", "local_search", "heuristic_placement", "dual_scores"]
 
 #: Evaluate every affordable control exactly when there are at most this many; else a shortlist.
@@ -164,10 +166,8 @@ def heuristic_placement(model, budget: float, *, time_limit: float | None = None
     -------
     PlacementResult
         ``status`` is ``heuristic``, or ``optimal`` when the exact value meets the LP
-        bound within :data:`optimization.interdiction.OPTIMALITY_GAP`.
+        bound within :data:`optimization.milp.OPTIMALITY_GAP`.
     """
-    from optimization.interdiction import OPTIMALITY_GAP
-
     started = time.perf_counter()
     limit = time_limit or model.time_limit
     deadline = started + limit

@@ -24,10 +24,12 @@ import cvxpy.settings as cvxpy_settings
 from optimization.errors import InfeasibleError, SolverError, SolverLimitError, UnboundedError
 from optimization.solvers import SOLVERS, ScipKeepingStatus
 
-__all__ = ["MilpOutcome", "solve_milp", "MIP_REL_GAP"]
+__all__ = ["MilpOutcome", "solve_milp", "MIP_REL_GAP", "OPTIMALITY_GAP"]
 
 #: Relative gap at which a MILP counts as solved (both solvers are asked for it).
 MIP_REL_GAP = 1e-7
+#: A placement is reported optimal only if (objective − bound) / objective is at most this.
+OPTIMALITY_GAP = 1e-6
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
+import highspy
 from cvxpy.reductions.solvers.conic_solvers.scip_conif import SCIP as _CvxpyScip
 
 from optimization.errors import InaccurateError, InfeasibleError, SolverError, SolverLimitError, UnboundedError
@@ -18,11 +21,6 @@ SOLVERS = ("HIGHS", "SCIP")
 def _silence_highs_banner() -> None:
     """HiGHS prints a licence banner to fd 1 when its first instance is made, before any
     option can switch output off; commands that print JSON on stdout cannot have it."""
-    import os
-    import sys
-
-    import highspy
-
     sys.stdout.flush()
     saved = os.dup(1)
     try:

@@ -4,7 +4,7 @@ Settings come from the environment: ``CHOKEPOINT_DATA_DIR``, ``CHOKEPOINT_SCENAR
 ``CHOKEPOINT_WAREHOUSE``, and for the real data ``CHOKEPOINT_SHARED_DATA``,
 ``CHOKEPOINT_CACHE``, ``CHOKEPOINT_DATA_MODE``, ``CHOKEPOINT_VERIFY_CHECKSUMS``,
 ``CHOKEPOINT_MAX_QUARANTINE`` (bound below with ``dg.EnvVar``). Variables that are not
-set get the project defaults of :func:`chokepoint.paths.default_environment`; values set
+set get the project defaults of :func:`chokepoint.settings.default_environment`; values set
 by the caller always win. (No ``.env`` file: ``dagster dev`` lets a ``.env`` override the
 caller's environment, which would make ``--warehouse`` and test settings ineffective.)
 """
@@ -13,10 +13,10 @@ import os
 
 import dagster as dg
 
-from chokepoint import paths
-from chokepoint.paths import default_environment
+from chokepoint import settings
+from chokepoint.settings import default_environment
 from pipelines.assets import (chokepoints, critical_nodes, deterrence, placements, publish, reports, sources, staging,
-                              supply_graph, synthetic)
+                              supply_graph, synthetic_network)
 from pipelines.io import WarehouseIOManager
 from pipelines.jobs import check_sources_job, daily_source_check, main_job, weekly_refresh, with_freshness_policies
 from pipelines.sensors import sensors
@@ -25,7 +25,7 @@ from pipelines.resources import ChokepointSettings
 for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
 
-_modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, deterrence, synthetic, reports)
+_modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, deterrence, synthetic_network, reports)
 all_assets = [a for m in _modules for a in m.assets]
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 # Last: swaps the run's build in as the published warehouse once every check passed.
@@ -48,8 +48,8 @@ defs = dg.Definitions(
             cache_dir=dg.EnvVar("CHOKEPOINT_CACHE"),
             data_mode=dg.EnvVar("CHOKEPOINT_DATA_MODE"),
             # Not strings: read when the definitions load (the CLI sets them first).
-            verify_checksums=paths.verify_checksums(),
-            max_quarantine_fraction=paths.max_quarantine_fraction(),
+            verify_checksums=settings.verify_checksums(),
+            max_quarantine_fraction=settings.max_quarantine_fraction(),
             reports_dir=dg.EnvVar("CHOKEPOINT_REPORTS"),
         ),
         # Writes each run into its own build file beside the published warehouse.

@@ -3,7 +3,7 @@
 Analysts query the published warehouse while refreshes run, so no run writes it in
 place: each run writes its own build file beside it and the ``warehouse/published``
 asset swaps the build in atomically after every upstream check passed
-(:mod:`chokepoint.warehouse`). Empty frames still create their (empty) tables: empty
+(:mod:`chokepoint.warehouse.store`). Empty frames still create their (empty) tables: empty
 tables are normal here (no real data on a run on reference data, nothing quarantined)
 and downstream loads and analysts should get zero rows, not an error — the stock
 ``DuckDBPolarsIOManager`` skips them.
@@ -22,6 +22,7 @@ from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 
 from chokepoint.safety import sql_identifier
+from chokepoint.warehouse.store import WarehousePaths, open_build, release_build
 
 __all__ = ["WarehouseIOManager", "run_warehouse_connection"]
 
@@ -106,7 +107,7 @@ class WarehouseIOManager(DuckDBPolarsIOManager):
     build file beside it (``.<name>.build-<root run id>``, a copy of the published file
     to begin with), held under a lock while the run's process lives; the
     ``warehouse/published`` asset swaps the build in atomically after every upstream
-    asset check passed (:mod:`chokepoint.warehouse`). A run that does not select that
+    asset check passed (:mod:`chokepoint.warehouse.store`). A run that does not select that
     asset publishes nothing; its build is removed by a later run.
 
     ``direct=True`` writes ``database`` itself (no build, no publishing): for tests and
@@ -120,8 +121,6 @@ class WarehouseIOManager(DuckDBPolarsIOManager):
         return [_PolarsTables()]
 
     def create_io_manager(self, context) -> DbIOManager:
-        from chokepoint.warehouse import open_build
-
         if self.direct:
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
             return _BuildIOManager(build=Path(self.database), published=Path(self.database),
@@ -134,8 +133,6 @@ class WarehouseIOManager(DuckDBPolarsIOManager):
                                default_load_type=self.default_load_type(), io_manager_name="WarehouseIOManager")
 
     def teardown_after_execution(self, context) -> None:
-        from chokepoint.warehouse import WarehousePaths, release_build
-
         if self.direct:
             return
         release_build(WarehousePaths.of(self.database).build(_build_key(context)))

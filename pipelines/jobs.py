@@ -4,8 +4,8 @@ import datetime
 
 import dagster as dg
 
-from chokepoint import paths
-from chokepoint.checks import check_inputs
+from chokepoint import settings
+from chokepoint.inputs.source_check import check_inputs
 from pipelines.partitions import ALL_SCENARIOS_TAGS
 
 __all__ = ["main_job", "weekly_refresh", "check_sources_job", "daily_source_check", "with_freshness_policies",
@@ -49,8 +49,8 @@ weekly_refresh = dg.ScheduleDefinition(
        out=dg.Out(dg.Nothing))
 def check_inputs_op(context: dg.OpExecutionContext) -> None:
     # Output is Nothing: the summary is metadata, so no I/O manager (the warehouse) is touched.
-    summary = check_inputs(paths.data_dir(), data_mode=paths.data_mode(), mirror=paths.shared_data_dir(),
-                           cache=paths.cache_dir())
+    summary = check_inputs(settings.data_dir(), data_mode=settings.data_mode(), mirror=settings.shared_data_dir(),
+                           cache=settings.cache_dir())
     context.log.info("inputs valid: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
 
 

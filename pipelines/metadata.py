@@ -7,7 +7,7 @@ import math
 import dagster as dg
 import polars as pl
 
-from chokepoint.plots import markdown_image
+from chokepoint.report.plots import markdown_image
 
 __all__ = ["table_metadata", "markdown_table", "plot_metadata"]
 
@@ -50,7 +50,7 @@ def plot_metadata(png: bytes, alt: str) -> dg.MarkdownMetadataValue:
     Parameters
     ----------
     png : bytes
-        The figure, as returned by the functions of :mod:`chokepoint.plots`.
+        The figure, as returned by the functions of :mod:`chokepoint.report.plots`.
     alt : str
         Alternative text, shown where the image cannot be.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from chokepoint.paths import scenario_dir
+from chokepoint.settings import scenario_dir
 
 __all__ = ["scenario_keys", "SCENARIO_PARTITIONS", "PARTITIONED_ASSET", "ALL_SCENARIOS_TAGS", "PARTITION_EXPR"]
 

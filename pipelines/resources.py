@@ -6,13 +6,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from chokepoint.settings import PROJECT_ROOT, reports_dir
+
 __all__ = ["ChokepointSettings"]
 
 
 class ChokepointSettings(dg.ConfigurableResource):
     """Where the input data lives and which scenario to analyse.
 
-    Bound from ``CHOKEPOINT_DATA_DIR`` and ``CHOKEPOINT_SCENARIO`` (defaults: chokepoint.paths).
+    Bound from ``CHOKEPOINT_DATA_DIR`` and ``CHOKEPOINT_SCENARIO`` (defaults: chokepoint.settings).
     ``solver`` and ``time_limit_s``, when set, override the scenario's settings.
 
     Real data: ``shared_data_dir`` is the local mirror of the public datasets
@@ -33,12 +35,18 @@ class ChokepointSettings(dg.ConfigurableResource):
     data_mode: str = "auto"
     verify_checksums: bool = True
     max_quarantine_fraction: float = 0.02
-    #: Folder of the HTML reports (``CHOKEPOINT_REPORTS``); empty: chokepoint.paths default.
+    #: Folder of the HTML reports (``CHOKEPOINT_REPORTS``); empty: chokepoint.settings default.
     reports_dir: str = ""
 
-    def report_path(self, scenario: str) -> Path:
-        from chokepoint.paths import reports_dir
+    def solver_for(self, scenario) -> str:
+        """The MILP/LP solver: this resource's override, else the scenario's setting."""
+        return (self.solver or scenario.settings.solver).upper()
 
+    def time_limit_for(self, scenario) -> float:
+        """Seconds per solve: this resource's override, else the scenario's setting."""
+        return float(self.time_limit_s or scenario.settings.time_limit_s)
+
+    def report_path(self, scenario: str) -> Path:
         return (Path(self.reports_dir) if self.reports_dir else reports_dir()) / f"{scenario}.html"
 
     def reference_dir(self) -> Path:
@@ -52,8 +60,6 @@ class ChokepointSettings(dg.ConfigurableResource):
 
     @staticmethod
     def _resolve(value: str) -> Path | None:
-        from chokepoint.paths import PROJECT_ROOT
-
         if not value:
             return None
         path = Path(value)

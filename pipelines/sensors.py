@@ -3,13 +3,12 @@
 import json
 import os
 import time
-from pathlib import Path
 
 import dagster as dg
 
-from chokepoint import paths
-from chokepoint.inbox import changed_files, scan_inbox
-from chokepoint.warehouse import record_run_failure
+from chokepoint import settings
+from chokepoint.inputs.inbox import changed_files, scan_inbox
+from chokepoint.warehouse.store import record_run_failure
 from pipelines.jobs import main_job
 
 __all__ = ["inbox_sensor", "record_failed_runs"]
@@ -25,7 +24,7 @@ __all__ = ["inbox_sensor", "record_failed_runs"]
                  "last state. Symbolic links and paths that leave the inbox are refused and reported, never read."),
 )
 def inbox_sensor(context: dg.SensorEvaluationContext):
-    root = paths.inbox_dir()
+    root = settings.inbox_dir()
     if not root.is_dir():
         return dg.SkipReason(f"inbox {root} does not exist")
     state = scan_inbox(root)
@@ -62,7 +61,7 @@ def record_failed_runs(context: dg.RunFailureSensorContext):
         if error is not None and error.message:
             message = error.message.strip().splitlines()[0]
             break
-    record_run_failure(paths.warehouse_path(), {
+    record_run_failure(settings.warehouse_path(), {
         "run_id": context.dagster_run.run_id,
         "job": context.dagster_run.job_name,
         "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

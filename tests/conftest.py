@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from chokepoint.paths import PROJECT_ROOT
-from chokepoint.reference import load_reference
-from chokepoint.scenario import load_scenario
+from chokepoint.settings import PROJECT_ROOT
+from chokepoint.inputs.reference import load_reference
+from chokepoint.inputs.scenario import load_scenario
 
 DATA = PROJECT_ROOT / "data"
 REFERENCE = DATA / "reference"

@@ -10,12 +10,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from chokepoint.ingest.manifest import DATASETS, load_manifest
-from chokepoint.ingest.sources import empty_dataset, read_dataset
-from chokepoint.ingest.stage import MAPPING_FILES, parse_mappings, stage_real
-from chokepoint.paths import shared_data_dir
-from chokepoint.reference import load_reference
-from chokepoint.tables import read_csv_text
+from chokepoint.inputs.real.manifest import DATASETS, load_manifest
+from chokepoint.inputs.real.sources import empty_dataset, read_dataset
+from chokepoint.inputs.real.stage import MAPPING_FILES, parse_mappings, stage_real
+from chokepoint.settings import shared_data_dir
+from chokepoint.inputs.reference import load_reference
+from chokepoint.inputs.tables import read_csv_text
 from tests.conftest import REFERENCE
 
 MIRROR = shared_data_dir()

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from chokepoint.errors import InputError
-from chokepoint.reference import load_reference
-from chokepoint.scenario import load_scenario
+from chokepoint.inputs.reference import load_reference
+from chokepoint.inputs.scenario import load_scenario
 
 
 def _edit(path: Path, change) -> None:

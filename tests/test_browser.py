@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chokepoint.paths import PROJECT_ROOT
+from chokepoint.settings import PROJECT_ROOT
 from tests.conftest import ARTIFACTS, DATA
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

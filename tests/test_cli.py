@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from chokepoint.paths import PROJECT_ROOT
+from chokepoint.settings import PROJECT_ROOT
 
 CHOKEPOINT = Path(sys.executable).with_name("chokepoint")
 #: Not the synthetic asset's default, so that the good run shows the flag reached the asset.
@@ -83,7 +83,7 @@ def test_synthetic_nodes_sizes_the_synthetic_network_in_the_same_run(good_run, m
 
 @pytest.mark.parametrize("bad", ["0", "-5", "many", "1.5"])
 def test_synthetic_nodes_must_be_a_positive_whole_number(bad, capsys):
-    from chokepoint.cli import build_parser
+    from pipelines.cli import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--synthetic-nodes", bad])
@@ -114,7 +114,7 @@ def test_unknown_scenario_is_a_clear_error(good_run):
 
 
 def test_run_says_which_data_it_used(good_run):
-    from chokepoint.paths import cache_dir, shared_data_dir
+    from chokepoint.settings import cache_dir, shared_data_dir
 
     result, warehouse, _ = good_run
     first, second = result.stdout.splitlines()[:2]

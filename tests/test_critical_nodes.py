@@ -16,17 +16,17 @@ import numba
 import numpy as np
 import pytest
 
-from chokepoint.cli import main as cli_main
-from chokepoint.edgelist import read_edge_list
+from pipelines.cli import main as cli_main
+from chokepoint.inputs.edgelist import read_edge_list
 from chokepoint.errors import InputError
-from chokepoint.paths import PROJECT_ROOT
+from chokepoint.settings import PROJECT_ROOT
 from graph import _cnp_kernel as kernel
 from graph.critical_nodes import (
-    EdgeList, GraphInputError, _preprocess, critical_nodes, edge_list, greedy_critical_nodes,
+    EdgeList, GraphInputError, edge_list, safe_fixings, greedy_critical_nodes,
     heuristic_critical_nodes, pairwise_connectivity, removal_gains,
 )
 from graph.gt import gt
-from optimization.critical_nodes import CriticalNodesModel, solve_critical_nodes_milp
+from optimization.cnp_exact import CriticalNodesModel, critical_nodes, solve_critical_nodes_milp
 
 
 # ----------------------------------------------------------------------------- references
@@ -173,7 +173,7 @@ def test_milp_equals_brute_force(solver, seed):
     g = nx.gnm_random_graph(10, 14, seed=seed)
     edges = edge_list(g)
     model = CriticalNodesModel(edges.num_nodes, edges.src, edges.dst)
-    fixed_model = CriticalNodesModel(edges.num_nodes, edges.src, edges.dst, _preprocess(edges))
+    fixed_model = CriticalNodesModel(edges.num_nodes, edges.src, edges.dst, safe_fixings(edges))
     for k in (1, 2, 3):
         expected = brute_force(edges, k)
         for m in (model, fixed_model):  # one model re-solved for every K (parameter)
@@ -187,13 +187,13 @@ def test_milp_on_disconnected_graph_with_isolated_parts():
     edges = edge_list([("a", "b"), ("b", "c"), ("x", "y"), ("p", "q"), ("q", "r"), ("r", "s"), ("s", "p")])
     for k in range(0, 4):
         result = solve_critical_nodes_milp(edges.num_nodes, edges.src, edges.dst, k, time_limit=20,
-                                           fixed_zero=_preprocess(edges))
+                                           fixed_zero=safe_fixings(edges))
         assert result.proved and round(result.objective) == brute_force(edges, k)
 
 
 def test_preprocessing_fixes_only_isolated_leaves_and_one_end_of_single_edges():
     edges = edge_list([("a", "b"), ("b", "c"), ("c", "d"), ("x", "y")])
-    fixed = dict(zip(edges.ids, _preprocess(edges)))
+    fixed = dict(zip(edges.ids, safe_fixings(edges)))
     assert fixed == {"a": True, "b": False, "c": False, "d": True, "x": True, "y": False}
 
 

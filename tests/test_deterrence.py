@@ -16,11 +16,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from chokepoint.deterrence import analyse_deterrence, verdict_lines
-from chokepoint.model import network_from_tables
-from chokepoint.placements import catalogue_arrays, joint_model
-from chokepoint.recruitment import candidate_recruits, recruit_controls, recruitment_table
-from chokepoint.scenario import load_scenario
+from chokepoint.analyses.deterrence import analyse_deterrence, verdict_lines
+from chokepoint.model.build import network_from_tables
+from chokepoint.analyses.placements import catalogue_arrays, joint_model
+from chokepoint.analyses.recruitment import candidate_recruits, recruit_controls, recruitment_table
+from chokepoint.inputs.scenario import load_scenario
 from optimization.games import RaceGame, pure_nash_equilibria
 from pipelines.partitions import SCENARIO_PARTITIONS, scenario_keys
 from tests.conftest import DATA
@@ -289,7 +289,7 @@ def test_broken_partition_scenario_names_file_and_field(tmp_path):
 def test_run_summary_prints_the_deterrence_verdict(materialized):
     import io
 
-    from chokepoint.summary import print_summary
+    from chokepoint.report.summary import print_summary
 
     buffer = io.StringIO()
     print_summary(Path(materialized.database), out=buffer)

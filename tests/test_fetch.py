@@ -17,9 +17,9 @@ import polars as pl
 import pytest
 
 from chokepoint.errors import InputError
-from chokepoint.ingest.fetch import FetchError, fetch
-from chokepoint.ingest.manifest import load_manifest, locate_real_data
-from chokepoint.paths import PROJECT_ROOT
+from chokepoint.inputs.real.fetch import FetchError, fetch
+from chokepoint.inputs.real.manifest import load_manifest, locate_real_data
+from chokepoint.settings import PROJECT_ROOT
 from tests.ingest_helpers import MIRROR, mirror_copy, needs_mirror
 
 pytestmark = needs_mirror

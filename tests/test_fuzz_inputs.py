@@ -39,10 +39,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chokepoint.errors import InputError
-from chokepoint.paths import PROJECT_ROOT, shared_data_dir
-from chokepoint.reference import COMPUTE_INPUT, REFERENCE_FILES, load_reference
-from chokepoint.scenario import load_scenario
-from chokepoint.tables import read_csv_text
+from chokepoint.settings import PROJECT_ROOT, shared_data_dir
+from chokepoint.inputs.reference import COMPUTE_INPUT, REFERENCE_FILES, load_reference
+from chokepoint.inputs.scenario import load_scenario
+from chokepoint.inputs.tables import read_csv_text
 from tests.conftest import ARTIFACTS, DATA, REFERENCE
 
 CASES: Counter = Counter()
@@ -250,7 +250,7 @@ LOADERS = [
     Loader("scenario", {"default": DATA / "scenarios" / "default.toml"}, "toml",
            lambda folder, files: load_scenario(files["default"]), _sane_scenario),
     # Real datasets through the generic reader until dedicated loaders land; add
-    # chokepoint.ingest loaders here, one entry each.
+    # chokepoint.inputs.real loaders here, one entry each.
     *[Loader(f"real:{path.relative_to(shared_data_dir())}", {path.stem: path}, "csv",
              lambda folder, files: read_csv_text(next(iter(files.values()))), _sane_generic_csv)
       for path in _real_csv_files()],

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from optimization.deterrence import (capability_target, deterrence_margin, required_leverage,
+from optimization.deterrence_margin import (capability_target, deterrence_margin, required_leverage,
                                      threshold_detection_probability, tornado)
 from optimization.games import RaceGame, mixed_equilibria_two_player, pure_nash_equilibria
 

@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from chokepoint.model import network_from_tables
+from chokepoint.model.build import network_from_tables
 from graph.chokepoints import chokepoint_metrics, import_routes
 from graph.network import SINK, SupplyNetwork
 from tests.instances import random_and_or_network

@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from chokepoint.analysis import CHOKEPOINT_SCHEMA, chokepoint_analysis, removal_losses
-from chokepoint.model import network_from_tables
+from chokepoint.analyses.chokepoints import CHOKEPOINT_SCHEMA, chokepoint_analysis, removal_losses
+from chokepoint.model.build import network_from_tables
 from graph.failure import Propagation, single_points_of_failure
 from optimization.capability import CapabilityModel
 from tests.instances import random_and_or_network

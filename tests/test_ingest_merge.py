@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chokepoint.ingest.merge import merge_data
+from chokepoint.inputs.real.merge import merge_data
 
 INPUTS = pl.DataFrame({"input_id": ["tool", "ore", "datacenter_compute"], "name": ["Tool", "Ore", "Compute"],
                        "stage": ["equipment", "raw_material", "compute"], "unit": ["u", "t", "H100e"],

@@ -12,10 +12,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from chokepoint.ingest.fetch import fetch
-from chokepoint.ingest.manifest import load_manifest
-from chokepoint.ingest.stage import STAGED_TABLES
-from chokepoint.paths import PROJECT_ROOT
+from chokepoint.inputs.real.fetch import fetch
+from chokepoint.inputs.real.manifest import load_manifest
+from chokepoint.inputs.real.stage import STAGED_TABLES
+from chokepoint.settings import PROJECT_ROOT
 from pipelines.partitions import ALL_SCENARIOS_TAGS
 from pipelines.assets.staging import quarantine_within_limit
 from pipelines.definitions import all_assets, all_checks

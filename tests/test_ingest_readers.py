@@ -6,10 +6,10 @@ import polars as pl
 import pytest
 
 from chokepoint.errors import InputError
-from chokepoint.ingest.countries import CountryResolver, load_aliases
-from chokepoint.ingest.firms import FirmResolver, firm_key, load_firm_aliases
-from chokepoint.ingest.rawcsv import BLANK_ROW, read_raw_csv
-from chokepoint.ingest.usgs import stage_usgs
+from chokepoint.inputs.real.countries import CountryResolver, load_aliases
+from chokepoint.inputs.real.firms import FirmResolver, firm_key, load_firm_aliases
+from chokepoint.inputs.real.rawcsv import BLANK_ROW, read_raw_csv
+from chokepoint.inputs.real.usgs import stage_usgs
 from tests.conftest import REFERENCE
 
 
@@ -205,9 +205,9 @@ def test_usgs_world_file_quirks(tmp_path, countries):
      "usgs_input_map.csv, line 5, field 'input_id': unknown taxonomy input 'wolfram'"),
 ])
 def test_mapping_table_errors_name_file_line_and_field(data_copy, table, old, new, message):
-    from chokepoint.ingest.stage import MAPPING_FILES, parse_mappings
-    from chokepoint.reference import load_reference
-    from chokepoint.tables import read_csv_text
+    from chokepoint.inputs.real.stage import MAPPING_FILES, parse_mappings
+    from chokepoint.inputs.reference import load_reference
+    from chokepoint.inputs.tables import read_csv_text
 
     path = data_copy / "reference" / f"{table}.csv"
     text = path.read_text(encoding="utf-8")

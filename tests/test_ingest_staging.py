@@ -6,11 +6,11 @@ import polars as pl
 import pytest
 
 from chokepoint.errors import InputError
-from chokepoint.ingest.epoch import compute_shares
-from chokepoint.ingest.manifest import load_manifest, verify_files
-from chokepoint.ingest.merge import merge_data
-from chokepoint.ingest.rawcsv import read_raw_csv
-from chokepoint.ingest.usgs import mineral_shares
+from chokepoint.inputs.real.epoch import compute_shares
+from chokepoint.inputs.real.manifest import load_manifest, verify_files
+from chokepoint.inputs.real.merge import merge_data
+from chokepoint.inputs.real.rawcsv import read_raw_csv
+from chokepoint.inputs.real.usgs import mineral_shares
 from tests.conftest import REFERENCE
 from tests.ingest_helpers import (
     MIRROR,
@@ -154,7 +154,7 @@ def test_eto_country_rows_win_over_organisation_rows():
 
 
 def test_country_vs_organisation_rule_on_a_small_example():
-    from chokepoint.ingest.eto import _country_shares
+    from chokepoint.inputs.real.eto import _country_shares
 
     provision = pl.DataFrame({
         "provider_id": ["P1", "O1", "O2", "O3", "O4"], "provider_kind": ["country", "organization",

@@ -17,8 +17,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from chokepoint.cli import main
-from chokepoint.paths import PROJECT_ROOT
+from pipelines.cli import main
+from chokepoint.settings import PROJECT_ROOT
 
 CHOKEPOINT = Path(sys.executable).with_name("chokepoint")
 KEYS = {"interdicted", "flow_before", "flow_after", "optimal", "bound", "seconds"}
@@ -44,7 +44,7 @@ def interdict_subprocess(path, *args, timeout=120):
 
 
 def interdict(path, *args):
-    """``chokepoint.cli.main`` in this process (same code path, no interpreter start-up)."""
+    """``pipelines.cli.main`` in this process (same code path, no interpreter start-up)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:

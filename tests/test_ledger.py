@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from chokepoint.errors import ChokepointError
-from chokepoint.ledger import (
+from chokepoint.warehouse.ledger import (
     LedgerError,
     canonical_json,
     chain_problems,
@@ -27,7 +27,7 @@ from chokepoint.ledger import (
     table_digest,
     write_chain,
 )
-from chokepoint.warehouse import (
+from chokepoint.warehouse.store import (
     WarehouseError,
     WarehousePaths,
     clean_stale_builds,
@@ -322,7 +322,7 @@ def test_keep_last_n_snapshots(tmp_path):
 
 
 def test_keep_snapshots_setting(monkeypatch):
-    from chokepoint.warehouse import keep_snapshots
+    from chokepoint.settings import keep_snapshots
 
     monkeypatch.setenv("CHOKEPOINT_KEEP_SNAPSHOTS", "5")
     assert keep_snapshots() == 5
@@ -378,7 +378,7 @@ def test_concurrent_publishes_are_serialised(tmp_path):
 
 _HOLD_BUILD = """
 import sys, time
-from chokepoint.warehouse import open_build
+from chokepoint.warehouse.store import open_build
 open_build(sys.argv[1], "held")
 print("ready", flush=True)
 time.sleep(60)
@@ -423,7 +423,7 @@ def test_ledger_file_with_garbage_is_a_clear_error(published):
 
 
 def test_verify_and_rollback_commands(published, capsys):
-    from chokepoint.cli import main
+    from pipelines.cli import main
 
     assert main(["verify", "--warehouse", str(published)]) == 0
     out = capsys.readouterr().out

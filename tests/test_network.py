@@ -6,8 +6,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from chokepoint.model import network_from_tables
-from chokepoint.reference import COMPUTE_INPUT
+from chokepoint.model.build import network_from_tables
+from chokepoint.inputs.reference import COMPUTE_INPUT
 from graph.network import EDGE_KINDS, NODE_KINDS, to_graph_tool
 
 

@@ -10,8 +10,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from chokepoint.inbox import changed_files, scan_inbox
-from chokepoint.warehouse import ledger_head, record_run_failure, verify_warehouse
+from chokepoint.inputs.inbox import changed_files, scan_inbox
+from chokepoint.warehouse.store import ledger_head, record_run_failure, verify_warehouse
 from pipelines.definitions import defs
 from pipelines.sensors import inbox_sensor, record_failed_runs
 from pipelines.jobs import FRESH_TABLES, WEEKLY_FRESHNESS
@@ -79,7 +79,7 @@ def test_inbox_sensor_records_first_then_triggers_once_per_state(inbox, monkeypa
 @pytest.fixture
 def published(materialized, tmp_path):
     """A copy of the session's published warehouse with its ledger."""
-    from chokepoint.warehouse import WarehousePaths
+    from chokepoint.warehouse.store import WarehousePaths
 
     target = tmp_path / "w" / "chokepoint.duckdb"
     target.parent.mkdir()

@@ -67,7 +67,7 @@ def test_summary_says_the_run_used_the_reference_data(materialized):
     """The fixture configures no mirror and no cache: the data mode falls back to the reference data."""
     import io
 
-    from chokepoint.summary import print_summary
+    from chokepoint.report.summary import print_summary
 
     database = materialized.database
     out = io.StringIO()

@@ -13,15 +13,15 @@ import polars as pl
 import pytest
 
 from chokepoint.errors import InputError
-from chokepoint.model import network_from_tables
-from chokepoint.placements import (
+from chokepoint.model.build import network_from_tables
+from chokepoint.analyses.placements import (
     JOINT,
     catalogue_arrays,
     collateral_weights,
-    network_from_warehouse,
     placement_models,
 )
-from chokepoint.summary import placement_lines
+from chokepoint.warehouse.reads import network_from_warehouse
+from chokepoint.report.summary import placement_lines
 from graph.network import CLOUD, TRANSIT
 from optimization.interdiction_heuristic import heuristic_placement
 

@@ -30,8 +30,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from chokepoint.paths import PROJECT_ROOT
-from chokepoint.warehouse import (
+from chokepoint.settings import PROJECT_ROOT
+from chokepoint.warehouse.store import (
     CRASH_POINTS,
     WarehousePaths,
     clean_stale_builds,
@@ -196,7 +196,7 @@ def test_a_subset_run_without_the_publish_asset_publishes_nothing(launched, tmp_
 
 _CRASHING_PUBLISH = textwrap.dedent("""
     import sys, duckdb
-    from chokepoint.warehouse import open_build, publish_build
+    from chokepoint.warehouse.store import open_build, publish_build
     published = sys.argv[1]
     build = open_build(published, "crash")
     with duckdb.connect(str(build)) as con:
@@ -306,7 +306,7 @@ def test_random_sigkill_soak(launched, tmp_path):
 _READER = textwrap.dedent("""
     import json, os, sys, time
     import duckdb
-    from chokepoint.ledger import table_digest
+    from chokepoint.warehouse.ledger import table_digest
     path, stop, reconnect_every, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     QUERY = '''
         SELECT (SELECT record FROM ledger.records ORDER BY seq DESC LIMIT 1),

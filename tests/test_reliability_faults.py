@@ -21,8 +21,8 @@ import shutil
 import cvxpy as cp
 import pytest
 
-from chokepoint.cli import main
-from chokepoint.warehouse import clean_stale_builds, verify_warehouse
+from pipelines.cli import main
+from chokepoint.warehouse.store import clean_stale_builds, verify_warehouse
 from tests.conftest import DATA
 from tests.test_ledger import publish_generation
 
@@ -119,7 +119,7 @@ def test_crashing_step(setting, capfd, monkeypatch, error):
 
 
 def test_scip_time_limit_is_a_typed_error(reference, scenario):
-    from chokepoint.model import network_from_tables
+    from chokepoint.model.build import network_from_tables
     from optimization.capability import CapabilityModel
     from optimization.errors import SolverLimitError
 

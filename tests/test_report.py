@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from chokepoint.report import ReportInput, render_report
+from chokepoint.report.html import ReportInput, render_report
 from tests.conftest import ARTIFACTS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

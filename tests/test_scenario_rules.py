@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chokepoint.errors import InputError
-from chokepoint.scenario import load_scenario
+from chokepoint.inputs.scenario import load_scenario
 from tests.conftest import DATA
 
 BASE = '''

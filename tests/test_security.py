@@ -15,9 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from chokepoint.cli import build_parser
+from pipelines.cli import build_parser
+from pipelines.commands import cmd_run
 from chokepoint.errors import InputError
-from chokepoint.paths import PROJECT_ROOT
+from chokepoint.settings import PROJECT_ROOT
 from chokepoint.safety import (
     UnsafeNameError,
     UnsafePathError,
@@ -26,7 +27,7 @@ from chokepoint.safety import (
     safe_path_within,
     sql_identifier,
 )
-from chokepoint.scenario import parse_scenario
+from chokepoint.inputs.scenario import parse_scenario
 from tests.conftest import DEFAULT_SCENARIO
 
 HOSTILE = "x'); DROP TABLE t; --"
@@ -41,14 +42,12 @@ def test_ui_binds_to_localhost_by_default(monkeypatch):
     assert args.host == "127.0.0.1"
     started = {}
 
-    def fake_execve(path, argv, env):
-        started.update(path=path, argv=argv)
-        raise SystemExit(0)
+    def fake_run_supervised(argv, **kwargs):
+        started.update(argv=argv)
+        return 0
 
-    monkeypatch.setattr(os, "execve", fake_execve)
-    monkeypatch.chdir(PROJECT_ROOT)
-    with pytest.raises(SystemExit):
-        args.handler(args)
+    monkeypatch.setattr(cmd_run, "run_supervised", fake_run_supervised)
+    cmd_run.ui(args)
     argv = started["argv"]
     assert argv[argv.index("-h") + 1] == "127.0.0.1"
 
@@ -310,7 +309,7 @@ def test_no_secrets_in_tracked_files():
     texts = {str(p.relative_to(PROJECT_ROOT)): t for p in _tracked_files() if (t := _read_text(p)) is not None}
     assert len(texts) > 40
     assert scan_for_secrets(texts) == []
-    # Settings defaults live in chokepoint.paths; no .env (where secrets tend to land) is tracked.
+    # Settings defaults live in chokepoint.settings; no .env (where secrets tend to land) is tracked.
     assert not any(p.name == ".env" for p in _tracked_files())
 
 

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from pipelines.io import WarehouseIOManager
 
-from chokepoint.model import network_from_tables
-from chokepoint.synthetic import synthetic_network_from_tables
+from chokepoint.model.build import network_from_tables
+from chokepoint.model.build import synthetic_network_from_tables
 from graph.failure import Propagation, producible
 from graph.network import CLOUD, PRODUCER, SINK, TRANSIT
 from graph.parquet import FILES, network_from_arrow, network_to_arrow, read_network_parquet, write_network_parquet

@@ -1,11 +1,11 @@
-"""Analyst views (chokepoint.views): created when their tables exist, readable columns."""
+"""Analyst views (chokepoint.warehouse.views): created when their tables exist, readable columns."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
-from chokepoint.views import VIEWS, create_views, existing_tables
+from chokepoint.warehouse.views import VIEWS, create_views, existing_tables
 
 PLACEMENT_COLUMNS = ["scenario", "target", "defector", "budget", "collateral_cap", "controls", "n_controls", "cost",
                      "collateral", "capability_before", "capability_after", "leverage", "objective", "bound", "gap",

@@ -8,7 +8,7 @@ import re
 import duckdb
 import pytest
 
-from chokepoint.paths import PROJECT_ROOT
+from chokepoint.settings import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "warehouse.md"
 TEXT = DOC.read_text(encoding="utf-8")

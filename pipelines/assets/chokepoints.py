@@ -3,8 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from chokepoint.analysis import ChokepointRun, chokepoint_analysis, concentration_table
-from chokepoint.plots import chokepoint_ranking_png
+from chokepoint.analyses.chokepoints import ChokepointRun, chokepoint_analysis, concentration_table
+from chokepoint.report.plots import chokepoint_ranking_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
 from pipelines.assets.staging import scenario_of
@@ -19,8 +19,7 @@ LOSS_TOLERANCE = 1e-6
 
 def capability_model(network: SupplyNetwork, scenario, settings: ChokepointSettings) -> CapabilityModel:
     """The capability LP with the solver and limit from settings, else from the scenario."""
-    return CapabilityModel(network, solver=settings.solver or scenario.settings.solver,
-                           time_limit=settings.time_limit_s or scenario.settings.time_limit_s)
+    return CapabilityModel(network, solver=settings.solver_for(scenario), time_limit=settings.time_limit_for(scenario))
 
 
 def run_metadata(run: ChokepointRun) -> dict:

@@ -13,15 +13,15 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from chokepoint.deterrence import (DETER_ALL_SCHEMA, DETERRENCE_SCHEMA, EQUILIBRIA_SCHEMA, MARGIN_TOLERANCE,
+from chokepoint.analyses.deterrence import (DETER_ALL_SCHEMA, DETERRENCE_SCHEMA, EQUILIBRIA_SCHEMA, MARGIN_TOLERANCE,
                                    SENSITIVITY_SCHEMA, analyse_deterrence, verdict_lines)
-from chokepoint.model import network_from_tables
-from chokepoint.plots import deterrence_margins_png, markdown_image
-from chokepoint.recruitment import RECRUITMENT_SCHEMA, recruitment_table
-from chokepoint.scenario import Scenario, load_scenario
+from chokepoint.model.build import network_from_tables
+from chokepoint.report.plots import deterrence_margins_png, markdown_image
+from chokepoint.analyses.recruitment import RECRUITMENT_SCHEMA, recruitment_table
+from chokepoint.inputs.scenario import Scenario, load_scenario
 from optimization.capability import CapabilityModel
 from pipelines.metadata import table_metadata
-from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
+from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET, SCENARIO_PARTITIONS
 from pipelines.resources import ChokepointSettings
 
 # Single-run backfills of static partitions are stable in practice but flagged beta; the
@@ -67,8 +67,7 @@ def present_keys(context, settings: ChokepointSettings) -> tuple[list[str], list
 
 
 def _solver(settings: ChokepointSettings, scenario: Scenario) -> tuple[str, float]:
-    return (settings.solver or scenario.settings.solver).upper(), float(settings.time_limit_s
-                                                                        or scenario.settings.time_limit_s)
+    return settings.solver_for(scenario), settings.time_limit_for(scenario)
 
 
 def _keyed(frame: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -226,8 +225,6 @@ def recruitment_monotone(recruitment: pl.DataFrame) -> dg.AssetCheckResult:
     "Every scenario partition the definitions know has its scenario file in the run's data folder (warning "
     "only: a run on another data folder analyses the scenarios it has)."))
 def scenario_files_present(settings: ChokepointSettings, deter_all: pl.DataFrame) -> dg.AssetCheckResult:
-    from pipelines.partitions import SCENARIO_PARTITIONS
-
     missing = [k for k in SCENARIO_PARTITIONS.get_partition_keys() if not _scenario_file(settings, k).exists()]
     return dg.AssetCheckResult(passed=not missing, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"missing": dg.MetadataValue.json(missing),

@@ -7,10 +7,10 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from chokepoint.analysis import capability_table, control_leverage_table
-from chokepoint.model import control_route_masks
-from chokepoint.placements import catalogue_arrays, leverage_curve_table, placement_models, placements_table
-from chokepoint.plots import leverage_curve_png
+from chokepoint.analyses.chokepoints import capability_table, control_leverage_table
+from chokepoint.model.controls import control_route_masks
+from chokepoint.analyses.placements import catalogue_arrays, leverage_curve_table, placement_models, placements_table
+from chokepoint.report.plots import leverage_curve_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
 from optimization.interdiction import OPTIMALITY_GAP
@@ -93,8 +93,8 @@ def capability_reproducible(settings: ChokepointSettings, capability: pl.DataFra
 
 
 def _models(settings: ChokepointSettings, network: SupplyNetwork, scenario):
-    return placement_models(network, scenario, solver=settings.solver or scenario.settings.solver,
-                            time_limit=settings.time_limit_s or scenario.settings.time_limit_s)
+    return placement_models(network, scenario, solver=settings.solver_for(scenario),
+                            time_limit=settings.time_limit_for(scenario))
 
 
 @dg.asset(

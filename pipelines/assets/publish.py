@@ -7,7 +7,8 @@ same asset publishes runs launched by ``chokepoint run``, Dagit or the schedule.
 
 import dagster as dg
 
-from chokepoint.warehouse import discard_build, keep_snapshots, list_snapshots, publish_build
+from chokepoint.settings import keep_snapshots
+from chokepoint.warehouse.store import discard_build, list_snapshots, publish_build
 
 GROUP = "publish"
 OWNERS = ["team:chokepoint"]

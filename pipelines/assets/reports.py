@@ -5,12 +5,11 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 
-from chokepoint import plots
-from chokepoint.report import ReportInput, render_report
-from chokepoint.scenario import load_scenario, parse_scenario
-from chokepoint.views import create_views
+from chokepoint.report import plots
+from chokepoint.report.html import ReportInput, render_report
+from chokepoint.inputs.scenario import load_scenario, parse_scenario
+from chokepoint.warehouse.views import create_views
 from pipelines.io import run_warehouse_connection
 from pipelines.resources import ChokepointSettings
 

@@ -7,11 +7,11 @@ import dagster as dg
 import polars as pl
 
 from chokepoint.errors import InputError
-from chokepoint.ingest.manifest import DATASETS, load_manifest, locate_real_data, verify_files
-from chokepoint.ingest.sources import RAW_TABLES, empty_dataset, raw_tables_of, read_dataset
-from chokepoint.ingest.stage import MAPPING_FILES
-from chokepoint.reference import REFERENCE_FILES
-from chokepoint.tables import read_csv_text
+from chokepoint.inputs.real.manifest import DATASETS, load_manifest, locate_real_data, verify_files
+from chokepoint.inputs.real.sources import RAW_TABLES, empty_dataset, raw_tables_of, read_dataset
+from chokepoint.inputs.real.stage import MAPPING_FILES
+from chokepoint.inputs.reference import REFERENCE_FILES
+from chokepoint.inputs.tables import read_csv_text
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.resources import ChokepointSettings
 

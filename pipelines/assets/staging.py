@@ -7,13 +7,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from chokepoint.ingest.merge import merge_data
-from chokepoint.ingest.quarantine import row_accounting
-from chokepoint.ingest.sources import RAW_TABLES
-from chokepoint.ingest.stage import MAPPING_FILES, STAGED_TABLES, USGS_MAP_COLUMNS, parse_mappings, stage_real
-from chokepoint.reference import REFERENCE_FILES, SHARE_SUM_TOLERANCE_PCT, stage_reference
-from chokepoint.scenario import Scenario, parse_scenario
-from chokepoint.tables import typed
+from chokepoint.inputs.real.merge import merge_data
+from chokepoint.inputs.real.quarantine import row_accounting
+from chokepoint.inputs.real.sources import RAW_TABLES
+from chokepoint.inputs.real.stage import MAPPING_FILES, Mappings, STAGED_TABLES, USGS_MAP_COLUMNS, parse_mappings, stage_real
+from chokepoint.inputs.reference import REFERENCE_FILES, SHARE_SUM_TOLERANCE_PCT, stage_reference
+from chokepoint.inputs.scenario import Scenario, parse_scenario
+from chokepoint.inputs.tables import typed
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.resources import ChokepointSettings
 
@@ -107,8 +107,6 @@ def real_tables(reference_input_types: pl.DataFrame, reference_recipes: pl.DataF
 
 
 def _empty_mappings():
-    from chokepoint.ingest.stage import Mappings
-
     return Mappings(**{name: pl.DataFrame(schema={c.name: pl.String for c in columns} | {"_line": pl.Int64})
                        for name, columns in MAPPING_FILES.items()})
 

@@ -6,7 +6,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from chokepoint.model import network_from_tables, network_tables
+from chokepoint.model.build import network_from_tables, network_tables
 from graph.gt import gt
 from graph.network import SupplyNetwork, to_graph_tool
 from pipelines.assets.staging import scenario_of

@@ -1,0 +1,407 @@
+"""Analyses the pipeline publishes: concentration, chokepoints, control leverage.
+
+Thin glue between the canonical tables, the graph core (``graph``) and the
+optimisation models (``optimization``); returns Polars tables ready for the warehouse.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from chokepoint.inputs.scenario import Scenario
+from graph.chokepoints import NetworkChokepoints, chokepoint_metrics, import_routes
+from graph.concentration import concentration
+from graph.failure import Propagation, surviving_fraction
+from graph.network import PRODUCER, TRANSIT, SupplyNetwork
+from optimization.capability import CapabilityModel, CapabilityResult
+
+__all__ = ["concentration_table", "chokepoint_table", "chokepoint_analysis", "ChokepointRun", "removal_losses",
+           "RemovalLosses", "world_capacity_of", "control_leverage_table", "capability_table", "rank_within",
+           "NODE_METRICS", "GROUP_METRICS", "TOP_K"]
+
+LARGE_SUPPLIER = 0.10
+
+
+def concentration_table(input_types: pl.DataFrame, capacities: pl.DataFrame) -> pl.DataFrame:
+    """Per input type: top supplier and its share, HHI, suppliers and large suppliers."""
+    ids = input_types["input_id"].to_list()
+    index = {k: i for i, k in enumerate(ids)}
+    rows = capacities.select("input_id", "iso3", "share")
+    metrics = concentration(np.array([index[k] for k in rows["input_id"]], dtype=np.int64),
+                            rows["share"].to_numpy(), len(ids), large=LARGE_SUPPLIER)
+    top_row = metrics["top_row"]
+    iso3 = rows["iso3"].to_list()
+    return pl.DataFrame({
+        "input_id": ids,
+        "name": input_types["name"],
+        "stage": input_types["stage"],
+        "top_iso3": [iso3[r] if r >= 0 else None for r in top_row],
+        "top_share": metrics["top_share"],
+        "hhi": metrics["hhi"],
+        "suppliers": metrics["suppliers"].astype(np.int64),
+        "suppliers_above_10pct": metrics["suppliers_above"],
+        "covered_share": metrics["covered"],
+    }).sort("hhi", descending=True)
+
+
+def rank_within(frame: pl.DataFrame, by: list[str], value: str = "value") -> pl.DataFrame:
+    """Add ``rank`` (1 = largest ``value``, ties share the lowest rank) within groups."""
+    return frame.with_columns(pl.col(value).rank(method="min", descending=True).over(by).cast(pl.Int64).alias("rank"))
+
+
+#: Removal losses are LP-proven for at least this many top entities per (defector, entity type).
+TOP_K = 10
+#: Tolerance under which the dual and flow bounds are taken to coincide.
+BOUND_TOLERANCE = 1e-9
+#: Metrics of analytics.chokepoints, by entity type.
+NODE_METRICS = ("removal_loss", "loss_lower_bound", "loss_upper_bound", "single_point_of_failure", "or_dominator",
+                "failure_cascade", "or_dominated", "betweenness", "core_number", "supplier_share")
+GROUP_METRICS = ("removal_loss", "loss_lower_bound", "loss_upper_bound", "single_point_of_failure", "failure_cascade")
+CHOKEPOINT_SCHEMA = {"scenario": pl.String, "defector": pl.String, "entity_type": pl.String, "entity": pl.String,
+                     "iso3": pl.String, "input_id": pl.String, "metric": pl.String, "value": pl.Float64,
+                     "rank": pl.Int64}
+
+
+@dataclass(frozen=True)
+class RemovalLosses:
+    """Relative capability loss of one sink for each of B removals.
+
+    ``lower``: dual-price bound (certified lower bound, first-order ranking);
+    ``upper``: surviving-flow bound (certified upper bound); ``exact``: the loss where
+    established (LP re-solve, or the two bounds coincide), else NaN; ``solved``: LP
+    re-solved; ``certified``: the top ``k`` losses are proven (every entity left out
+    has an upper bound at most the k-th largest exact loss); ``solves``: LP re-solves.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    exact: np.ndarray
+    solved: np.ndarray
+    certified: bool
+    solves: int
+    k: int
+
+
+def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, edge_entity: np.ndarray,
+                   num_entities: int, *, must_solve=(), top_k: int = TOP_K, max_solves: int | None = None,
+                   propagation: Propagation | None = None) -> RemovalLosses:
+    """Capability loss of ``sink`` when each entity's routes close, bounded for all and
+    exact (LP re-solve) for a proven top ``k``.
+
+    Parameters
+    ----------
+    model, sink, base :
+        The capability LP, the sink, and its optimum with every route open.
+    edge_entity : int array (E,)
+        The entity whose removal closes each route (-1: none); removing a node closes
+        its outgoing routes, a country those of its nodes, an embargo its import routes.
+    must_solve : sequence of int
+        Entities re-solved in any case (single points of failure, so the AND/OR and LP
+        results can be checked against each other).
+    top_k, max_solves :
+        Size of the top set; cap on LP re-solves (default ``5 · top_k`` plus
+        ``must_solve``).
+
+    Notes
+    -----
+    Lower bound: the base optimum's dual solution stays feasible when routes close
+    (only the dual objective's ``M_e · open_e`` coefficients change), so by weak
+    duality ``C_after ≤ C0 − Σ_{closed e} M_e μ_e``: ``loss ≥ Σ M_e μ_e / C0`` — the
+    first-order (dual-price) estimate is a certified lower bound. Upper bound: scaling
+    the base flow by :func:`graph.failure.surviving_fraction` stays feasible, so
+    ``loss ≤ 1 − s[sink]``. Every re-solve's optimal flow is feasible with all routes
+    open as well, so it is scaled the same way to tighten every other entity's upper
+    bound (``C_after(i) ≥ s'[sink] · C_j``); this matters because the LP optimum is
+    usually degenerate (one supplier per input carries everything), which makes the
+    bound from the base flow alone loose for single facilities. Re-solved:
+    ``must_solve``, the top k by dual price, then repeatedly the pending entity with the
+    largest current upper bound, until the k-th largest exact loss is at least every
+    pending upper bound (the top k is then proven: ``certified``) or the cap is reached.
+    Cost: O(depth · R + (V + E) · B) per bound pass (one per re-solve) and one LP per
+    re-solve.
+    """
+    net = model.network
+    c0 = base.value
+    edge_entity = np.asarray(edge_entity, dtype=np.int64)
+    valid = np.flatnonzero(edge_entity >= 0)
+    if c0 <= 1e-12 or num_entities == 0:
+        zeros = np.zeros(num_entities)
+        return RemovalLosses(lower=zeros, upper=zeros.copy(), exact=zeros.copy(), solved=np.zeros(num_entities, bool),
+                             certified=True, solves=0, k=min(top_k, num_entities))
+    contribution = model.bound[valid] * base.route_dual[valid]
+    lower = np.clip(np.bincount(edge_entity[valid], weights=contribution, minlength=num_entities) / c0, 0.0, 1.0)
+    closed = np.zeros((net.num_edges, num_entities), dtype=bool)
+    closed[valid, edge_entity[valid]] = True
+    surviving = surviving_fraction(net, base.flow, closed, propagation=propagation)[sink]
+    upper = np.maximum(np.clip(1.0 - surviving, 0.0, 1.0), lower)
+    exact = np.where(upper - lower <= BOUND_TOLERANCE, lower, np.nan)
+    solved = np.zeros(num_entities, dtype=bool)
+    must_solve = np.unique(np.asarray(must_solve, dtype=np.int64))
+    limit = (5 * top_k if max_solves is None else max_solves) + must_solve.size
+
+    def solve(j: int) -> None:
+        nonlocal upper
+        after = model.solve(sink, (~closed[:, j]).astype(np.float64))
+        exact[j] = min(max((c0 - after.value) / c0, 0.0), 1.0)
+        solved[j] = True
+        if after.value > 1e-12 * c0:
+            # The re-solve's flow is feasible with everything open too: a second flow
+            # to scale down, which tightens every other entity's upper bound.
+            kept = surviving_fraction(net, after.flow, closed, propagation=propagation)[sink] * after.value / c0
+            upper = np.maximum(np.minimum(upper, np.clip(1.0 - kept, 0.0, 1.0)), lower)
+            newly = np.isnan(exact) & (upper - lower <= BOUND_TOLERANCE)
+            exact[newly] = lower[newly]
+
+    for j in must_solve:
+        solve(int(j))
+    k = min(top_k, num_entities)
+    # The first-order (dual-price) top k, then upper-bound order until the top k is proven.
+    for j in np.argsort(-lower, kind="stable")[:k]:
+        if np.isnan(exact[j]) and lower[j] > 0 and int(solved.sum()) < limit:
+            solve(int(j))
+    certified = False
+    while True:
+        pending = np.flatnonzero(np.isnan(exact))
+        if not pending.size:
+            certified = True
+            break
+        # The pending entity with the largest (current, tightened) upper bound.
+        j = int(pending[np.lexsort((-lower[pending], -upper[pending]))[0]])
+        known = np.sort(exact[~np.isnan(exact)])[::-1]
+        if known.size >= k and (k == 0 or known[k - 1] >= upper[j] - BOUND_TOLERANCE):
+            certified = True
+            break
+        if int(solved.sum()) >= limit:
+            break
+        solve(j)
+    return RemovalLosses(lower=lower, upper=upper, exact=exact, solved=solved, certified=certified,
+                         solves=int(solved.sum()), k=k)
+
+
+def world_capacity_of(capacities: pl.DataFrame, inputs) -> np.ndarray:
+    """World capacity per input type as used by the shares (capacity = share × world)."""
+    rows = capacities.filter(pl.col("share") > 0).group_by("input_id").agg(
+        (pl.col("capacity") / pl.col("share")).median().alias("world"))
+    world = dict(zip(rows["input_id"].to_list(), rows["world"].to_list()))
+    return np.array([world.get(k, np.nan) for k in inputs], dtype=np.float64)
+
+
+def _metric_frame(entity_type: str, names, iso3, input_id, metrics: dict, limit: int | None = None) -> pl.DataFrame:
+    """Long frame: one row per entity × metric (NaN values dropped).
+
+    With ``limit``, each metric keeps only its ``limit`` largest values (ties at the cut
+    broken by position) plus every positive single-point-of-failure / dominator flag;
+    the rows kept are exactly those whose rank over all entities is best, so ranks
+    computed on them equal the ranks over all entities.
+    """
+    names, iso3, input_id = (np.asarray(a, dtype=object) for a in (names, iso3, input_id))
+    parts = []
+    for metric, values in metrics.items():
+        values = np.asarray(values, dtype=np.float64)
+        keep = np.flatnonzero(~np.isnan(values))
+        if limit is not None and keep.size > limit:
+            if metric in ("single_point_of_failure", "or_dominator"):
+                keep = keep[values[keep] > 0]
+            else:
+                order = np.lexsort((keep, -values[keep]))
+                keep = np.sort(keep[order[:limit]])
+        parts.append(pl.DataFrame({
+            "entity_type": pl.Series([entity_type] * keep.size, dtype=pl.String),
+            "entity": pl.Series(names[keep].tolist(), dtype=pl.String),
+            "iso3": pl.Series(iso3[keep].tolist(), dtype=pl.String),
+            "input_id": pl.Series(input_id[keep].tolist(), dtype=pl.String),
+            "metric": pl.Series([metric] * keep.size, dtype=pl.String),
+            "value": values[keep],
+        }))
+    return pl.concat(parts) if parts else pl.DataFrame(schema={k: v for k, v in CHOKEPOINT_SCHEMA.items()
+                                                               if k not in ("scenario", "defector", "rank")})
+
+
+@dataclass(frozen=True)
+class ChokepointRun:
+    """Table plus what it took: the graph suite and removal-loss statistics per defector."""
+
+    table: pl.DataFrame
+    suite: NetworkChokepoints
+    removal: dict
+    seconds: dict
+
+
+def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: pl.DataFrame,
+                        model: CapabilityModel | None = None, *, top_k: int = TOP_K, pivots: int | None = None,
+                        seed: int = 0, node_rows: int | None = None) -> ChokepointRun:
+    """Every chokepoint metric per candidate defector, as one long table.
+
+    Entities: ``node`` (a producer or transit hub; removing it closes its outgoing
+    routes), ``country`` (every node located there), ``input`` (an import embargo of
+    that input type on the defector: every route carrying it into the defector's member
+    countries or sink from outside them). Metrics per entity (DESIGN.md §3):
+
+    ``removal_loss``
+        Share of the defector's attainable capability lost (LP re-solve); present for
+        the proven top ``top_k`` per entity type, every single point of failure, and
+        wherever the two bounds coincide (e.g. 0 for nodes that carry no flow).
+    ``loss_lower_bound``, ``loss_upper_bound``
+        Dual-price (first-order) and surviving-flow bounds on ``removal_loss``, for all.
+    ``single_point_of_failure``
+        1 if the loss alone makes the defector's sink unproducible (AND/OR).
+    ``failure_cascade``
+        Nodes of the defector's supply cone that become unproducible with the loss.
+    ``or_dominator``, ``or_dominated`` (nodes)
+        Dominates the sink in the OR skeleton; nodes of the cone it dominates there.
+    ``betweenness`` (nodes)
+        Flow-weighted betweenness in the defector's supply cone, weighted by the
+        defector's LP flows when ``model`` is given (nominal flows otherwise).
+    ``core_number`` (nodes)
+        k-core number in the undirected projection of the route graph.
+    ``supplier_share`` (nodes)
+        The node's capacity as a share of world capacity of its input.
+
+    Without ``model`` the LP metrics are left out (networks too large for the LP).
+    ``node_rows`` keeps only the ``node_rows`` largest values of each node metric (plus
+    every single point of failure and OR dominator; no zero flags) for very large networks.
+
+    Returns
+    -------
+    ChokepointRun
+        ``table`` ranked within (defector, entity type, metric), 1 = largest value.
+    """
+    started = time.perf_counter()
+    net = network
+    defectors = [(net.actors.index(a.id), a.id) for a in scenario.defectors if a.id in net.actors]
+    sinks = [net.sink_of(i) for i, _ in defectors]
+    bases = {sink: model.solve(sink) for sink in sinks} if model is not None else {}
+    seconds = {"base_lp": time.perf_counter() - started}
+    suite = chokepoint_metrics(net, sinks, flows={s: b.flow for s, b in bases.items()}, pivots=pivots, seed=seed)
+    seconds.update({f"graph_{k}": v for k, v in suite.seconds.items()})
+    clock = time.perf_counter()
+    prop = Propagation.of(net)
+
+    node_ids = np.flatnonzero(np.isin(net.node_kind, [PRODUCER, TRANSIT]))
+    node_entity = np.full(net.num_nodes, -1, dtype=np.int64)
+    node_entity[node_ids] = np.arange(node_ids.size)
+    countries = np.unique(net.node_country[net.node_country >= 0])
+    country_entity = np.full(len(net.countries), -1, dtype=np.int64)
+    country_entity[countries] = np.arange(countries.size)
+    country_of_node = np.where(net.node_country >= 0, country_entity[np.maximum(net.node_country, 0)], -1)
+    names = np.array(net.node_names, dtype=object) if net.node_names else np.arange(net.num_nodes).astype(str)
+    country_names = np.array(net.countries, dtype=object)
+    input_names = np.array(net.inputs, dtype=object)
+    node_iso3 = country_names[net.node_country[node_ids]]
+    node_input = input_names[net.node_input[node_ids]]
+    world = world_capacity_of(capacities, net.inputs)
+    share = net.node_capacity[node_ids] / world[net.node_input[node_ids]]
+    frames, removal = [], {}
+    for (actor_index, actor_id), sink in zip(defectors, sinks):
+        m = suite.sinks[sink]
+        imports = import_routes(net, actor_index)
+        spof_node = np.zeros(node_ids.size)
+        spof_node[node_entity[m.spof_nodes][node_entity[m.spof_nodes] >= 0]] = 1.0
+        dominator = np.zeros(node_ids.size)
+        dominator[node_entity[m.or_dominators][node_entity[m.or_dominators] >= 0]] = 1.0
+        spof_country = np.zeros(countries.size)
+        spof_country[country_entity[m.spof_countries]] = 1.0
+        spof_input = np.zeros(len(net.inputs))
+        spof_input[m.spof_inputs] = 1.0
+        node_metrics = {
+            "single_point_of_failure": spof_node, "or_dominator": dominator,
+            "failure_cascade": m.node_cascade[node_ids], "or_dominated": m.or_dominated[node_ids],
+            "betweenness": m.betweenness.values[node_ids], "core_number": suite.core[node_ids],
+            "supplier_share": share,
+        }
+        country_metrics = {"single_point_of_failure": spof_country,
+                           "failure_cascade": m.country_cascade[countries]}
+        input_metrics = {"single_point_of_failure": spof_input, "failure_cascade": m.input_cascade}
+        if model is not None:
+            base = bases[sink]
+            families = {
+                "node": (node_entity[net.edge_src], node_ids.size, node_entity[m.spof_nodes], node_metrics),
+                "country": (country_of_node[net.edge_src], countries.size, country_entity[m.spof_countries],
+                            country_metrics),
+                "input": (imports, len(net.inputs), m.spof_inputs, input_metrics),
+            }
+            for entity_type, (edge_entity, count, spof, metrics) in families.items():
+                result = removal_losses(model, sink, base, edge_entity, count, must_solve=spof[spof >= 0],
+                                        top_k=top_k, propagation=prop)
+                metrics.update({"removal_loss": result.exact, "loss_lower_bound": result.lower,
+                                "loss_upper_bound": result.upper})
+                removal[(actor_id, entity_type)] = result
+        has_imports = np.bincount(imports[imports >= 0], minlength=len(net.inputs)) > 0
+        input_metrics = {k: np.where(has_imports, v, np.nan) for k, v in input_metrics.items()}
+        defector_frames = [
+            _metric_frame("node", names[node_ids], node_iso3, node_input, node_metrics, limit=node_rows),
+            _metric_frame("country", country_names[countries], country_names[countries], [None] * countries.size,
+                          country_metrics),
+            _metric_frame("input", [f"imports:{k}" for k in net.inputs], [None] * len(net.inputs), list(net.inputs),
+                          input_metrics),
+        ]
+        frames.append(pl.concat(defector_frames).with_columns(pl.lit(actor_id).alias("defector")))
+    table = (rank_within(pl.concat(frames), ["defector", "entity_type", "metric"]) if frames
+             else pl.DataFrame(schema=CHOKEPOINT_SCHEMA))
+    table = table.with_columns(pl.lit(scenario.name).alias("scenario")).select(list(CHOKEPOINT_SCHEMA))
+    seconds["tables_and_lp"] = time.perf_counter() - clock
+    return ChokepointRun(table=table, suite=suite, removal=removal, seconds=seconds)
+
+
+def chokepoint_table(network: SupplyNetwork, scenario: Scenario, model: CapabilityModel | None,
+                     capacities: pl.DataFrame, **options) -> pl.DataFrame:
+    """The table of :func:`chokepoint_analysis` (one row per entity × defector × metric)."""
+    return chokepoint_analysis(network, scenario, capacities, model, **options).table
+
+
+def control_leverage_table(network: SupplyNetwork, scenario: Scenario, model: CapabilityModel,
+                           masks: dict[str, np.ndarray]) -> pl.DataFrame:
+    """Every catalogue control against every candidate defector: capability before and
+    after the control alone, leverage ``(C0 − C1) / C0``, cost and leverage per cost."""
+    rows = []
+    for actor in scenario.defectors:
+        sink = network.sink_of(network.actors.index(actor.id))
+        base = model.solve(sink)
+        for control in scenario.controls:
+            mask = masks[control.id]
+            after = model.solve(sink, (~mask).astype(np.float64)) if mask.any() else base
+            leverage = (base.value - after.value) / base.value if base.value > 0 else 0.0
+            rows.append({
+                "defector": actor.id, "control_id": control.id, "kind": control.kind,
+                "jurisdiction": control.jurisdiction, "input_id": control.input, "transit": control.transit,
+                "destination": control.destination, "cost": control.cost, "routes_closed": int(mask.sum()),
+                "capability_before": base.value, "capability_after": after.value,
+                "leverage": max(leverage, 0.0), "leverage_per_cost": max(leverage, 0.0) / control.cost if control.cost > 0 else None,
+                "status": after.status, "duality_gap": after.duality_gap, "max_residual": after.max_residual,
+                "solver": after.solver,
+            })
+    frame = pl.DataFrame(rows, schema_overrides={"input_id": pl.String, "transit": pl.String,
+                                                 "leverage_per_cost": pl.Float64})
+    return (rank_within(frame, ["defector"], "leverage")
+            .with_columns(pl.lit(scenario.name).alias("scenario"))
+            .sort("defector", "rank", "control_id"))
+
+
+def capability_table(network: SupplyNetwork, scenario: Scenario, model: CapabilityModel,
+                     control_leverage: pl.DataFrame) -> pl.DataFrame:
+    """Per actor: attainable capability with no controls; for candidate defectors also
+    the single best catalogue control within budget and the capability it leaves."""
+    rows = []
+    budget = scenario.settings.budget
+    for index, actor in enumerate(scenario.actors):
+        base = model.solve(network.sink_of(index))
+        best = (control_leverage.filter((pl.col("defector") == actor.id) & (pl.col("cost") <= budget))
+                .sort(["leverage", "cost", "control_id"], descending=[True, False, False]).head(1))
+        has_best = actor.candidate_defector and best.height and best["leverage"][0] > 0
+        rows.append({
+            "actor": actor.id, "name": actor.name, "signatory": actor.signatory,
+            "candidate_defector": actor.candidate_defector,
+            "capability_before": base.value,
+            "best_control": best["control_id"][0] if has_best else None,
+            "best_control_cost": best["cost"][0] if has_best else None,
+            "capability_after": best["capability_after"][0] if has_best else base.value,
+            "leverage": best["leverage"][0] if has_best else 0.0,
+            "status": base.status, "duality_gap": base.duality_gap, "max_residual": base.max_residual,
+            "solver": base.solver, "seconds": base.seconds,
+        })
+    return pl.DataFrame(rows, schema_overrides={"best_control": pl.String, "best_control_cost": pl.Float64}).with_columns(
+        pl.lit(scenario.name).alias("scenario"))

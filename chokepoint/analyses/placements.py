@@ -1,0 +1,225 @@
+"""Optimal control placements and leverage curves for a scenario (glue for the pipeline).
+
+Ties the scenario's control catalogue (:mod:`chokepoint.inputs.scenario`, route masks from
+:func:`chokepoint.model.build.control_route_masks`) to the interdiction MILP
+(:mod:`optimization.interdiction`) and returns Polars tables for the warehouse.
+
+**Collateral cost** (DESIGN.md §2: what a placement takes from signatories, linear
+in the placement, per route). Closing route ``e`` forgoes the trade it could carry
+from a signatory supplier: ``collateral_e = M_e / W_k`` for routes whose supplier is
+a producer in a signatory country (or whose buyer is a signatory actor's sink), 0
+otherwise; ``M_e`` is the route's data-derived flow bound
+(:func:`optimization.interdiction.tight_route_bounds`: the least of route capacity,
+supplier throughput and what the buyer can absorb) and ``W_k`` the world capacity of
+the input it carries. A placement's collateral is the sum over the routes it closes —
+"shares of world supply of each input that signatory suppliers stop selling",
+summed over inputs — and ``[settings] collateral_cap`` caps it. Secondary controls
+close re-exports from non-signatory hubs and carry no collateral beyond their cost.
+The capability each signatory loses under the chosen placement (exact LP re-solve,
+not linear) is reported beside it as ``signatory_capability_loss``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from chokepoint.errors import InputError
+from chokepoint.model.controls import control_route_masks
+from chokepoint.inputs.scenario import Scenario
+from graph.network import PRODUCER, SupplyNetwork
+from optimization.capability import CapabilityModel
+from optimization.frontier import leverage_frontier
+from optimization.interdiction import InterdictionModel, PlacementResult, tight_route_bounds
+
+__all__ = [
+    "JOINT",
+    "CatalogueArrays",
+    "catalogue_arrays",
+    "collateral_weights",
+    "placement_models",
+    "joint_model",
+    "placements_table",
+    "leverage_curve_table",
+]
+
+#: Label of the one placement optimised against every candidate defector at once.
+JOINT = "ALL"
+
+
+@dataclass(frozen=True)
+class CatalogueArrays:
+    """The control catalogue as arrays: ids, route masks (P × E), costs."""
+
+    ids: tuple[str, ...]
+    closes: np.ndarray
+    cost: np.ndarray
+
+
+def catalogue_arrays(network: SupplyNetwork, scenario: Scenario) -> CatalogueArrays:
+    """Route masks and costs of the scenario's controls, checking who places them.
+
+    Raises
+    ------
+    InputError
+        If a control's jurisdiction is not a signatory (only signatories place
+        controls; the scenario loader already refuses this, checked again here because
+        the optimisation relies on it).
+    """
+    signatories = scenario.signatory_countries
+    for i, control in enumerate(scenario.controls):
+        if control.jurisdiction not in signatories:
+            raise InputError(scenario.path, f"'{control.jurisdiction}' is not a signatory; only signatory "
+                             "jurisdictions place controls", row=f"[[controls]] #{i + 1} ({control.id})",
+                             field="jurisdiction")
+    masks = control_route_masks(network, scenario)
+    ids = tuple(c.id for c in scenario.controls)
+    closes = np.array([masks[i] for i in ids], dtype=bool).reshape(len(ids), network.num_edges)
+    return CatalogueArrays(ids=ids, closes=closes, cost=np.array([c.cost for c in scenario.controls], dtype=np.float64))
+
+
+def collateral_weights(network: SupplyNetwork, scenario: Scenario) -> np.ndarray:
+    """Collateral of closing each route (see module docstring), shares of world supply."""
+    signatory_country = np.array([c in scenario.signatory_countries for c in network.countries], dtype=bool)
+    signatory_actor = np.array([scenario.actor(a).signatory for a in network.actors], dtype=bool)
+    src, dst = network.edge_src, network.edge_dst
+    src_country = network.node_country[src]
+    from_signatory = (network.node_kind[src] == PRODUCER) & (src_country >= 0) & signatory_country[np.maximum(src_country, 0)]
+    dst_actor = network.node_actor[dst]
+    to_signatory = (dst_actor >= 0) & signatory_actor[np.maximum(dst_actor, 0)] if signatory_actor.size else np.zeros(src.size, bool)
+    producers = network.node_kind == PRODUCER
+    world = np.bincount(network.node_input[producers], weights=network.node_capacity[producers],
+                        minlength=len(network.inputs))
+    bound = tight_route_bounds(network)
+    carried = world[network.edge_input]
+    share = np.divide(bound, carried, out=np.zeros(src.size), where=carried > 0)
+    return np.where(from_signatory | to_signatory, np.minimum(share, 1.0), 0.0)
+
+
+def _models(network: SupplyNetwork, scenario: Scenario, targets: dict[str, list[str]], *, solver: str,
+            time_limit: float, capability: CapabilityModel | None) -> dict[str, InterdictionModel]:
+    """One interdiction model per target (a list of defector ids; mean aggregate), sharing the
+    catalogue, collateral weights, capability LP and its cache."""
+    catalogue = catalogue_arrays(network, scenario)
+    capability = capability or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
+    common = dict(collateral=collateral_weights(network, scenario), collateral_cap=scenario.settings.collateral_cap,
+                  aggregate="mean", solver=solver, time_limit=time_limit, capability_model=capability, lp_cache={})
+    return {target: InterdictionModel(network, [network.sink_of(network.actors.index(a)) for a in defectors],
+                                      catalogue.closes, catalogue.cost, **common)
+            for target, defectors in targets.items()}
+
+
+def placement_models(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
+                     capability: CapabilityModel | None = None) -> dict[str, InterdictionModel]:
+    """One interdiction model per candidate defector and one joint model (key :data:`JOINT`)."""
+    defectors = [a.id for a in scenario.defectors]
+    targets = {a: [a] for a in defectors}
+    if len(defectors) > 1:
+        targets[JOINT] = defectors
+    return _models(network, scenario, targets, solver=solver, time_limit=time_limit, capability=capability)
+
+
+def joint_model(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
+                capability: CapabilityModel | None = None) -> InterdictionModel:
+    """The interdiction model over every candidate defector's sink (mean aggregate), also
+    when there is only one."""
+    return _models(network, scenario, {JOINT: [a.id for a in scenario.defectors]}, solver=solver,
+                   time_limit=time_limit, capability=capability)[JOINT]
+
+
+def _signatory_loss(network: SupplyNetwork, scenario: Scenario, capability: CapabilityModel,
+                    closed: np.ndarray, baseline: dict[str, float]) -> float:
+    """Largest relative capability loss of a signatory actor under the closed routes."""
+    if not closed.any():
+        return 0.0
+    worst = 0.0
+    route_open = (~closed).astype(np.float64)
+    for actor in scenario.actors:
+        if not actor.signatory or baseline[actor.id] <= 0:
+            continue
+        after = capability.solve(network.sink_of(network.actors.index(actor.id)), route_open).value
+        worst = max(worst, (baseline[actor.id] - after) / baseline[actor.id])
+    return max(worst, 0.0)
+
+
+def _rows(scenario: Scenario, target: str, defectors: list[str], result: PlacementResult, ids: tuple[str, ...],
+          budget: float, extra: dict) -> list[dict]:
+    controls = [ids[i] for i in result.chosen]
+    rows = []
+    for k, defector in enumerate(defectors):
+        rows.append({
+            "scenario": scenario.name, "target": target, "defector": defector,
+            "budget": budget, "collateral_cap": scenario.settings.collateral_cap
+            if math.isfinite(scenario.settings.collateral_cap) else None,
+            "controls": controls, "n_controls": len(controls), "cost": result.cost, "collateral": result.collateral,
+            "capability_before": float(result.capability_before[k]),
+            "capability_after": float(result.capability_after[k]), "leverage": float(result.leverage[k]),
+            "objective": result.objective, "bound": result.bound, "gap": result.gap, "status": result.status,
+            "optimal": result.optimal, "method": result.method, "solver": result.solver,
+            "seconds": result.seconds, "lp_duality_gap": result.lp_duality_gap,
+            "routes_closed": result.routes_closed, "notes": "; ".join(result.notes), **extra,
+        })
+    return rows
+
+
+_PLACEMENT_SCHEMA = {
+    "scenario": pl.String, "target": pl.String, "defector": pl.String, "budget": pl.Float64,
+    "collateral_cap": pl.Float64, "controls": pl.List(pl.String), "n_controls": pl.Int64, "cost": pl.Float64,
+    "collateral": pl.Float64, "capability_before": pl.Float64, "capability_after": pl.Float64,
+    "leverage": pl.Float64, "objective": pl.Float64, "bound": pl.Float64, "gap": pl.Float64, "status": pl.String,
+    "optimal": pl.Boolean, "method": pl.String, "solver": pl.String, "seconds": pl.Float64,
+    "lp_duality_gap": pl.Float64, "routes_closed": pl.Int64, "notes": pl.String,
+}
+
+
+def placements_table(network: SupplyNetwork, scenario: Scenario, models: dict[str, InterdictionModel], *,
+                     budget: float | None = None) -> pl.DataFrame:
+    """The best placement within budget against each candidate defector, and the joint one.
+
+    One row per (target, defector): ``target`` is the defector the placement was
+    optimised against, or :data:`JOINT` for the placement that maximises mean leverage
+    over all candidate defectors (then one row per defector with its leverage).
+    ``objective`` is the remaining capability share the MILP minimised (mean over
+    defectors for the joint placement), ``bound`` its proven lower bound, ``gap``
+    their relative gap; ``optimal`` only for a proven optimum with gap ≤ 1e-6.
+    """
+    budget = scenario.settings.budget if budget is None else float(budget)
+    catalogue = catalogue_arrays(network, scenario)
+    capability = next(iter(models.values())).capability
+    baseline = {a.id: capability.solve(network.sink_of(network.actors.index(a.id))).value for a in scenario.actors}
+    rows = []
+    for target, model in models.items():
+        result = model.solve(budget)
+        defectors = [a.id for a in scenario.defectors] if target == JOINT else [target]
+        closed = model.closed_routes(np.isin(np.arange(model.num_controls), result.chosen))
+        extra = {"signatory_capability_loss": _signatory_loss(network, scenario, capability, closed, baseline)}
+        rows += _rows(scenario, target, defectors, result, catalogue.ids, budget, extra)
+    return pl.DataFrame(rows, schema={**_PLACEMENT_SCHEMA, "signatory_capability_loss": pl.Float64})
+
+
+def leverage_curve_table(network: SupplyNetwork, scenario: Scenario, models: dict[str, InterdictionModel], *,
+                         max_budget: float | None = None) -> pl.DataFrame:
+    """The exact Pareto frontier of cost vs leverage for each target (defector or joint).
+
+    One row per (target, point, defector). ``point`` 0 is budget 0; each next point is
+    the least budget that buys more leverage (``budget`` = its cost) and the best
+    placement within it. Between points leverage stays at the lower point's value.
+    ``exact`` marks points whose breakpoint and placement are proven optimal.
+    """
+    catalogue = catalogue_arrays(network, scenario)
+    rows = []
+    for target, model in models.items():
+        defectors = [a.id for a in scenario.defectors] if target == JOINT else [target]
+        for index, point in enumerate(leverage_frontier(model, max_budget=max_budget)):
+            result = point.placement
+            for row in _rows(scenario, target, defectors, result, catalogue.ids, point.budget, {}):
+                row.update(point=index, exact=point.exact)
+                rows.append(row)
+    schema = {**_PLACEMENT_SCHEMA, "point": pl.Int64, "exact": pl.Boolean}
+    frame = pl.DataFrame(rows, schema=schema)
+    return frame.select("scenario", "target", "point", "budget", "defector", "leverage", "capability_before",
+                        "capability_after", "controls", "n_controls", "cost", "collateral", "objective", "bound",
+                        "gap", "exact", "status", "optimal", "solver", "seconds", "lp_duality_gap")

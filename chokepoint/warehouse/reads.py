@@ -1,0 +1,55 @@
+"""Reading the published warehouse: the one place that opens it for analysis code.
+
+Connections are read-only, so a reader never blocks a refresh (publishing swaps in a new
+file; see :mod:`chokepoint.warehouse.store`). Queries are module constants: no SQL text is
+built at run time (``tests`` audit every ``execute``).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from chokepoint.errors import InputError
+from chokepoint.inputs.scenario import Scenario, parse_scenario
+from chokepoint.model.build import network_from_tables
+from graph.network import SupplyNetwork
+
+__all__ = ["read_only", "staged_tables", "network_from_warehouse", "STAGED_QUERIES"]
+
+#: The staged tables the network and scenario are rebuilt from.
+STAGED_QUERIES = {name: f"SELECT * FROM staging.{name}"
+                  for name in ("countries", "input_types", "recipes", "capacities", "src_scenario")}
+
+
+@contextmanager
+def read_only(warehouse):
+    """A read-only DuckDB connection to a warehouse file that must exist."""
+    warehouse = Path(warehouse)
+    if not warehouse.exists():
+        raise InputError(warehouse, "warehouse not found", hint="run `chokepoint run` first")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        yield con
+
+
+def staged_tables(warehouse) -> dict[str, pl.DataFrame]:
+    """The staged tables a network is built from (whatever data the run staged)."""
+    with read_only(warehouse) as con:
+        return {name: con.execute(STAGED_QUERIES[name]).pl() for name in STAGED_QUERIES}
+
+
+def network_from_warehouse(warehouse) -> tuple[SupplyNetwork, Scenario]:
+    """The network and scenario of the staged tables in a warehouse a run has written.
+
+    Reads ``staging.countries``, ``input_types``, ``recipes``, ``capacities`` and
+    ``src_scenario``: whatever data the pipeline staged (reference or real).
+    """
+    tables = staged_tables(warehouse)
+    row = tables["src_scenario"].row(0, named=True)
+    scenario = parse_scenario(row["text"], Path(row["path"]))
+    network = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
+                                  tables["capacities"], scenario)
+    return network, scenario
