@@ -1,7 +1,7 @@
 """Deter all: the cheapest placement under which every candidate defector is deterred.
 
 A defector ``d`` is deterred when its margin ``p_d·V_d·L_d + B_d − G_d`` is ≥ 0
-(DESIGN.md §4), i.e. when the placement removes at least the leverage
+(``docs/design.md#53-deter-all``), i.e. when the placement removes at least the leverage
 ``L*_d = (G_d − B_d) / (p_d·V_d)`` (:func:`optimization.deterrence_margin.required_leverage`),
 i.e. when its remaining capability share is at most ``s_d = 1 − L*_d``. The model is the
 interdiction MILP of :mod:`optimization.interdiction` with one LP-dual block per

@@ -1,4 +1,4 @@
-"""Deterrence arithmetic: margins, thresholds and what leverage deters (DESIGN.md §4).
+"""Deterrence arithmetic: margins, thresholds and what leverage deters (``docs/design.md#51-deterrence-margin``).
 
 ``margin_d = p_d · V_d · L_d + B_d − G_d``; compliance is the dominant strategy iff the
 margin is ≥ 0. Inverting it gives the leverage that deters, the capability target a

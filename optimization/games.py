@@ -9,8 +9,8 @@ Payoffs (value units, per actor ``d``, with ``k`` = number of *other* actors def
 probability; ``V_d`` value of the actor's AI capability; ``L_d`` leverage the coalition's
 placement has over ``d`` (share of capability removed if sanctions bite); ``B_d``
 benefit of compliance; ρ ≥ 0 collective risk each racer imposes on everyone. With
-γ = ρ = 0 the margin ``comply − defect`` is DESIGN.md §4's
-``p·V·L + B − G``.
+γ = ρ = 0 the margin ``comply − defect`` is ``p·V·L + B − G``
+(``docs/design.md#51-deterrence-margin``; the game: ``docs/design.md#52-race-game``).
 
 Pure-strategy Nash equilibria are enumerated over all 2^N profiles (N ≤ 12 → 4,096
 profiles) with whole-array numpy; mixed equilibria of two-actor games by support

@@ -12,7 +12,7 @@ from graph.network import EDGE_KINDS, NODE_KINDS, to_graph_tool
 
 
 def networkx_supply_graph(reference, scenario) -> nx.DiGraph:
-    """The network of DESIGN.md §2 written out rule by rule with dicts and loops."""
+    """The network of docs/design.md#2-the-supply-model written out rule by rule with dicts and loops."""
     g = nx.DiGraph()
     world = dict(zip(reference.input_types["input_id"], reference.input_types["world_capacity"]))
     producers: dict[str, list[tuple[str, str]]] = {}

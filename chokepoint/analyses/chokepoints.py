@@ -239,7 +239,7 @@ def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: 
     Entities: ``node`` (a producer or transit hub; removing it closes its outgoing
     routes), ``country`` (every node located there), ``input`` (an import embargo of
     that input type on the defector: every route carrying it into the defector's member
-    countries or sink from outside them). Metrics per entity (DESIGN.md §3):
+    countries or sink from outside them). Metrics per entity (``docs/design.md#3-chokepoint-metrics``):
 
     ``removal_loss``
         Share of the defector's attainable capability lost (LP re-solve); present for

@@ -1,6 +1,6 @@
 """Incentive analysis of a scenario: payoff tables, the race game, deter-all, sensitivity.
 
-Turns leverage into the verdict the agreement depends on (DESIGN.md §4): for every
+Turns leverage into the verdict the agreement depends on (``docs/design.md#5-incentives``): for every
 candidate defector, does defecting pay less than complying? Placements are evaluated
 exactly with the capability LP; optimal placements come from the interdiction MILP
 (:mod:`optimization.interdiction`), the cheapest deterring one from the deter-all MILP
@@ -8,7 +8,7 @@ exactly with the capability LP; optimal placements come from the interdiction MI
 
 Conventions
 -----------
-* ``margin = p·V·L + B − G`` (DESIGN.md §4, no game coupling); compliance is dominant
+* ``margin = p·V·L + B − G`` (``docs/design.md#51-deterrence-margin``, no game coupling); compliance is dominant
   for every behaviour of the others when it is ≥ 0 (with the game's coupling
   ``γ, ρ ≥ 0`` a defector's margin only grows when others race).
 * The race game is played by the candidate defectors; signatories are bound by the

@@ -4,7 +4,7 @@ Ties the scenario's control catalogue (:mod:`chokepoint.inputs.scenario`, route 
 :func:`chokepoint.model.build.control_route_masks`) to the interdiction MILP
 (:mod:`optimization.interdiction`) and returns Polars tables for the warehouse.
 
-**Collateral cost** (DESIGN.md §2: what a placement takes from signatories, linear
+**Collateral cost** (``docs/design.md#2-the-supply-model``: what a placement takes from signatories, linear
 in the placement, per route). Closing route ``e`` forgoes the trade it could carry
 from a signatory supplier: ``collateral_e = M_e / W_k`` for routes whose supplier is
 a producer in a signatory country (or whose buyer is a signatory actor's sink), 0
