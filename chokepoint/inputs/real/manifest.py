@@ -33,6 +33,8 @@ __all__ = [
     "DataLocation",
     "FETCHED_ONLY",
     "MANIFEST_COLUMNS",
+    "check_dataset_files",
+    "data_mode_table",
     "dataset_of",
     "load_manifest",
     "locate_real_data",
@@ -216,3 +218,46 @@ def locate_real_data(requested: str, mirror: Path | None, cache: Path | None,
         raise InputError("CHOKEPOINT_DATA_MODE", f"data mode 'real' but {reason}",
                          hint="run `chokepoint fetch` or set CHOKEPOINT_SHARED_DATA to the mirror")
     return DataLocation("reference", requested, None, None, reason)
+
+
+def data_mode_table(location: DataLocation, files: pl.DataFrame, verify_checksums: bool) -> pl.DataFrame:
+    """The one-row ``staging.data_mode`` table: the mode, where the files were found and why,
+    and how many of the verified ``files`` (:func:`verify_files`) match the manifest."""
+    modified = files.filter(pl.col("status") != "ok").height
+    return pl.DataFrame([{
+        "mode": location.mode, "requested": location.requested, "source": location.source,
+        "root": str(location.root) if location.root else None, "reason": location.reason,
+        "files": files.height, "files_ok": files.height - modified, "files_modified": modified,
+        "verify_checksums": verify_checksums,
+        "datasets": ", ".join(sorted(set(files["dataset"].to_list()))) if files.height else "",
+    }], schema={"mode": pl.String, "requested": pl.String, "source": pl.String, "root": pl.String,
+                "reason": pl.String, "files": pl.Int64, "files_ok": pl.Int64, "files_modified": pl.Int64,
+                "verify_checksums": pl.Boolean, "datasets": pl.String})
+
+
+def check_dataset_files(files: pl.DataFrame, dataset: str) -> None:
+    """Refuse a dataset whose files are missing or differ from the manifest.
+
+    Parameters
+    ----------
+    files : polars.DataFrame
+        :func:`verify_files` of the data root.
+    dataset : str
+        A key of :data:`DATASETS`.
+
+    Raises
+    ------
+    InputError
+        Naming the first such file, with the expected and actual sha256 and size.
+    """
+    bad = files.filter((pl.col("dataset") == dataset) & (pl.col("status") != "ok"))
+    if not bad.height:
+        return
+    row = bad.row(0, named=True)
+    if row["status"] == "missing":
+        raise InputError(row["path"], "real-data file missing", hint="run `chokepoint fetch`")
+    raise InputError(
+        row["path"], f"sha256 does not match the manifest (expected {row['expected_sha256'][:12]}…, got "
+                     f"{row['actual_sha256'][:12]}…; {row['expected_bytes']:,} bytes expected, "
+                     f"{row['actual_bytes']:,} found): the file was modified or truncated",
+        hint="run `chokepoint fetch` to restore it, or set CHOKEPOINT_VERIFY_CHECKSUMS=0 to ingest it as is")
