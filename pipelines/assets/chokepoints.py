@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from chokepoint.analyses.chokepoints import ChokepointRun, chokepoint_analysis, concentration_table
-from chokepoint.analyses.consistency import LOSS_TOLERANCE, consistency, inconsistencies  # noqa: F401 (re-exported)
+from chokepoint.analyses.consistency import consistency, inconsistencies
 from chokepoint.report.plots import chokepoint_ranking_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel

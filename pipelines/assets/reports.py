@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from chokepoint.report import plots
-from chokepoint.report.scenario_reports import REPORT_QUERIES, SCENARIO_QUERIES, write_reports  # noqa: F401
+from chokepoint.report.scenario_reports import write_reports
 from chokepoint.warehouse.views import create_views
 from pipelines.io import run_warehouse_connection
 from pipelines.resources import ChokepointSettings
