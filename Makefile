@@ -7,7 +7,7 @@ PY := .venv/bin/python
 .PHONY: help setup setup-test run test test-slow ui bench lock
 
 help:
-	@echo "make run    - materialise every asset on the embedded data, write the DuckDB warehouse, print a summary"
+	@echo "make run    - materialise every asset on the real data (fetched and verified first when no cache or mirror holds it; the reference data when it cannot be reached), write the DuckDB warehouse, print a summary"
 	@echo "make test   - run the test suite (default: without @slow cases)"
 	@echo "make ui     - start Dagit on http://127.0.0.1:3000 with the project loaded"
 	@echo "make bench  - run the benchmarks and write bench/results/"

@@ -55,7 +55,11 @@ def _add_run(commands) -> None:
     run.add_argument("--warehouse", help="DuckDB file to write (default: data/warehouse/chokepoint.duckdb)")
     run.add_argument("--data-mode", choices=["auto", "reference", "real"],
                      help="auto (default, CHOKEPOINT_DATA_MODE): real data when the fetch cache or the local mirror "
-                          "is complete, else the reference data; reference; real (error if no real data)")
+                          "is complete (without either, `run` fetches and verifies it into the cache first), else "
+                          "the reference data; reference; real (error if no real data)")
+    run.add_argument("--no-fetch", action="store_true",
+                     help="in data mode auto, do not download the real data when no complete cache or mirror "
+                          "holds it: run on the reference data instead")
     run.add_argument("--synthetic-nodes", type=_positive_int, metavar="N",
                      help="number of nodes of the synthetic facility-level network that the same run builds "
                           "and analyses (supply_graph/synthetic_network, analytics/synthetic_*; default: 1000)")
@@ -74,8 +78,9 @@ def _add_fetch(commands) -> None:
     parser = commands.add_parser(
         "fetch", help="download the real datasets from their public origins, verify sha256, cache them",
         description=("Download every file of data/real_sources.csv from GitHub raw at its pinned commit (or from "
-                     "--base), verify size and sha256, and cache it. A failed or corrupted download leaves the cache "
-                     "unchanged. Offline, says so in one line and uses the local mirror instead."))
+                     "--base), verify size and sha256, and cache it (datasets not ingested yet included). A failed or "
+                     "corrupted download leaves the cache unchanged. Offline, says so in one line and uses the local "
+                     "mirror instead."))
     parser.add_argument("--cache", help="cache folder (default: CHOKEPOINT_CACHE or data/cache)")
     parser.add_argument("--base", help="base URL of a mirror laid out like ../shared/data "
                                        "(default: CHOKEPOINT_FETCH_BASE, else GitHub raw at the pinned commits)")

@@ -18,6 +18,7 @@ from chokepoint.settings import default_environment
 from pipelines.assets import (chokepoints, critical_nodes, deterrence, placements, publish, reports, sources, staging,
                               supply_graph, synthetic_network)
 from pipelines.io import WarehouseIOManager
+from pipelines.metadata import with_column_schemas
 from pipelines.jobs import check_sources_job, daily_source_check, main_job, weekly_refresh, with_freshness_policies
 from pipelines.sensors import sensors
 from pipelines.resources import ChokepointSettings
@@ -26,7 +27,8 @@ for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
 
 _modules = (sources, staging, supply_graph, chokepoints, critical_nodes, placements, deterrence, synthetic_network, reports)
-all_assets = [a for m in _modules for a in m.assets]
+# Every warehouse asset's column schema carries the meanings documented in docs/warehouse.md.
+all_assets = with_column_schemas([a for m in _modules for a in m.assets])
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]
 # Last: swaps the run's build in as the published warehouse once every check passed.
 all_assets.append(publish.published_warehouse(list(all_assets)))

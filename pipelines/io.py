@@ -23,6 +23,7 @@ from dagster_duckdb_polars import DuckDBPolarsIOManager, DuckDBPolarsTypeHandler
 
 from chokepoint.safety import sql_identifier
 from chokepoint.warehouse.store import WarehousePaths, open_build, release_build
+from pipelines.metadata import COLUMN_SCHEMA, column_schema
 
 __all__ = ["WarehouseIOManager", "run_warehouse_connection"]
 
@@ -88,7 +89,18 @@ class _BuildIOManager(DbIOManager):
     def handle_output(self, context, obj) -> None:
         super().handle_output(context, obj)
         if context.has_asset_key:
-            self.written.add(".".join(context.asset_key.path))
+            table = ".".join(context.asset_key.path)
+            self.written.add(table)
+            # The columns as stored (DuckDB types) with their documented meanings, in place
+            # of the frame's Polars types (pipelines.metadata.table_metadata).
+            context.add_output_metadata({COLUMN_SCHEMA: column_schema(table, self._stored_columns(context))})
+
+    def _stored_columns(self, context) -> list[tuple[str, str]]:
+        table_slice = self._get_table_slice(context, context)
+        with self._db_client.connect(context, table_slice) as connection:
+            return connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
+                "AND table_name = ? ORDER BY ordinal_position", [table_slice.schema, table_slice.table]).fetchall()
 
 
 def _build_key(context) -> str:

@@ -117,7 +117,9 @@ def test_run_says_which_data_it_used(good_run):
     from chokepoint.settings import cache_dir, shared_data_dir
 
     result, warehouse, _ = good_run
-    first, second = result.stdout.splitlines()[:2]
+    lines = result.stdout.splitlines()
+    # Without a mirror or cache, a line about fetching the real data comes before the summary.
+    first, second = lines[[line.startswith("chokepoint run: scenario") for line in lines].index(True):][:2]
     real = any((root / "eto_chip_explorer" / "provision.csv").exists() for root in (shared_data_dir(), cache_dir()))
     if real:
         assert "data: real (ETO, Epoch AI, USGS, chip supply map;" in first and "merged over the reference" in first

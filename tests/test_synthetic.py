@@ -197,7 +197,7 @@ def test_parquet_from_another_tool_without_vocabulary_metadata(reference, scenar
 
 
 def test_synthetic_assets_materialize_with_config(tmp_path):
-    from pipelines.assets import sources, staging, synthetic as synthetic_assets
+    from pipelines.assets import sources, staging, synthetic_network as synthetic_assets
     from pipelines.resources import ChokepointSettings
 
     selection = [*sources.assets, *staging.assets, *synthetic_assets.assets, *synthetic_assets.checks]

@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from chokepoint.analyses.chokepoints import ChokepointRun, chokepoint_analysis, concentration_table
+from chokepoint.analyses.consistency import consistency, inconsistencies
 from chokepoint.report.plots import chokepoint_ranking_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
@@ -13,8 +14,6 @@ from pipelines.resources import ChokepointSettings
 
 GROUP = "chokepoints"
 OWNERS = ["team:chokepoint"]
-#: LP values agree with the AND/OR propagation and the bounds up to this tolerance.
-LOSS_TOLERANCE = 1e-6
 
 
 def capability_model(network: SupplyNetwork, scenario, settings: ChokepointSettings) -> CapabilityModel:
@@ -45,33 +44,6 @@ def run_metadata(run: ChokepointRun) -> dict:
     if removal.height:
         metadata["removal_loss_top_sets"] = dg.MetadataValue.md(markdown_table(removal, limit=30))
     return metadata
-
-
-def consistency(frame: pl.DataFrame) -> dict:
-    """Cross-checks between the AND/OR propagation, the OR skeleton and the LP.
-
-    Counts of: single points of failure whose LP removal loss is below 1; OR-skeleton
-    dominators that are not AND/OR single points of failure; removal losses outside
-    [0, 1] or outside their own dual/flow bounds.
-    """
-    wide = frame.pivot(on="metric", index=["defector", "entity_type", "entity"], values="value")
-    for column in ("removal_loss", "loss_lower_bound", "loss_upper_bound", "single_point_of_failure", "or_dominator"):
-        if column not in wide.columns:
-            wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))
-    loss = pl.col("removal_loss")
-    return {
-        "spof_with_loss_below_1": wide.filter((pl.col("single_point_of_failure") == 1)
-                                              & (loss < 1 - LOSS_TOLERANCE)).height,
-        "spof_without_loss": wide.filter((pl.col("single_point_of_failure") == 1) & loss.is_null()
-                                         & pl.col("loss_upper_bound").is_not_null()).height,
-        "dominator_not_spof": wide.filter((pl.col("or_dominator") == 1)
-                                          & (pl.col("single_point_of_failure") != 1)).height,
-        "losses_outside_0_1": wide.filter((loss < -LOSS_TOLERANCE) | (loss > 1 + LOSS_TOLERANCE)).height,
-        "losses_outside_bounds": wide.filter((loss < pl.col("loss_lower_bound") - LOSS_TOLERANCE)
-                                             | (loss > pl.col("loss_upper_bound") + LOSS_TOLERANCE)).height,
-        "single_points_of_failure": wide.filter(pl.col("single_point_of_failure") == 1).height,
-        "exact_removal_losses": wide.filter(loss.is_not_null()).height,
-    }
 
 
 @dg.asset(
@@ -128,9 +100,7 @@ def chokepoints(settings: ChokepointSettings, supply_network: SupplyNetwork,
     "dual-price lower and surviving-flow upper bound."))
 def chokepoints_consistent(chokepoints: pl.DataFrame) -> dg.AssetCheckResult:
     found = consistency(chokepoints)
-    bad = [k for k in ("spof_with_loss_below_1", "spof_without_loss", "dominator_not_spof", "losses_outside_0_1",
-                       "losses_outside_bounds") if found[k]]
-    return dg.AssetCheckResult(passed=not bad, metadata=found)
+    return dg.AssetCheckResult(passed=not inconsistencies(found), metadata=found)
 
 
 assets = [concentration, chokepoints]

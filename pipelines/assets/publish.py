@@ -9,27 +9,16 @@ import dagster as dg
 
 from chokepoint.settings import keep_snapshots
 from chokepoint.warehouse.store import discard_build, list_snapshots, publish_build
+from pipelines.metadata import warehouse_tables
 
 GROUP = "publish"
 OWNERS = ["team:chokepoint"]
 KEY = dg.AssetKey(["warehouse", "published"])
 
 
-def _warehouse_tables(upstream) -> list[str]:
-    """``schema.table`` of every upstream asset stored by the DuckDB IO manager."""
-    tables = set()
-    for assets_def in upstream:
-        for key in assets_def.keys:
-            output = assets_def.node_def.output_def_named(assets_def.get_output_name_for_asset_key(key))
-            # Assets that return a MaterializeResult (views, reports) have a Nothing output: no table.
-            if output.io_manager_key == "io_manager" and not output.dagster_type.is_nothing:
-                tables.add(".".join(key.path))
-    return sorted(tables)
-
-
 def published_warehouse(upstream: list[dg.AssetsDefinition]) -> dg.AssetsDefinition:
     """The publishing asset, downstream of every asset in ``upstream``."""
-    tables = _warehouse_tables(upstream)
+    tables = warehouse_tables(upstream)
 
     @dg.asset(
         key=KEY,
@@ -38,6 +27,7 @@ def published_warehouse(upstream: list[dg.AssetsDefinition]) -> dg.AssetsDefinit
         kinds={"duckdb"},
         owners=OWNERS,
         required_resource_keys={"io_manager", "settings"},
+        dagster_type=dg.Nothing,  # a MaterializeResult: no table of its own
         description=(
             "The published DuckDB warehouse (`CHOKEPOINT_WAREHOUSE`). Runs after every asset and blocking check: "
             "checks the run's build holds every warehouse table, appends a hash-chained ledger record (sha256 of "

@@ -6,11 +6,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from chokepoint.errors import InputError
-from chokepoint.inputs.real.manifest import DATASETS, load_manifest, locate_real_data, verify_files
+from chokepoint.inputs.real.manifest import (DATASETS, check_dataset_files, data_mode_table, load_manifest,
+                                             locate_real_data, verify_files)
 from chokepoint.inputs.real.sources import RAW_TABLES, empty_dataset, raw_tables_of, read_dataset
-from chokepoint.inputs.real.stage import MAPPING_FILES
+from chokepoint.inputs.real.stage import MAPPING_FILES, empty_mapping_source
 from chokepoint.inputs.reference import REFERENCE_FILES
+from chokepoint.inputs.scenario_tables import read_scenario_source
 from chokepoint.inputs.tables import read_csv_text
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.resources import ChokepointSettings
@@ -68,8 +69,7 @@ def _mapping_source(table: str) -> dg.AssetsDefinition:
     def source(settings: ChokepointSettings, data_mode: pl.DataFrame) -> dg.Output[pl.DataFrame]:
         path = settings.reference_dir() / f"{table}.csv"
         if not path.exists() and data_mode["mode"][0] == "reference":
-            frame = pl.DataFrame(schema={**{c.name: pl.String for c in MAPPING_FILES[table]},
-                                         "_line": pl.Int64, "_file": pl.String})
+            frame = empty_mapping_source(table)
             return dg.Output(frame, metadata={"dagster/row_count": 0, "note": "file absent; not needed on "
                                                                               "reference data"})
         frame = read_csv_text(path)
@@ -105,15 +105,7 @@ def real_data(settings: ChokepointSettings):
     files = (verify_files(location.root, manifest) if location.mode == "real"
              else verify_files(location.root or settings.reference_dir(), manifest.clear()))
     modified = files.filter(pl.col("status") != "ok")
-    mode = pl.DataFrame([{
-        "mode": location.mode, "requested": location.requested, "source": location.source,
-        "root": str(location.root) if location.root else None, "reason": location.reason,
-        "files": files.height, "files_ok": files.height - modified.height, "files_modified": modified.height,
-        "verify_checksums": settings.verify_checksums,
-        "datasets": ", ".join(sorted(set(files["dataset"].to_list()))) if files.height else "",
-    }], schema={"mode": pl.String, "requested": pl.String, "source": pl.String, "root": pl.String,
-                "reason": pl.String, "files": pl.Int64, "files_ok": pl.Int64, "files_modified": pl.Int64,
-                "verify_checksums": pl.Boolean, "datasets": pl.String})
+    mode = data_mode_table(location, files, settings.verify_checksums)
     yield dg.Output(mode, output_name="data_mode", metadata={
         "mode": location.mode, "reason": location.reason, "dagster/row_count": 1,
         "root": str(location.root) if location.root else ""})
@@ -121,21 +113,6 @@ def real_data(settings: ChokepointSettings):
         files, files_modified=modified.height,
         modified=dg.MetadataValue.md(markdown_table(modified.select("path", "status", "expected_bytes",
                                                                     "actual_bytes")))))
-
-
-def _check_files(settings: ChokepointSettings, files: pl.DataFrame, dataset: str) -> None:
-    if not settings.verify_checksums:
-        return
-    bad = files.filter((pl.col("dataset") == dataset) & (pl.col("status") != "ok"))
-    if bad.height:
-        row = bad.row(0, named=True)
-        if row["status"] == "missing":
-            raise InputError(row["path"], "real-data file missing", hint="run `chokepoint fetch`")
-        raise InputError(
-            row["path"], f"sha256 does not match the manifest (expected {row['expected_sha256'][:12]}…, got "
-                         f"{row['actual_sha256'][:12]}…; {row['expected_bytes']:,} bytes expected, "
-                         f"{row['actual_bytes']:,} found): the file was modified or truncated",
-            hint="run `chokepoint fetch` to restore it, or set CHOKEPOINT_VERIFY_CHECKSUMS=0 to ingest it as is")
 
 
 def _dataset_sources(dataset: str) -> dg.AssetsDefinition:
@@ -158,7 +135,8 @@ def _dataset_sources(dataset: str) -> dg.AssetsDefinition:
     def sources(settings: ChokepointSettings, data_mode: pl.DataFrame, real_data_files: pl.DataFrame):
         mode = data_mode.row(0, named=True)
         if mode["mode"] == "real":
-            _check_files(settings, real_data_files, dataset)
+            if settings.verify_checksums:
+                check_dataset_files(real_data_files, dataset)
             frames = read_dataset(dataset, Path(mode["root"]), load_manifest())
         else:
             frames = empty_dataset(dataset)
@@ -186,15 +164,7 @@ assert set(RAW_TABLES) == {t for d in DATASETS for t in raw_tables_of(d)}
 )
 def src_scenario(settings: ChokepointSettings) -> dg.Output[pl.DataFrame]:
     path = settings.scenario_path()
-    if not path.exists():
-        raise InputError(path, "scenario file not found", hint="set CHOKEPOINT_SCENARIO to a file in data/scenarios")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(path, "not UTF-8", hint="save the scenario as UTF-8") from None
-    frame = pl.DataFrame({"scenario": [settings.scenario], "path": [str(path)],
-                          "sha256": [hashlib.sha256(raw).hexdigest()], "text": [text]})
+    frame = read_scenario_source(path, settings.scenario)
     return dg.Output(frame, metadata={"path": dg.MetadataValue.path(str(path)),
                                       "sha256": frame["sha256"][0], "dagster/row_count": 1})
 

@@ -2,17 +2,17 @@
 
 import functools
 import inspect
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from chokepoint.inputs import invariants
 from chokepoint.inputs.real.merge import merge_data
-from chokepoint.inputs.real.quarantine import row_accounting
 from chokepoint.inputs.real.sources import RAW_TABLES
-from chokepoint.inputs.real.stage import MAPPING_FILES, Mappings, STAGED_TABLES, USGS_MAP_COLUMNS, parse_mappings, stage_real
-from chokepoint.inputs.reference import REFERENCE_FILES, SHARE_SUM_TOLERANCE_PCT, stage_reference
-from chokepoint.inputs.scenario import Scenario, parse_scenario
+from chokepoint.inputs.real.stage import (MAPPING_FILES, STAGED_TABLES, USGS_MAP_COLUMNS, empty_mappings,
+                                          parse_mappings, stage_real)
+from chokepoint.inputs.reference import REFERENCE_FILES, stage_reference
+from chokepoint.inputs.scenario_tables import actors_table, controls_table, scenario_from_source
 from chokepoint.inputs.tables import typed
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.resources import ChokepointSettings
@@ -92,7 +92,7 @@ def real_tables(reference_input_types: pl.DataFrame, reference_recipes: pl.DataF
         mappings = parse_mappings({name: inputs[f"src_{name}"] for name in MAPPING_FILES},
                                   reference_input_types["input_id"])
     else:
-        mappings = _empty_mappings()
+        mappings = empty_mappings()
     tables = stage_real(raw, mappings, reference_recipes)
     for name in STAGED_TABLES:
         frame = tables[name]
@@ -104,11 +104,6 @@ def real_tables(reference_input_types: pl.DataFrame, reference_recipes: pl.DataF
         elif name == "unresolved_names":
             extra = {"unresolved": frame.height}
         yield dg.Output(frame, output_name=name, metadata=table_metadata(frame, **extra))
-
-
-def _empty_mappings():
-    return Mappings(**{name: pl.DataFrame(schema={c.name: pl.String for c in columns} | {"_line": pl.Int64})
-                       for name, columns in MAPPING_FILES.items()})
 
 
 MERGE_REAL_INPUTS = ("input_taxonomy", "eto_country_shares", "provision", "mineral_production", "compute_clusters",
@@ -144,10 +139,8 @@ def merged_tables(src_usgs_input_map: pl.DataFrame, src_scenario: pl.DataFrame, 
         yield dg.Output(frame, output_name=name, metadata=table_metadata(frame, **extra))
 
 
-def scenario_of(src_scenario: pl.DataFrame) -> Scenario:
-    """The validated scenario from its source row."""
-    row = src_scenario.row(0, named=True)
-    return parse_scenario(row["text"], Path(row["path"]))
+#: The validated scenario from its source row (used by every asset that reads the scenario).
+scenario_of = scenario_from_source
 
 
 @dg.multi_asset(
@@ -168,18 +161,7 @@ def scenario_tables(src_scenario: pl.DataFrame, countries: pl.DataFrame, input_t
     """Parse and validate the scenario against the staged countries and input types."""
     scenario = scenario_of(src_scenario)
     scenario.validate_against(countries["iso3"], input_types["input_id"])
-    actors = pl.DataFrame([{
-        "scenario": scenario.name, "actor": a.id, "name": a.name, "members": list(a.members),
-        "signatory": a.signatory, "candidate_defector": a.candidate_defector,
-        "detection_probability": a.detection_probability, "value_of_capability": a.value_of_capability,
-        "first_mover_gain": a.first_mover_gain, "benefit_of_compliance": a.benefit_of_compliance,
-    } for a in scenario.actors])
-    controls = pl.DataFrame([{
-        "scenario": scenario.name, "control_id": c.id, "kind": c.kind, "jurisdiction": c.jurisdiction,
-        "input_id": c.input, "transit": c.transit, "destination": c.destination, "cost": c.cost,
-    } for c in scenario.controls], schema={"scenario": pl.String, "control_id": pl.String, "kind": pl.String,
-                                           "jurisdiction": pl.String, "input_id": pl.String, "transit": pl.String,
-                                           "destination": pl.String, "cost": pl.Float64})
+    actors, controls = actors_table(scenario), controls_table(scenario)
     yield dg.Output(actors, output_name="actors", metadata=table_metadata(actors))
     yield dg.Output(controls, output_name="controls", metadata=table_metadata(controls))
 
@@ -187,13 +169,8 @@ def scenario_tables(src_scenario: pl.DataFrame, countries: pl.DataFrame, input_t
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["staging", "capacities"]), description=(
     "Shares of each input sum to at most 100 % (+ tolerance) and every share lies in [0, 1]."))
 def capacities_shares_within_bounds(capacities: pl.DataFrame) -> dg.AssetCheckResult:
-    totals = capacities.group_by("input_id").agg(pl.col("share").sum().alias("total"))
-    worst = totals.sort("total", descending=True).row(0, named=True)
-    out_of_range = capacities.filter((pl.col("share") < 0) | (pl.col("share") > 1)).height
-    passed = worst["total"] <= 1 + SHARE_SUM_TOLERANCE_PCT / 100 and out_of_range == 0
-    return dg.AssetCheckResult(passed=bool(passed), metadata={
-        "largest_total_share_pct": float(100 * worst["total"]), "largest_total_input": worst["input_id"],
-        "shares_outside_0_1": out_of_range})
+    found = invariants.share_bounds(capacities)
+    return dg.AssetCheckResult(passed=found.pop("passed"), metadata=found)
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["staging", "capacities"]), description=(
@@ -202,11 +179,8 @@ def capacities_shares_within_bounds(capacities: pl.DataFrame) -> dg.AssetCheckRe
                     "input_types": dg.AssetIn(key=["staging", "input_types"])})
 def capacities_reference_integrity(capacities: pl.DataFrame, countries: pl.DataFrame,
                                    input_types: pl.DataFrame) -> dg.AssetCheckResult:
-    unknown_country = capacities.filter(~pl.col("iso3").is_in(countries["iso3"].to_list())).height
-    unknown_input = capacities.filter(~pl.col("input_id").is_in(input_types["input_id"].to_list())).height
-    non_positive = capacities.filter(pl.col("capacity") <= 0).height
-    return dg.AssetCheckResult(passed=unknown_country + unknown_input + non_positive == 0, metadata={
-        "unknown_countries": unknown_country, "unknown_inputs": unknown_input, "non_positive_capacities": non_positive})
+    found = invariants.capacity_references(capacities, countries, input_types)
+    return dg.AssetCheckResult(passed=sum(found.values()) == 0, metadata=found)
 
 
 def _explicit_inputs(*names: str, resources: tuple[tuple[str, type], ...] = ()):
@@ -239,21 +213,15 @@ _STAGED_WITH_LINES = ("input_taxonomy", "eto_sequence", "eto_providers", "provis
 @_explicit_inputs("row_accounting", "quarantine", *RAW_TABLES, *_STAGED_WITH_LINES)
 def rows_add_up_per_file(row_accounting: pl.DataFrame, quarantine: pl.DataFrame,
                          **tables: pl.DataFrame) -> dg.AssetCheckResult:
-    raw = pl.concat([tables[t].select("_dataset", "_file", "_line") for t in RAW_TABLES])
-    recomputed = row_accounting_of(raw, [tables[t] for t in _STAGED_WITH_LINES], quarantine)
-    bad = recomputed.filter(~pl.col("adds_up"))
-    stored_differs = not recomputed.select("file", "rows_read", "staged", "quarantined").sort("file").equals(
-        row_accounting.select("file", "rows_read", "staged", "quarantined").sort("file"))
-    return dg.AssetCheckResult(passed=bad.height == 0 and not stored_differs, metadata={
+    found = invariants.rows_add_up(row_accounting, [tables[t] for t in RAW_TABLES],
+                                   [tables[t] for t in _STAGED_WITH_LINES], quarantine)
+    recomputed, bad = found.recomputed, found.not_adding_up
+    return dg.AssetCheckResult(passed=bad.height == 0 and not found.stored_differs, metadata={
         "files": recomputed.height, "files_not_adding_up": bad.height,
         "rows_read": int(recomputed["rows_read"].sum() or 0), "staged": int(recomputed["staged"].sum() or 0),
         "quarantined": int(recomputed["quarantined"].sum() or 0),
-        "stored_accounting_differs": stored_differs,
+        "stored_accounting_differs": found.stored_differs,
         "not_adding_up": dg.MetadataValue.md(markdown_table(bad))})
-
-
-def row_accounting_of(raw: pl.DataFrame, staged: list[pl.DataFrame], quarantine: pl.DataFrame) -> pl.DataFrame:
-    return row_accounting(raw, [t.select("file", "line") for t in staged], quarantine)
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["staging", "row_accounting"]), description=(
@@ -263,17 +231,13 @@ def row_accounting_of(raw: pl.DataFrame, staged: list[pl.DataFrame], quarantine:
 def quarantine_within_limit(row_accounting: pl.DataFrame, quarantine: pl.DataFrame,
                             settings: ChokepointSettings) -> dg.AssetCheckResult:
     limit = settings.max_quarantine_fraction
-    over = row_accounting.filter(pl.col("quarantined_fraction") > limit).sort("quarantined_fraction",
-                                                                             descending=True)
-    reasons = (quarantine.filter(~pl.col("blank")).group_by("file", "reason").len().sort("len", descending=True)
-               if quarantine.height else quarantine)
-    return dg.AssetCheckResult(passed=over.height == 0, metadata={
-        "max_quarantine_fraction": limit, "files_over_limit": over.height,
-        "quarantined_rows": quarantine.filter(~pl.col("blank")).height if quarantine.height else 0,
-        "blank_rows": quarantine.filter(pl.col("blank")).height if quarantine.height else 0,
-        "worst_files": dg.MetadataValue.md(markdown_table(over.select("file", "rows_read", "quarantined",
-                                                                      "quarantined_fraction"))),
-        "top_reasons": dg.MetadataValue.md(markdown_table(reasons))})
+    found = invariants.quarantine_limit(row_accounting, quarantine, limit)
+    return dg.AssetCheckResult(passed=found.over.height == 0, metadata={
+        "max_quarantine_fraction": limit, "files_over_limit": found.over.height,
+        "quarantined_rows": found.quarantined_rows, "blank_rows": found.blank_rows,
+        "worst_files": dg.MetadataValue.md(markdown_table(found.over.select("file", "rows_read", "quarantined",
+                                                                            "quarantined_fraction"))),
+        "top_reasons": dg.MetadataValue.md(markdown_table(found.reasons))})
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["staging", "capacities"]), description=(
@@ -286,20 +250,10 @@ def quarantine_within_limit(row_accounting: pl.DataFrame, quarantine: pl.DataFra
 def capacities_trace_to_source_rows(capacities: pl.DataFrame, capacity_lineage: pl.DataFrame,
                                     src_shares: pl.DataFrame, src_compute: pl.DataFrame,
                                     **raw: pl.DataFrame) -> dg.AssetCheckResult:
-    sums = capacity_lineage.group_by("input_id", "iso3").agg(pl.col("contribution").sum())
-    joined = capacities.select("input_id", "iso3", "share").join(sums, on=["input_id", "iso3"], how="left")
-    mismatched = joined.filter(pl.col("contribution").is_null()
-                               | ((pl.col("contribution") - pl.col("share")).abs() > 1e-9)).height
-    known = pl.concat([
-        *[raw[t].select(pl.col("_file").alias("file"), pl.col("_line").alias("line")) for t in RAW_TABLES],
-        src_shares.select(pl.lit("reference/shares.csv").alias("file"), pl.col("_line").alias("line")),
-        src_compute.select(pl.lit("reference/compute_capacity.csv").alias("file"), pl.col("_line").alias("line")),
-    ]).unique()
-    dangling = capacity_lineage.join(known, on=["file", "line"], how="anti").height
-    return dg.AssetCheckResult(passed=mismatched == 0 and dangling == 0, metadata={
-        "capacities": capacities.height, "lineage_rows": capacity_lineage.height,
-        "capacities_whose_lineage_does_not_sum_to_their_share": mismatched,
-        "lineage_rows_not_found_in_sources": dangling})
+    gaps = invariants.lineage_gaps(capacities, capacity_lineage, {t: raw[t] for t in RAW_TABLES}, src_shares,
+                                   src_compute)
+    return dg.AssetCheckResult(passed=sum(gaps.values()) == 0, metadata={
+        "capacities": capacities.height, "lineage_rows": capacity_lineage.height, **gaps})
 
 
 assets = [reference_tables, real_tables, merged_tables, scenario_tables]

@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 
 from chokepoint.model.build import network_from_tables, network_tables
-from graph.gt import gt
+from chokepoint.model.checks import network_problems
 from graph.network import SupplyNetwork, to_graph_tool
 from pipelines.assets.staging import scenario_of
 from pipelines.metadata import table_metadata
@@ -58,16 +58,9 @@ def supply_graph(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl
     "The network is a DAG (graph-tool), every route serves a requirement of its buyer, and every input type "
     "a producer needs has at least one supplier route."))
 def supply_network_well_formed(supply_network: SupplyNetwork) -> dg.AssetCheckResult:
-    graph = to_graph_tool(supply_network)
-    is_dag = bool(gt.topology.is_DAG(graph))
-    unserved_routes = int((supply_network.edge_requirement() < 0).sum())
-    supplied = np.zeros(supply_network.req_node.size, dtype=bool)
-    req = supply_network.edge_requirement()
-    supplied[req[req >= 0]] = True
-    unsupplied = int((~supplied).sum())
-    return dg.AssetCheckResult(passed=is_dag and unserved_routes == 0 and unsupplied == 0, metadata={
-        "is_dag": is_dag, "routes_without_requirement": unserved_routes,
-        "requirements_without_supplier": unsupplied})
+    found = network_problems(supply_network)
+    passed = found["is_dag"] and not found["routes_without_requirement"] and not found["requirements_without_supplier"]
+    return dg.AssetCheckResult(passed=passed, metadata=found)
 
 
 assets = [supply_graph]

@@ -17,10 +17,13 @@ import numpy as np
 import polars as pl
 
 from chokepoint.analyses.chokepoints import chokepoint_analysis
+from chokepoint.analyses.consistency import consistency, inconsistencies
+from chokepoint.analyses.synthetic import synthetic_concentration_table
 from chokepoint.model.build import synthetic_network_from_tables
+from chokepoint.model.checks import SYNTHETIC_SHARE_TOLERANCE, synthetic_share_errors
 from graph.parquet import FILES, read_network_parquet, write_network_parquet
 from graph.synthetic import SyntheticSpec
-from pipelines.assets.chokepoints import capability_model, consistency, run_metadata
+from pipelines.assets.chokepoints import capability_model, run_metadata
 from pipelines.assets.staging import scenario_of
 from pipelines.metadata import markdown_table, table_metadata
 from pipelines.resources import ChokepointSettings
@@ -28,7 +31,7 @@ from pipelines.resources import ChokepointSettings
 OWNERS = ["team:chokepoint"]
 STAGED = {name: dg.AssetIn(key=["staging", name]) for name in ("countries", "input_types", "recipes", "capacities")}
 #: Country shares of every input must survive the expansion within this relative error.
-SHARE_TOLERANCE = 0.01
+SHARE_TOLERANCE = SYNTHETIC_SHARE_TOLERANCE
 
 
 class SyntheticNetworkConfig(dg.Config):
@@ -102,18 +105,9 @@ def synthetic_network(context: dg.AssetExecutionContext, config: SyntheticNetwor
     "reference (country, input) row has at least one facility."))
 def synthetic_shares_preserved(synthetic_network: str, capacities: pl.DataFrame) -> dg.AssetCheckResult:
     nodes = pl.read_parquet(Path(synthetic_network) / FILES["nodes"], columns=["kind", "iso3", "input_id", "capacity"])
-    produced = (nodes.filter(pl.col("kind").cast(pl.String) == "producer")
-                .with_columns(pl.col("iso3").cast(pl.String), pl.col("input_id").cast(pl.String))
-                .group_by("input_id", "iso3").agg(pl.col("capacity").sum().alias("generated")))
-    compared = (capacities.filter(pl.col("capacity") > 0).select("input_id", "iso3", "capacity")
-                .join(produced, on=["input_id", "iso3"], how="full", coalesce=True)
-                .with_columns(((pl.col("generated").fill_null(0) - pl.col("capacity").fill_null(0)).abs()
-                               / pl.col("capacity")).alias("relative_error")))
-    missing = compared.filter(pl.col("generated").is_null() | pl.col("capacity").is_null()).height
-    worst = float(compared["relative_error"].fill_null(np.inf).max()) if compared.height else 0.0
-    return dg.AssetCheckResult(passed=missing == 0 and worst <= SHARE_TOLERANCE, metadata={
-        "country_input_rows": compared.height, "rows_missing_on_either_side": missing,
-        "max_relative_share_error": worst})
+    found = synthetic_share_errors(nodes, capacities)
+    passed = found["rows_missing_on_either_side"] == 0 and found["max_relative_share_error"] <= SHARE_TOLERANCE
+    return dg.AssetCheckResult(passed=passed, metadata=found)
 
 
 @dg.multi_asset(
@@ -152,17 +146,7 @@ def synthetic_metrics(config: SyntheticMetricsConfig, settings: ChokepointSettin
         **table_metadata(top, limit=15, rows=frame.height), **run_metadata(run),
         "nodes": network.num_nodes, "edges": network.num_edges, "removal_loss_lp": model is not None,
         "read_parquet_seconds": round(read, 3), "suite_seconds": round(sum(run.suite.seconds.values()), 3)})
-    rows = []
-    for level, metrics in (("facility", run.suite.concentration_by_node),
-                           ("country", run.suite.concentration_by_country)):
-        names = (list(network.node_names) if level == "facility" else list(network.countries))
-        rows.append(pl.DataFrame({
-            "input_id": list(network.inputs), "level": level,
-            "top_supplier": [names[i] if i >= 0 else None for i in metrics["top_supplier"]],
-            "top_share": metrics["top_share"], "hhi": metrics["hhi"],
-            "suppliers": metrics["suppliers"].astype(np.int64), "suppliers_above_10pct": metrics["suppliers_above"],
-        }, schema_overrides={"top_supplier": pl.String}))
-    table = pl.concat(rows).with_columns(pl.lit(scenario.name).alias("scenario"))
+    table = synthetic_concentration_table(network, run.suite, scenario.name)
     yield dg.Output(table, output_name="synthetic_concentration", metadata=table_metadata(
         table.filter(pl.col("level") == "facility").sort("hhi", descending=True), limit=10,
         summary=dg.MetadataValue.md(markdown_table(table.sort("input_id", "level"), limit=8))))
@@ -173,9 +157,7 @@ def synthetic_metrics(config: SyntheticMetricsConfig, settings: ChokepointSettin
     "single points of failure lose everything and losses lie within their bounds."))
 def synthetic_chokepoints_consistent(synthetic_chokepoints: pl.DataFrame) -> dg.AssetCheckResult:
     found = consistency(synthetic_chokepoints)
-    bad = [k for k in ("spof_with_loss_below_1", "dominator_not_spof", "losses_outside_0_1",
-                       "losses_outside_bounds") if found[k]]
-    return dg.AssetCheckResult(passed=not bad, metadata=found)
+    return dg.AssetCheckResult(passed=not inconsistencies(found, losses_required=False), metadata=found)
 
 
 def synthetic_run_config(nodes: int) -> dict:

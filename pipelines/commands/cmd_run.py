@@ -3,6 +3,11 @@
 The Dagster definitions read the environment when they load (scenario partitions are the
 files in the data folder), so :func:`pipelines.cli.main` applies ``--data-dir``,
 ``--warehouse`` and the other options to the environment before this module is imported.
+
+Real data by default: in data mode ``auto``, when neither the fetch cache nor the local
+mirror is complete, :func:`run` first fetches and verifies the real data into the cache
+(:func:`chokepoint.inputs.real.prepare.prepare_real_data`); when that fails it says why in
+one line and the run uses the reference data. ``--no-fetch`` skips the download.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from chokepoint import settings
+from chokepoint.inputs.real.manifest import load_manifest
+from chokepoint.inputs.real.prepare import RunData, prepare_real_data
 from chokepoint.report.summary import print_summary
 from chokepoint.settings import PROJECT_ROOT, warehouse_path
 from chokepoint.warehouse.store import clean_stale_builds, ledger_head
@@ -22,7 +30,7 @@ from pipelines.commands import CommandError
 from pipelines.definitions import defs
 from pipelines.process_tree import run_supervised
 
-__all__ = ["run", "ui"]
+__all__ = ["run", "ui", "prepare_data"]
 
 
 def _innermost_error(error_info) -> str:
@@ -49,8 +57,34 @@ def _check_summary(evaluation) -> str:
     return f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}{detail}"
 
 
+def prepare_data(*, allow_fetch: bool = True, out=sys.stdout) -> RunData:
+    """Before the job: in data mode ``auto`` without a complete cache or mirror, fetch the real
+    data into the cache; print the outcome (or why the run uses the reference data) in one line.
+
+    Parameters
+    ----------
+    allow_fetch : bool
+        False for ``--no-fetch``.
+    out : file
+        Where the line goes (standard output).
+
+    Returns
+    -------
+    RunData
+        See :func:`chokepoint.inputs.real.prepare.prepare_real_data`; reads the settings
+        (``CHOKEPOINT_DATA_MODE``, ``CHOKEPOINT_SHARED_DATA``, ``CHOKEPOINT_CACHE``,
+        ``CHOKEPOINT_FETCH_BASE``) from the environment.
+    """
+    prepared = prepare_real_data(settings.data_mode(), settings.shared_data_dir(), settings.cache_dir(),
+                                 load_manifest(), base=settings.fetch_base() or None, allow_fetch=allow_fetch)
+    if prepared.notice:
+        print(f"chokepoint run: {prepared.notice}", file=out, flush=True)
+    return prepared
+
+
 def run(args) -> int:
     started = time.perf_counter()
+    prepare_data(allow_fetch=not getattr(args, "no_fetch", False))
     published = warehouse_path()
     # Builds left by runs that died (killed, power loss) are removed; a build another
     # live run holds is not touched.

@@ -8,7 +8,8 @@ every file checks out are they moved into the cache, so a corrupted or failed do
 leaves the cache exactly as it was.
 
 Offline (the first download cannot reach its host), :func:`fetch` says so in one line
-and falls back to the local mirror after verifying it.
+and falls back to the local mirror after verifying it (or, with ``fallback=False``, raises
+:class:`FetchError` ``offline: …``). ``deadline`` bounds the time all downloads may take.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -68,7 +70,8 @@ def _is_unreachable(error: BaseException) -> bool:
 
 
 def fetch(manifest: pl.DataFrame, cache: Path, *, base: str | None = None, mirror: Path | None = None,
-          timeout: float = 10.0, say: Callable[[str], None] = print) -> FetchReport:
+          timeout: float = 10.0, say: Callable[[str], None] = print, fallback: bool = True,
+          deadline: float | None = None) -> FetchReport:
     """Fill ``cache`` with every manifest file, verified.
 
     Parameters
@@ -85,12 +88,19 @@ def fetch(manifest: pl.DataFrame, cache: Path, *, base: str | None = None, mirro
         Seconds per connection attempt.
     say : callable
         Where progress lines go.
+    fallback : bool
+        Offline, use the verified local ``mirror`` (default); if False, raise
+        :class:`FetchError` ``offline: <host> unreachable (<reason>)`` instead.
+    deadline : float, optional
+        Seconds all downloads together may take; checked after each file, so the last
+        one may overrun it by up to ``timeout`` per stalled read. None: no limit.
 
     Raises
     ------
     FetchError
         On an HTTP error, a checksum or size mismatch, a failed download after the first
-        succeeded, or offline without a verified mirror. The cache is left unchanged.
+        succeeded, downloads beyond ``deadline``, or offline without a verified mirror
+        (or with ``fallback=False``). The cache is left unchanged.
     """
     cache = Path(cache)
     rows = list(manifest.iter_rows(named=True))
@@ -109,8 +119,12 @@ def fetch(manifest: pl.DataFrame, cache: Path, *, base: str | None = None, mirro
     cache.parent.mkdir(parents=True, exist_ok=True)
     staging = cache.parent / f".{cache.name}.fetch-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
+    started = time.monotonic()
     try:
         for number, row in enumerate(todo):
+            if deadline is not None and number and time.monotonic() - started > deadline:
+                raise FetchError(f"downloads took longer than {deadline:g} s ({number} of {len(todo)} files done); "
+                                 "nothing written to the cache")
             url = origin_url(row, base)
             try:
                 _download(url, staging / row["path"], timeout)
@@ -135,6 +149,8 @@ def fetch(manifest: pl.DataFrame, cache: Path, *, base: str | None = None, mirro
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / row["path"], target)
     except _Offline as offline:
+        if not fallback:
+            raise FetchError(f"offline: {offline}") from None
         return _use_mirror(str(offline), rows, mirror, cache, say)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

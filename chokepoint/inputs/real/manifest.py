@@ -5,6 +5,10 @@ file with its sha256, size, public GitHub repository, commit and path there. ``f
 downloads exactly those bytes; the pipeline reads them from the fetch cache or from the
 local mirror and compares their checksums with it.
 
+Files of datasets that are fetched and verified but not ingested yet (folders listed in
+:data:`FETCHED_ONLY`, with their licence) have ``dataset`` null, like the documentation and
+licence files: ``chokepoint fetch`` downloads them, but no data mode requires them.
+
 Data modes: ``reference`` (embedded reference data only), ``real`` (real data merged over
 the reference data; an error if no complete copy is found) and ``auto`` (real when a
 complete cache or mirror is present, reference otherwise). The cache wins over the
@@ -27,7 +31,10 @@ __all__ = [
     "DATA_MODES",
     "DATASETS",
     "DataLocation",
+    "FETCHED_ONLY",
     "MANIFEST_COLUMNS",
+    "check_dataset_files",
+    "data_mode_table",
     "dataset_of",
     "load_manifest",
     "locate_real_data",
@@ -50,6 +57,18 @@ DATASETS = {
     "supply_map": ("Firm-level chip supply map (nodes, typed edges)", "MIT", "© 2026 Vignesh Gopalakrishnan"),
 }
 
+#: Datasets in the manifest that are fetched and verified but not ingested yet (their files
+#: have ``dataset`` null): top folder → description, licence and the attribution it requires.
+FETCHED_ONLY = {
+    "ai_chip_fab_atlas": ("AI Chip Fab Atlas v1.0.0, Berkeley AI Risk: 31 AI-die fab campuses (operator, ISO3 "
+                          "country, coordinates, lifecycle status)",
+                          "CC BY 4.0 (16 coordinates are OpenStreetMap points, ODbL)",
+                          "AI Chip Fab Atlas, Berkeley AI Risk"),
+    "opensanctions": ("OpenSanctions curated government lists (US DoD 1260H, NDAA sections 5949 and 889, BIS "
+                      "MIEU, China's countermeasures, EU Regulation 833/2014 annexes)",
+                      "CC BY-NC 4.0", "OpenSanctions"),
+}
+
 MANIFEST_COLUMNS = [
     Column("path"),
     Column("sha256"),
@@ -60,6 +79,8 @@ MANIFEST_COLUMNS = [
 ]
 
 _ETO_TABLES = {"inputs", "sequence", "providers", "provision", "stages"}
+#: Top folders of the ingested datasets (their documentation and licence files included).
+_INGESTED_FOLDERS = ("eto_chip_explorer", "epoch", "usgs_mcs", "chip_supply_map")
 _GITHUB_RAW = "https://raw.githubusercontent.com"
 
 
@@ -68,7 +89,11 @@ def manifest_path() -> Path:
 
 
 def dataset_of(path: str) -> str | None:
-    """The ingested dataset a manifest path belongs to (None: documentation or licence)."""
+    """The ingested dataset a manifest path belongs to.
+
+    None for documentation and licence files and for every file of a dataset that is
+    fetched but not ingested (:data:`FETCHED_ONLY`).
+    """
     p = Path(path)
     if p.suffix != ".csv":
         return None
@@ -89,15 +114,28 @@ def dataset_of(path: str) -> str | None:
 
 
 def load_manifest(path: Path | None = None) -> pl.DataFrame:
-    """The manifest with a ``dataset`` column (null for files fetched but not ingested)."""
+    """The manifest with a ``dataset`` column (null for files fetched but not ingested).
+
+    Raises
+    ------
+    InputError
+        Naming the file, line and field: a malformed sha256, a path leaving the data
+        root, or a path in a folder that is neither an ingested dataset's nor listed in
+        :data:`FETCHED_ONLY` (so that nobody's licence goes unrecorded).
+    """
     path = Path(path) if path else manifest_path()
     frame = read_csv_table(path, MANIFEST_COLUMNS)
+    known = (*_INGESTED_FOLDERS, *FETCHED_ONLY)
     for row in frame.iter_rows(named=True):
         if len(row["sha256"]) != 64 or any(c not in "0123456789abcdef" for c in row["sha256"]):
             raise InputError(path, f"'{row['sha256']}' is not a sha256 hex digest", row=row["_line"], field="sha256")
         if Path(row["path"]).is_absolute() or ".." in Path(row["path"]).parts:
             raise InputError(path, "path must be relative and stay inside the data root", row=row["_line"],
                              field="path")
+        if Path(row["path"]).parts[0] not in known:
+            raise InputError(path, f"'{row['path']}' is in no known dataset folder", row=row["_line"], field="path",
+                             hint="list the folder with its licence in chokepoint.inputs.real.manifest.FETCHED_ONLY, "
+                                  "or ingest it")
     return frame.select("path", "sha256", "bytes", "repo", "commit", "origin_path").with_columns(
         pl.col("path").map_elements(dataset_of, return_dtype=pl.String).alias("dataset"))
 
@@ -180,3 +218,46 @@ def locate_real_data(requested: str, mirror: Path | None, cache: Path | None,
         raise InputError("CHOKEPOINT_DATA_MODE", f"data mode 'real' but {reason}",
                          hint="run `chokepoint fetch` or set CHOKEPOINT_SHARED_DATA to the mirror")
     return DataLocation("reference", requested, None, None, reason)
+
+
+def data_mode_table(location: DataLocation, files: pl.DataFrame, verify_checksums: bool) -> pl.DataFrame:
+    """The one-row ``staging.data_mode`` table: the mode, where the files were found and why,
+    and how many of the verified ``files`` (:func:`verify_files`) match the manifest."""
+    modified = files.filter(pl.col("status") != "ok").height
+    return pl.DataFrame([{
+        "mode": location.mode, "requested": location.requested, "source": location.source,
+        "root": str(location.root) if location.root else None, "reason": location.reason,
+        "files": files.height, "files_ok": files.height - modified, "files_modified": modified,
+        "verify_checksums": verify_checksums,
+        "datasets": ", ".join(sorted(set(files["dataset"].to_list()))) if files.height else "",
+    }], schema={"mode": pl.String, "requested": pl.String, "source": pl.String, "root": pl.String,
+                "reason": pl.String, "files": pl.Int64, "files_ok": pl.Int64, "files_modified": pl.Int64,
+                "verify_checksums": pl.Boolean, "datasets": pl.String})
+
+
+def check_dataset_files(files: pl.DataFrame, dataset: str) -> None:
+    """Refuse a dataset whose files are missing or differ from the manifest.
+
+    Parameters
+    ----------
+    files : polars.DataFrame
+        :func:`verify_files` of the data root.
+    dataset : str
+        A key of :data:`DATASETS`.
+
+    Raises
+    ------
+    InputError
+        Naming the first such file, with the expected and actual sha256 and size.
+    """
+    bad = files.filter((pl.col("dataset") == dataset) & (pl.col("status") != "ok"))
+    if not bad.height:
+        return
+    row = bad.row(0, named=True)
+    if row["status"] == "missing":
+        raise InputError(row["path"], "real-data file missing", hint="run `chokepoint fetch`")
+    raise InputError(
+        row["path"], f"sha256 does not match the manifest (expected {row['expected_sha256'][:12]}…, got "
+                     f"{row['actual_sha256'][:12]}…; {row['expected_bytes']:,} bytes expected, "
+                     f"{row['actual_bytes']:,} found): the file was modified or truncated",
+        hint="run `chokepoint fetch` to restore it, or set CHOKEPOINT_VERIFY_CHECKSUMS=0 to ingest it as is")

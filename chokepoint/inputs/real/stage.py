@@ -23,7 +23,7 @@ from chokepoint.inputs.real.usgs import stage_usgs
 from chokepoint.inputs.tables import FILE, Column, fail_at, typed
 
 __all__ = ["Mappings", "MAPPING_FILES", "STAGED_TABLES", "parse_mappings", "stage_real", "world_total_checks",
-           "ENTITY_SCHEMA", "USGS_MAP_COLUMNS", "WORLD_TOTAL_TOLERANCE"]
+           "ENTITY_SCHEMA", "USGS_MAP_COLUMNS", "WORLD_TOTAL_TOLERANCE", "empty_mappings", "empty_mapping_source"]
 
 USGS_MAP_COLUMNS = [
     Column("mineral"),
@@ -88,6 +88,19 @@ class Mappings:
     country_aliases: pl.DataFrame
     firm_aliases: pl.DataFrame
     usgs_input_map: pl.DataFrame
+
+
+def empty_mappings() -> Mappings:
+    """Mapping tables without rows (reference data needs none)."""
+    return Mappings(**{name: pl.DataFrame(schema={c.name: pl.String for c in columns} | {"_line": pl.Int64})
+                       for name, columns in MAPPING_FILES.items()})
+
+
+def empty_mapping_source(name: str) -> pl.DataFrame:
+    """The mapping file ``name`` as read (text cells, ``_line``, ``_file``) when it is absent:
+    no rows. Only a run on reference data may do without it."""
+    return pl.DataFrame(schema={**{c.name: pl.String for c in MAPPING_FILES[name]}, "_line": pl.Int64,
+                                "_file": pl.String})
 
 
 def parse_mappings(raw: dict[str, pl.DataFrame], taxonomy_ids) -> Mappings:

@@ -1,0 +1,148 @@
+"""Real data by default: ``chokepoint run`` in data mode ``auto`` fetches the real data when no
+cache or mirror holds it, and otherwise runs on the reference data saying why in one line.
+
+The decision is tested as a unit (:func:`chokepoint.inputs.real.prepare.prepare_real_data`
+and :func:`pipelines.commands.cmd_run.prepare_data`) against a local HTTP server; one
+end-to-end ``chokepoint run`` covers the fetch path.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from chokepoint.inputs.real.manifest import load_manifest, locate_real_data
+from chokepoint.inputs.real.prepare import prepare_real_data
+from chokepoint.settings import PROJECT_ROOT
+from tests.chokepoint.inputs.local_server import closed_port, serve
+from tests.ingest_helpers import MIRROR, mirror_copy, needs_mirror
+
+INGESTED = 79
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return load_manifest()
+
+
+@pytest.fixture
+def no_copy(tmp_path):
+    """(empty mirror folder, cache folder that does not exist yet)."""
+    (tmp_path / "empty-mirror").mkdir()
+    return tmp_path / "empty-mirror", tmp_path / "cache"
+
+
+@needs_mirror
+def test_without_any_copy_the_real_data_is_fetched_verified_and_used(no_copy, manifest):
+    mirror, cache = no_copy
+    with serve(MIRROR) as (base, requests):
+        prepared = prepare_real_data("auto", mirror, cache, manifest, base=base)
+    assert (prepared.mode, prepared.source) == ("real", "cache")
+    # Only what the run reads: the ingested files, each once.
+    assert len(requests) == INGESTED == len(prepared.fetched.downloaded)
+    assert prepared.notice.startswith(f"fetched {INGESTED} real-data files (")
+    assert "sha256 verified" in prepared.notice and prepared.notice.endswith("running on the real data")
+    assert "\n" not in prepared.notice
+    found = locate_real_data("auto", mirror, cache, manifest)
+    assert (found.mode, found.source, found.root) == ("real", "cache", cache)
+
+
+def test_unreachable_origin_means_reference_data_and_one_line_saying_why(no_copy, manifest):
+    mirror, cache = no_copy
+    prepared = prepare_real_data("auto", mirror, cache, manifest, base=f"http://127.0.0.1:{closed_port()}",
+                                 timeout=5)
+    assert (prepared.mode, prepared.source, prepared.fetched) == ("reference", None, None)
+    assert prepared.notice.startswith("real data unavailable (offline: 127.0.0.1:")
+    assert prepared.notice.endswith("; running on the reference data") and "\n" not in prepared.notice
+    assert not cache.exists()
+    assert locate_real_data("auto", mirror, cache, manifest).mode == "reference"
+
+
+@needs_mirror
+def test_checksum_mismatch_means_reference_data_and_an_unchanged_cache(tmp_path, no_copy, manifest):
+    mirror, cache = no_copy
+    served = mirror_copy(tmp_path)
+    (served / "epoch/ml_hardware.csv").write_bytes(b"corrupted\n")
+    with serve(served) as (base, _):
+        prepared = prepare_real_data("auto", mirror, cache, manifest, base=base)
+    assert prepared.mode == "reference"
+    assert prepared.notice.startswith("real data unavailable (epoch/ml_hardware.csv: checksum mismatch")
+    assert not cache.exists()
+
+
+@needs_mirror
+def test_downloads_are_time_limited(no_copy, manifest):
+    mirror, cache = no_copy
+    with serve(MIRROR) as (base, requests):
+        prepared = prepare_real_data("auto", mirror, cache, manifest, base=base, deadline=0)
+    assert prepared.mode == "reference" and "downloads took longer than 0 s (1 of 79 files done)" in prepared.notice
+    assert len(requests) == 1 and not cache.exists()
+
+
+@needs_mirror
+def test_nothing_is_fetched_when_a_copy_exists_or_another_mode_is_asked(tmp_path, no_copy, manifest):
+    mirror, cache = no_copy
+    with serve(MIRROR) as (base, requests):
+        complete = prepare_real_data("auto", MIRROR, cache, manifest, base=base)
+        reference = prepare_real_data("reference", mirror, cache, manifest, base=base)
+        real = prepare_real_data("real", mirror, cache, manifest, base=base)
+        refused = prepare_real_data("auto", mirror, cache, manifest, base=base, allow_fetch=False)
+        assert requests == []
+    assert (complete.mode, complete.source, complete.notice) == ("real", "mirror", "")
+    assert (reference.mode, reference.notice) == ("reference", "")
+    assert (real.mode, real.notice) == ("real", "")  # the run itself reports a missing copy in mode real
+    assert refused.mode == "reference" and "--no-fetch" in refused.notice and "\n" not in refused.notice
+    assert not cache.exists()
+
+
+def test_run_command_prints_the_reason_in_one_line(monkeypatch, no_copy):
+    from pipelines.commands.cmd_run import prepare_data
+
+    mirror, cache = no_copy
+    for name, value in {"CHOKEPOINT_DATA_MODE": "auto", "CHOKEPOINT_SHARED_DATA": str(mirror),
+                        "CHOKEPOINT_CACHE": str(cache),
+                        "CHOKEPOINT_FETCH_BASE": f"http://127.0.0.1:{closed_port()}"}.items():
+        monkeypatch.setenv(name, value)
+    out = io.StringIO()
+    prepared = prepare_data(out=out)
+    assert prepared.mode == "reference"
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chokepoint run: real data unavailable (offline: 127.0.0.1:")
+    assert lines[0].endswith("running on the reference data")
+
+
+def test_no_fetch_is_a_run_option():
+    from pipelines.cli import build_parser
+
+    assert build_parser().parse_args(["run", "--no-fetch"]).no_fetch is True
+    assert build_parser().parse_args(["run"]).no_fetch is False
+
+
+@needs_mirror
+def test_cli_run_without_any_copy_fetches_then_runs_on_the_real_data(tmp_path):
+    """The one end-to-end run: no mirror, no cache, a local server as the data origin."""
+    (tmp_path / "empty-mirror").mkdir()
+    warehouse = tmp_path / "warehouse" / "chokepoint.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
+    env.update({"DAGSTER_HOME": str(tmp_path / "dagster"), "CHOKEPOINT_SHARED_DATA": str(tmp_path / "empty-mirror"),
+                "CHOKEPOINT_CACHE": str(tmp_path / "cache"), "CHOKEPOINT_REPORTS": str(tmp_path / "reports")})
+    with serve(MIRROR) as (base, requests):
+        env["CHOKEPOINT_FETCH_BASE"] = base
+        result = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--warehouse", str(warehouse)],
+                                capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"chokepoint run: fetched {INGESTED} real-data files (")
+    assert lines[1].startswith("chokepoint run: scenario ") and "data: real (" in lines[1]
+    assert len(requests) == INGESTED
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        mode = con.execute("SELECT * FROM staging.data_mode").pl().row(0, named=True)
+        files = con.execute("SELECT status, count(*) FROM staging.real_data_files GROUP BY status").fetchall()
+    assert (mode["mode"], mode["requested"], mode["source"]) == ("real", "auto", "cache")
+    assert mode["root"] == str(tmp_path / "cache")
+    assert files == [("ok", INGESTED)]
