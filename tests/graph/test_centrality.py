@@ -10,7 +10,7 @@ from graph.centrality import (betweenness, dependency_lengths, dependency_share,
                               supply_cone)
 from graph.gt import graph_from_arrays
 from optimization.capability import CapabilityModel
-from tests.instances import random_and_or_network
+from tests.support.instances import random_and_or_network
 
 
 def weighted_digraph(seed: int, n: int = 25, p: float = 0.15):

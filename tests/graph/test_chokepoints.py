@@ -9,8 +9,8 @@ import pytest
 from chokepoint.model.build import network_from_tables
 from graph.chokepoints import chokepoint_metrics, import_routes
 from graph.network import SINK, SupplyNetwork
-from tests.instances import random_and_or_network
-from tests.test_failure import brute_force_producible_with_routes
+from tests.support.instances import random_and_or_network
+from tests.support.oracles import brute_force_producible_with_routes
 
 
 def with_actor_members(network: SupplyNetwork, members=(0,)) -> SupplyNetwork:

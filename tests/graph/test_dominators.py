@@ -9,7 +9,7 @@ import pytest
 from graph.dominators import (ROOT, UNREACHED, dominated_counts, dominators_of, immediate_dominators,
                               or_dominator_tree, or_skeleton)
 from graph.failure import Propagation, producible, single_points_of_failure
-from tests.instances import random_and_or_network
+from tests.support.instances import random_and_or_network
 
 
 def expected_idom(g: nx.DiGraph, n: int, root: int) -> list[int]:

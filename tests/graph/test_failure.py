@@ -11,7 +11,8 @@ from graph.failure import (Propagation, country_single_points_of_failure, essent
                            single_points_of_failure, single_points_of_failure_by_removal, surviving_fraction,
                            throughput_bound)
 from optimization.capability import CapabilityModel
-from tests.instances import random_and_or_network
+from tests.support.instances import random_and_or_network
+from tests.support.oracles import brute_force_producible_with_routes
 
 
 def brute_force_producible(network, removed=frozenset()):
@@ -94,24 +95,6 @@ def test_propagation_rejects_cycles():
     cyclic = max_flow_network(4, [0, 1, 2, 2], [1, 2, 1, 3], [1.0, 1.0, 1.0, 1.0], source=0, sink=3)
     with pytest.raises(ValueError, match="cycle"):
         Propagation.of(cyclic)
-
-
-def brute_force_producible_with_routes(network, removed=frozenset(), closed=frozenset()):
-    """Recursive definition with closed routes, written independently of the level code."""
-    suppliers: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for e, (s, d, k) in enumerate(zip(network.edge_src, network.edge_dst, network.edge_input)):
-        suppliers.setdefault((int(d), int(k)), []).append((e, int(s)))
-    needs: dict[int, list[int]] = {}
-    for v, k in zip(network.req_node, network.req_input):
-        needs.setdefault(int(v), []).append(int(k))
-
-    @functools.lru_cache(maxsize=None)
-    def ok(v: int) -> bool:
-        if v in removed or not network.node_capacity[v] > 0:
-            return False
-        return all(any(e not in closed and ok(u) for e, u in suppliers.get((v, k), [])) for k in needs.get(v, []))
-
-    return np.array([ok(v) for v in range(network.num_nodes)])
 
 
 @pytest.mark.parametrize("seed", range(40))

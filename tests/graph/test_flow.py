@@ -12,7 +12,7 @@ from graph.flow import max_flow
 from graph.gt import graph_from_arrays
 from graph.network import max_flow_network
 from optimization.capability import CapabilityModel
-from tests.instances import random_flow_graph
+from tests.support.instances import random_flow_graph
 
 
 def random_digraph(seed: int, n: int = 30, p: float = 0.08):

@@ -1,23 +1,18 @@
-"""Synthetic facility-level generator: sizes, shares, determinism, Parquet round trip and bad input."""
+"""Synthetic facility-level generator: sizes, shares, determinism and bad input. (Parquet:
+tests/graph/test_parquet.py; the assets: tests/pipeline/test_synthetic_assets.py.)"""
 
 from __future__ import annotations
 
-import dagster as dg
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from pipelines.io import WarehouseIOManager
 
 from chokepoint.model.build import network_from_tables
 from chokepoint.model.build import synthetic_network_from_tables
 from graph.failure import Propagation, producible
 from graph.network import CLOUD, PRODUCER, SINK, TRANSIT
-from graph.parquet import FILES, network_from_arrow, network_to_arrow, read_network_parquet, write_network_parquet
 from graph.synthetic import SyntheticSpec, country_shares, generate_facility_network
 from optimization.capability import CapabilityModel
-from tests.conftest import DATA
 
 
 def synthetic(reference, scenario, **spec):
@@ -132,119 +127,3 @@ def test_spec_and_input_validation(reference, scenario):
         generate_facility_network(**{**base, "producer_capacity": [1.0, -2.0]})
     with pytest.raises(ValueError, match="coefficients must be positive"):
         generate_facility_network(**{**base, "recipe_coefficient": [0.0]})
-
-
-def test_parquet_round_trip_is_exact(reference, scenario, tmp_path):
-    network = synthetic(reference, scenario, nodes=1_500, seed=4)
-    paths = write_network_parquet(network, tmp_path / "net")
-    assert {p.name for p in paths.values()} == set(FILES.values())
-    back = read_network_parquet(tmp_path / "net")
-    for name in network.__dataclass_fields__:
-        a, b = getattr(network, name), getattr(back, name)
-        assert (np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b), name
-    nodes = pl.read_parquet(paths["nodes"])
-    assert nodes.filter(pl.col("kind").cast(pl.String) == "sink")["capacity"].null_count() == len(scenario.actors)
-
-
-def _tables(reference, scenario):
-    return network_to_arrow(synthetic(reference, scenario, nodes=1_000, seed=5))
-
-
-@pytest.mark.parametrize("table, column, value, message", [
-    ("edges", "dst", 10**9, r"edges, row 1, column 'dst': node 1000000000 not in nodes"),
-    ("nodes", "capacity", -1.0, r"nodes, row 1, column 'capacity': must be a non-negative number"),
-    ("requirements", "coefficient", 0.0, r"requirements, row 1, column 'coefficient': must be a positive number"),
-    ("nodes", "iso3", "XXX", r"nodes, row 1, column 'iso3': unknown value 'XXX'"),
-    ("edges", "kind", "teleport", r"edges, row 1, column 'kind': unknown value 'teleport'"),
-])
-def test_bad_parquet_input_names_table_row_and_column(reference, scenario, table, column, value, message):
-    tables = _tables(reference, scenario)
-    target = tables[table]
-    original = target.column(column)
-    plain = original.cast(pa.string()) if pa.types.is_dictionary(original.type) else original
-    values = plain.to_pylist()
-    values[0] = value
-    tables[table] = target.set_column(target.column_names.index(column), column,
-                                      pa.array(values, type=plain.type))
-    with pytest.raises(ValueError, match=message):
-        network_from_arrow(tables["nodes"], tables["edges"], tables["requirements"])
-
-
-def test_missing_column_and_missing_file(reference, scenario, tmp_path):
-    tables = _tables(reference, scenario)
-    with pytest.raises(ValueError, match=r"edges, column 'src': missing column"):
-        network_from_arrow(tables["nodes"], tables["edges"].drop(["src"]), tables["requirements"])
-    write_network_parquet(synthetic(reference, scenario, nodes=1_000), tmp_path)
-    (tmp_path / FILES["requirements"]).unlink()
-    with pytest.raises(ValueError, match=r"requirements.parquet: missing"):
-        read_network_parquet(tmp_path)
-    (tmp_path / FILES["requirements"]).write_text("not parquet")
-    with pytest.raises(ValueError, match=r"requirements.parquet: not a readable Parquet file"):
-        read_network_parquet(tmp_path)
-
-
-def test_parquet_from_another_tool_without_vocabulary_metadata(reference, scenario, tmp_path):
-    """Plain string columns and no schema metadata: vocabularies are the sorted values."""
-    tables = _tables(reference, scenario)
-    for name in FILES:
-        table = tables[name].replace_schema_metadata(None)
-        table = pa.table({c: (table.column(c).cast(pa.string()) if pa.types.is_dictionary(table.column(c).type)
-                              else table.column(c)) for c in table.column_names})
-        pq.write_table(table, tmp_path / FILES[name])
-    back = read_network_parquet(tmp_path)
-    assert back.num_nodes == 1_000 and list(back.inputs) == sorted(back.inputs)
-    assert (producible(back) == producible(network_from_arrow(*_tables(reference, scenario).values()))).all()
-
-
-def test_synthetic_assets_materialize_with_config(tmp_path):
-    from pipelines.assets import sources, staging, synthetic as synthetic_assets
-    from pipelines.resources import ChokepointSettings
-
-    selection = [*sources.assets, *staging.assets, *synthetic_assets.assets, *synthetic_assets.checks]
-    resources = {
-        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default"),
-        "io_manager": WarehouseIOManager(database=str(tmp_path / "w.duckdb"), direct=True),
-        "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "objects")),
-    }
-    folder = tmp_path / "synthetic"
-    result = dg.materialize(selection, resources=resources, instance=dg.DagsterInstance.ephemeral(), run_config={
-        "ops": {"supply_graph__synthetic_network": {"config": {"nodes": 1_200, "seed": 3, "folder": str(folder)}},
-                "synthetic_metrics": {"config": {"pivots": 16, "exact_betweenness_max_nodes": 500}}}})
-    assert result.success
-    checks = result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {"synthetic_shares_preserved", "synthetic_chokepoints_consistent"}
-    assert all(c.passed for c in checks)
-    assert read_network_parquet(folder).num_nodes == 1_200
-    materialized = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
-    metrics = materialized["analytics/synthetic_chokepoints"].materialization.metadata
-    assert metrics["betweenness_pivots_per_defector"].value == 16
-    assert metrics["betweenness_exact"].value is False
-    assert metrics["removal_loss_lp"].value is False  # opt-in (lp_max_nodes); LP metrics are tested directly
-    import duckdb
-
-    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        levels = con.execute("SELECT DISTINCT level FROM analytics.synthetic_concentration ORDER BY 1").fetchall()
-        metrics_found = {r[0] for r in con.execute("SELECT DISTINCT metric FROM analytics.synthetic_chokepoints").fetchall()}
-    assert levels == [("country",), ("facility",)]
-    assert {"single_point_of_failure", "betweenness", "failure_cascade", "core_number"} <= metrics_found
-    assert "removal_loss" not in metrics_found
-
-
-@pytest.mark.slow
-def test_main_job_runs_every_metric_at_a_million_synthetic_nodes(tmp_path, monkeypatch):
-    """The whole main job (reference graph and the synthetic network at 10^6 nodes) with
-    every asset check passing. A few minutes and a few GB on the 2-core machine."""
-    from pipelines.definitions import defs
-
-    monkeypatch.setenv("CHOKEPOINT_WAREHOUSE", str(tmp_path / "w.duckdb"))
-    monkeypatch.setenv("CHOKEPOINT_DATA_DIR", str(DATA))
-    monkeypatch.setenv("CHOKEPOINT_SCENARIO", "default")
-    result = defs.resolve_job_def("main").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-        run_config={"ops": {"supply_graph__synthetic_network": {
-            "config": {"nodes": 1_000_000, "folder": str(tmp_path / "synthetic")}}}})
-    assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations())
-    metrics = {e.asset_key.to_user_string(): e.materialization.metadata
-               for e in result.get_asset_materialization_events()}["analytics/synthetic_chokepoints"]
-    assert metrics["nodes"].value == 1_000_000 and metrics["betweenness_pivots_per_defector"].value == 64

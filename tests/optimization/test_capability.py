@@ -12,7 +12,7 @@ from graph.network import build_supply_network, max_flow_network
 from optimization.capability import CapabilityModel
 from optimization.errors import InaccurateError, InfeasibleError, SolverLimitError, UnboundedError
 from optimization.solvers import require_optimal
-from tests.instances import random_and_or_network, random_flow_graph
+from tests.support.instances import random_and_or_network, random_flow_graph
 
 
 @pytest.mark.parametrize("solver", ["HIGHS", "SCIP"])

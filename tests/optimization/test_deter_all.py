@@ -11,7 +11,8 @@ import pytest
 from optimization.deter_all import SHARE_TOLERANCE, DeterAllModel
 from optimization.errors import SolverError
 from optimization.interdiction import InterdictionModel
-from tests.test_interdiction import and_or_case, placements_within, plain_capability
+from tests.support.instances import and_or_case
+from tests.support.oracles import placements_within, plain_capability
 
 SEEDS = range(10)
 SOLVERS = ["HIGHS", "SCIP"]

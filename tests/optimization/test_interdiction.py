@@ -8,7 +8,6 @@ plain scipy ``linprog`` written from the model's definition for AND/OR instances
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 
 import cvxpy as cp
@@ -18,7 +17,6 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
 import optimization.interdiction as interdiction
 from graph.network import build_supply_network, max_flow_network
@@ -34,67 +32,13 @@ from optimization.interdiction import (
 from optimization.interdiction_heuristic import heuristic_placement
 from optimization.milp import solve_milp
 from optimization.random_instances import layered_instance
+from tests.support.instances import and_or_case
+from tests.support.oracles import placements_within, plain_capability
 
 SOLVERS = ["HIGHS", "SCIP"]
 MAX_FLOW_SEEDS = range(20)
 AND_OR_SEEDS = range(15)
 JOINT_SEEDS = range(6)
-
-
-# --------------------------------------------------------------------- independent references
-class PlainLP:
-    """Capability LP from its definition, for scipy's linprog (variables [y, f]).
-
-    maximise y_sink s.t. out-flow(v) − y_v ≤ 0; a_r y_v − in-flow(r) ≤ 0;
-    0 ≤ y ≤ cap; 0 ≤ f ≤ route capacity (0 when closed). Built once per network.
-    """
-
-    def __init__(self, network):
-        n, e = network.num_nodes, network.num_edges
-        self.n, self.network = n, network
-        rows = np.arange(e)
-        out_rows = sp.csr_matrix((np.ones(e), (network.edge_src, rows)), shape=(n, e))
-        ship = sp.hstack([-sp.identity(n), out_rows])
-        need_rows = []
-        for v, k, a in zip(network.req_node, network.req_input, network.req_coefficient):
-            mask = ((network.edge_dst == v) & (network.edge_input == k)).astype(float)
-            y_part = sp.csr_matrix(([a], ([0], [v])), shape=(1, n))
-            need_rows.append(sp.hstack([y_part, -sp.csr_matrix(mask)]))
-        self.a_ub = sp.vstack([ship, *need_rows]).tocsr()
-        self.node_bounds = [(0, c if np.isfinite(c) else None) for c in network.node_capacity]
-
-    def value(self, sink, closed) -> float:
-        net = self.network
-        bounds = self.node_bounds + [(0, 0 if shut else (c if np.isfinite(c) else None))
-                                     for c, shut in zip(net.edge_capacity, closed)]
-        objective = np.zeros(self.a_ub.shape[1])
-        objective[sink] = -1.0
-        result = linprog(objective, A_ub=self.a_ub, b_ub=np.zeros(self.a_ub.shape[0]), bounds=bounds, method="highs")
-        assert result.status == 0, result.message
-        return -result.fun
-
-
-_PLAIN: dict[int, PlainLP] = {}
-
-
-def plain_capability(network, sink, closed) -> float:
-    if id(network) not in _PLAIN:
-        _PLAIN[id(network)] = PlainLP(network)
-    return _PLAIN[id(network)].value(sink, closed)
-
-
-def placements_within(cost, budget, closes=None, collateral=None, cap=math.inf):
-    """Every subset of controls with total cost ≤ budget (and collateral ≤ cap)."""
-    p = len(cost)
-    for size in range(p + 1):
-        for subset in itertools.combinations(range(p), size):
-            if sum(cost[i] for i in subset) > budget + 1e-9:
-                continue
-            if math.isfinite(cap):
-                closed = closes[list(subset)].any(axis=0) if subset else np.zeros(closes.shape[1], bool)
-                if collateral[closed].sum() > cap + 1e-9:
-                    continue
-            yield subset
 
 
 def max_flow_case(seed):
@@ -127,17 +71,6 @@ def brute_force_max_flow(seed):
                 h.add_edge(int(u), int(v), capacity=float(c))
         best = min(best, nx.maximum_flow_value(h, 0, 8))
     return best
-
-
-@functools.lru_cache(maxsize=None)
-def _cached_case(seed, items):
-    return layered_instance(seed, **dict(items))
-
-
-def and_or_case(seed, **overrides):
-    options = dict(layers=3, width=6, types=2, countries=4, num_controls=12, supplier_probability=0.8)
-    options.update(overrides)
-    return _cached_case(seed, tuple(sorted(options.items())))
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,32 +1,10 @@
-"""The critical-nodes asset on the reference supply network, materialised with DuckDB."""
+"""The critical-nodes asset on the reference supply network, in the shared run of every asset."""
 
 from __future__ import annotations
 
-import dagster as dg
 import duckdb
-import pytest
-from pipelines.io import WarehouseIOManager
 
-from pipelines.assets import critical_nodes as cnp_assets
-from pipelines.assets import sources, staging, supply_graph
 from pipelines.definitions import defs
-from pipelines.resources import ChokepointSettings
-from tests.conftest import DATA
-
-
-@pytest.fixture(scope="module")
-def materialized(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cnp_warehouse")
-    database = tmp / "chokepoint.duckdb"
-    resources = {
-        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default", time_limit_s=2.0),
-        "io_manager": WarehouseIOManager(database=str(database), direct=True),
-        "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
-    }
-    modules = (sources, staging, supply_graph, cnp_assets)
-    result = dg.materialize([a for m in modules for a in m.assets] + [c for m in modules for c in getattr(m, "checks", [])],
-                            resources=resources, instance=dg.DagsterInstance.ephemeral())
-    return result, database
 
 
 def test_asset_is_in_the_main_job():
@@ -35,7 +13,7 @@ def test_asset_is_in_the_main_job():
 
 
 def test_critical_nodes_table_and_check(materialized):
-    result, database = materialized
+    result, database = materialized.result, materialized.database
     assert result.success
     checks = [e for e in result.get_asset_check_evaluations() if e.check_name == "critical_nodes_recomputed"]
     assert len(checks) == 1 and checks[0].passed, checks[0].metadata

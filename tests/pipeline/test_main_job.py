@@ -1,4 +1,4 @@
-"""Dagster definitions load, and materialising every asset fills the warehouse."""
+"""Dagster definitions load, and the shared run of every asset (tests/conftest.py) fills the warehouse."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_warehouse_figures_trace_back_to_source_rows(materialized):
 
 
 def test_summary_says_the_run_used_the_reference_data(materialized):
-    """The fixture configures no mirror and no cache: the data mode falls back to the reference data."""
+    """The shared run names empty folders as mirror and cache: the data mode falls back to the reference data."""
     import io
 
     from chokepoint.report.summary import print_summary
@@ -74,7 +74,7 @@ def test_summary_says_the_run_used_the_reference_data(materialized):
     print_summary(database, out=out)
     first, second = out.getvalue().splitlines()[:2]
     assert "data: embedded reference data" in first
-    assert second.strip().startswith("no complete real-data copy — no cache configured")
+    assert second.strip().startswith("no complete real-data copy — cache ") and "no-mirror" in second
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("SELECT mode FROM staging.data_mode").fetchone()[0] == "reference"
         assert con.execute("SELECT count(*) FROM staging.capacities WHERE winner = 'real'").fetchone()[0] == 0

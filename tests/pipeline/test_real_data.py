@@ -1,56 +1,24 @@
-"""The pipeline on real data: warehouse tables with provenance, checks, tracing, both data modes."""
+"""The pipeline on real data: warehouse tables with provenance, checks, tracing, both data modes.
+
+The full run is the real-data run shared by the whole test run (tests/conftest.py:
+``chokepoint fetch`` from a local server into a cache, then ``chokepoint run``).
+"""
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 
-from chokepoint.inputs.real.fetch import fetch
-from chokepoint.inputs.real.manifest import load_manifest
 from chokepoint.inputs.real.stage import STAGED_TABLES
-from chokepoint.settings import PROJECT_ROOT
-from pipelines.partitions import ALL_SCENARIOS_TAGS
 from pipelines.assets.staging import quarantine_within_limit
-from pipelines.definitions import all_assets, all_checks
-from pipelines.io import WarehouseIOManager
+from pipelines.definitions import all_checks
 from pipelines.resources import ChokepointSettings
-from tests.conftest import DATA
-from tests.ingest_helpers import MIRROR, mirror_copy, needs_mirror
-from tests.test_fetch import serve
+from tests.conftest import DATA, clean_env, materialize, run_cli
+from tests.support.real_data import mirror_copy, needs_mirror
 
 pytestmark = needs_mirror
-CHOKEPOINT = Path(sys.executable).with_name("chokepoint")
-
-
-def materialize(tmp: Path, selection=None, **settings):
-    tmp.mkdir(parents=True, exist_ok=True)
-    database = tmp / "chokepoint.duckdb"
-    resources = {
-        "settings": ChokepointSettings(data_dir=str(DATA), scenario="default", **settings),
-        # A subset run has no publish step: it writes the file directly.
-        "io_manager": WarehouseIOManager(database=str(database), direct=selection is not None),
-        "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp / "objects")),
-    }
-    result = dg.materialize([*all_assets, *all_checks], resources=resources, selection=selection,
-                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-                            tags=ALL_SCENARIOS_TAGS)
-    return result, database
-
-
-@pytest.fixture(scope="module")
-def real_run(tmp_path_factory):
-    """Fetch into a cache from a local server, then run every asset on it (no mirror configured)."""
-    tmp = tmp_path_factory.mktemp("real")
-    with serve(MIRROR) as (base, _):
-        fetch(load_manifest(), tmp / "cache", base=base, say=lambda _: None)
-    return materialize(tmp, cache_dir=str(tmp / "cache"), shared_data_dir="", data_mode="auto")
 
 
 def sql(database, query, params=None):
@@ -59,7 +27,8 @@ def sql(database, query, params=None):
 
 
 def test_real_run_succeeds_with_every_check_passed(real_run):
-    result, database = real_run
+    assert real_run.returncode == 0, real_run.stderr[-2000:]
+    result, database = real_run.result, real_run.database
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) == len(all_checks)
@@ -69,7 +38,7 @@ def test_real_run_succeeds_with_every_check_passed(real_run):
 
 
 def test_warehouse_holds_every_staged_table_with_provenance(real_run):
-    _, database = real_run
+    database = real_run.database
     tables = set(sql(database, "SELECT table_name FROM information_schema.tables "
                                "WHERE table_schema = 'staging'")["table_name"])
     assert set(STAGED_TABLES) <= tables
@@ -86,7 +55,7 @@ def test_warehouse_holds_every_staged_table_with_provenance(real_run):
 
 
 def test_known_facts_in_the_warehouse(real_run):
-    _, database = real_run
+    database = real_run.database
     euv = sql(database, "SELECT * FROM staging.capacities WHERE input_id = 'euv_lithography'")
     assert euv.select("iso3", "share", "dataset", "winner").rows() == [("NLD", 1.0, "eto", "real")]
     china = sql(database, "SELECT share, year, file FROM staging.capacities "
@@ -99,7 +68,7 @@ def test_known_facts_in_the_warehouse(real_run):
 
 def test_every_real_figure_traces_back_to_its_source_row(real_run):
     """Recompute each real capacity share from the raw source rows it names (independently of the stagers)."""
-    _, database = real_run
+    database = real_run.database
     lineage = sql(database, "SELECT l.*, c.dataset AS winner_dataset, c.rescaled FROM staging.capacity_lineage l "
                             "JOIN staging.capacities c USING (input_id, iso3) WHERE c.winner = 'real'")
     assert lineage.height > 0
@@ -165,12 +134,10 @@ def test_quarantine_above_the_limit_fails_the_check(tmp_path):
 
 
 def test_cli_real_mode_without_real_data_is_one_clear_error(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
-    env.update({"DAGSTER_HOME": str(tmp_path / "dagster"), "CHOKEPOINT_SHARED_DATA": str(tmp_path / "no-mirror"),
-                "CHOKEPOINT_CACHE": str(tmp_path / "no-cache")})
+    env = clean_env(DAGSTER_HOME=tmp_path / "dagster", CHOKEPOINT_SHARED_DATA=tmp_path / "no-mirror",
+                    CHOKEPOINT_CACHE=tmp_path / "no-cache")
     warehouse = tmp_path / "w.duckdb"
-    forced = subprocess.run([str(CHOKEPOINT), "run", "--data-mode", "real", "--warehouse", str(warehouse)],
-                            capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT, env=env)
+    forced = run_cli("run", "--data-mode", "real", "--warehouse", warehouse, env=env)
     assert forced.returncode == 1 and "Traceback" not in forced.stderr
     errors = [line for line in forced.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and "data mode 'real' but no complete real-data copy" in errors[0]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import networkx as nx
 import numpy as np
 
 from graph.network import PRODUCER, SINK, SupplyNetwork
+from optimization.random_instances import layered_instance
 
 
 def random_and_or_network(seed: int, n: int = 14, types: int = 4, zero_capacity: float = 0.0) -> SupplyNetwork:
@@ -62,3 +65,15 @@ def random_flow_graph(seed: int, n: int = 12, p: float = 0.3, max_capacity: int 
     for (u, v), c in zip(g.edges(), cap):
         g[u][v]["capacity"] = c
     return g, src, dst, cap
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_case(seed, items):
+    return layered_instance(seed, **dict(items))
+
+
+def and_or_case(seed, **overrides):
+    """A small layered AND/OR instance (optimization.random_instances), cached by its options."""
+    options = dict(layers=3, width=6, types=2, countries=4, num_controls=12, supplier_probability=0.8)
+    options.update(overrides)
+    return _cached_case(seed, tuple(sorted(options.items())))

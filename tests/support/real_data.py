@@ -1,9 +1,14 @@
-"""Shared helpers for the real-data tests: the mirror, staging it, corrupting copies of it."""
+"""Shared helpers for the real-data tests: the mirror, serving it over HTTP, staging it,
+corrupting copies of it."""
 
 from __future__ import annotations
 
 import csv
+import functools
+import http.server
 import shutil
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,3 +70,29 @@ def mirror_copy(tmp_path: Path) -> Path:
     for path in target.rglob("*"):
         path.chmod(0o644 if path.is_file() else 0o755)
     return target
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str] = []
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        type(self).requests.append(self.path)
+        super().do_GET()
+
+
+@contextmanager
+def serve(directory: Path):
+    """An HTTP server on 127.0.0.1 (free port) serving ``directory``; yields (base URL, request log)."""
+    handler = type("Handler", (_QuietHandler,), {"requests": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -15,16 +15,16 @@ handling (``optimization.solvers.require_optimal``) does the rest.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-import shutil
 
 import cvxpy as cp
 import pytest
 
 from pipelines.cli import main
 from chokepoint.warehouse.store import clean_stale_builds, verify_warehouse
-from tests.conftest import DATA
-from tests.test_ledger import publish_generation
+from tests.conftest import copy_data
+from tests.support.warehouses import publish_generation
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +35,23 @@ def dagster_home(tmp_path_factory):
 
 @pytest.fixture
 def setting(tmp_path, monkeypatch, dagster_home):
-    """A published warehouse and an environment for an in-process ``chokepoint run``."""
+    """A published warehouse and an environment for an in-process ``chokepoint run``
+    (which fills in every other CHOKEPOINT_* setting: the whole environment is restored after)."""
+    saved = dict(os.environ)
     warehouse = tmp_path / "warehouse" / "chokepoint.duckdb"
     publish_generation(warehouse, 0)
-    data = tmp_path / "data"
-    shutil.copytree(DATA / "reference", data / "reference")
-    shutil.copytree(DATA / "scenarios", data / "scenarios")
+    data = copy_data(tmp_path / "data")
     # The run writes these into os.environ; monkeypatch restores them afterwards.
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     monkeypatch.setenv("CHOKEPOINT_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("CHOKEPOINT_DATA_DIR", str(data))
     monkeypatch.setenv("CHOKEPOINT_SCENARIO", "default")
-    monkeypatch.delenv("CHOKEPOINT_SHARED_DATA", raising=False)
-    return warehouse, data
+    monkeypatch.setenv("CHOKEPOINT_REPORTS", str(tmp_path / "reports"))
+    # The faults are in the analysis, not the data: the reference data keeps each run short.
+    monkeypatch.setenv("CHOKEPOINT_DATA_MODE", "reference")
+    yield warehouse, data
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def _run_and_check(setting, capfd, expected: list[str], step: str = r"[a-z_]+") -> str:

@@ -22,11 +22,8 @@ import csv
 import io
 import json
 import math
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
@@ -39,11 +36,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chokepoint.errors import InputError
-from chokepoint.settings import PROJECT_ROOT, shared_data_dir
+from chokepoint.settings import shared_data_dir
 from chokepoint.inputs.reference import COMPUTE_INPUT, REFERENCE_FILES, load_reference
 from chokepoint.inputs.scenario import load_scenario
 from chokepoint.inputs.tables import read_csv_text
-from tests.conftest import ARTIFACTS, DATA, REFERENCE
+from tests.conftest import ARTIFACTS, DATA, REFERENCE, clean_env, copy_data, run_cli
+from tests.support.real_data import needs_mirror
 
 CASES: Counter = Counter()
 SOAK = {"ran": False}  # the soak's counts go to their own file
@@ -325,9 +323,8 @@ def test_corrupted_inputs(loader, tmp_path):
     _fuzz_test(EXAMPLES, derandomize=True)(loader, tmp_path)
 
 
+@needs_mirror
 def test_corrupted_real_datasets(tmp_path):
-    if not _REAL:
-        pytest.skip(f"no real datasets under {shared_data_dir()}")
     @settings(max_examples=EXAMPLES * 2, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                      HealthCheck.data_too_large])
@@ -349,6 +346,10 @@ def test_corrupted_inputs_soak(loader, tmp_path):
 def test_loader_registry_covers_every_reader():
     names = {loader.name for loader in LOADERS}
     assert {"reference", "scenario"} <= names
+
+
+@needs_mirror
+def test_loader_registry_covers_the_real_datasets():
     assert len(_REAL) >= 10, "the real datasets should be fuzzed too"
 
 
@@ -368,17 +369,13 @@ def dagster_home(tmp_path_factory):
     pytest.param("empty", lambda raw: b"", "shares.csv", marks=pytest.mark.slow),
 ])
 def test_no_traceback_reaches_the_cli_user(tmp_path, dagster_home, label, change, named):
-    data = tmp_path / "data"
-    shutil.copytree(REFERENCE, data / "reference")
-    shutil.copytree(DATA / "scenarios", data / "scenarios")
+    data = copy_data(tmp_path / "data")
     shares = data / "reference" / "shares.csv"
     shares.write_bytes(change(shares.read_bytes()))
     warehouse = tmp_path / "w" / "chokepoint.duckdb"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
-    env["DAGSTER_HOME"] = str(dagster_home)
-    result = subprocess.run([str(Path(sys.executable).with_name("chokepoint")), "run", "--data-dir", str(data),
-                             "--warehouse", str(warehouse)], capture_output=True, text=True, timeout=300,
-                            cwd=PROJECT_ROOT, env=env)
+    # The corruption is in the reference data, which every data mode reads; reference mode keeps the run short.
+    env = clean_env(DAGSTER_HOME=dagster_home, CHOKEPOINT_DATA_MODE="reference", CHOKEPOINT_REPORTS=tmp_path / "r")
+    result = run_cli("run", "--data-dir", data, "--warehouse", warehouse, env=env, timeout=300)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("chokepoint run: error: "), result.stderr

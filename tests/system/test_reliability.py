@@ -1,12 +1,13 @@
-"""Publishing under failure and load, on real pipeline runs.
+"""Publishing under failure and load, on real pipeline runs (copies of the shared
+reference run's warehouse, tests/conftest.py).
 
 - A refresh killed with SIGKILL (at random moments of a real ``chokepoint run``, and
   at each point of the publish step) leaves the published warehouse byte-identical or
   completely replaced, queryable, and verifiable; the next run removes its build.
 - Eight read-only SQL clients querying in a loop while refreshes publish see no error
   and, in every query, tables from one ledger record only.
-- Runs launched by Dagster itself (not by ``chokepoint run``) build aside and publish
-  only after every blocking check passed.
+
+(A run's own publish step, blocking checks and subset runs: tests/pipeline/test_publish.py.)
 
 Figures (trials, queries) are written to ``tests/artifacts/reliability-*.json``.
 The long soak variants are marked slow.
@@ -16,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,34 +25,19 @@ import textwrap
 import time
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 
 from chokepoint.settings import PROJECT_ROOT
 from chokepoint.warehouse.store import (
     CRASH_POINTS,
-    WarehousePaths,
-    clean_stale_builds,
     ledger_head,
     open_build,
     publish_build,
     verify_warehouse,
 )
-from tests.conftest import ARTIFACTS, DATA
+from tests.conftest import ARTIFACTS, CLI
 
-CHOKEPOINT = Path(sys.executable).with_name("chokepoint")
-HOSTILE = "x'); DROP TABLE t; --"
-
-
-def _env(tmp: Path, warehouse: Path, data_dir: Path | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
-    env.update({"DAGSTER_HOME": str(tmp / "dagster"), "CHOKEPOINT_WAREHOUSE": str(warehouse),
-                "CHOKEPOINT_KEEP_SNAPSHOTS": "2", "CHOKEPOINT_SCENARIO": "default",
-                "CHOKEPOINT_DATA_DIR": str(data_dir or DATA),
-                # These trials are about publishing, not data: the smaller reference run keeps them quick.
-                "CHOKEPOINT_DATA_MODE": "reference"})
-    return env
 
 
 def _sha(path: Path) -> str:
@@ -69,127 +53,16 @@ def _record(name: str, payload: dict) -> None:
     (ARTIFACTS / f"reliability-{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
 
 
-def _hostile_data(target: Path) -> Path:
-    """The project's data with a scenario whose free-text fields hold SQL."""
-    shutil.copytree(DATA / "reference", target / "reference")
-    (target / "scenarios").mkdir(parents=True)
-    text = (DATA / "scenarios" / "default.toml").read_text()
-    lines = text.splitlines()
-    top = [i for i, line in enumerate(lines) if line.startswith(("name =", "description ="))][:2]
-    assert [lines[i].split(" =")[0] for i in top] == ["name", "description"]
-    lines[top[0]] = f'name = "{HOSTILE}"'
-    lines[top[1]] = f'description = "{HOSTILE} \\"; DELETE FROM analytics.capability; --"'
-    body = "\n".join(lines).replace('name = "China (incl. Hong Kong)"', f'name = "China {HOSTILE}"')
-    assert f"China {HOSTILE}" in body, "the default scenario names CHN 'China (incl. Hong Kong)'"
-    header = ""
-    (target / "scenarios" / "default.toml").write_text(header + body + "\n")
-    return target
-
-
-@pytest.fixture(scope="module")
-def launched(tmp_path_factory):
-    """A refresh launched through the Dagster definitions (as Dagit or the schedule
-    would), on a scenario with hostile names, publishing to a fresh warehouse."""
-    tmp = tmp_path_factory.mktemp("reliability")
-    warehouse = tmp / "warehouse" / "chokepoint.duckdb"
-    data = _hostile_data(tmp / "data")
-    env = _env(tmp, warehouse, data)
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        from pipelines.definitions import defs
-
-        started = time.perf_counter()
-        (tmp / "instance").mkdir()
-        with dg.instance_for_test(temp_dir=str(tmp / "instance")) as instance:
-            result = defs.resolve_job_def("main").execute_in_process(instance=instance, raise_on_error=False)
-        seconds = time.perf_counter() - started
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return {"tmp": tmp, "warehouse": warehouse, "data": data, "env": env, "result": result, "seconds": seconds}
-
-
-def test_dagster_launched_run_publishes_with_a_ledger_record(launched):
-    result, warehouse = launched["result"], launched["warehouse"]
-    assert result.success
-    published = [e for e in result.all_events if e.is_step_materialization and e.asset_key == dg.AssetKey(["warehouse", "published"])]
-    assert len(published) == 1
-    report = verify_warehouse(warehouse)
-    assert report.ok, report.problems
-    head = report.head
-    assert head["seq"] == 1 and head["run_id"] == result.run_id
-    assert head["tables"]["analytics.capability"]["rows"] == 10
-    reference_files = {p.name for p in (launched["data"] / "reference").glob("*.csv")}
-    assert {"countries.csv", "shares.csv", "eto_input_map.csv"} <= reference_files
-    assert {Path(p).name for p in head["inputs"]} == reference_files | {"default.toml"}
-    assert _builds(warehouse) == [], "the build is renamed into place, its lock removed"
-
-
-def test_hostile_names_are_stored_verbatim_and_harm_nothing(launched):
-    warehouse = launched["warehouse"]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("SELECT DISTINCT scenario FROM analytics.capability").fetchall() == [(HOSTILE,)]
-        assert con.execute("SELECT name FROM staging.actors WHERE actor = 'CHN'").fetchone()[0] == f"China {HOSTILE}"
-        assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
-        tables = {f"{s}.{t}" for s, t in con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN "
-            "('staging', 'analytics') AND table_type = 'BASE TABLE'").fetchall()}
-    head = ledger_head(warehouse)
-    assert len(tables) > 20 and tables == {t for t in head["tables"] if t.split(".")[0] in ("staging", "analytics")}
-    assert head["scenario"]["name"] == HOSTILE
-    assert head["scenario"]["parameters"]["description"].startswith(HOSTILE)
-
-
-def test_failing_blocking_check_stops_publishing(launched, tmp_path):
-    """A blocking check that fails (here an injected one on the first staged table)
-    stops the run before warehouse/published; the published file stays as it was."""
-    from pipelines.definitions import all_assets, all_checks
-    from pipelines.partitions import ALL_SCENARIOS_TAGS
-    from pipelines.io import WarehouseIOManager
-    from pipelines.resources import ChokepointSettings
-
-    warehouse = tmp_path / "w" / "chokepoint.duckdb"
-    warehouse.parent.mkdir()
-    shutil.copyfile(launched["warehouse"], warehouse)
-    shutil.copyfile(WarehousePaths.of(launched["warehouse"]).ledger_file, WarehousePaths.of(warehouse).ledger_file)
-    before = _sha(warehouse)
-
-    @dg.asset_check(asset=dg.AssetKey(["staging", "countries"]), blocking=True, name="injected_failure")
-    def injected_failure():
-        return dg.AssetCheckResult(passed=False, metadata={"why": "test"})
-
-    resources = {"settings": ChokepointSettings(data_dir=str(launched["data"]), scenario="default"),
-                 "io_manager": WarehouseIOManager(database=str(warehouse)),
-                 "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "objects"))}
-    result = dg.materialize([*all_assets, *all_checks, injected_failure], resources=resources,
-                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-                            tags=ALL_SCENARIOS_TAGS)
-    assert not result.success
-    ran = {e.step_key for e in result.all_events if e.is_step_success}
-    assert not any("published" in key for key in ran)
-    assert _sha(warehouse) == before
-    assert verify_warehouse(warehouse).ok
-    # The run ended, so its build's lock is free: the next refresh removes it.
-    assert [name for name in _builds(warehouse) if not name.endswith(".lock")]
-    assert clean_stale_builds(warehouse) and _builds(warehouse) == []
-
-
-def test_a_subset_run_without_the_publish_asset_publishes_nothing(launched, tmp_path):
-    from pipelines.definitions import all_assets
-    from pipelines.io import WarehouseIOManager
-    from pipelines.resources import ChokepointSettings
-
-    warehouse = tmp_path / "w" / "chokepoint.duckdb"
-    warehouse.parent.mkdir()
-    shutil.copyfile(launched["warehouse"], warehouse)
-    shutil.copyfile(WarehousePaths.of(launched["warehouse"]).ledger_file, WarehousePaths.of(warehouse).ledger_file)
-    before = _sha(warehouse)
-    sources = [a for a in all_assets if a.group_names_by_key and set(a.group_names_by_key.values()) == {"sources"}]
-    resources = {"settings": ChokepointSettings(data_dir=str(launched["data"]), scenario="default"),
-                 "io_manager": WarehouseIOManager(database=str(warehouse))}
-    assert dg.materialize(sources, resources=resources, instance=dg.DagsterInstance.ephemeral()).success
-    assert _sha(warehouse) == before
+@pytest.fixture
+def published(materialized, tmp_path):
+    """A copy of the shared reference run's warehouse, and an environment in which
+    ``chokepoint run`` refreshes that copy (reference data; its own instance and reports)."""
+    warehouse = materialized.copy_warehouse(tmp_path / "w")
+    env = {**materialized.env, "DAGSTER_HOME": str(tmp_path / "dagster"), "CHOKEPOINT_WAREHOUSE": str(warehouse),
+           "CHOKEPOINT_REPORTS": str(tmp_path / "reports"), "CHOKEPOINT_KEEP_SNAPSHOTS": "2",
+           # These trials are about publishing, not data: the reference run keeps them quick.
+           "CHOKEPOINT_DATA_MODE": "reference"}
+    return warehouse, env, materialized.seconds
 
 
 # --- kill trials ---------------------------------------------------------------------
@@ -205,19 +78,11 @@ _CRASHING_PUBLISH = textwrap.dedent("""
 """)
 
 
-def _copy_warehouse(source: Path, target_dir: Path) -> Path:
-    target_dir.mkdir(parents=True)
-    target = target_dir / source.name
-    shutil.copyfile(source, target)
-    shutil.copyfile(WarehousePaths.of(source).ledger_file, WarehousePaths.of(target).ledger_file)
-    return target
-
-
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_sigkill_at_each_point_of_the_publish_step(launched, tmp_path, point):
-    warehouse = _copy_warehouse(launched["warehouse"], tmp_path / "w")
+def test_sigkill_at_each_point_of_the_publish_step(published, point):
+    warehouse, env, _ = published
     before = _sha(warehouse)
-    env = {**launched["env"], "CHOKEPOINT_WAREHOUSE": str(warehouse), "CHOKEPOINT_CRASH_AT": point}
+    env = {**env, "CHOKEPOINT_CRASH_AT": point}
     crashed = subprocess.run([sys.executable, "-c", _CRASHING_PUBLISH, str(warehouse)], env=env, cwd=PROJECT_ROOT,
                              capture_output=True, text=True, timeout=120)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
@@ -242,17 +107,16 @@ def test_sigkill_at_each_point_of_the_publish_step(launched, tmp_path, point):
     assert _builds(warehouse) == []
 
 
-def _kill_trials(launched, tmp: Path, trials: int, seed: int, final_real_run: bool) -> dict:
+def _kill_trials(published, trials: int, seed: int, final_real_run: bool) -> dict:
     """SIGKILL ``chokepoint run`` at random moments; check the published file each time."""
-    warehouse = _copy_warehouse(launched["warehouse"], tmp / "w")
-    env = {**launched["env"], "CHOKEPOINT_WAREHOUSE": str(warehouse)}
+    warehouse, env, seconds = published
     rng = random.Random(seed)
     # Kill moments spread over a whole run: start-up, reading, solving, publishing.
-    horizon = min(max(5.0, launched["seconds"] + 5.0), 60.0)
+    horizon = min(max(5.0, seconds + 5.0), 60.0)
     outcomes = {"trials": 0, "unchanged": 0, "completed": 0, "kill_times_s": []}
     for _ in range(trials):
         before, seq_before = _sha(warehouse), ledger_head(warehouse)["seq"]
-        process = subprocess.Popen([str(CHOKEPOINT), "run"], env=env, cwd=PROJECT_ROOT,
+        process = subprocess.Popen([*CLI, "run"], env=env, cwd=PROJECT_ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         delay = rng.uniform(0.5, horizon)
         try:
@@ -273,7 +137,7 @@ def _kill_trials(launched, tmp: Path, trials: int, seed: int, final_real_run: bo
             assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
     survivors = [name for name in _builds(warehouse) if not name.endswith(".lock")]
     if final_real_run:
-        final = subprocess.run([str(CHOKEPOINT), "run"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+        final = subprocess.run([*CLI, "run"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
                                timeout=600)
         assert final.returncode == 0, final.stderr[-2000:]
         assert "ledger: record #" in final.stdout
@@ -287,16 +151,16 @@ def _kill_trials(launched, tmp: Path, trials: int, seed: int, final_real_run: bo
     return outcomes
 
 
-def test_random_sigkill_of_real_runs(launched, tmp_path):
-    outcomes = _kill_trials(launched, tmp_path, trials=2, seed=8, final_real_run=False)
+def test_random_sigkill_of_real_runs(published):
+    outcomes = _kill_trials(published, trials=2, seed=8, final_real_run=False)
     _record("kill-trials", outcomes)
     assert outcomes["trials"] == 2
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_random_sigkill_soak(launched, tmp_path):
-    outcomes = _kill_trials(launched, tmp_path, trials=20, seed=2024, final_real_run=True)
+def test_random_sigkill_soak(published):
+    outcomes = _kill_trials(published, trials=20, seed=2024, final_real_run=True)
     _record("kill-soak", outcomes)
     assert outcomes["unchanged"] >= 1
 
@@ -356,11 +220,10 @@ def _publish_generation(published: Path, generation: int) -> None:
     publish_build(build, published, run_id=f"gen{generation}", keep=2)
 
 
-def _concurrent_readers(launched, tmp: Path, readers: int, publishes: int, with_real_run: bool,
+def _concurrent_readers(published, tmp: Path, readers: int, publishes: int, with_real_run: bool,
                         pause: float) -> dict:
-    warehouse = _copy_warehouse(launched["warehouse"], tmp / "w")
+    warehouse, env, _ = published
     stop = tmp / "stop"
-    env = {**launched["env"], "CHOKEPOINT_WAREHOUSE": str(warehouse)}
     procs = [subprocess.Popen([sys.executable, "-c", _READER, str(warehouse), str(stop), str(1 if i % 2 else 25),
                                str(pause)],
                               env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -369,7 +232,7 @@ def _concurrent_readers(launched, tmp: Path, readers: int, publishes: int, with_
     try:
         time.sleep(1.0)
         if with_real_run:
-            real = subprocess.Popen([str(CHOKEPOINT), "run"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+            real = subprocess.Popen([*CLI, "run"], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
         for generation in range(publishes):
             _publish_generation(warehouse, generation)
@@ -397,8 +260,8 @@ def _concurrent_readers(launched, tmp: Path, readers: int, publishes: int, with_
     }
 
 
-def test_eight_readers_while_refreshes_publish(launched, tmp_path):
-    stats = _concurrent_readers(launched, tmp_path, readers=8, publishes=8, with_real_run=False, pause=0.02)
+def test_eight_readers_while_refreshes_publish(published, tmp_path):
+    stats = _concurrent_readers(published, tmp_path, readers=8, publishes=8, with_real_run=False, pause=0.02)
     _record("concurrent-readers", stats)
     assert stats["errors"] == []
     assert stats["inconsistent"] == []
@@ -409,7 +272,7 @@ def test_eight_readers_while_refreshes_publish(launched, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_eight_readers_soak(launched, tmp_path):
-    stats = _concurrent_readers(launched, tmp_path, readers=8, publishes=60, with_real_run=True, pause=0.0)
+def test_eight_readers_soak(published, tmp_path):
+    stats = _concurrent_readers(published, tmp_path, readers=8, publishes=60, with_real_run=True, pause=0.0)
     _record("concurrent-readers-soak", stats)
     assert stats["errors"] == [] and stats["inconsistent"] == []

@@ -13,7 +13,7 @@ from chokepoint.analyses.chokepoints import CHOKEPOINT_SCHEMA, chokepoint_analys
 from chokepoint.model.build import network_from_tables
 from graph.failure import Propagation, single_points_of_failure
 from optimization.capability import CapabilityModel
-from tests.instances import random_and_or_network
+from tests.support.instances import random_and_or_network
 
 
 def test_reference_proven_top_10_equals_the_exhaustive_lp(reference_run):

@@ -1,17 +1,13 @@
 """Incentive analysis on the shipped scenarios: payoff tables by hand, deter-all checked
 by exact re-evaluation and local minimality, the game against its own margins,
-monotonicity in p, budget and coalition, recruitment, the partitioned assets and the
-summary verdict."""
+monotonicity in p, budget and coalition, recruitment. (The partitioned assets and the
+summary verdict: tests/pipeline/test_deterrence_assets.py.)"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import shutil
-from pathlib import Path
 
-import dagster as dg
-import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -24,10 +20,9 @@ from chokepoint.inputs.scenario import load_scenario
 from optimization.games import RaceGame, pure_nash_equilibria
 from pipelines.partitions import SCENARIO_PARTITIONS, scenario_keys
 from tests.conftest import DATA
-from tests.test_interdiction import plain_capability
+from tests.support.oracles import plain_capability
 
 SCENARIOS = DATA / "scenarios"
-TABLES = ("deterrence", "deter_all", "equilibria", "sensitivity", "recruitment")
 
 
 @pytest.fixture(scope="module")
@@ -223,88 +218,3 @@ def test_joint_model_covers_every_defector(tables):
                                   scenario)
     model = joint_model(network, scenario, solver="HIGHS", time_limit=60)
     assert model.sinks.size == len(scenario.defectors) and (model.baseline > 0).all()
-
-
-# --------------------------------------------------------------------- assets and partitions
-def test_deterrence_tables_cover_every_scenario_partition(materialized):
-    evaluations = {e.check_name: e for e in materialized.result.get_asset_check_evaluations()}
-    for name in ("deter_all_certified", "equilibria_agree_with_margins", "sensitivity_consistent",
-                 "recruitment_monotone"):
-        assert evaluations[name].passed, evaluations[name].metadata
-    with duckdb.connect(str(materialized.database), read_only=True) as con:
-        for table in TABLES:
-            found = {r[0] for r in con.execute(f"SELECT DISTINCT scenario FROM analytics.{table}").fetchall()}  # noqa: S608
-            assert found == set(scenario_keys()), table
-
-
-def test_one_partition_rematerialises_without_touching_the_others(tmp_path):
-    from pipelines.definitions import all_assets, all_checks
-    from pipelines.io import WarehouseIOManager
-    from pipelines.resources import ChokepointSettings
-
-    database = tmp_path / "w.duckdb"
-    resources = {"settings": ChokepointSettings(data_dir=str(DATA), scenario="default", data_mode="reference"),
-                 "io_manager": WarehouseIOManager(database=str(database), direct=True),
-                 "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "objects"))}
-    selection = dg.AssetSelection.assets(["analytics", "deter_all"]).upstream().required_multi_asset_neighbors()
-
-    def run(key):
-        result = dg.materialize([*all_assets, *all_checks], resources=resources, selection=selection,
-                                partition_key=key, instance=dg.DagsterInstance.ephemeral())
-        assert result.success
-
-    run("broad")
-    with duckdb.connect(str(database)) as con:
-        con.execute("UPDATE analytics.deter_all SET status = 'marker' WHERE scenario = 'broad'")
-    run("narrow")
-    with duckdb.connect(str(database), read_only=True) as con:
-        rows = dict(con.execute("SELECT scenario, count(*) FILTER (WHERE status = 'marker') FROM analytics.deter_all "
-                                "GROUP BY 1").fetchall())
-    assert rows == {"broad": 2, "narrow": 0}
-
-
-def test_broken_partition_scenario_names_file_and_field(tmp_path):
-    from pipelines.definitions import all_assets, all_checks
-    from pipelines.io import WarehouseIOManager
-    from pipelines.resources import ChokepointSettings
-
-    data = tmp_path / "data"
-    shutil.copytree(DATA / "reference", data / "reference")
-    shutil.copytree(SCENARIOS, data / "scenarios")
-    narrow = data / "scenarios" / "narrow.toml"
-    narrow.write_text(narrow.read_text().replace("detection_probability = 0.5", "detection_probability = 1.5", 1))
-    resources = {"settings": ChokepointSettings(data_dir=str(data), scenario="default", data_mode="reference"),
-                 "io_manager": WarehouseIOManager(database=str(tmp_path / "w.duckdb"), direct=True),
-                 "object_io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "objects"))}
-    selection = dg.AssetSelection.assets(["analytics", "deter_all"]).upstream().required_multi_asset_neighbors()
-    result = dg.materialize([*all_assets, *all_checks], resources=resources, selection=selection,
-                            partition_key="narrow", instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-    assert not result.success
-    error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
-    while error.cause is not None:
-        error = error.cause
-    assert "narrow.toml" in error.message and "detection_probability" in error.message
-
-
-def test_run_summary_prints_the_deterrence_verdict(materialized):
-    import io
-
-    from chokepoint.report.summary import print_summary
-
-    buffer = io.StringIO()
-    print_summary(Path(materialized.database), out=buffer)
-    out = buffer.getvalue()
-    assert "Deterrence verdict per candidate defector" in out
-    for actor in ("CHN", "RUS", "ARE"):
-        assert any(line.strip().startswith(f"{actor}:") for line in out.splitlines())
-    assert "race game, placement 'optimal'" in out
-
-
-def test_every_scenario_partition_gets_its_own_report(materialized):
-    for key in scenario_keys():
-        path = materialized.reports / f"{key}.html"
-        text = path.read_text(encoding="utf-8")
-        assert "Deter all: the verdict" in text and "Whom to recruit" in text, key
-        assert "data:image/png;base64," in text      # margins plot embedded, no network needed
-    # Only the run's scenario (default) has the full analysis.
-    assert "Top chokepoints" in (materialized.reports / "default.html").read_text(encoding="utf-8")

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import os
 import socket
-import subprocess
-import sys
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -19,37 +12,10 @@ import pytest
 from chokepoint.errors import InputError
 from chokepoint.inputs.real.fetch import FetchError, fetch
 from chokepoint.inputs.real.manifest import load_manifest, locate_real_data
-from chokepoint.settings import PROJECT_ROOT
-from tests.ingest_helpers import MIRROR, mirror_copy, needs_mirror
+from tests.conftest import clean_env, run_cli
+from tests.support.real_data import MIRROR, mirror_copy, needs_mirror, serve
 
 pytestmark = needs_mirror
-CHOKEPOINT = Path(sys.executable).with_name("chokepoint")
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def do_GET(self):
-        type(self).requests.append(self.path)
-        super().do_GET()
-
-
-@contextmanager
-def serve(directory: Path):
-    """An HTTP server on 127.0.0.1 (free port) serving ``directory``; yields (base URL, request log)."""
-    handler = type("Handler", (_QuietHandler,), {"requests": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler.requests
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -138,10 +104,7 @@ def test_offline_says_so_in_one_line_and_uses_the_verified_mirror(tmp_path, mani
 
 
 def run_fetch(*args, env_extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
-    env.update(env_extra)
-    return subprocess.run([str(CHOKEPOINT), "fetch", *args], capture_output=True, text=True, timeout=300,
-                          cwd=PROJECT_ROOT, env=env)
+    return run_cli("fetch", *args, env=clean_env(**env_extra), timeout=300)
 
 
 def test_cli_fetch_end_to_end(tmp_path):

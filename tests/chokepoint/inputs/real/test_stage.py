@@ -12,7 +12,7 @@ from chokepoint.inputs.real.merge import merge_data
 from chokepoint.inputs.real.rawcsv import read_raw_csv
 from chokepoint.inputs.real.usgs import mineral_shares
 from tests.conftest import REFERENCE
-from tests.ingest_helpers import (
+from tests.support.real_data import (
     MIRROR,
     mappings,
     mirror_copy,
