@@ -13,6 +13,7 @@ from optimization.errors import SolverError
 from optimization.interdiction import InterdictionModel
 from tests.support.instances import and_or_case
 from tests.support.oracles import placements_within, plain_capability
+from tests.support.solver_limits import limit_solver
 
 SEEDS = range(10)
 SOLVERS = ["HIGHS", "SCIP"]
@@ -135,13 +136,20 @@ def test_required_shares_are_validated(bad):
         DeterAllModel(model).solve(np.array(bad))
 
 
-def test_time_limit_is_a_typed_outcome():
+def test_limit_without_incumbent_is_a_typed_error(monkeypatch):
+    """SCIP with its time limit already exceeded when it starts (deterministic, unlike a
+    1 ms limit): no incumbent, a typed error with a hint."""
+    limit_solver(monkeypatch, scip={"limits/time": 0.0})
     inst, model = _model(2)
-    required = _targets(2, inst)
-    try:
-        result = DeterAllModel(model).solve(required, time_limit=1e-3, solver="SCIP")
-    except SolverError as exc:          # no incumbent within the limit: typed, with a hint
-        assert exc.hint
-    else:                               # an incumbent: reported, proven only if optimal
-        assert result.status in {"optimal", "time_limit", "infeasible"}
-        assert result.proven == (result.status in {"optimal", "infeasible"})
+    with pytest.raises(SolverError) as caught:
+        DeterAllModel(model).solve(_targets(2, inst), solver="SCIP")
+    assert caught.value.hint
+
+
+def test_node_limited_solve_is_proven_only_if_optimal(monkeypatch):
+    """HiGHS stopped after the root node: whatever it reports, it is proven only when optimal."""
+    limit_solver(monkeypatch, highs={"mip_max_nodes": 1})
+    inst, model = _model(2)
+    result = DeterAllModel(model).solve(_targets(2, inst))
+    assert result.status in {"optimal", "time_limit", "infeasible"}
+    assert result.proven == (result.status in {"optimal", "infeasible"})
