@@ -1,4 +1,4 @@
-"""Strongly connected components, core numbers and max-flow against networkx."""
+"""Max-flow against networkx and the capability LP."""
 
 from __future__ import annotations
 
@@ -6,64 +6,10 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from graph.components import component_sizes, strongly_connected_components
-from graph.cores import core_numbers, undirected_simple_edges
 from graph.flow import max_flow
-from graph.gt import graph_from_arrays
 from graph.network import max_flow_network
 from optimization.capability import CapabilityModel
 from tests.support.instances import random_flow_graph
-
-
-def random_digraph(seed: int, n: int = 30, p: float = 0.08):
-    g = nx.gnp_random_graph(n, p, seed=seed, directed=True)
-    src = np.array([u for u, _ in g.edges()], dtype=np.int64)
-    dst = np.array([v for _, v in g.edges()], dtype=np.int64)
-    return g, src, dst
-
-
-@pytest.mark.parametrize("seed", range(30))
-def test_strongly_connected_components_match_networkx(seed):
-    g, src, dst = random_digraph(seed, p=0.04 + 0.004 * seed)
-    labels = strongly_connected_components(30, src, dst)
-    expected = {frozenset(c) for c in nx.strongly_connected_components(g)}
-    got = {}
-    for v, label in enumerate(labels):
-        got.setdefault(label, set()).add(v)
-    assert {frozenset(c) for c in got.values()} == expected
-    assert all(label == min(got[label]) for label in got)
-    sizes = component_sizes(labels)
-    assert all(sizes[v] == len(got[labels[v]]) for v in range(30))
-    prebuilt = strongly_connected_components(30, src, dst, graph=graph_from_arrays(30, src, dst))
-    assert (prebuilt == labels).all()
-
-
-@pytest.mark.parametrize("seed", range(30))
-def test_core_numbers_match_networkx_with_repeats_and_loops(seed):
-    g, src, dst = random_digraph(seed, p=0.15)
-    rng = np.random.default_rng(seed)
-    # Add reversed copies, repeats and self-loops: all ignored by the projection.
-    extra = rng.integers(0, src.size, size=src.size // 3) if src.size else np.empty(0, np.int64)
-    loops = rng.integers(0, 30, size=3)
-    src2 = np.concatenate([src, dst[extra], src[extra], loops])
-    dst2 = np.concatenate([dst, src[extra], dst[extra], loops])
-    undirected = nx.Graph(g.to_undirected())
-    undirected.add_nodes_from(range(30))
-    expected = nx.core_number(undirected)
-    got = core_numbers(30, src2, dst2)
-    assert got.tolist() == [expected[v] for v in range(30)]
-
-
-def test_core_numbers_simple_fast_path_and_projection():
-    src, dst = np.array([0, 1, 2, 0]), np.array([1, 2, 0, 3])
-    assert core_numbers(4, src, dst, simple=True).tolist() == [2, 2, 2, 1]
-    assert core_numbers(4, src, dst, simple=True, graph=graph_from_arrays(4, src, dst)).tolist() == [2, 2, 2, 1]
-    lo, hi = undirected_simple_edges(4, [1, 0, 2, 2], [0, 1, 2, 3])
-    assert list(zip(lo.tolist(), hi.tolist())) == [(0, 1), (2, 3)]
-    with pytest.raises(ValueError, match="self-loops"):
-        core_numbers(3, [0, 1], [1, 1], simple=True)
-    with pytest.raises(ValueError, match="only accepted with simple=True"):
-        core_numbers(3, [0], [1], graph=graph_from_arrays(3, [0], [1]))
 
 
 @pytest.mark.parametrize("seed", range(40))

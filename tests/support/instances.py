@@ -77,3 +77,11 @@ def and_or_case(seed, **overrides):
     options = dict(layers=3, width=6, types=2, countries=4, num_controls=12, supplier_probability=0.8)
     options.update(overrides)
     return _cached_case(seed, tuple(sorted(options.items())))
+
+
+def random_digraph(seed: int, n: int = 30, p: float = 0.08):
+    """A random directed graph as (networkx graph, src, dst)."""
+    g = nx.gnp_random_graph(n, p, seed=seed, directed=True)
+    src = np.array([u for u, _ in g.edges()], dtype=np.int64)
+    dst = np.array([v for _, v in g.edges()], dtype=np.int64)
+    return g, src, dst
