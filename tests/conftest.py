@@ -50,6 +50,8 @@ HOSTILE = "x'); DROP TABLE t; --"
 
 #: Tests reading a shared run go to one worker, in this order (see pytest_collection_modifyitems).
 SHARED_GROUPS = ("real_run", "materialized")
+#: Seconds a reader of a shared run may take, its wait for the run included (pytest-timeout).
+SHARED_RUN_TIMEOUT = 3600
 
 
 @pytest.fixture(scope="session")
@@ -242,7 +244,7 @@ class CliRun:
 
     def run(self, *args) -> None:
         started = time.perf_counter()
-        done = run_cli("run", "--synthetic-nodes", SYNTHETIC_NODES, *args, env=self.env, timeout=1800)
+        done = run_cli("run", "--synthetic-nodes", SYNTHETIC_NODES, *args, env=self.env, timeout=SHARED_RUN_TIMEOUT)
         (self.folder / "seconds").write_text(f"{time.perf_counter() - started:.1f}")
         (self.folder / "stdout").write_text(done.stdout)
         (self.folder / "stderr").write_text(done.stderr)
@@ -338,6 +340,9 @@ def pytest_collection_modifyitems(config, items):
         return next((g for g in SHARED_GROUPS if g in names), None)
 
     for item in items:
+        if shared(item) and not item.get_closest_marker("timeout"):
+            # The first reader of a shared run waits for the whole pipeline (setup counts against the timeout).
+            item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
         if item.get_closest_marker("xdist_group"):
             continue
         group = shared(item) or item.nodeid.split("::")[0]
