@@ -347,3 +347,35 @@ def test_duplicate_provision_rows_keep_the_first(tmp_path):
     assert reasons["reason"][0] == f"duplicate of line {euv + 1} (same provider, input and year)"
     assert reasons["reason"][1].startswith(f"conflicting duplicate of line {euv + 1}")
     assert tables["eto_country_shares"].filter(pl.col("eto_input_id") == "N20")["share"].to_list() == [1.0]
+
+
+# --- mapping tables -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("table, old, new, message", [
+    ("eto_input_map", "N20,EUV lithography tools,euv_lithography,same", "N20,EUV lithography tools,euv_litho,same",
+     "eto_input_map.csv, line 19, field 'input_id': unknown taxonomy input 'euv_litho'"),
+    ("eto_input_map", "N22,ArF immersion (DUV) lithography tools,duv_immersion_lithography,same",
+     "N22,ArF immersion (DUV) lithography tools,euv_lithography,same",
+     "field 'input_id': two ETO inputs are the 'same' as 'euv_lithography'"),
+    ("eto_input_map", "N1,Advanced CPUs,,none", "N1,Advanced CPUs,core_ip,none",
+     "line 3, field 'input_id': relation 'none' takes no input_id"),
+    ("eto_input_map", "N1,Advanced CPUs,,none", "N1,Advanced CPUs,,maybe", "field 'relation': 'maybe' is not one of"),
+    ("country_aliases", "Burma,MMR,,", "Burma,XXX,,", "country_aliases.csv, line 2, field 'iso3'"),
+    ("country_aliases", "Russia,RUS,,", "Burma,RUS,,", "name 'Burma' is listed twice (first on line 2)"),
+    ("firm_aliases", "Hua Hong,any,hua-hong", "Hua Hong,any,Hua Hong", "field 'firm_id': 'Hua Hong' is not a firm id"),
+    ("usgs_input_map", "tungsten,production,tungsten", "tungsten,production,wolfram",
+     "usgs_input_map.csv, line 5, field 'input_id': unknown taxonomy input 'wolfram'"),
+])
+def test_mapping_table_errors_name_file_line_and_field(data_copy, table, old, new, message):
+    from chokepoint.inputs.real.stage import MAPPING_FILES, parse_mappings
+    from chokepoint.inputs.reference import load_reference
+    from chokepoint.inputs.tables import read_csv_text
+
+    path = data_copy / "reference" / f"{table}.csv"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    raw = {name: read_csv_text(data_copy / "reference" / f"{name}.csv") for name in MAPPING_FILES}
+    with pytest.raises(InputError) as err:
+        parse_mappings(raw, load_reference(REFERENCE).input_types["input_id"])
+    assert message in str(err.value)
