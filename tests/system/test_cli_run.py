@@ -18,6 +18,12 @@ from tests.support.real_data import needs_mirror
 DEFECTORS = ("CHN", "RUS", "ARE")
 
 
+@pytest.fixture(scope="module")
+def dagster_home(tmp_path_factory):
+    """One instance for the runs that must fail (creating an instance's storage takes seconds)."""
+    return tmp_path_factory.mktemp("dagster")
+
+
 def _verdicts(stdout: str) -> dict[str, str]:
     """Defector → its line of the summary's deterrence verdict."""
     block = stdout.split("Deterrence verdict per candidate defector", 1)[1].splitlines()[1:]
@@ -77,12 +83,13 @@ def test_synthetic_nodes_sizes_the_synthetic_network_in_the_same_run(materialize
         assert con.execute("SELECT count(*) FROM analytics.synthetic_chokepoints").fetchone()[0] > 0
 
 
-def test_bad_input_gives_one_line_error_and_keeps_published_warehouse(materialized, data_copy, tmp_path):
+def test_bad_input_gives_one_line_error_and_keeps_published_warehouse(materialized, data_copy, tmp_path,
+                                                                      dagster_home):
     warehouse = materialized.copy_warehouse(tmp_path / "w")
     before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
     shares = data_copy / "reference" / "shares.csv"
     shares.write_text(shares.read_text().replace("euv_lithography,NLD,100.0", "euv_lithography,NLD,250"))
-    env = {**materialized.env, "DAGSTER_HOME": str(tmp_path / "dagster"), "CHOKEPOINT_REPORTS": str(tmp_path / "r")}
+    env = {**materialized.env, "DAGSTER_HOME": str(dagster_home), "CHOKEPOINT_REPORTS": str(tmp_path / "r")}
     result = run_cli("run", "--data-dir", data_copy, "--warehouse", warehouse, env=env)
     assert result.returncode == 1
     error_lines = [line for line in result.stderr.splitlines() if "error" in line]
@@ -93,9 +100,9 @@ def test_bad_input_gives_one_line_error_and_keeps_published_warehouse(materializ
     assert not [p.name for p in warehouse.parent.iterdir() if ".build-" in p.name]
 
 
-def test_unknown_scenario_is_a_clear_error(tmp_path):
+def test_unknown_scenario_is_a_clear_error(tmp_path, dagster_home):
     result = run_cli("run", "--scenario", "no_such_scenario", "--warehouse", tmp_path / "w.duckdb",
-                     env=clean_env(DAGSTER_HOME=tmp_path / "dagster", CHOKEPOINT_DATA_MODE="reference"))
+                     env=clean_env(DAGSTER_HOME=dagster_home, CHOKEPOINT_DATA_MODE="reference"))
     assert result.returncode == 1
     assert "no_such_scenario.toml: scenario file not found" in result.stderr
     assert "Traceback" not in result.stderr
