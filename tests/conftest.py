@@ -13,9 +13,9 @@
   the other workers read the same files. Tests that change a warehouse copy it first.
 
 Scheduling (``--dist loadgroup``, see :func:`pytest_collection_modifyitems`): the
-readers of each shared run form one xdist group so that one worker builds the run while
-the other works through the rest; each other test module is a group of its own so that
-its module fixtures are built once.
+readers of each shared run form one xdist group, first in the queue, so that the two
+workers build the two runs at once; each other test module is a group of its own so that
+its module fixtures are built once; long system tests that copy a shared run come last.
 """
 
 from __future__ import annotations
@@ -332,20 +332,38 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Group tests for ``--dist loadgroup``: the readers of a shared run together (first in
-    the queue, so that the builds start at once), every other module as one group (its
-    module fixtures are made once). Runs before xdist turns the marks into node ids."""
+    """Group and order tests for ``--dist loadgroup --no-loadscope-reorder``.
+
+    - The readers of a shared run (outside tests/system/) form one group with it, first in
+      the queue, so that each worker starts building one shared run at once.
+    - Every other module is a group of its own (its module fixtures are made once), in
+      collection order.
+    - System tests that read a shared run (kill trials, concurrent readers, failing CLI
+      runs: long, and needing the finished run) come last, a group per module, by when
+      the runs they copy are long built.
+
+    Runs before xdist turns the marks into node ids (tryfirst)."""
     def shared(item):
         names = set(getattr(item, "fixturenames", ()))
         return next((g for g in SHARED_GROUPS if g in names), None)
 
+    def late(item):
+        return shared(item) is not None and item.nodeid.startswith("tests/system/")
+
     for item in items:
         if shared(item) and not item.get_closest_marker("timeout"):
-            # The first reader of a shared run waits for the whole pipeline (setup counts against the timeout).
+            # A reader may wait for the whole pipeline (setup counts against the timeout).
             item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
         if item.get_closest_marker("xdist_group"):
             continue
-        group = shared(item) or item.nodeid.split("::")[0]
+        module = item.nodeid.split("::")[0]
+        group = f"{module}:late" if late(item) else (shared(item) or module)
         item.add_marker(pytest.mark.xdist_group(group))
     rank = {g: i for i, g in enumerate(SHARED_GROUPS)}
-    items.sort(key=lambda item: rank.get(shared(item), len(rank)))  # stable: module order otherwise kept
+
+    def position(item):
+        if late(item):
+            return len(rank) + 1
+        return rank.get(shared(item), len(rank))
+
+    items.sort(key=position)  # stable: collection order otherwise kept
