@@ -70,6 +70,13 @@ def data_copy(tmp_path) -> Path:
     return copy_data(tmp_path / "data")
 
 
+@pytest.fixture(scope="session")
+def dagster_home(tmp_path_factory) -> Path:
+    """One Dagster instance folder per worker for runs whose history no test reads (runs
+    that must fail, fault injection): creating an instance's storage takes seconds."""
+    return tmp_path_factory.mktemp("dagster")
+
+
 def copy_data(target: Path) -> Path:
     shutil.copytree(REFERENCE, target / "reference")
     shutil.copytree(DATA / "scenarios", target / "scenarios")

@@ -18,12 +18,6 @@ from tests.support.real_data import needs_mirror
 DEFECTORS = ("CHN", "RUS", "ARE")
 
 
-@pytest.fixture(scope="module")
-def dagster_home(tmp_path_factory):
-    """One instance for the runs that must fail (creating an instance's storage takes seconds)."""
-    return tmp_path_factory.mktemp("dagster")
-
-
 def _verdicts(stdout: str) -> dict[str, str]:
     """Defector → its line of the summary's deterrence verdict."""
     block = stdout.split("Deterrence verdict per candidate defector", 1)[1].splitlines()[1:]

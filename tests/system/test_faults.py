@@ -27,12 +27,6 @@ from tests.conftest import copy_data
 from tests.support.warehouses import publish_generation
 
 
-@pytest.fixture(scope="module")
-def dagster_home(tmp_path_factory):
-    """One Dagster instance for the module (creating its sqlite storage takes seconds)."""
-    return tmp_path_factory.mktemp("dagster")
-
-
 @pytest.fixture
 def setting(tmp_path, monkeypatch, dagster_home):
     """A published warehouse and an environment for an in-process ``chokepoint run``

@@ -353,11 +353,6 @@ def test_loader_registry_covers_the_real_datasets():
     assert len(_REAL) >= 10, "the real datasets should be fuzzed too"
 
 
-@pytest.fixture(scope="module")
-def dagster_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("dagster")  # shared: creating an instance's storage takes seconds
-
-
 @pytest.mark.parametrize(("label", "change", "named"), [
     # Cut inside a quoted cell: the reader sees the unclosed quote.
     ("truncated in a quoted cell", lambda raw: raw[: raw.index(b'"', len(raw) // 2) + 5], "shares.csv"),
