@@ -143,7 +143,15 @@ def run_cli(*args, env: dict[str, str] | None = None, timeout: float = 600, **kw
 
 # --------------------------------------------------------------------- runs shared by the whole test run
 def _run_wide_folder(tmp_path_factory) -> Path:
-    """A folder every xdist worker of this test run sees (the workers' common tmp parent)."""
+    """A folder every xdist worker of this test run sees (the workers' common tmp parent).
+
+    ``PYTEST_SHARED_RUNS=FOLDER`` keeps the shared runs in FOLDER across test runs (a fast
+    loop while working on tests that read them; delete the folder after changing code the
+    runs depend on)."""
+    kept = os.environ.get("PYTEST_SHARED_RUNS")
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        return Path(kept)
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent
