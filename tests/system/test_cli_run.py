@@ -8,6 +8,7 @@ both made by ``chokepoint run --synthetic-nodes 1234``. Runs that must fail get 
 from __future__ import annotations
 
 import hashlib
+import re
 
 import duckdb
 import pytest
@@ -19,14 +20,15 @@ DEFECTORS = ("CHN", "RUS", "ARE")
 
 
 def _verdicts(stdout: str) -> dict[str, str]:
-    """Defector → its line of the summary's deterrence verdict."""
+    """Defector → its line of the summary's deterrence verdict (the lines ``  ISO: …`` right
+    under the heading; the placement and race-game lines that follow are not verdicts)."""
     block = stdout.split("Deterrence verdict per candidate defector", 1)[1].splitlines()[1:]
     found = {}
     for line in block:
-        if not line.startswith("  ") or ": " not in line:
+        match = re.match(r"^  ([A-Z]{3}): (.+)$", line)
+        if not match:
             break
-        defector, _, verdict = line.strip().partition(": ")
-        found[defector] = verdict
+        found[match.group(1)] = match.group(2)
     return found
 
 
