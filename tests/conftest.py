@@ -12,10 +12,10 @@
   once, by the first worker that needs it, under a file lock, with ``chokepoint run``;
   the other workers read the same files. Tests that change a warehouse copy it first.
 
-Scheduling (``--dist loadgroup``, see :func:`pytest_collection_modifyitems`): the
-readers of each shared run form one xdist group, first in the queue, so that the two
-workers build the two runs at once; each other test module is a group of its own so that
-its module fixtures are built once; long system tests that copy a shared run come last.
+Scheduling (``--dist loadfile``, see :func:`pytest_collection_modifyitems`): the two
+modules that build the shared runs come first, so that the two workers build them at once;
+modules that read no shared run follow, then the other readers, so no worker waits for a
+build; long system tests that copy a shared run come last.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ SYNTHETIC_NODES = 1_234
 #: Scenario text that would do harm if it ever reached SQL unquoted (the real run's scenario uses it).
 HOSTILE = "x'); DROP TABLE t; --"
 
-#: Tests reading a shared run go to one worker, in this order (see pytest_collection_modifyitems).
+#: The runs shared by the whole test run (fixture names).
 SHARED_GROUPS = ("real_run", "materialized")
 #: Seconds a reader of a shared run may take, its wait for the run included (pytest-timeout).
 SHARED_RUN_TIMEOUT = 3600
@@ -341,44 +341,42 @@ def real_run(tmp_path_factory) -> CliRun:
 
 
 # --------------------------------------------------------------------- scheduling
-def pytest_configure(config):
-    config.addinivalue_line("markers", "shared_run: reads a run shared by the whole test run (grouped by xdist)")
+#: The module that builds each shared run: first in the queue, one per worker.
+BUILDERS = {"real_run": "tests/pipeline/test_real_data.py", "materialized": "tests/pipeline/test_main_job.py"}
 
 
-@pytest.hookimpl(tryfirst=True)
+def _shared(item) -> str | None:
+    """The shared run a test reads (directly or through its fixtures), if any."""
+    names = set(getattr(item, "fixturenames", ()))
+    return next((g for g in SHARED_GROUPS if g in names), None)
+
+
+def pytest_itemcollected(item):
+    if _shared(item) and not item.get_closest_marker("timeout"):
+        # A reader may wait for the whole pipeline (setup counts against the timeout).
+        item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
+
+
 def pytest_collection_modifyitems(config, items):
-    """Group and order tests for ``--dist loadgroup --no-loadscope-reorder``.
+    """Order modules for ``--dist loadfile --no-loadscope-reorder`` (whole modules per
+    worker, dispatched in this order, so that module fixtures are made once):
 
-    - The readers of a shared run (outside tests/system/) form one group with it, first in
-      the queue, so that each worker starts building one shared run at once.
-    - Every other module is a group of its own (its module fixtures are made once), in
-      collection order.
-    - System tests that read a shared run (kill trials, concurrent readers, failing CLI
-      runs: long, and needing the finished run) come last, a group per module, by when
-      the runs they copy are long built.
+    1. the module that builds the real-data run, then the one that builds the reference run:
+       each worker starts building one shared run at once;
+    2. every module that reads no shared run, in collection order;
+    3. the other modules that read a shared run (by then built: no worker waits for a build);
+    4. system tests that copy a shared run (kill trials, concurrent readers, failing CLI
+       runs), by when both runs are long built.
 
-    Runs before xdist turns the marks into node ids (tryfirst)."""
-    def shared(item):
-        names = set(getattr(item, "fixturenames", ()))
-        return next((g for g in SHARED_GROUPS if g in names), None)
+    (Not ``--dist loadgroup``: with pytest 9, xdist 3.8's group suffix on node ids is lost.)"""
+    reading = {item.nodeid.split("::")[0] for item in items if _shared(item)}
+    builders = list(BUILDERS.values())
 
-    def late(item):
-        return shared(item) is not None and item.nodeid.startswith("tests/system/")
+    def rank(module: str) -> int:
+        if module in builders:
+            return builders.index(module)
+        if module not in reading:
+            return 2
+        return 4 if module.startswith("tests/system/") else 3
 
-    for item in items:
-        if shared(item) and not item.get_closest_marker("timeout"):
-            # A reader may wait for the whole pipeline (setup counts against the timeout).
-            item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
-        if item.get_closest_marker("xdist_group"):
-            continue
-        module = item.nodeid.split("::")[0]
-        group = f"{module}:late" if late(item) else (shared(item) or module)
-        item.add_marker(pytest.mark.xdist_group(group))
-    rank = {g: i for i, g in enumerate(SHARED_GROUPS)}
-
-    def position(item):
-        if late(item):
-            return len(rank) + 1
-        return rank.get(shared(item), len(rank))
-
-    items.sort(key=position)  # stable: collection order otherwise kept
+    items.sort(key=lambda item: rank(item.nodeid.split("::")[0]))  # stable: order within a rank kept
