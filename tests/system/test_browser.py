@@ -33,7 +33,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update"]
 LISTEN = "0A"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make test installs it)")
+#: Seconds for chokepoint ui to answer: it, the webserver, the daemon and a code server each load the
+#: definitions, which takes minutes on a loaded 2-core machine.
+STARTUP_S = 600
+
+pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make test installs it)"),
+              pytest.mark.timeout(STARTUP_S + 600)]
 
 
 def _free_port() -> int:
@@ -120,7 +125,7 @@ def dagit(tmp_path_factory):
     started = Dagit(process, port, home, log)
     seen: set[int] = set()
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + STARTUP_S
         while True:
             seen.update(started.tree())
             try:
@@ -128,7 +133,8 @@ def dagit(tmp_path_factory):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"chokepoint ui did not come up: {log.read_text()[-3000:]}")
+                    raise AssertionError(f"chokepoint ui did not answer within {STARTUP_S} s "
+                                         f"(exit status {process.poll()}): {log.read_text()[-3000:]}")
                 time.sleep(0.5)
         yield started
     finally:
