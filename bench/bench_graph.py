@@ -75,20 +75,29 @@ def _pivots(network, sink: int, carried: np.ndarray, cone: np.ndarray, seed: int
     return np.sort(np.random.default_rng(seed).choice(population, size=PIVOTS, replace=False))
 
 
-def _digest(network, sinks, spof_nodes, spof_countries, spof_inputs, dominators, cascades, cone_sizes,
-            betweenness, core, components) -> dict:
-    """What both sides must agree on."""
-    out = {"components": int(components), "core_sum": int(np.sum(core)),
-           "core_weighted": int(np.dot(np.asarray(core, dtype=np.int64), np.arange(len(core)) % 7919))}
+def _digest(network, sinks, spof_nodes, spof_countries, spof_inputs, dominators, cascades, cones,
+            betweenness, core, components) -> dict[str, np.ndarray]:
+    """What both sides must agree on, in full: the core number of every node, the number of
+    strongly connected components and, per defector, its single points of failure, OR
+    dominators, the cascade of every node, country and input, the cone (as a membership
+    vector) and the betweenness of every node. ``cascades[i]`` is (node, country, input)."""
+    out = {"components": np.array([int(components)]), "core": np.asarray(core, dtype=np.int64)}
     for i, s in enumerate(sinks):
-        values = np.asarray(betweenness[i])
-        top = np.argsort(-values, kind="stable")[:20]
-        out[network.actors[network.node_actor[s]]] = {
-            "spof_nodes": sorted(map(int, spof_nodes[i])), "spof_countries": sorted(map(int, spof_countries[i])),
-            "spof_inputs": sorted(map(int, spof_inputs[i])), "or_dominators": sorted(map(int, dominators[i])),
-            "cascade_sum": int(cascades[i]), "cone": int(cone_sizes[i]),
-            "betweenness_top": [[int(v), float(values[v])] for v in top],
-        }
+        actor = network.actors[network.node_actor[s]]
+        node, country, inputs = cascades[i]
+        out.update({
+            f"{actor}.spof_nodes": np.sort(np.asarray(spof_nodes[i], dtype=np.int64)),
+            f"{actor}.spof_countries": np.sort(np.asarray(spof_countries[i], dtype=np.int64)),
+            f"{actor}.spof_inputs": np.sort(np.asarray(spof_inputs[i], dtype=np.int64)),
+            f"{actor}.or_dominators": np.sort(np.asarray(dominators[i], dtype=np.int64)),
+            f"{actor}.node_cascade": np.asarray(node, dtype=np.int64),
+            # graph-tool's vector stops at the last country that has a node; the others lose nothing.
+            f"{actor}.country_cascade": np.pad(np.asarray(country, dtype=np.int64),
+                                               (0, max(0, len(network.countries) - len(country)))),
+            f"{actor}.input_cascade": np.asarray(inputs, dtype=np.int64),
+            f"{actor}.cone": np.asarray(cones[i], dtype=bool),
+            f"{actor}.betweenness": np.asarray(betweenness[i], dtype=float),
+        })
     return out
 
 
@@ -102,8 +111,8 @@ def run_graph_tool(network) -> tuple[dict, dict]:
     m = [result.sinks[s] for s in sinks]
     digest = _digest(network, sinks, [x.spof_nodes for x in m], [x.spof_countries for x in m],
                      [x.spof_inputs for x in m], [x.or_dominators for x in m],
-                     [int(x.node_cascade.sum() + x.country_cascade.sum() + x.input_cascade.sum()) for x in m],
-                     [int(x.cone.sum()) for x in m], [x.betweenness.values for x in m], result.core,
+                     [(x.node_cascade, x.country_cascade, x.input_cascade) for x in m],
+                     [x.cone for x in m], [x.betweenness.values for x in m], result.core,
                      result.num_components)
     return {"total": total, **result.seconds}, digest
 
@@ -207,14 +216,22 @@ def run_networkx(network, progress) -> tuple[dict, dict]:
             if alive.get(w):
                 for label in ess[w]:
                     counts[label] = counts.get(label, 0) + 1
-        cascade = sum(c - 1 if isinstance(label, int) else c for label, c in counts.items()
-                      if isinstance(label, int) or label[0] == "c" or label[1] == actor)
+        node_cascade = np.zeros(n, dtype=np.int64)
+        country_cascade = np.zeros(len(network.countries), dtype=np.int64)
+        input_cascade = np.zeros(len(network.inputs), dtype=np.int64)
+        for label, c in counts.items():
+            if isinstance(label, int):
+                node_cascade[label] = c - 1      # the node itself is not part of its cascade
+            elif label[0] == "c":
+                country_cascade[label[1]] = c
+            elif label[1] == actor:
+                input_cascade[label[2]] = c
         sink_ess = ess.get(sink, frozenset()) if alive.get(sink) else frozenset()
         out["spof_nodes"].append([x for x in sink_ess if isinstance(x, int) and x != sink])
         out["spof_countries"].append([x[1] for x in sink_ess if isinstance(x, tuple) and x[0] == "c"])
         out["spof_inputs"].append([x[2] for x in sink_ess if isinstance(x, tuple) and x[0] == "i" and x[1] == actor])
-        out["cascades"].append(cascade)
-        out["cones"].append(len(cone_nodes))
+        out["cascades"].append((node_cascade, country_cascade, input_cascade))
+        out["cones"].append(cone)
         lap("essential_sets")
         chain, u = [], idom.get(sink)
         while u is not None and u != root:
@@ -250,7 +267,9 @@ def run_networkx(network, progress) -> tuple[dict, dict]:
     return seconds, digest
 
 
-def worker(side: str, nodes: int, repeats: int, progress_file: str | None) -> None:
+def worker(side: str, nodes: int, repeats: int, progress_file: str | None, digest_file: str | None = None) -> None:
+    """Run one side's suite; print its timings as JSON and write its digest (full vectors)
+    to ``digest_file`` (.npz), too large for the JSON line at a million nodes."""
     network, generate = _network(nodes)
 
     def progress(step):
@@ -266,15 +285,18 @@ def worker(side: str, nodes: int, repeats: int, progress_file: str | None) -> No
     steps = {k: statistics.median(r.get(k, 0.0) for r in runs) for k in runs[0]}
     print(json.dumps({"side": side, "nodes": network.num_nodes, "routes": network.num_edges,
                       "generate_s": generate, "repeats": len(runs), "seconds": steps,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "digest": digest}))
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    if digest_file:
+        np.savez(digest_file, **digest)
 
 
 def _spawn(side: str, nodes: int, repeats: int, time_limit: float | None) -> dict:
     progress = Path(f"/tmp/chokepoint-bench-graph-{os.getpid()}-{side}-{nodes}.progress")
     progress.unlink(missing_ok=True)
+    digest = progress.with_suffix(".npz")
+    digest.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench.bench_graph", "--worker", side, "--nodes", str(nodes),
-               "--repeats", str(repeats), "--progress", str(progress)]
+               "--repeats", str(repeats), "--progress", str(progress), "--digest", str(digest)]
 
     def limit_memory():
         if side == "nx":
@@ -296,29 +318,34 @@ def _spawn(side: str, nodes: int, repeats: int, time_limit: float | None) -> dic
         return {"side": side, "nodes": nodes, "finished": False, "note": f"failed: {tail[:200]}",
                 "wall_s": time.perf_counter() - started}
     result = json.loads(done.stdout.strip().splitlines()[-1])
+    with np.load(digest) as arrays:
+        result["digest"] = {key: arrays[key] for key in arrays.files}
+    digest.unlink(missing_ok=True)
     result["finished"] = True
     return result
 
 
-def _agree(a: dict, b: dict) -> tuple[bool, str]:
-    """Compare the two digests: sets exactly, betweenness within 1e-9."""
-    problems = []
-    for key in ("components", "core_sum", "core_weighted"):
-        if a[key] != b[key]:
-            problems.append(key)
-    for actor in DEFECTORS:
-        x, y = a[actor], b[actor]
-        for key in ("spof_nodes", "spof_countries", "spof_inputs", "or_dominators", "cascade_sum", "cone"):
-            if x[key] != y[key]:
-                problems.append(f"{actor}.{key}")
-        top_y = dict((v, value) for v, value in y["betweenness_top"])
-        for v, value in x["betweenness_top"]:
-            if v in top_y and abs(top_y[v] - value) > 1e-9:
-                problems.append(f"{actor}.betweenness[{v}]")
-        if [v for v, _ in x["betweenness_top"][:5]] != [v for v, _ in y["betweenness_top"][:5]]:
-            gap = min(abs(value - dict(x["betweenness_top"]).get(v, value)) for v, value in y["betweenness_top"][:5])
-            if gap > 1e-9:
-                problems.append(f"{actor}.betweenness_order")
+#: Betweenness may differ by summation order: relative to the largest value of the vector.
+BETWEENNESS_RTOL = 1e-9
+
+
+def _agree(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[bool, str]:
+    """Compare the two digests in full: every integer array exactly (same keys, shapes and
+    values), every betweenness vector element by element within BETWEENNESS_RTOL of its
+    largest value. Returns (agree, what differs)."""
+    problems = sorted(set(a) ^ set(b))
+    for key in sorted(set(a) & set(b)):
+        x, y = np.asarray(a[key]), np.asarray(b[key])
+        if x.shape != y.shape:
+            problems.append(f"{key} (shape {x.shape} vs {y.shape})")
+        elif key.endswith(".betweenness"):
+            scale = max(float(np.abs(x).max(initial=0.0)), float(np.abs(y).max(initial=0.0)), 1e-300)
+            worst = np.abs(x - y) / scale
+            if not (worst <= BETWEENNESS_RTOL).all():
+                problems.append(f"{key} ({int((worst > BETWEENNESS_RTOL).sum())} nodes differ, "
+                                f"worst {float(worst.max()):.2e} of the largest value)")
+        elif not np.array_equal(x, y):
+            problems.append(f"{key} ({int(np.sum(x != y))} entries differ)")
     return not problems, ", ".join(problems) or "all equal"
 
 
@@ -334,6 +361,8 @@ def main(sizes=SIZES) -> None:
         print(f"networkx   {nodes:>9,}: {json.dumps({k: v for k, v in nx_run.items() if k != 'digest'})[:400]}",
               flush=True)
         agree = _agree(gt_run["digest"], nx_run["digest"]) if gt_run["finished"] and nx_run["finished"] else None
+        gt_run.pop("digest", None)   # full vectors: compared, not written to the results
+        nx_run.pop("digest", None)
         rows.append({"nodes": nodes, "graph_tool": gt_run, "networkx": nx_run,
                      "results_agree": None if agree is None else agree[0],
                      "comparison": None if agree is None else agree[1]})
@@ -383,9 +412,10 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--progress")
+    parser.add_argument("--digest", help="worker: .npz file for the digest")
     parser.add_argument("--sizes", type=int, nargs="*")
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.nodes, args.repeats, args.progress)
+        worker(args.worker, args.nodes, args.repeats, args.progress, args.digest)
     else:
         main(tuple(args.sizes) if args.sizes else SIZES)

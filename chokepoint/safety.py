@@ -4,7 +4,7 @@ Values in SQL always travel as bound parameters (``?``). Identifiers (schema, ta
 column names) cannot be bound, so every identifier that is put into SQL text goes
 through :func:`quote_identifier` (any name, quoted and escaped, for names read from the
 database catalogue) or :func:`sql_identifier` (a strict whitelist, for names that come
-from configuration or users). ``tests/test_security.py`` checks that no ``execute`` in
+from configuration or users). ``tests/chokepoint/test_safety.py`` checks that no ``execute`` in
 the code base formats anything else into SQL text.
 
 :func:`safe_path_within` is for code that takes file names from outside, such as a

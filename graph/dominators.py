@@ -44,7 +44,7 @@ def immediate_dominators(num_vertices: int, src, dst, root: int) -> np.ndarray:
     leaves the entry of any vertex with an in-edge from an unreachable vertex unwritten
     (and never writes the root's or unreachable vertices' entries), so edges out of
     unreachable vertices are filtered out first (they cannot lie on a root path) and the
-    map is pre-filled; ``tests/test_graph_dominators.py`` pins this against networkx.
+    map is pre-filled; ``tests/graph/test_dominators.py`` pins this against networkx.
     """
     if not 0 <= root < num_vertices:
         raise ValueError(f"root {root} is not a vertex of a graph with {num_vertices} vertices")

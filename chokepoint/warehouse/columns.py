@@ -4,7 +4,7 @@ The warehouse documentation has one ``### schema.table`` section per table and v
 column table ``| `column` | DuckDB type | meaning and unit |``. The same rows are what
 Dagit shows as each asset's column schema (:mod:`pipelines.metadata`), so a column's
 meaning is written once, in the documentation, and read from there when the Dagster
-definitions load. ``tests/test_warehouse_docs.py`` keeps the documentation in step with a
+definitions load. ``tests/pipeline/test_warehouse_docs.py`` keeps the documentation in step with a
 freshly built warehouse.
 """
 

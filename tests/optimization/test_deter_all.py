@@ -1,0 +1,155 @@
+"""Deter-all MILP: equals brute force over every placement on small random AND/OR instances
+(capabilities from an independent scipy LP), and monotone in the budget and the targets."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from optimization.deter_all import SHARE_TOLERANCE, DeterAllModel
+from optimization.errors import SolverError
+from optimization.interdiction import InterdictionModel
+from tests.support.instances import and_or_case
+from tests.support.oracles import placements_within, plain_capability
+from tests.support.solver_limits import limit_solver
+
+SEEDS = range(10)
+SOLVERS = ["HIGHS", "SCIP"]
+
+
+def _model(seed, solver="HIGHS", sinks=2, cap=math.inf):
+    inst = and_or_case(seed, sinks=sinks, num_controls=9)
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, collateral=inst.collateral,
+                              collateral_cap=cap, solver=solver, time_limit=60)
+    return inst, model
+
+
+def _targets(seed, inst):
+    """Required remaining shares between 'all controls' and 'no controls' for each sink."""
+    rng = np.random.default_rng(500 + seed)
+    everything = inst.closes.any(axis=0)
+    nothing = np.zeros(inst.network.num_edges, bool)
+    required = []
+    for sink in inst.sinks:
+        before = plain_capability(inst.network, sink, nothing)
+        floor = plain_capability(inst.network, sink, everything) / before if before > 0 else 0.0
+        required.append(float(floor + rng.uniform(0.0, 1.0) * (1.0 - floor)))
+    return np.array(required)
+
+
+def brute_force_min_cost(inst, required, budget=math.inf, cap=math.inf):
+    """Cheapest subset whose exact remaining shares are all ≤ the required ones (None if none)."""
+    nothing = np.zeros(inst.network.num_edges, bool)
+    base = [plain_capability(inst.network, s, nothing) for s in inst.sinks]
+    best = None
+    for subset in placements_within(inst.cost, min(budget, inst.cost.sum()), inst.closes, inst.collateral, cap):
+        cost = float(inst.cost[list(subset)].sum())
+        if best is not None and cost >= best - 1e-12:
+            continue
+        closed = inst.closes[list(subset)].any(axis=0) if subset else nothing
+        shares = [plain_capability(inst.network, s, closed) / b if b > 0 else 0.0 for s, b in zip(inst.sinks, base)]
+        if all(share <= r + SHARE_TOLERANCE for share, r in zip(shares, required)):
+            best = cost
+    return best
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_deter_all_equals_brute_force(seed, solver):
+    inst, model = _model(seed, solver)
+    required = _targets(seed, inst)
+    result = DeterAllModel(model).solve(required)
+    expected = brute_force_min_cost(inst, required)
+    assert expected is not None      # all controls reach every target by construction
+    assert result.feasible and result.proven and result.status == "optimal"
+    assert result.cost == pytest.approx(expected, abs=1e-9)
+    assert (result.share_after <= required + SHARE_TOLERANCE).all()
+    assert result.cost_bound == pytest.approx(result.cost, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_deter_all_with_budget_and_collateral_cap_equals_brute_force(seed):
+    inst, _ = _model(seed)
+    cap = float(np.quantile(inst.collateral[inst.closes.any(axis=0)], 0.5)) * 2 if inst.collateral.any() else math.inf
+    _, model = _model(seed, cap=cap)
+    required = _targets(seed, inst)
+    budget = float(inst.cost.sum() / 3)
+    result = DeterAllModel(model).solve(required, budget=budget)
+    expected = brute_force_min_cost(inst, required, budget=budget, cap=cap)
+    if expected is None:
+        assert not result.feasible and result.status == "infeasible" and result.chosen.size == 0
+    else:
+        assert result.feasible and result.proven
+        assert result.cost == pytest.approx(expected, abs=1e-9)
+        assert model.feasible(np.isin(np.arange(model.num_controls), result.chosen), budget)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_larger_budget_never_raises_deter_all_cost(seed):
+    inst, model = _model(seed)
+    deter = DeterAllModel(model)
+    required = _targets(seed, inst)
+    costs = []
+    for budget in np.linspace(0, inst.cost.sum(), 6):
+        result = deter.solve(required, budget=float(budget))
+        costs.append(result.cost if result.feasible else math.inf)
+    assert all(later <= earlier + 1e-9 for earlier, later in zip(costs, costs[1:]))
+    assert math.isfinite(costs[-1])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stricter_targets_never_lower_the_cost(seed):
+    inst, model = _model(seed)
+    deter = DeterAllModel(model)
+    loose = _targets(seed, inst)
+    floor = np.array([r for r in deter.shares(np.ones(model.num_controls, bool))])
+    strict = floor + 0.5 * (loose - floor)
+    assert deter.solve(strict).cost >= deter.solve(loose).cost - 1e-9
+
+
+def test_targets_met_without_controls_cost_nothing():
+    inst, model = _model(0)
+    result = DeterAllModel(model).solve(np.ones(inst.sinks.size))
+    assert result.feasible and result.cost == 0 and result.chosen.size == 0 and result.proven
+
+
+def test_unreachable_target_is_infeasible_not_an_approximation():
+    checked = 0
+    for seed in SEEDS:
+        inst, model = _model(seed)
+        deter = DeterAllModel(model)
+        floor = deter.shares(np.ones(model.num_controls, bool))
+        if not (floor > 0.05).any():
+            continue
+        result = deter.solve(np.maximum(floor - 0.05, 0.0))
+        assert not result.feasible and result.status == "infeasible" and math.isinf(result.cost_bound)
+        checked += 1
+    assert checked >= 3
+
+
+@pytest.mark.parametrize("bad", [[-0.1, 0.5], [0.5, 1.5], [math.nan, 0.5], [0.5]])
+def test_required_shares_are_validated(bad):
+    _, model = _model(0)
+    with pytest.raises(ValueError, match="required_share"):
+        DeterAllModel(model).solve(np.array(bad))
+
+
+def test_limit_without_incumbent_is_a_typed_error(monkeypatch):
+    """SCIP with its time limit already exceeded when it starts (deterministic, unlike a
+    1 ms limit): no incumbent, a typed error with a hint."""
+    limit_solver(monkeypatch, scip={"limits/time": 0.0})
+    inst, model = _model(2)
+    with pytest.raises(SolverError) as caught:
+        DeterAllModel(model).solve(_targets(2, inst), solver="SCIP")
+    assert caught.value.hint
+
+
+def test_node_limited_solve_is_proven_only_if_optimal(monkeypatch):
+    """HiGHS stopped after the root node: whatever it reports, it is proven only when optimal."""
+    limit_solver(monkeypatch, highs={"mip_max_nodes": 1})
+    inst, model = _model(2)
+    result = DeterAllModel(model).solve(_targets(2, inst))
+    assert result.status in {"optimal", "time_limit", "infeasible"}
+    assert result.proven == (result.status in {"optimal", "infeasible"})

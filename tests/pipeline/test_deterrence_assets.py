@@ -1,0 +1,81 @@
+"""The partitioned deterrence assets (one partition per scenario file), their checks, the
+summary verdict and the per-scenario reports, on the shared run of every asset."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.partitions import scenario_keys
+from tests.conftest import copy_data, materialize
+
+TABLES = ("deterrence", "deter_all", "equilibria", "sensitivity", "recruitment")
+#: The deterrence assets of one partition and what they need.
+PARTITION = dg.AssetSelection.assets(["analytics", "deter_all"]).upstream().required_multi_asset_neighbors()
+
+
+def test_deterrence_tables_cover_every_scenario_partition(materialized):
+    evaluations = {e.check_name: e for e in materialized.result.get_asset_check_evaluations()}
+    for name in ("deter_all_certified", "equilibria_agree_with_margins", "sensitivity_consistent",
+                 "recruitment_monotone"):
+        assert evaluations[name].passed, evaluations[name].metadata
+    with duckdb.connect(str(materialized.database), read_only=True) as con:
+        for table in TABLES:
+            found = {r[0] for r in con.execute(f"SELECT DISTINCT scenario FROM analytics.{table}").fetchall()}  # noqa: S608
+            assert found == set(scenario_keys()), table
+
+
+def test_one_partition_rematerialises_without_touching_the_others(materialized, tmp_path):
+    """Every partition of a copy of the shared warehouse is marked; re-running one
+    partition replaces its rows and leaves the others' as they were."""
+    database = tmp_path / "w.duckdb"
+    database.write_bytes(materialized.database.read_bytes())
+    with duckdb.connect(str(database)) as con:
+        con.execute("UPDATE analytics.deter_all SET status = 'marker'")
+        marked = dict(con.execute("SELECT scenario, count(*) FROM analytics.deter_all GROUP BY 1").fetchall())
+    assert set(marked) == set(scenario_keys()) and all(marked.values())
+    result, _ = materialize(tmp_path, selection=PARTITION, partition_key="narrow", database=database,
+                            data_mode="reference")
+    assert result.success
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows = dict(con.execute("SELECT scenario, count(*) FILTER (WHERE status = 'marker') FROM analytics.deter_all "
+                                "GROUP BY 1").fetchall())
+    assert rows == {key: (0 if key == "narrow" else marked[key]) for key in scenario_keys()}
+
+
+def test_broken_partition_scenario_names_file_and_field(tmp_path):
+    data = copy_data(tmp_path / "data")
+    narrow = data / "scenarios" / "narrow.toml"
+    narrow.write_text(narrow.read_text().replace("detection_probability = 0.5", "detection_probability = 1.5", 1))
+    result, _ = materialize(tmp_path, selection=PARTITION, partition_key="narrow", data_dir=str(data),
+                            data_mode="reference")
+    assert not result.success
+    error = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert "narrow.toml" in error.message and "detection_probability" in error.message
+
+
+def test_run_summary_prints_the_deterrence_verdict(materialized):
+    from chokepoint.report.summary import print_summary
+
+    buffer = io.StringIO()
+    print_summary(Path(materialized.database), out=buffer)
+    out = buffer.getvalue()
+    assert "Deterrence verdict per candidate defector" in out
+    for actor in ("CHN", "RUS", "ARE"):
+        assert any(line.strip().startswith(f"{actor}:") for line in out.splitlines())
+    assert "race game, placement 'optimal'" in out
+
+
+def test_every_scenario_partition_gets_its_own_report(materialized):
+    for key in scenario_keys():
+        path = materialized.reports / f"{key}.html"
+        text = path.read_text(encoding="utf-8")
+        assert "Deter all: the verdict" in text and "Whom to recruit" in text, key
+        assert "data:image/png;base64," in text      # margins plot embedded, no network needed
+    # Only the run's scenario (default) has the full analysis.
+    assert "Top chokepoints" in (materialized.reports / "default.html").read_text(encoding="utf-8")
