@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from graph.failure import throughput_bound
 from graph.network import SupplyNetwork
 from optimization.errors import UnboundedError
-from optimization.solvers import require_dpp, solve_checked, solver_options
+from optimization.solvers import lp_solver_options, require_dpp, solve_checked
 
 __all__ = ["CapabilityResult", "CapabilityModel", "route_bounds"]
 
@@ -78,7 +78,7 @@ class CapabilityModel:
     def __init__(self, network: SupplyNetwork, *, solver: str = "HIGHS", time_limit: float = 60.0):
         self.network = network
         self.solver = solver.upper()
-        self.options = solver_options(self.solver, time_limit)
+        self.options = lp_solver_options(self.solver, time_limit)
         n, e = network.num_nodes, network.num_edges
         self.bound = route_bounds(network)
         # Edges whose bound stays infinite cannot carry more than an unbounded source

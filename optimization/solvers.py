@@ -13,8 +13,10 @@ from cvxpy.reductions.solvers.conic_solvers.scip_conif import SCIP as _CvxpyScip
 
 from optimization.errors import (InaccurateError, InfeasibleError, ModelError, SolverError, SolverLimitError,
                                  UnboundedError)
+from optimization.highs_lp import REUSING_HIGHS_LP
 
-__all__ = ["SOLVERS", "solver_options", "require_optimal", "require_dpp", "solve_checked", "ScipKeepingStatus"]
+__all__ = ["SOLVERS", "solver_options", "lp_solver_options", "require_optimal", "require_dpp", "solve_checked",
+           "ScipKeepingStatus"]
 
 SOLVERS = ("HIGHS", "SCIP")
 
@@ -72,6 +74,19 @@ def solver_options(solver: str, time_limit: float) -> dict:
     if solver == "HIGHS":
         return {"solver": cp.HIGHS, "time_limit": float(time_limit), "output_flag": False, "log_to_console": False}
     return {"solver": ScipKeepingStatus(), "scip_params": {"limits/time": float(time_limit)}}
+
+
+def lp_solver_options(solver: str, time_limit: float) -> dict:
+    """:func:`solver_options` for an LP re-solved many times with new parameter values.
+
+    HiGHS goes through :data:`optimization.highs_lp.REUSING_HIGHS_LP`: the same model
+    reaches HiGHS (bit-identical results), without rebuilding the parts that no
+    parameter touches. Other solvers as :func:`solver_options`.
+    """
+    options = solver_options(solver, time_limit)
+    if solver.upper() == "HIGHS":
+        options["solver"] = REUSING_HIGHS_LP
+    return options
 
 
 def require_dpp(problem: cp.Problem, what: str) -> cp.Problem:
