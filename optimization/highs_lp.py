@@ -12,10 +12,12 @@ when — and only when — no parameter enters the constraint matrix or the quad
 term (parameters only in the objective vector and the right-hand sides, as in every
 LP of this project):
 
-* ``apply``: the constraint matrix and ``P`` are kept from the first solve; the
-  objective vector (cvxpy's own tensor product) and the right-hand side (the same
-  product over cvxpy's own reduced tensor, the offset entries read out) are computed
-  per solve exactly as cvxpy computes them;
+* ``apply``: the constraint matrix and ``P`` are kept; the objective vector and the
+  right-hand side are recomputed per solve as cvxpy computes them (the right-hand side
+  as the same product over cvxpy's own reduced tensor, offset entries read out; the
+  objective, when each of its entries is one coefficient times one parameter, as that
+  product — which is what scipy's sparse product in cvxpy yields — else by cvxpy's own
+  function);
 * ``solve_via_data``: the HiGHS model's matrix is set once; per solve the model is
   passed to a fresh HiGHS instance and only the cost vector and row bounds are changed,
   in bulk (pybind copies list fields element by element: that was the cost).
@@ -24,8 +26,9 @@ Everything else — options, the warm start cvxpy gives HiGHS from the previous
 solution of the same problem, the status map, the inversion of the solution — is
 cvxpy's code path. HiGHS therefore gets the very same model as through
 ``solver=cp.HIGHS`` and returns bit-identical results (checked by the tests). The
-first solve of each problem goes through cvxpy's own ``apply``; its data is compared
-bit for bit with the cached computation, and any difference (or a parameter in the
+first :data:`CACHE_AFTER` solves of each problem go through cvxpy's own ``apply``; then
+the cached computation is compared bit for bit with cvxpy's ``apply_parameters`` at the
+current and at random parameter values, and any difference (or a parameter in the
 matrix) keeps that problem on cvxpy's path for good.
 """
 
@@ -46,8 +49,9 @@ from cvxpy.reductions.solvers.qp_solvers.qp_solver import QpSolver
 
 __all__ = ["ReusingHighsLp", "REUSING_HIGHS_LP"]
 
-#: Key of the cached parts in the data dictionary handed from ``apply`` to ``solve_via_data``.
-_CACHED = "chokepoint_reused_lp"
+#: A problem is cached at its this-many-th solve: the check against cvxpy costs about four
+#: of its parameter applications, which a problem solved once or twice would not repay.
+CACHE_AFTER = 3
 
 
 def _same(a, b) -> bool:
@@ -222,6 +226,8 @@ class ReusingHighsLp(_CvxpyHighsQp):
         super().__init__()
         # One entry per canonicalised problem; False: keep it on cvxpy's path.
         self._cached: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Solves through cvxpy's path so far, of problems not yet cached.
+        self._solves: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def name(self) -> str:
         return "HIGHS_REUSING_LP"
@@ -232,13 +238,15 @@ class ReusingHighsLp(_CvxpyHighsQp):
             return cached.fill(self, problem)
         data, inv_data = super().apply(problem)
         if cached is None:
-            # First solve of this problem: cache only what reproduces cvxpy bit for bit.
-            try:
-                candidate = _CachedLp(problem, data)
-                agrees = candidate.agrees(problem)
-            except (ValueError, KeyError, AttributeError, TypeError, IndexError):
-                agrees = False
-            self._cached[problem] = candidate if agrees else False
+            seen = self._solves[problem] = self._solves.get(problem, 0) + 1
+            if seen >= CACHE_AFTER:
+                # Cache only what reproduces cvxpy bit for bit.
+                try:
+                    candidate = _CachedLp(problem, data)
+                    agrees = candidate.agrees(problem)
+                except (ValueError, KeyError, AttributeError, TypeError, IndexError):
+                    agrees = False
+                self._cached[problem] = candidate if agrees else False
         return data, inv_data
 
     def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
