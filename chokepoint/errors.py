@@ -6,6 +6,7 @@ One root, :class:`ChokepointError` (defined in the lowest layer, :mod:`graph.err
     ├── GraphInputError      a graph or budget an algorithm cannot take (graph)
     ├── SolverError          a solve that did not end in a proven optimum (optimization)
     │   ├── InfeasibleError, UnboundedError, InaccurateError, SolverLimitError
+    ├── ModelError           a model built in a form its re-solves cannot rely on (optimization)
     ├── InputError           bad input data: file, row, field (chokepoint.inputs)
     ├── FetchError           a download failed or did not match its checksum
     ├── UnsafeNameError      a name that cannot be an SQL identifier
@@ -21,10 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from graph.errors import ChokepointError, GraphInputError
-from optimization.errors import InaccurateError, InfeasibleError, SolverError, SolverLimitError, UnboundedError
+from optimization.errors import (InaccurateError, InfeasibleError, ModelError, SolverError, SolverLimitError,
+                                 UnboundedError)
 
 __all__ = ["ChokepointError", "GraphInputError", "SolverError", "InfeasibleError", "UnboundedError",
-           "InaccurateError", "SolverLimitError", "InputError", "FetchError", "UnsafeNameError",
+           "InaccurateError", "SolverLimitError", "ModelError", "InputError", "FetchError", "UnsafeNameError",
            "UnsafePathError", "WarehouseError", "LedgerError"]
 
 

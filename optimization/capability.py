@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from graph.failure import throughput_bound
 from graph.network import SupplyNetwork
 from optimization.errors import UnboundedError
-from optimization.solvers import solve_checked, solver_options
+from optimization.solvers import lp_solver_options, require_dpp, solve_checked
 
 __all__ = ["CapabilityResult", "CapabilityModel", "route_bounds"]
 
@@ -78,7 +78,7 @@ class CapabilityModel:
     def __init__(self, network: SupplyNetwork, *, solver: str = "HIGHS", time_limit: float = 60.0):
         self.network = network
         self.solver = solver.upper()
-        self.options = solver_options(self.solver, time_limit)
+        self.options = lp_solver_options(self.solver, time_limit)
         n, e = network.num_nodes, network.num_edges
         self.bound = route_bounds(network)
         # Edges whose bound stays infinite cannot carry more than an unbounded source
@@ -109,8 +109,7 @@ class CapabilityModel:
         self.c_need = in_matrix @ self.f >= need_matrix @ self.y
         self.c_route = self.f <= cp.multiply(self.bound, self.route_open)
         constraints = [c for c in (self.c_capacity, self.c_out, self.c_need, self.c_route) if c is not None]
-        self.problem = cp.Problem(cp.Maximize(self.weights @ self.y), constraints)
-        assert self.problem.is_dpp(), "capability LP must be DPP so re-solves reuse the canonicalisation"
+        self.problem = require_dpp(cp.Problem(cp.Maximize(self.weights @ self.y), constraints), "capability LP")
         self._dual = None
 
     def _dual_problem(self):
@@ -136,8 +135,7 @@ class CapabilityModel:
                 for_y = for_y + select @ lam
                 objective = objective + net.node_capacity[self._cap_index] @ lam
             constraints = [for_y >= self.weights, self._out_matrix.T @ alpha - self._in_matrix.T @ beta + mu >= 0]
-            problem = cp.Problem(cp.Minimize(objective), constraints)
-            assert problem.is_dpp()
+            problem = require_dpp(cp.Problem(cp.Minimize(objective), constraints), "dual of the capability LP")
             self._dual = (problem, mu)
         return self._dual
 

@@ -32,6 +32,7 @@ import numpy as np
 from optimization.errors import InaccurateError, InfeasibleError
 from optimization.interdiction import InterdictionModel
 from optimization.milp import solve_milp
+from optimization.solvers import require_dpp
 
 __all__ = ["DeterAllModel", "DeterAllResult", "SHARE_TOLERANCE"]
 
@@ -88,8 +89,7 @@ class DeterAllModel:
         self.budget = cp.Parameter(nonneg=True, name="budget")
         constraints += [model.cost @ self.x <= self.budget]
         constraints += [values[int(i)] <= self.target[k] for k, i in enumerate(self.active_index)]
-        self.problem = cp.Problem(cp.Minimize(model.cost @ self.x), constraints)
-        assert self.problem.is_dpp(), "deter-all MILP must be DPP"
+        self.problem = require_dpp(cp.Problem(cp.Minimize(model.cost @ self.x), constraints), "deter-all MILP")
 
     def shares(self, chosen_mask: np.ndarray) -> np.ndarray:
         """Exact remaining capability share of every sink under a placement (0 where C0 = 0)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graph.errors import ChokepointError
 
-__all__ = ["SolverError", "InfeasibleError", "UnboundedError", "InaccurateError", "SolverLimitError"]
+__all__ = ["SolverError", "InfeasibleError", "UnboundedError", "InaccurateError", "SolverLimitError", "ModelError"]
 
 
 class SolverError(ChokepointError, RuntimeError):
@@ -37,3 +37,12 @@ class InaccurateError(SolverError):
 
 class SolverLimitError(SolverError):
     """A time or iteration limit stopped the solver before optimality was proved."""
+
+
+class ModelError(ChokepointError, RuntimeError):
+    """A model was built in a form its re-solves cannot rely on (e.g. not DPP, so every
+    parameter change would canonicalise it again). A bug in the model code, not in the data."""
+
+    def __init__(self, what: str, hint: str):
+        self.what, self.hint = what, hint
+        super().__init__(f"{what}: {hint}")

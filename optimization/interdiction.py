@@ -53,7 +53,7 @@ from optimization.capability import CapabilityModel
 from optimization.errors import InaccurateError, InfeasibleError, SolverLimitError, UnboundedError
 from optimization.interdiction_heuristic import greedy_placement, prune
 from optimization.milp import OPTIMALITY_GAP, solve_milp
-from optimization.solvers import solve_checked, solver_options
+from optimization.solvers import require_dpp, solve_checked, solver_options
 
 __all__ = [
     "OPTIMALITY_GAP",
@@ -424,14 +424,22 @@ class InterdictionModel:
         if self._milp is None:
             self._x = cp.Variable(self.num_controls, boolean=True, name="place")
             self._budget = cp.Parameter(nonneg=True, name="budget")
-            constraints, objective = self._build(self._x)
-            self._milp = cp.Problem(cp.Minimize(objective), constraints + [self.cost @ self._x <= self._budget])
-            assert self._milp.is_dpp(), "interdiction MILP must be DPP"
-            self._target = cp.Parameter(name="target")
-            self._min_cost = cp.Problem(cp.Minimize(self.cost @ self._x),
-                                        constraints + [self.cost @ self._x <= self._budget, objective <= self._target])
-            assert self._min_cost.is_dpp(), "min-cost MILP must be DPP"
+            self._milp_parts = self._build(self._x)
+            constraints, objective = self._milp_parts
+            self._milp = require_dpp(cp.Problem(cp.Minimize(objective),
+                                                constraints + [self.cost @ self._x <= self._budget]),
+                                     "interdiction MILP")
         return self._milp
+
+    def _min_cost_problem(self) -> cp.Problem:
+        # Built on first use only: most models never solve it, and building it costs a DPP check.
+        self._milp_problem()
+        if self._min_cost is None:
+            constraints, objective = self._milp_parts
+            self._target = cp.Parameter(name="target")
+            self._min_cost = require_dpp(cp.Problem(cp.Minimize(self.cost @ self._x), constraints + [
+                self.cost @ self._x <= self._budget, objective <= self._target]), "min-cost interdiction MILP")
+        return self._min_cost
 
     def _relaxation_problem(self) -> cp.Problem:
         if self._relaxation is None:
@@ -439,8 +447,8 @@ class InterdictionModel:
             self._budget_relaxed = cp.Parameter(nonneg=True, name="budget")
             constraints, objective = self._build(self._x_relaxed)
             constraints += [self._x_relaxed >= 0, self._x_relaxed <= 1, self.cost @ self._x_relaxed <= self._budget_relaxed]
-            self._relaxation = cp.Problem(cp.Minimize(objective), constraints)
-            assert self._relaxation.is_dpp()
+            self._relaxation = require_dpp(cp.Problem(cp.Minimize(objective), constraints),
+                                           "LP relaxation of the interdiction MILP")
         return self._relaxation
 
     def _trivial(self, budget: float) -> bool:
@@ -533,11 +541,11 @@ class InterdictionModel:
         started = time.perf_counter()
         if self._trivial(0.0):
             return None
-        self._milp_problem()
+        problem = self._min_cost_problem()
         self._budget.value = min(float(max_budget), float(self.cost.sum()))
         self._target.value = float(target)
         try:
-            outcome = solve_milp(self._min_cost, solver=solver or self.solver,
+            outcome = solve_milp(problem, solver=solver or self.solver,
                                  time_limit=time_limit or self.time_limit, what="min-cost interdiction MILP")
         except InfeasibleError:
             return None

@@ -11,9 +11,12 @@ import cvxpy.settings as cvxpy_settings
 import highspy
 from cvxpy.reductions.solvers.conic_solvers.scip_conif import SCIP as _CvxpyScip
 
-from optimization.errors import InaccurateError, InfeasibleError, SolverError, SolverLimitError, UnboundedError
+from optimization.errors import (InaccurateError, InfeasibleError, ModelError, SolverError, SolverLimitError,
+                                 UnboundedError)
+from optimization.highs_lp import REUSING_HIGHS_LP
 
-__all__ = ["SOLVERS", "solver_options", "require_optimal", "solve_checked", "ScipKeepingStatus"]
+__all__ = ["SOLVERS", "solver_options", "lp_solver_options", "require_optimal", "require_dpp", "solve_checked",
+           "ScipKeepingStatus"]
 
 SOLVERS = ("HIGHS", "SCIP")
 
@@ -71,6 +74,37 @@ def solver_options(solver: str, time_limit: float) -> dict:
     if solver == "HIGHS":
         return {"solver": cp.HIGHS, "time_limit": float(time_limit), "output_flag": False, "log_to_console": False}
     return {"solver": ScipKeepingStatus(), "scip_params": {"limits/time": float(time_limit)}}
+
+
+def lp_solver_options(solver: str, time_limit: float) -> dict:
+    """:func:`solver_options` for an LP re-solved many times with new parameter values.
+
+    HiGHS goes through :data:`optimization.highs_lp.REUSING_HIGHS_LP`: the same model
+    reaches HiGHS (bit-identical results), without rebuilding the parts that no
+    parameter touches. Other solvers as :func:`solver_options`.
+    """
+    options = solver_options(solver, time_limit)
+    if solver.upper() == "HIGHS":
+        options["solver"] = REUSING_HIGHS_LP
+    return options
+
+
+def require_dpp(problem: cp.Problem, what: str) -> cp.Problem:
+    """Return ``problem`` if it is DPP, else raise.
+
+    A DPP problem is canonicalised once; re-solving it with new parameter values only
+    re-applies them. A model meant to be re-solved that is not DPP would be canonicalised
+    on every solve, silently slow, so this is checked when the model is built.
+
+    Raises
+    ------
+    ModelError
+        If ``problem`` is not DPP.
+    """
+    if not problem.is_dpp():
+        raise ModelError(what, "not DPP: a parameter enters the model non-affinely, so every re-solve would "
+                               "canonicalise it again")
+    return problem
 
 
 def require_optimal(problem: cp.Problem, what: str) -> None:

@@ -27,22 +27,51 @@ from pipelines.metadata import COLUMN_SCHEMA, column_schema
 
 __all__ = ["WarehouseIOManager", "run_warehouse_connection"]
 
+#: The open client of each build this process writes, closed by the IO manager's teardown.
+_CLIENTS: dict[str, "_BuildClient"] = {}
+
+
 class _BuildClient(DuckDbClient):
     """Connects to the run's build file, never to the published warehouse, and replaces
     (drops and recreates) each table it writes so a changed schema cannot be appended
-    into an old one column by column."""
+    into an old one column by column.
+
+    One connection to the build stays open for the run (opening a DuckDB file reads its
+    whole catalogue, and a run loads and stores tables some four hundred times); each
+    load and store gets a cursor on it. :meth:`close` checkpoints and closes it: the
+    publishing step does so before it swaps the build in, the IO manager's teardown in
+    any case. A closed client refuses to reopen (the build may have become the
+    published file).
+    """
 
     def __init__(self, build: Path):
         self.build = str(build)
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._closed = False
+
+    def cursor(self, connection_config: dict | None = None) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the run's connection to the build (opened on first use)."""
+        if self._closed:
+            raise RuntimeError(f"the run's connection to {self.build} was closed for publishing")
+        if self._connection is None:
+            config = {"custom_user_agent": "dagster", **(connection_config or {})}
+            self._connection = duckdb.connect(self.build, read_only=False, config=config)
+        return self._connection.cursor()
+
+    def close(self) -> None:
+        """Close the run's connection (DuckDB checkpoints the build); no reopening after."""
+        self._closed = True
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            connection.close()
 
     @contextmanager
     def connect(self, context, _):
-        config = {"custom_user_agent": "dagster", **(context.resource_config or {}).get("connection_config", {})}
-        connection = duckdb.connect(self.build, read_only=False, config=config)
+        cursor = self.cursor((context.resource_config or {}).get("connection_config", {}))
         try:
-            yield connection
+            yield cursor
         finally:
-            connection.close()
+            cursor.close()
 
     @staticmethod
     def delete_table_slice(context, table_slice, connection) -> None:
@@ -81,10 +110,16 @@ class _PolarsTables(DuckDBPolarsTypeHandler):
 class _BuildIOManager(DbIOManager):
     """DbIOManager that knows its build and the published file, and which tables it wrote."""
 
-    def __init__(self, *, build: Path, published: Path, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *, build: Path, published: Path, db_client: _BuildClient, **kwargs):
+        super().__init__(db_client=db_client, **kwargs)
         self.build_path, self.published_path = build, published
+        self.client = db_client
         self.written: set[str] = set()
+        _CLIENTS[str(build)] = db_client
+
+    def close_connection(self) -> None:
+        """Close the run's connection to the build (before it is published)."""
+        self.client.close()
 
     def handle_output(self, context, obj) -> None:
         super().handle_output(context, obj)
@@ -145,24 +180,28 @@ class WarehouseIOManager(DuckDBPolarsIOManager):
                                default_load_type=self.default_load_type(), io_manager_name="WarehouseIOManager")
 
     def teardown_after_execution(self, context) -> None:
-        if self.direct:
-            return
-        release_build(WarehousePaths.of(self.database).build(_build_key(context)))
+        build = Path(self.database) if self.direct else WarehousePaths.of(self.database).build(_build_key(context))
+        client = _CLIENTS.pop(str(build), None)
+        if client is not None:
+            client.close()
+        if not self.direct:
+            release_build(build)
 
 
 @contextmanager
 def run_warehouse_connection(context):
     """A DuckDB connection to the file this run writes (its build, or the database in
-    ``direct`` mode), for assets that run SQL in the warehouse (views, reports).
+    ``direct`` mode), for assets that run SQL in the warehouse (views, reports): a cursor
+    on the run's open connection.
 
     The asset must declare ``required_resource_keys={"io_manager", ...}``.
     """
     io_manager = context.resources.io_manager
-    path = getattr(io_manager, "build_path", None)
-    if path is None:
+    client = getattr(io_manager, "client", None)
+    if not isinstance(client, _BuildClient):
         raise RuntimeError("the io_manager is not a pipelines.io.WarehouseIOManager; no warehouse file to open")
-    connection = duckdb.connect(str(path))
+    cursor = client.cursor()
     try:
-        yield connection
+        yield cursor
     finally:
-        connection.close()
+        cursor.close()

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from chokepoint.model.build import network_from_tables
-from chokepoint.analyses.placements import catalogue_arrays, joint_model
+from chokepoint.analyses.placements import JOINT, catalogue_arrays, leverage_of, placement_models
 from chokepoint.inputs.scenario import Scenario
 from optimization.capability import CapabilityModel
 from optimization.deter_all import DeterAllModel, DeterAllResult
@@ -86,13 +86,6 @@ def _parameters(actors) -> dict[str, np.ndarray]:
             "B": np.array([a.benefit_of_compliance for a in actors])}
 
 
-def _leverage_of(model: InterdictionModel, mask: np.ndarray) -> np.ndarray:
-    _, results = model.evaluate(mask)
-    values = np.array([r.value for r in results])
-    return np.divide(model.baseline - values, model.baseline, out=np.zeros_like(values),
-                     where=model.baseline > 0).clip(0.0, 1.0)
-
-
 def _mask(model: InterdictionModel, chosen) -> np.ndarray:
     mask = np.zeros(model.num_controls, dtype=bool)
     mask[np.asarray(chosen, dtype=np.int64)] = True
@@ -100,16 +93,22 @@ def _mask(model: InterdictionModel, chosen) -> np.ndarray:
 
 
 def _evaluated(name, kind, model, ids, defectors, mask, *, budget, status, proven) -> EvaluatedPlacement:
-    leverage = _leverage_of(model, mask)
+    leverage = leverage_of(model, mask)
     cost = float(model.cost[mask].sum())
     return EvaluatedPlacement(name=name, kind=kind, controls=tuple(ids[i] for i in np.flatnonzero(mask)), cost=cost,
                               within_budget=cost <= budget + 1e-9 and model.feasible(mask, budget),
                               leverage=dict(zip(defectors, leverage.tolist())), status=status, proven=proven)
 
 
-def _deter_all(model: InterdictionModel, scenario: Scenario, defectors: list[str], ids, *, budget: float,
-               time_limit: float) -> tuple[list[dict], EvaluatedPlacement | None]:
-    """Deter-all rows (one per defector) and the deter-all placement, if one exists."""
+def _deter_all(models: dict[str, InterdictionModel], scenario: Scenario, defectors: list[str], ids, *,
+               budget: float) -> tuple[list[dict], EvaluatedPlacement | None]:
+    """Deter-all rows (one per defector) and the deter-all placement, if one exists.
+
+    ``models`` are the scenario's :func:`~chokepoint.analyses.placements.placement_models`
+    (with the joint one): the deter-all MILP is built on the joint model, the per-defector
+    ones give each defector's ceiling when the collateral cap forbids placing everything.
+    """
+    model = models[JOINT]
     actors = [scenario.actor(d) for d in defectors]
     par = _parameters(actors)
     needed = required_leverage(par["p"], par["V"], par["B"], par["G"])
@@ -117,22 +116,18 @@ def _deter_all(model: InterdictionModel, scenario: Scenario, defectors: list[str
     # The most any placement can take from each defector: every control, unless the
     # collateral cap forbids that, then the best placement within the cap.
     if model.feasible(all_controls, math.inf):
-        ceiling = _leverage_of(model, all_controls)
+        ceiling = leverage_of(model, all_controls)
     else:
-        ceiling = np.array([InterdictionModel(model.network, [s], model.closes, model.cost,
-                                              collateral=model.collateral, collateral_cap=model.collateral_cap,
-                                              solver=model.solver, time_limit=time_limit,
-                                              capability_model=model.capability, lp_cache=model._lp_cache)
-                            .solve(float(model.cost.sum())).leverage[0] for s in model.sinks])
+        ceiling = np.array([models[d].solve(float(models[d].cost.sum())).leverage[0] for d in defectors])
     deterrable = (needed <= ceiling + 1e-9) & np.isfinite(needed)
     required_share = np.where(deterrable, 1.0 - np.minimum(needed, 1.0), 1.0)
     over_budget = None
     if deterrable.any():
         deter = DeterAllModel(model)
-        within = deter.solve(required_share, budget=budget, time_limit=time_limit)
+        within = deter.solve(required_share, budget=budget, time_limit=model.time_limit)
         result: DeterAllResult = within
         if not within.feasible:
-            over_budget = deter.solve(required_share, budget=math.inf, time_limit=time_limit)
+            over_budget = deter.solve(required_share, budget=math.inf, time_limit=model.time_limit)
             result = over_budget
     else:
         # No defector can be deterred by any placement: nothing to place, said as such.
@@ -330,12 +325,15 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
         status="evaluated", proven=True)]
     deter_rows: list[dict] = []
     if defectors:
-        model = joint_model(network, scenario, solver=solver, time_limit=time_limit)
+        # One constructor for every model: the joint one places the controls, the
+        # per-defector ones bound what any placement can take from each defector.
+        models = placement_models(network, scenario, solver=solver, time_limit=time_limit, joint=True)
+        model = models[JOINT]
         best = model.solve(budget)
         placements.append(_evaluated("optimal", "optimal", model, ids, defectors,
                                      _mask(model, best.chosen), budget=budget, status=best.status,
                                      proven=best.optimal))
-        deter_rows, deter_placement = _deter_all(model, scenario, defectors, ids, budget=budget, time_limit=time_limit)
+        deter_rows, deter_placement = _deter_all(models, scenario, defectors, ids, budget=budget)
         if deter_placement is not None:
             placements.append(deter_placement)
         index = {c: i for i, c in enumerate(ids)}

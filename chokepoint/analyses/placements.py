@@ -38,10 +38,12 @@ from optimization.interdiction import InterdictionModel, PlacementResult, tight_
 __all__ = [
     "JOINT",
     "CatalogueArrays",
+    "ScenarioModels",
     "catalogue_arrays",
     "collateral_weights",
     "placement_models",
     "joint_model",
+    "leverage_of",
     "placements_table",
     "leverage_curve_table",
 ]
@@ -99,35 +101,85 @@ def collateral_weights(network: SupplyNetwork, scenario: Scenario) -> np.ndarray
     return np.where(from_signatory | to_signatory, np.minimum(share, 1.0), 0.0)
 
 
-def _models(network: SupplyNetwork, scenario: Scenario, targets: dict[str, list[str]], *, solver: str,
-            time_limit: float, capability: CapabilityModel | None) -> dict[str, InterdictionModel]:
-    """One interdiction model per target (a list of defector ids; mean aggregate), sharing the
-    catalogue, collateral weights, capability LP and its cache."""
-    catalogue = catalogue_arrays(network, scenario)
-    capability = capability or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
-    common = dict(collateral=collateral_weights(network, scenario), collateral_cap=scenario.settings.collateral_cap,
-                  aggregate="mean", solver=solver, time_limit=time_limit, capability_model=capability, lp_cache={})
-    return {target: InterdictionModel(network, [network.sink_of(network.actors.index(a)) for a in defectors],
-                                      catalogue.closes, catalogue.cost, **common)
-            for target, defectors in targets.items()}
+class ScenarioModels:
+    """The one constructor of a scenario's interdiction models.
+
+    Every model it makes shares the control catalogue and its route masks, the collateral
+    weights and cap, the solver and time limit, one capability LP and one memo of its
+    results (:class:`~optimization.interdiction.InterdictionModel` ``lp_cache``), so a
+    capability every model needs (a defector's baseline, the share left under a
+    placement) is solved once. Models are made on demand, in the caller's order.
+
+    Parameters
+    ----------
+    network : SupplyNetwork
+    scenario : Scenario
+    solver : {"HIGHS", "SCIP"}
+        MILP solver.
+    time_limit : float
+        Seconds per MILP solve (capability LPs: at least
+        :data:`optimization.interdiction.LP_TIME_LIMIT`).
+    capability : CapabilityModel, optional
+        The capability LP to share (default: a new HiGHS one with ``time_limit``).
+    """
+
+    def __init__(self, network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
+                 capability: CapabilityModel | None = None):
+        self.network, self.scenario = network, scenario
+        self.catalogue = catalogue_arrays(network, scenario)
+        self.capability = capability or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
+        self.lp_cache: dict = {}
+        self._common = dict(collateral=collateral_weights(network, scenario),
+                            collateral_cap=scenario.settings.collateral_cap, aggregate="mean", solver=solver,
+                            time_limit=time_limit, capability_model=self.capability, lp_cache=self.lp_cache)
+
+    def model(self, defectors: list[str], extra: dict[str, np.ndarray] | None = None) -> InterdictionModel:
+        """Interdiction model over the sinks of ``defectors`` (mean aggregate).
+
+        ``extra`` appends controls to the catalogue (name → route mask, each at the
+        scenario's recruit control cost), after the catalogue's own; the model's control
+        ids are then ``catalogue.ids + tuple(extra)``.
+        """
+        closes, cost = self.catalogue.closes, self.catalogue.cost
+        if extra:
+            closes = np.vstack([closes.reshape(-1, self.network.num_edges), *extra.values()])
+            cost = np.concatenate([cost, np.full(len(extra), self.scenario.recruit_control_cost)])
+        sinks = [self.network.sink_of(self.network.actors.index(a)) for a in defectors]
+        return InterdictionModel(self.network, sinks, closes, cost, **self._common)
 
 
 def placement_models(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
-                     capability: CapabilityModel | None = None) -> dict[str, InterdictionModel]:
-    """One interdiction model per candidate defector and one joint model (key :data:`JOINT`)."""
+                     capability: CapabilityModel | None = None, joint: bool | None = None
+                     ) -> dict[str, InterdictionModel]:
+    """One interdiction model per candidate defector and one joint model (key :data:`JOINT`).
+
+    The joint model is made when there is more than one candidate defector, or always with
+    ``joint=True`` (then, with one defector, it is a second model over the same sink). All
+    come from one :class:`ScenarioModels`, so they share the capability LP and its memo.
+    """
     defectors = [a.id for a in scenario.defectors]
-    targets = {a: [a] for a in defectors}
-    if len(defectors) > 1:
-        targets[JOINT] = defectors
-    return _models(network, scenario, targets, solver=solver, time_limit=time_limit, capability=capability)
+    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability)
+    out = {a: models.model([a]) for a in defectors}
+    if len(defectors) > 1 if joint is None else joint:
+        out[JOINT] = models.model(defectors)
+    return out
 
 
 def joint_model(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
                 capability: CapabilityModel | None = None) -> InterdictionModel:
     """The interdiction model over every candidate defector's sink (mean aggregate), also
     when there is only one."""
-    return _models(network, scenario, {JOINT: [a.id for a in scenario.defectors]}, solver=solver,
-                   time_limit=time_limit, capability=capability)[JOINT]
+    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability)
+    return models.model([a.id for a in scenario.defectors])
+
+
+def leverage_of(model: InterdictionModel, mask: np.ndarray) -> np.ndarray:
+    """Exact leverage ``(C0 − C)/C0`` over each of ``model``'s sinks of the placement ``mask``
+    (capability LP re-solve, memoised by the model), clipped to [0, 1]; 0 where ``C0 = 0``."""
+    _, results = model.evaluate(mask)
+    values = np.array([r.value for r in results])
+    return np.divide(model.baseline - values, model.baseline, out=np.zeros_like(values),
+                     where=model.baseline > 0).clip(0.0, 1.0)
 
 
 def _signatory_loss(network: SupplyNetwork, scenario: Scenario, capability: CapabilityModel,

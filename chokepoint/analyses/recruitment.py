@@ -18,11 +18,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from chokepoint.analyses.placements import catalogue_arrays, collateral_weights
+from chokepoint.analyses.placements import ScenarioModels, leverage_of
 from chokepoint.inputs.scenario import Scenario
 from graph.network import PRODUCER, TRANSIT, SupplyNetwork
 from optimization.capability import CapabilityModel
-from optimization.interdiction import InterdictionModel
 
 __all__ = ["recruit_controls", "recruitment_table", "candidate_recruits", "RECRUITMENT_SCHEMA"]
 
@@ -72,44 +71,29 @@ def recruitment_table(network: SupplyNetwork, scenario: Scenario, *, solver: str
     defectors (ties: mean ceiling gain).
     """
     budget = scenario.settings.budget
-    catalogue = catalogue_arrays(network, scenario)
-    collateral = collateral_weights(network, scenario)
-    capability = capability or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
-    lp_cache: dict = {}
+    # Every model, with and without a recruit, from the scenario's one constructor: shared
+    # catalogue, collateral, capability LP and memo of its results.
+    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability)
+    everything = np.ones(len(models.catalogue.ids), dtype=bool)
     rows = []
     for defector in (a.id for a in scenario.defectors):
-        sink = network.sink_of(network.actors.index(defector))
-
-        def model(closes, cost):
-            return InterdictionModel(network, [sink], closes, cost, collateral=collateral,
-                                     collateral_cap=scenario.settings.collateral_cap, solver=solver,
-                                     time_limit=time_limit, capability_model=capability, lp_cache=lp_cache)
-
-        base_model = model(catalogue.closes, catalogue.cost)
+        base_model = models.model([defector])
         before = base_model.solve(budget).leverage[0]
-        everything = catalogue.closes.any(axis=0) if catalogue.closes.size else np.zeros(network.num_edges, bool)
-        baseline = base_model.baseline[0]
-
-        def share_left(closed):
-            value = base_model.capability_after(sink, closed).value
-            return (baseline - value) / baseline if baseline > 0 else 0.0
-
-        ceiling_before = share_left(everything)
+        ceiling_before = leverage_of(base_model, everything)[0]
         for country in candidate_recruits(network, scenario):
             extra = recruit_controls(network, country, defector)
             if not extra:
                 continue
-            ceiling_after = share_left(everything | np.any(list(extra.values()), axis=0))
+            model = models.model([defector], extra)
+            ceiling_after = leverage_of(model, np.ones(model.num_controls, dtype=bool))[0]
             if ceiling_after <= before + 1e-9:
                 # No placement can take more than every control together (closing routes never
                 # raises capability), and adding controls never lowers the optimum: the gain is
                 # proven zero without a MILP.
                 leverage_after, used, status, optimal = float(before), [], "optimal (ceiling bound)", True
             else:
-                closes = np.vstack([catalogue.closes.reshape(-1, network.num_edges), *extra.values()])
-                cost = np.concatenate([catalogue.cost, np.full(len(extra), scenario.recruit_control_cost)])
-                result = model(closes, cost).solve(budget)
-                ids = catalogue.ids + tuple(extra)
+                result = model.solve(budget)
+                ids = models.catalogue.ids + tuple(extra)
                 leverage_after, status, optimal = float(result.leverage[0]), result.status, bool(result.optimal)
                 used = [ids[i] for i in result.chosen if ids[i].startswith("recruit-")]
             rows.append({

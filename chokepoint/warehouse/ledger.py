@@ -141,18 +141,20 @@ def _columns(con, schema: str, table: str) -> list[tuple[str, str]]:
         "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()
 
 
-def table_digest(con, schema: str, table: str, *, batch: int = 50_000) -> dict:
+def table_digest(con, schema: str, table: str, *, batch: int = 50_000,
+                 columns: list[tuple[str, str]] | None = None) -> dict:
     """Canonical sha256 and row count of one table.
 
     The digest covers ``schema.table``, each column's name and type in order, and every
     row as JSON (doubles in shortest round-trip form, so one changed bit shows), rows
-    sorted as text so that storage order does not matter.
+    sorted as text so that storage order does not matter. ``columns`` (name, type) in
+    order, when the caller has already read them from the catalogue.
 
     Notes
     -----
     O(R log R) for R rows (DuckDB sorts; Python streams the rows into sha256).
     """
-    columns = _columns(con, schema, table)
+    columns = _columns(con, schema, table) if columns is None else columns
     digest = hashlib.sha256()
     digest.update(f"{schema}.{table}\n".encode())
     digest.update(canonical_json(columns).encode())
@@ -167,12 +169,23 @@ def table_digest(con, schema: str, table: str, *, batch: int = 50_000) -> dict:
 
 
 def table_digests(con) -> dict[str, dict]:
-    """Digest of every base table in the database except the ledger's own."""
+    """Digest of every base table in the database except the ledger's own.
+
+    The columns of all tables are read in one catalogue query (one per table took as
+    long as hashing the tables).
+    """
     tables = con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_type = 'BASE TABLE' AND table_schema <> ? AND table_catalog = current_database() "
         "ORDER BY 1, 2", [LEDGER_SCHEMA]).fetchall()
-    return {f"{schema}.{table}": table_digest(con, schema, table) for schema, table in tables}
+    columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, table, name, data_type in con.execute(
+            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema <> ? AND table_catalog = current_database() "
+            "ORDER BY table_schema, table_name, ordinal_position", [LEDGER_SCHEMA]).fetchall():
+        columns.setdefault((schema, table), []).append((name, data_type))
+    return {f"{schema}.{table}": table_digest(con, schema, table, columns=columns.get((schema, table), []))
+            for schema, table in tables}
 
 
 def read_chain(con) -> list[dict] | None:

@@ -42,6 +42,9 @@ def published_warehouse(upstream: list[dg.AssetsDefinition]) -> dg.AssetsDefinit
         if build is None:
             raise dg.Failure("the io_manager is not a pipelines.io.WarehouseIOManager, so there is no "
                              "build to publish")
+        # The run's open connection to the build is closed (and checkpointed) first: the
+        # publish reads the build afresh and renames it over the published file.
+        io_manager.close_connection()
         settings = context.resources.settings
         overrides = {k: v for k, v in {"solver": settings.solver, "time_limit_s": settings.time_limit_s}.items() if v}
         record = publish_build(build, io_manager.published_path, run_id=context.run_id, overrides=overrides,

@@ -1,0 +1,286 @@
+"""Re-solving one parametrised LP with HiGHS without rebuilding what did not change.
+
+cvxpy re-solves a DPP problem without canonicalising it again, but every solve still
+re-applies the parameters to the whole constraint matrix, slices it, and hands HiGHS a
+model whose index arrays are copied into C++ element by element. For the capability LP
+(a few thousand rows, re-solved about a thousand times per run, milliseconds of HiGHS
+each) that bookkeeping costs as much as the solve.
+
+:class:`ReusingHighsLp` is cvxpy's own HiGHS QP interface with two steps cached per
+canonicalised problem (:class:`~cvxpy.reductions.qp2quad_form.qp_matrix_stuffing.ParamQuadProg`),
+when — and only when — no parameter enters the constraint matrix or the quadratic
+term (parameters only in the objective vector and the right-hand sides, as in every
+LP of this project):
+
+* ``apply``: the constraint matrix and ``P`` are kept; the objective vector and the
+  right-hand side are recomputed per solve as cvxpy computes them (the right-hand side
+  as the same product over cvxpy's own reduced tensor, offset entries read out; the
+  objective, when each of its entries is one coefficient times one parameter, as that
+  product — which is what scipy's sparse product in cvxpy yields — else by cvxpy's own
+  function);
+* ``solve_via_data``: the HiGHS model's matrix is set once; per solve the model is
+  passed to a fresh HiGHS instance and only the cost vector and row bounds are changed,
+  in bulk (pybind copies list fields element by element: that was the cost).
+
+Everything else — options, the warm start cvxpy gives HiGHS from the previous
+solution of the same problem, the status map, the inversion of the solution — is
+cvxpy's code path. HiGHS therefore gets the very same model as through
+``solver=cp.HIGHS`` and returns bit-identical results (checked by the tests). The
+first :data:`CACHE_AFTER` solves of each problem go through cvxpy's own ``apply``; then
+the cached computation is compared bit for bit with cvxpy's ``apply_parameters`` at the
+current and at random parameter values, and any difference (or a parameter in the
+matrix) keeps that problem on cvxpy's path for good.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+import cvxpy.settings as s
+from cvxpy.cvxcore.python import canonInterface
+from cvxpy.error import SolverError
+from cvxpy.lin_ops.lin_op import CONSTANT_ID
+from cvxpy.reductions.solvers.qp_solvers.highs_qpif import HIGHS as _CvxpyHighsQp
+from cvxpy.reductions.solvers.qp_solvers.highs_qpif import unpack_highs_options_inplace
+from cvxpy.reductions.solvers.qp_solvers.qp_solver import QpSolver
+
+__all__ = ["ReusingHighsLp", "REUSING_HIGHS_LP"]
+
+#: A problem is cached at its this-many-th solve: the check against cvxpy costs about four
+#: of its parameter applications, which a problem solved once or twice would not repay.
+CACHE_AFTER = 3
+
+
+def _same(a, b) -> bool:
+    """Bit-identical arrays or sparse matrices (same structure, same stored values)."""
+    if sp.issparse(a) or sp.issparse(b):
+        if not (sp.issparse(a) and sp.issparse(b)) or a.shape != b.shape or a.format != b.format:
+            return False
+        return all(np.array_equal(getattr(a, k), getattr(b, k)) and getattr(a, k).dtype == getattr(b, k).dtype
+                   for k in ("indptr", "indices", "data"))
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+class _CachedLp:
+    """What stays fixed between solves of one canonicalised LP, and how to redo the rest.
+
+    Raises ``ValueError`` (caught by :class:`ReusingHighsLp`, which then keeps the
+    problem on cvxpy's path) when a parameter enters the constraint matrix or the
+    quadratic term, or the tensors are not laid out as expected.
+    """
+
+    def __init__(self, problem, data: dict):
+        reduced = problem.reduced_A
+        if reduced.problem_data_index is None or reduced.mapping_nonzero is not None:
+            raise ValueError("no reduced tensor to reuse")
+        indices, indptr, shape = reduced.problem_data_index
+        n = problem.x.size
+        if shape[1] != n + 1 or data[s.P].count_nonzero():
+            raise ValueError("unexpected tensor shape or a quadratic objective")
+        const_col = problem.param_id_to_col[CONSTANT_ID]
+        matrix_entries = int(indptr[n])
+        # The matrix entries must depend on the constant only: then the matrix is fixed.
+        rows = sp.csr_array(reduced.reduced_mat)[:matrix_entries]
+        if rows.nnz and not (rows.indices == const_col).all():
+            raise ValueError("a parameter enters the constraint matrix")
+        if problem.reduced_P.reduced_mat is not None and problem.reduced_P.problem_data_index is not None:
+            p_rows = sp.csr_array(problem.reduced_P.reduced_mat)
+            if p_rows.nnz and not (p_rows.indices == const_col).all():
+                raise ValueError("a parameter enters the quadratic term")
+        self.offset_rows = indices[matrix_entries:]
+        if np.unique(self.offset_rows).size != self.offset_rows.size:
+            raise ValueError("repeated offset entries")
+        self.offset_slice = slice(matrix_entries, None)
+        self.num_rows = shape[0]
+        # The objective tensor, when every entry is one product of a coefficient and a
+        # parameter (or the constant): then scipy's sparse product is that product.
+        q_tensor = sp.csr_array(problem.q)
+        self.q_single = bool((np.diff(q_tensor.indptr) <= 1).all())
+        if self.q_single:
+            self.q_rows = np.repeat(np.arange(q_tensor.shape[0]), np.diff(q_tensor.indptr))
+            self.q_cols, self.q_coef = q_tensor.indices, q_tensor.data
+        self.fixed = {key: data[key] for key in (s.P, s.A, s.F)}
+        self.len_eq = data["n_eq"]
+        self.model: highspy.HighsModel | None = None
+
+    def _objective(self, problem, param_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``q`` and the offset ``d`` as ``canonInterface.get_matrix_from_tensor`` computes
+        them: a sparse product in which an entry is the sum, from 0, of its non-zero terms
+        (zero parameters dropped, zero results stored as +0)."""
+        if not self.q_single:
+            q, d = canonInterface.get_matrix_from_tensor(problem.q, param_vec, problem.x.size, with_offset=True)
+            return q.toarray().flatten(), d
+        terms = self.q_coef * param_vec[self.q_cols]
+        kept = param_vec[self.q_cols] != 0
+        flat = np.zeros(problem.x.size + 1)
+        flat[self.q_rows[kept]] = 0.0 + terms[kept]
+        return flat[:-1].copy(), np.squeeze(flat[-1:].copy())
+
+    def vectors(self, problem, param_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``q``, ``d`` and ``bg`` of ``ParamQuadProg.apply_parameters`` for ``param_vec``."""
+        q, d = self._objective(problem, param_vec)
+        # The offset of A x + b: the very product canonInterface.get_matrix_from_tensor
+        # takes over the reduced tensor, offset entries read out.
+        flat = problem.reduced_A.reduced_mat @ param_vec
+        bg = np.zeros(self.num_rows)
+        bg[self.offset_rows] = flat[self.offset_slice]
+        return q, d, np.atleast_1d(np.squeeze(bg))
+
+    def agrees(self, problem, draws: int = 3, seed: int = 0) -> bool:
+        """Whether :meth:`vectors` and the fixed matrices reproduce cvxpy's
+        ``apply_parameters`` bit for bit, at the current parameter values and at random
+        ones (some exactly 0 or 1)."""
+        rng = np.random.default_rng(seed)
+        current = {k: np.array(p.value) for k, p in problem.id_to_param.items()}
+        for draw in range(draws + 1):
+            values = current if draw == 0 else {
+                k: np.choose(rng.integers(0, 3, v.shape), [np.zeros(v.shape), np.ones(v.shape), rng.random(v.shape)])
+                for k, v in current.items()}
+            param_vec = canonInterface.get_parameter_vector(
+                problem.total_param_size, problem.param_id_to_col, problem.param_id_to_size,
+                lambda idx: values[idx])
+            P, q, d, AF, bg = problem.apply_parameters(id_to_param_value=values)
+            mine = self.vectors(problem, param_vec)
+            if not (_same(q, mine[0]) and _same(d, mine[1]) and _same(bg, mine[2])):
+                return False
+            if not (_same(sp.csc_array(-AF[self.len_eq:, :]), self.fixed[s.F])
+                    and _same(sp.csc_array(P), self.fixed[s.P])):
+                return False
+        return True
+
+    def fill(self, solver: QpSolver, problem) -> tuple[dict, dict]:
+        """The data and inverse data of ``QpSolver.apply`` for the current parameter values."""
+        problem, data, inv_data = solver._prepare_data_and_inv_data(problem)
+        param_vec = canonInterface.get_parameter_vector(
+            problem.total_param_size, problem.param_id_to_col, problem.param_id_to_size,
+            lambda idx: np.array(problem.id_to_param[idx].value))
+        q, d, bg = self.vectors(problem, param_vec)
+        inv_data[s.OFFSET] = d
+        # As QpSolver.apply.
+        b = -bg[:self.len_eq] if self.len_eq > 0 else -np.array([])
+        g = bg[self.len_eq:] if self.fixed[s.F].shape[0] > 0 else -np.array([])
+        data[s.P], data[s.Q], data[s.A], data[s.B] = self.fixed[s.P], q, self.fixed[s.A], b
+        data[s.F], data[s.G] = self.fixed[s.F], g
+        data[s.BOOL_IDX] = [t[0] for t in problem.x.boolean_idx]
+        data[s.INT_IDX] = [t[0] for t in problem.x.integer_idx]
+        data[s.LOWER_BOUNDS] = problem.lower_bounds
+        data[s.UPPER_BOUNDS] = problem.upper_bounds
+        data["n_var"] = problem.x.size
+        data["n_eq"] = self.fixed[s.A].shape[0]
+        data["n_ineq"] = self.fixed[s.F].shape[0]
+        return data, inv_data
+
+    def pass_model(self, solver: highspy.Highs, data: dict) -> None:
+        """Give ``solver`` the model of the current solve, as cvxpy's ``HIGHS.solve_via_data``
+        builds it. The HiGHS model is built once; later solves pass it and change, in
+        bulk, the costs and row bounds that differ from it (a fresh HiGHS instance, so
+        the model it ends up with is all there is)."""
+        inf = highspy.kHighsInf
+        upper = np.concatenate((data[s.B], data[s.G]))
+        lower = np.concatenate([data[s.B], -inf * np.ones(data[s.G].shape)])
+        cost = data[s.Q]
+        if self.model is None:
+            ax = sp.vstack([data[s.A], data[s.F]]).tocsc()
+            model = highspy.HighsModel()
+            lp = model.lp_
+            lp.num_col_ = ax.shape[1]
+            lp.num_row_ = ax.shape[0]
+            lp.offset_ = 0
+            lp.col_cost_ = cost
+            lp.row_lower_ = lower
+            lp.row_upper_ = upper
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_ = ax.indptr
+            lp.a_matrix_.index_ = ax.indices
+            lp.a_matrix_.value_ = ax.data
+            lp.col_lower_ = -inf * np.ones(shape=lp.num_col_, dtype=cost.dtype)
+            lp.col_upper_ = inf * np.ones(shape=lp.num_col_, dtype=cost.dtype)
+            self.model, self.ax = model, ax
+            self.cost, self.lower, self.upper = cost.copy(), lower.copy(), upper.copy()
+            solver.passModel(model)
+        else:
+            solver.passModel(self.model)
+            cols = np.flatnonzero(cost.view(np.int64) != self.cost.view(np.int64)).astype(np.int32)
+            if cols.size:
+                solver.changeColsCost(cols.size, cols, np.ascontiguousarray(cost[cols]))
+            rows = np.flatnonzero((lower.view(np.int64) != self.lower.view(np.int64))
+                                  | (upper.view(np.int64) != self.upper.view(np.int64))).astype(np.int32)
+            if rows.size:
+                solver.changeRowsBounds(rows.size, rows, np.ascontiguousarray(lower[rows]),
+                                        np.ascontiguousarray(upper[rows]))
+        data["Ax"], data["u"], data["l"] = self.ax, upper, lower
+
+
+class ReusingHighsLp(_CvxpyHighsQp):
+    """cvxpy's HiGHS QP interface, reusing the fixed parts of an LP between its solves.
+
+    Use one instance for every solve of a problem (a new instance is a new solver to
+    cvxpy, which then canonicalises the problem again): :data:`REUSING_HIGHS_LP`.
+    """
+
+    def __init__(self):
+        super().__init__()
+        # One entry per canonicalised problem; False: keep it on cvxpy's path.
+        self._cached: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Solves through cvxpy's path so far, of problems not yet cached.
+        self._solves: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def name(self) -> str:
+        return "HIGHS_REUSING_LP"
+
+    def apply(self, problem):
+        cached = self._cached.get(problem)
+        if cached:
+            return cached.fill(self, problem)
+        data, inv_data = super().apply(problem)
+        if cached is None:
+            seen = self._solves[problem] = self._solves.get(problem, 0) + 1
+            if seen >= CACHE_AFTER:
+                # Cache only what reproduces cvxpy bit for bit.
+                try:
+                    candidate = _CachedLp(problem, data)
+                    agrees = candidate.agrees(problem)
+                except (ValueError, KeyError, AttributeError, TypeError, IndexError):
+                    agrees = False
+                self._cached[problem] = candidate if agrees else False
+        return data, inv_data
+
+    def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
+        """cvxpy's ``HIGHS.solve_via_data`` with the model from :meth:`_CachedLp.highs_model`."""
+        cached = self._cached.get(data[s.PARAM_PROB])
+        if not cached:
+            return super().solve_via_data(data, warm_start, verbose, solver_opts, solver_cache)
+        solver = highspy.Highs()
+        unpack_highs_options_inplace(solver_opts)
+        solver.setOptionValue("log_to_console", verbose)
+        for name, value in solver_opts.items():
+            if solver.setOptionValue(name, value) == highspy.HighsStatus.kError:
+                raise ValueError(f"HIGHS returned status kError for option (name, value): ({name}, {value})")
+        cached.pass_model(solver, data)
+        if warm_start and solver_cache is not None and self.name() in solver_cache:
+            _, _, old_result = solver_cache[self.name()]
+            old_status = self.STATUS_MAP.get(old_result["model_status"], s.SOLVER_ERROR)
+            if old_status in s.SOLUTION_PRESENT:
+                solver.setSolution(old_result["solution"])
+        try:
+            solver.run()
+            results = {
+                "solution": solver.getSolution(),
+                "basis": solver.getBasis(),
+                "info": solver.getInfo(),
+                "model_status": solver.getModelStatus().name,
+                "run_time": solver.getRunTime(),
+            }
+        except ValueError as e:
+            raise SolverError(e)
+        if solver_cache is not None:
+            solver_cache[self.name()] = (solver, data, results)
+        return results
+
+
+#: The shared instance (cvxpy keys its canonicalisation cache by the solver object).
+REUSING_HIGHS_LP = ReusingHighsLp()
