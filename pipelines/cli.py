@@ -151,7 +151,8 @@ def configure_environment(args) -> None:
     before the handler module loads the Dagster definitions, which read it at load time."""
     for option, variable in (("data_dir", "CHOKEPOINT_DATA_DIR"), ("warehouse", "CHOKEPOINT_WAREHOUSE")):
         if getattr(args, option, None):
-            os.environ[variable] = str(Path(getattr(args, option)).resolve())
+            # abspath, not resolve(): the published warehouse is a link to its current snapshot
+            os.environ[variable] = os.path.abspath(getattr(args, option))
     for option, variable in (("scenario", "CHOKEPOINT_SCENARIO"), ("data_mode", "CHOKEPOINT_DATA_MODE")):
         if getattr(args, option, None):
             os.environ[variable] = getattr(args, option)
