@@ -81,9 +81,8 @@ _CLIENT = textwrap.dedent("""
     idle = duckdb.connect(sys.argv[1])
     txn = duckdb.connect(sys.argv[1])
     txn.execute("BEGIN TRANSACTION")
-    QUERY = ("SELECT (SELECT count(*) FROM analytics.capability), "
-             "(SELECT max(seq) FROM ledger.records), (SELECT max(run_id) FROM ledger.records r "
-             " WHERE seq = (SELECT max(seq) FROM ledger.records))")
+    QUERY = ("SELECT (SELECT count(*) FROM analytics.capability), (SELECT max(seq) FROM ledger.records), "
+             "(SELECT json_extract_string(record, '$.run_id') FROM ledger.records ORDER BY seq DESC LIMIT 1)")
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         answer = {}
