@@ -374,3 +374,20 @@ def test_the_published_path_is_a_relative_link_into_snapshots(tmp_path):
     assert os.readlink(warehouse) == f"chokepoint.snapshots/{record['seq']:06d}-{record['hash'][:12]}.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert read_chain(con)[-1] == record
+
+
+def test_a_failed_run_is_recorded_while_a_client_holds_the_warehouse_read_write(tmp_path):
+    from chokepoint.warehouse.store import record_run_failure
+
+    warehouse = tmp_path / "chokepoint.duckdb"
+    _publish_small(warehouse, 3)
+    client = Client(warehouse, dict(os.environ))
+    try:
+        record = record_run_failure(warehouse, {"run_id": "r1", "job": "main", "message": "disk full"})
+        assert record["kind"] == "run_failure" and record["seq"] == 2
+        assert client.ask()["txn"] == [3, 1, "small-3"]
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute("SELECT run_id, message FROM ops.run_failures").fetchall() == [("r1", "disk full")]
+        assert verify_warehouse(warehouse).ok
+    finally:
+        client.close()
