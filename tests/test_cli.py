@@ -50,7 +50,8 @@ def test_run_prints_summary_and_publishes_warehouse(good_run):
         assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
         assert con.execute("SELECT count(DISTINCT scenario) FROM analytics.deter_all").fetchone()[0] >= 3
     leftovers = sorted(p.name for p in warehouse.parent.iterdir() if p.name != warehouse.name)
-    assert leftovers == sorted([f"{warehouse.name}.ledger.jsonl", f".{warehouse.name}.publish.lock"])
+    assert leftovers == sorted([f"{warehouse.name}.ledger.jsonl", f".{warehouse.name}.publish.lock",
+                                f"{warehouse.stem}.snapshots"])  # the published snapshot, behind the link
 
 
 def test_run_is_recorded_in_the_project_instance(good_run, monkeypatch):
