@@ -4,12 +4,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY := .venv/bin/python
 
-.PHONY: help setup setup-test run test test-slow ui bench lock
+.PHONY: help setup setup-test run test test-slow ui sql bench lock
 
 help:
 	@echo "make run    - materialise every asset on the real data (fetched and verified first when no cache or mirror holds it; the reference data when it cannot be reached), write the DuckDB warehouse, print a summary"
 	@echo "make test   - run the test suite (default: without @slow cases)"
 	@echo "make ui     - start Dagit on http://127.0.0.1:3000 with the project loaded"
+	@echo "make sql    - the published warehouse in the DuckDB shell, read-only (never blocks a refresh)"
 	@echo "make bench  - run the benchmarks and write bench/results/"
 
 setup:
@@ -29,6 +30,9 @@ test-slow: setup-test
 
 ui: setup
 	.venv/bin/chokepoint ui
+
+sql: setup
+	.venv/bin/chokepoint sql
 
 bench: setup
 	$(PY) -m bench

@@ -27,6 +27,7 @@ __all__ = [
     "reports_dir",
     "inbox_dir",
     "keep_snapshots",
+    "snapshot_retention_hours",
     "crash_at",
     "dagster_home",
     "default_environment",
@@ -124,6 +125,23 @@ def keep_snapshots() -> int:
     if keep < 0:
         raise WarehouseError(f"CHOKEPOINT_KEEP_SNAPSHOTS={value!r} must be 0 or more")
     return keep
+
+
+def snapshot_retention_hours() -> float:
+    """How long an earlier snapshot beyond the kept count is kept while a client still holds
+    it open (``CHOKEPOINT_SNAPSHOT_RETENTION_HOURS``, default 168 = one week), counted from
+    when it stopped being the published one. Unheld snapshots beyond the count are deleted
+    at once; a held one after this period (its client keeps reading the open file)."""
+    value = os.environ.get("CHOKEPOINT_SNAPSHOT_RETENTION_HOURS", "").strip()
+    if not value:
+        return 168.0
+    try:
+        hours = float(value)
+    except ValueError:
+        raise WarehouseError(f"CHOKEPOINT_SNAPSHOT_RETENTION_HOURS={value!r} is not a number") from None
+    if not hours >= 0:
+        raise WarehouseError(f"CHOKEPOINT_SNAPSHOT_RETENTION_HOURS={value!r} must be 0 or more")
+    return hours
 
 
 def crash_at() -> str:

@@ -31,6 +31,7 @@ HANDLERS = {
     "interdict": ("cmd_interdict", "interdict"),
     "verify": ("cmd_warehouse", "verify"),
     "rollback": ("cmd_warehouse", "rollback"),
+    "sql": ("cmd_sql", "sql"),
 }
 
 #: Default search time of ``critical-nodes`` (seconds).
@@ -142,11 +143,23 @@ def _add_warehouse(commands) -> None:
     back.add_argument("--list", action="store_true", help="list the kept snapshots and exit")
 
 
+def _add_sql(commands) -> None:
+    parser = commands.add_parser(
+        "sql", help="query the published warehouse read-only: the DuckDB shell, or one query",
+        description=("Open the current published snapshot of the warehouse read-only: without QUERY in the DuckDB "
+                     "shell (duckdb -readonly), with QUERY run it and print the result. Read-only, so it never "
+                     "blocks a refresh; a refresh publishing meanwhile does not change what it sees."))
+    parser.add_argument("query", nargs="?", metavar="QUERY", help="SQL to run (default: open the DuckDB shell)")
+    parser.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                        help="how to print the result of QUERY (default: table)")
+    parser.add_argument("--warehouse", help=_WAREHOUSE_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chokepoint", description="Supply-chain chokepoint analytics for AI governance.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_fetch, _add_critical_nodes, _add_interdict, _add_warehouse):
+    for add in (_add_run, _add_fetch, _add_critical_nodes, _add_interdict, _add_warehouse, _add_sql):
         add(commands)
     return parser
 
@@ -156,7 +169,8 @@ def configure_environment(args) -> None:
     before the handler module loads the Dagster definitions, which read it at load time."""
     for option, variable in (("data_dir", "CHOKEPOINT_DATA_DIR"), ("warehouse", "CHOKEPOINT_WAREHOUSE")):
         if getattr(args, option, None):
-            os.environ[variable] = str(Path(getattr(args, option)).resolve())
+            # abspath, not resolve(): the published warehouse is a link to its current snapshot
+            os.environ[variable] = os.path.abspath(getattr(args, option))
     for option, variable in (("scenario", "CHOKEPOINT_SCENARIO"), ("data_mode", "CHOKEPOINT_DATA_MODE")):
         if getattr(args, option, None):
             os.environ[variable] = getattr(args, option)

@@ -2,7 +2,7 @@
 
 Analysts query the published warehouse while refreshes run, so no run writes it in
 place: each run writes its own build file beside it and the ``warehouse/published``
-asset swaps the build in atomically after every upstream check passed
+asset links the build in atomically (as a new immutable snapshot) after every upstream check passed
 (:mod:`chokepoint.warehouse.store`). Empty frames still create their (empty) tables: empty
 tables are normal here (no real data on a run on reference data, nothing quarantined)
 and downstream loads and analysts should get zero rows, not an error — the stock
@@ -151,9 +151,9 @@ class WarehouseIOManager(DuckDBPolarsIOManager):
     """DuckDB IO manager for the published warehouse that never writes it in place.
 
     ``database`` is the published file analysts query. Each run writes into its own
-    build file beside it (``.<name>.build-<root run id>``, a copy of the published file
-    to begin with), held under a lock while the run's process lives; the
-    ``warehouse/published`` asset swaps the build in atomically after every upstream
+    build file beside it (``.<name>.build-<root run id>``, a byte copy of the current
+    snapshot to begin with: no lock on what analysts hold), held under a lock while the
+    run's process lives; the ``warehouse/published`` asset links the build in atomically after every upstream
     asset check passed (:mod:`chokepoint.warehouse.store`). A run that does not select that
     asset publishes nothing; its build is removed by a later run.
 

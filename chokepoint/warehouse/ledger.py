@@ -31,7 +31,10 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import subprocess
+import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -61,6 +64,8 @@ __all__ = [
     "rewrite_ledger_file",
     "code_version",
     "scenario_parameters",
+    "connect_read_only",
+    "private_copy",
 ]
 
 #: Schema of the ledger inside the warehouse; its tables are not themselves hashed.
@@ -284,9 +289,64 @@ def scenario_parameters(scenario) -> dict:
     }))
 
 
+#: DuckDB's words when another process holds the file read-write (its lock), or when this
+#: process already has it open with another configuration: the cases a private copy answers.
+_HELD_ELSEWHERE = ("Could not set lock", "Conflicting lock", "different configuration")
+
+
 def connect_read_only(path: Path):
-    """A read-only DuckDB connection, or :class:`LedgerError` naming the file."""
+    """A read-only DuckDB connection that no other client of the file can refuse.
+
+    DuckDB locks a database file for the whole life of a connection; a client holding it
+    read-write (the DuckDB shell's default) makes every other open fail. Published
+    snapshots are never written after publishing, so when the file is held that way the
+    connection opens a private byte copy of it instead (copied until two stat readings
+    agree, then unlinked at once: nothing is left behind). Any other failure is a
+    :class:`LedgerError` naming the file.
+    """
+    path = Path(path)
     try:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
+        if not any(words in str(exc) for words in _HELD_ELSEWHERE):
+            raise LedgerError(f"{path.name}: cannot open as a DuckDB database ({str(exc).splitlines()[0]})") from None
+    return _connect_private_copy(path)
+
+
+def private_copy(path: Path, directory: Path | None = None, *, attempts: int = 20) -> Path:
+    """A byte copy of ``path`` in ``directory`` (default: beside the file, else the temporary
+    folder), taken while the file's size and modification time stay the same, so a client
+    checkpointing into the file meanwhile cannot hand out a torn copy. The caller removes it."""
+    real = Path(os.path.realpath(path))
+    places = [directory] if directory is not None else [real.parent, Path(tempfile.gettempdir())]
+    for place in places:
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{real.name}.reader-{os.getpid()}-", dir=place)
+        except OSError:
+            continue
+        os.close(fd)
+        copy = Path(name)
+        try:
+            for _ in range(attempts):
+                before = os.stat(real)
+                shutil.copyfile(real, copy)
+                after = os.stat(real)
+                if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns):
+                    return copy
+                time.sleep(0.05)
+        except BaseException:
+            copy.unlink(missing_ok=True)
+            raise
+        copy.unlink(missing_ok=True)
+        raise LedgerError(f"{real.name}: kept changing while being copied (a client is writing into it)")
+    raise LedgerError(f"{real.name}: no folder to make a private copy in")
+
+
+def _connect_private_copy(path: Path):
+    copy = private_copy(path)
+    try:
+        return duckdb.connect(str(copy), read_only=True)
+    except duckdb.Error as exc:
         raise LedgerError(f"{Path(path).name}: cannot open as a DuckDB database ({str(exc).splitlines()[0]})") from None
+    finally:
+        copy.unlink(missing_ok=True)  # the open connection keeps reading the unlinked file

@@ -1,8 +1,10 @@
 """Reading the published warehouse: the one place that opens it for analysis code.
 
-Connections are read-only, so a reader never blocks a refresh (publishing swaps in a new
-file; see :mod:`chokepoint.warehouse.store`). Queries are module constants: no SQL text is
-built at run time (``tests`` audit every ``execute``).
+Connections are read-only, so a reader never blocks a refresh (publishing links a new
+snapshot; see :mod:`chokepoint.warehouse.store`), and a client holding the file read-write
+never blocks a reader (:func:`chokepoint.warehouse.ledger.connect_read_only` reads a private
+copy then). Queries are module constants: no SQL text is built at run time (``tests``
+audit every ``execute``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from chokepoint.errors import InputError
 from chokepoint.inputs.scenario import Scenario, parse_scenario
 from chokepoint.model.build import network_from_tables
+from chokepoint.warehouse.ledger import connect_read_only
 from graph.network import SupplyNetwork
 
 __all__ = ["read_only", "staged_tables", "network_from_warehouse", "STAGED_QUERIES"]
@@ -31,7 +33,7 @@ def read_only(warehouse):
     warehouse = Path(warehouse)
     if not warehouse.exists():
         raise InputError(warehouse, "warehouse not found", hint="run `chokepoint run` first")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_read_only(warehouse) as con:
         yield con
 
 

@@ -1,31 +1,50 @@
-"""The DuckDB warehouse file: builds, atomic publishing, snapshots, rollback and verify.
+"""The DuckDB warehouse: builds, atomic publishing, immutable snapshots, rollback and verify.
 
-Layout beside the published file ``<dir>/chokepoint.duckdb``::
+Layout beside the published path ``<dir>/chokepoint.duckdb``::
 
-    chokepoint.duckdb                 what analysts query (never written in place)
+    chokepoint.duckdb                 a symbolic link to the current snapshot: what analysts open
+    chokepoint.snapshots/             immutable published files, <seq>-<hash>.duckdb: the current
+                                      one and the last N earlier ones (held ones kept longer)
     chokepoint.duckdb.ledger.jsonl    the hash chain, one record per publish (chokepoint.warehouse.ledger)
-    chokepoint.snapshots/             earlier published files, <seq>-<hash>.duckdb, last N kept
     .chokepoint.duckdb.build-<run>    a refresh being built (+ .lock held while its process lives)
     .chokepoint.duckdb.publish.lock   serialises publishes and rollbacks
 
-A refresh writes every table into its own build file. Publishing computes canonical
-digests of the build's tables, appends a ledger record (inside the build and, after
-the swap, to the JSON-lines file), checkpoints and fsyncs the build, hard-links the
-current published file into ``snapshots/`` and renames the build over the published
-path (``os.replace``: atomic on POSIX). A reader that opened the old file keeps
-reading its inode, a consistent snapshot; a new reader opens the complete new file.
-A process killed at any point leaves either the old file or the new one, never a mix;
-its build is removed by the next refresh once no live process holds the build's lock.
+A refresh writes every table into its own build file, starting from a byte copy of the
+current snapshot. Publishing computes canonical digests of the build's tables, appends a
+ledger record (inside the build and, after the switch, to the JSON-lines file),
+checkpoints and fsyncs the build, renames it into ``snapshots/`` under its record's name
+and switches the link to it (a new link renamed over the old one: atomic on POSIX).
+
+No step of a refresh, rollback or verify opens a published snapshot for writing, and none
+needs DuckDB's lock on one: a client holding the current file, read-only or read-write,
+in a long transaction or not, keeps its snapshot until it reconnects, and a new
+connection follows the link to the new one. Reading a snapshot that a client holds
+read-write uses a private byte copy (:func:`chokepoint.warehouse.ledger.connect_read_only`).
+DuckDB resolves the link, so a client that writes through it writes that snapshot's own
+WAL (``snapshots/<name>.duckdb.wal``), never one that another snapshot could replay; a
+WAL left by a client that is gone, and a ``chokepoint.duckdb.wal`` beside the link, are
+moved aside (``*.wal.moved-<time>``) at the next publish or rollback and reported by
+``verify``. Earlier snapshots beyond the kept count are deleted only when no process
+holds them (``/proc/locks``), or once they were superseded longer ago than the retention
+period (:func:`chokepoint.settings.snapshot_retention_hours`).
+
+A process killed at any point leaves either the old link or the new one, never a mix;
+its build is removed by the next refresh once no live process holds the build's lock,
+and a snapshot it renamed in but never linked is removed by the next publish. A
+published path that is still a plain file (a warehouse from before snapshots were
+linked, or a copy) is hard-linked into ``snapshots/`` and replaced by the link at the
+next publish.
 """
 
 from __future__ import annotations
 
+import calendar
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -44,6 +63,7 @@ from chokepoint.warehouse.ledger import (
     connect_read_only,
     file_sha256,
     make_record,
+    private_copy,
     read_chain,
     read_ledger_file,
     scenario_parameters,
@@ -51,7 +71,9 @@ from chokepoint.warehouse.ledger import (
     write_chain,
 )
 from chokepoint.safety import quote_identifier
-from chokepoint.settings import crash_at, keep_snapshots
+from chokepoint.settings import crash_at, keep_snapshots, snapshot_retention_hours
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "WarehouseError",
@@ -69,6 +91,8 @@ __all__ = [
     "rollback",
     "verify_warehouse",
     "ledger_head",
+    "current_snapshot",
+    "holders",
     "CRASH_POINTS",
 ]
 
@@ -101,6 +125,11 @@ class WarehousePaths:
     @property
     def publish_lock(self) -> Path:
         return self.published.with_name(f".{self.published.name}.publish.lock")
+
+    @property
+    def stray_wal(self) -> Path:
+        """Where a client that opened the published path as a plain file writes its WAL."""
+        return self.published.with_name(self.published.name + ".wal")
 
     @property
     def build_prefix(self) -> str:
@@ -202,6 +231,16 @@ def _owner_build(paths: WarehousePaths, name: str) -> str | None:
     return base
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def clean_stale_builds(published, *, keep: tuple[Path, ...] = ()) -> list[Path]:
     """Remove build files (and their ``.wal``/``.lock``/temporary companions) that no
     live process holds. A build is live while some process holds its ``.lock``;
@@ -215,6 +254,11 @@ def clean_stale_builds(published, *, keep: tuple[Path, ...] = ()) -> list[Path]:
         owner = _owner_build(paths, entry.name)
         if owner is not None and owner not in keep_names:
             groups.setdefault(owner, []).append(entry)
+    for folder in (paths.directory, paths.snapshots):
+        for entry in folder.glob(".*.reader-*") if folder.is_dir() else ():
+            match = re.search(r"\.reader-(\d+)-", entry.name)
+            if match and not _alive(int(match.group(1))):
+                _unlink(entry)  # a private copy whose process died before removing it
     removed = []
     for owner, files in sorted(groups.items()):
         build = paths.directory / owner
@@ -238,9 +282,11 @@ def clean_stale_builds(published, *, keep: tuple[Path, ...] = ()) -> list[Path]:
 def open_build(published, key: str, *, fresh: bool = False) -> Path:
     """The build file of run ``key``, locked for this process's lifetime.
 
-    A new build starts as a copy of the published warehouse (unless ``fresh``), so a
-    run that materialises only some assets, or re-executes a failed run, finds the
-    other tables as published; every table a run writes is dropped and recreated.
+    A new build starts as a copy of the current snapshot (unless ``fresh``), so a run
+    that materialises only some assets, or re-executes a failed run, finds the other
+    tables as published; every table a run writes is dropped and recreated. Tables in
+    the copy that its ledger record does not name (a client wrote them into the
+    published file) are dropped, so they are never carried into a new publish.
     Re-opening the build of an earlier run with the same key (a re-execution) keeps
     what that run wrote. Stale builds of dead processes are removed first.
 
@@ -258,12 +304,40 @@ def open_build(published, key: str, *, fresh: bool = False) -> Path:
             raise WarehouseError(f"build {build.name} is in use by another live run")
         _HELD[str(build)] = fd
     clean_stale_builds(published, keep=(build,))
-    if not build.exists() and not fresh and paths.published.exists():
-        temporary = build.with_name(f"{build.name}.tmp-{os.getpid()}")
-        shutil.copyfile(paths.published, temporary)
-        os.replace(temporary, build)
+    current = current_snapshot(paths.published)
+    if not build.exists() and not fresh and current is not None:
+        # A byte copy: no DuckDB lock on the snapshot, whoever holds it.
+        temporary = private_copy(current, paths.directory)
+        try:
+            _drop_unrecorded_tables(temporary)
+            os.replace(temporary, build)
+        finally:
+            _unlink(temporary)
+            _unlink(temporary.with_name(temporary.name + ".wal"))
         _crash_point("build_copied")
     return build
+
+
+def _drop_unrecorded_tables(build: Path) -> list[str]:
+    """Drop base tables that the build's own last ledger record does not name."""
+    dropped = []
+    with duckdb.connect(str(build)) as con:
+        chain = read_chain(con)
+        if not chain:
+            return dropped
+        recorded = set(chain[-1]["tables"])
+        tables = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                             "WHERE table_type = 'BASE TABLE' AND table_catalog = current_database() "
+                             "AND table_schema <> 'ledger' ORDER BY 1, 2").fetchall()
+        for schema, table in tables:
+            if f"{schema}.{table}" not in recorded:
+                con.execute(f"DROP TABLE {quote_identifier(schema)}.{quote_identifier(table)}")
+                dropped.append(f"{schema}.{table}")
+        if dropped:
+            con.execute("CHECKPOINT")
+            _log.warning("%s: not carried into the new build (not in ledger record #%s; written into the "
+                         "published file by a client): %s", build.name, chain[-1]["seq"], ", ".join(dropped))
+    return dropped
 
 
 def release_build(build) -> None:
@@ -345,10 +419,53 @@ def _snapshot_name(chain: list[dict] | None, published: Path) -> str:
     return f"{0:06d}-unledgered-{published.stat().st_mtime_ns}.duckdb"
 
 
-def _published_chain(paths: WarehousePaths) -> list[dict] | None:
-    if not paths.published.exists():
+def current_snapshot(published) -> Path | None:
+    """The file the published path names now: the snapshot its link points to (or the
+    path itself while it is a plain file); None if there is none."""
+    path = WarehousePaths.of(published).published
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        return target if target.is_file() else None
+    return path if path.is_file() else None
+
+
+def holders(path) -> list[tuple[int, str]] | None:
+    """Processes holding a lock on ``path``'s file, as ``(pid, "READ"|"WRITE")``: DuckDB
+    locks every database file it has open (read-only: shared; read-write: exclusive).
+
+    Read from ``/proc/locks`` (Linux), so probing opens nothing and cannot disturb the
+    locks of a connection in this very process. None when that cannot be told.
+    """
+    try:
+        st = os.stat(path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
         return None
-    with connect_read_only(paths.published) as con:
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    found = []
+    for line in lines:
+        fields = line.split()
+        if "->" in fields:  # a waiter, not a holder
+            continue
+        for position, value in enumerate(fields):
+            if value == key and position >= 2:
+                mode, pid = fields[position - 2], fields[position - 1]
+                found.append((int(pid) if pid.lstrip("-").isdigit() else -1, mode))
+    return found
+
+
+def _held(path: Path) -> bool:
+    """Whether any process holds ``path`` (True when that cannot be told)."""
+    found = holders(path)
+    return found is None or bool(found)
+
+
+def _published_chain(paths: WarehousePaths) -> list[dict] | None:
+    current = current_snapshot(paths.published)
+    if current is None:
+        return None
+    with connect_read_only(current) as con:
         return read_chain(con)
 
 
@@ -380,8 +497,9 @@ def _sync_ledger_file(paths: WarehousePaths, chain: list[dict]) -> None:
 
 
 def _snapshot_current(paths: WarehousePaths) -> Path | None:
-    """Hard-link the published file into ``snapshots/`` (copy where links fail)."""
-    if not paths.published.exists():
+    """A published path that is still a plain file: hard-link it into ``snapshots/``
+    under its record's name (copy where links fail), so the switch to a link keeps it."""
+    if paths.published.is_symlink() or not paths.published.exists():
         return None
     chain = _published_chain(paths)
     paths.snapshots.mkdir(exist_ok=True)
@@ -393,22 +511,107 @@ def _snapshot_current(paths: WarehousePaths) -> Path | None:
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
-        temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        shutil.copyfile(paths.published, temporary)
+        temporary = private_copy(paths.published, paths.snapshots)
         fsync_file(temporary)
         os.replace(temporary, target)
     fsync_dir(paths.snapshots)
     return target
 
 
-def _prune_snapshots(paths: WarehousePaths, keep: int) -> None:
-    snapshots = list_snapshots(paths.published)
-    for snapshot in snapshots[: max(0, len(snapshots) - keep)]:
-        _unlink(snapshot.path)
+def _snapshot_files(paths: WarehousePaths) -> list[Snapshot]:
+    """Every snapshot file in ``snapshots/`` (current, earlier and unlinked), oldest first."""
+    if not paths.snapshots.is_dir():
+        return []
+    found = []
+    for entry in paths.snapshots.iterdir():
+        match = _SNAPSHOT_NAME.match(entry.name)
+        if match and entry.is_file():
+            found.append(Snapshot(entry, int(match.group(1)), match.group(2)))
+    return sorted(found, key=lambda s: (s.seq, s.path.name))
+
+
+def _current_seq(paths: WarehousePaths, files: list[Snapshot]) -> int | None:
+    """Ledger number of the current snapshot, from its name (or, for a plain published
+    file, from the snapshot sharing its inode, else from its own chain)."""
+    current = current_snapshot(paths.published)
+    if current is None:
+        return None
+    for snapshot in files:
+        if snapshot.path == current or os.path.samefile(snapshot.path, current):
+            return snapshot.seq
+    chain = _published_chain(paths)
+    return chain[-1]["seq"] if chain else 0
+
+
+def _moved_aside_name(wal: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return wal.with_name(f"{wal.name}.moved-{stamp}-{os.getpid()}")
+
+
+def _move_stray_wals(paths: WarehousePaths) -> list[Path]:
+    """Move aside WAL files that DuckDB would replay into a published snapshot.
+
+    ``chokepoint.duckdb.wal`` beside the link belongs to a client that opened the
+    published path as a plain file (before the link, or a DuckDB that does not resolve
+    links): it names no snapshot and is always moved. ``snapshots/<name>.duckdb.wal``
+    holds what a client wrote into that snapshot; once no process holds the snapshot,
+    any new reader would replay it, so it is moved. Returns the new names.
+    """
+    moved = []
+    candidates = [paths.stray_wal]
+    if paths.snapshots.is_dir():
+        candidates += sorted(p for p in paths.snapshots.iterdir() if p.name.endswith(".duckdb.wal"))
+    for wal in candidates:
+        if not wal.is_file():
+            continue
+        database = wal.with_name(wal.name[: -len(".wal")])
+        if wal != paths.stray_wal and database.exists() and _held(database):
+            continue  # a live client's log: it checkpoints into its own snapshot
+        target = _moved_aside_name(wal)
+        os.replace(wal, target)
+        moved.append(target)
+        _log.warning("%s: moved aside to %s, never replayed (a client wrote into %s without checkpointing)",
+                     wal.name, target.name, database.name)
+    if moved:
+        fsync_dir(paths.directory)
+        if paths.snapshots.is_dir():
+            fsync_dir(paths.snapshots)
+    return moved
+
+
+def _superseded_at(snapshot: Snapshot, chain: list[dict]) -> float:
+    """When ``snapshot`` stopped being published (the next record's time; else its mtime)."""
+    for record in chain:
+        if record["seq"] == snapshot.seq + 1:
+            try:
+                return calendar.timegm(time.strptime(record["published_at"][:19], "%Y-%m-%dT%H:%M:%S"))
+            except (KeyError, ValueError):
+                break
+    try:
+        return snapshot.path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def _prune_snapshots(paths: WarehousePaths, keep: int, chain: list[dict]) -> None:
+    """Delete snapshots renamed in by interrupted publishes, and earlier snapshots beyond
+    the ``keep`` newest that nobody holds (or held past the retention period)."""
+    files = _snapshot_files(paths)
+    head_seq = chain[-1]["seq"] if chain else _current_seq(paths, files)
+    current = current_snapshot(paths.published)
+    retention = snapshot_retention_hours() * 3600
+    for snapshot in files:
+        if head_seq is not None and snapshot.seq > head_seq and snapshot.path != current:
+            _unlink(snapshot.path)  # renamed in by a publish killed before its switch
+    earlier = list_snapshots(paths.published)
+    for snapshot in earlier[: max(0, len(earlier) - keep)]:
+        if _held(snapshot.path) and time.time() - _superseded_at(snapshot, chain) < retention:
+            continue  # a client still reads it; retried at the next publish
+        _unlink(snapshot.path)  # a WAL of its own is moved aside at the next publish
 
 
 def _swap(build: Path, paths: WarehousePaths, chain: list[dict], keep: int) -> None:
-    """Make ``build`` (already holding ``chain`` and checkpointed) the published file."""
+    """Make ``build`` (already holding ``chain`` and checkpointed) the published snapshot."""
     wal = build.with_name(build.name + ".wal")
     if wal.exists() and wal.stat().st_size > 0:  # a checkpointed, closed build has none
         raise WarehouseError(f"{build.name} still has un-checkpointed changes; not published")
@@ -416,13 +619,22 @@ def _swap(build: Path, paths: WarehousePaths, chain: list[dict], keep: int) -> N
     fsync_file(build)
     _crash_point("ledger_written")
     _snapshot_current(paths)
+    paths.snapshots.mkdir(exist_ok=True)
+    target = paths.snapshots / _snapshot_name(chain, build)
+    os.replace(build, target)
+    fsync_dir(paths.snapshots)
     _crash_point("snapshot_linked")
-    os.replace(build, paths.published)
+    for leftover in paths.directory.glob(f".{paths.published.name}.link-*"):
+        _unlink(leftover)  # of a publish killed between making its link and renaming it
+    link = paths.published.with_name(f".{paths.published.name}.link-{os.getpid()}")
+    os.symlink(os.path.relpath(target, paths.directory), link)
+    os.replace(link, paths.published)
     fsync_dir(paths.directory)
     _crash_point("swapped")
     _sync_ledger_file(paths, chain)
     _crash_point("ledger_file_appended")
-    _prune_snapshots(paths, keep)
+    _move_stray_wals(paths)
+    _prune_snapshots(paths, keep, chain)
 
 
 def publish_build(build, published, *, run_id: str, overrides: dict | None = None,
@@ -473,6 +685,7 @@ def publish_build(build, published, *, run_id: str, overrides: dict | None = Non
         raise WarehouseError(f"the build lacks {', '.join(missing)}; a refresh must materialise every "
                              "warehouse table before it is published")
     with _PublishLock(paths):
+        _move_stray_wals(paths)
         chain = _current_chain(paths)
         if carry_inputs and chain:
             inputs, scenario = chain[-1]["inputs"], chain[-1]["scenario"]
@@ -541,16 +754,22 @@ class Snapshot:
 
 
 def list_snapshots(published) -> list[Snapshot]:
-    """Snapshots of earlier published files, oldest first."""
+    """Earlier published snapshots kept, oldest first: not the current one, nor one that a
+    publish killed before its switch left behind."""
     paths = WarehousePaths.of(published)
-    if not paths.snapshots.is_dir():
+    files = _snapshot_files(paths)
+    if not files:
         return []
-    found = []
-    for entry in paths.snapshots.iterdir():
-        match = _SNAPSHOT_NAME.match(entry.name)
-        if match:
-            found.append(Snapshot(entry, int(match.group(1)), match.group(2)))
-    return sorted(found, key=lambda s: (s.seq, s.path.name))
+    current = current_snapshot(paths.published)
+    current_seq = _current_seq(paths, files)
+    earlier = []
+    for snapshot in files:
+        if current is not None and (snapshot.path == current or os.path.samefile(snapshot.path, current)):
+            continue
+        if current_seq is not None and snapshot.seq >= current_seq:
+            continue
+        earlier.append(snapshot)
+    return earlier
 
 
 def _check_snapshot(snapshot: Snapshot, chain: list[dict]) -> tuple[dict, dict]:
@@ -591,6 +810,7 @@ def rollback(published, *, to_seq: int | None = None, keep: int | None = None, r
     paths = WarehousePaths.of(published)
     keep = keep_snapshots() if keep is None else keep
     with _PublishLock(paths):
+        _move_stray_wals(paths)  # a snapshot's left-over WAL would be replayed into what is checked
         chain = _current_chain(paths)
         if not chain:
             raise WarehouseError(f"{paths.published.name} has no ledger yet; nothing to roll back to")
@@ -606,7 +826,7 @@ def rollback(published, *, to_seq: int | None = None, keep: int | None = None, r
         restored, digests = _check_snapshot(snapshot, chain)
         build = open_build(paths.published, f"rollback-{os.getpid()}", fresh=True)
         try:
-            shutil.copyfile(snapshot.path, build)
+            os.replace(private_copy(snapshot.path, paths.directory), build)  # bytes only: no lock on it
             record = make_record(prev=chain[-1], kind="rollback", run_id=run_id, code=code_version(),
                                  inputs=restored["inputs"], scenario=restored["scenario"], tables=digests,
                                  extra={"restored": {"seq": restored["seq"], "hash": restored["hash"]}})
@@ -708,8 +928,11 @@ def verify_warehouse(published, *, expect_head: str | None = None, check_snapsho
     paths = WarehousePaths.of(published)
     report = VerifyReport(paths.published)
     name = paths.published.name
-    if not paths.published.exists():
-        report.problems.append(f"{name}: not found")
+    current = current_snapshot(paths.published)
+    if current is None:
+        dangling = f" (its link names {os.readlink(paths.published)}, which is missing)" \
+            if paths.published.is_symlink() else ""
+        report.problems.append(f"{name}: not found{dangling}")
         return report
     # Open the published file and read the ledger file under the publish lock, so that a
     # publish running meanwhile cannot pair one file's chain with the other's.
@@ -718,7 +941,7 @@ def verify_warehouse(published, *, expect_head: str | None = None, check_snapsho
     except OSError:  # a read-only location: verify without the lock
         lock = None
     try:
-        con = connect_read_only(paths.published)
+        con = connect_read_only(current)
         try:
             on_file = read_ledger_file(paths.ledger_file)
             ledger_file_error = None
@@ -761,6 +984,26 @@ def verify_warehouse(published, *, expect_head: str | None = None, check_snapsho
     if expect_head and not head["hash"].startswith(expect_head.lower()):
         report.problems.append(f"last ledger record #{head['seq']} hashes to {head['hash'][:12]}…, "
                                f"not the expected {expect_head[:12]}…")
+    if current.parent == paths.snapshots and current.name != _snapshot_name([head], current):
+        report.problems.append(f"{name} links to {current.name}, but that file holds ledger record #{head['seq']} "
+                               f"({head['hash'][:12]}…): a snapshot was replaced outside chokepoint")
+    for wal in [paths.stray_wal, *sorted(paths.snapshots.glob("*.duckdb.wal"))]:
+        if wal.is_file():
+            database = wal.with_name(wal.name[: -len(".wal")])
+            if wal != paths.stray_wal and database.exists() and _held(database):
+                report.notes.append(f"{wal.name}: a client holding {database.name} read-write is writing into it")
+            else:
+                whose = f"the file a client opened as {name}" if wal == paths.stray_wal else database.name
+                report.notes.append(f"{wal.name}: changes a client wrote into {whose} without checkpointing; "
+                                    "the next publish or rollback moves it aside, never replays it")
+    for moved in sorted([*paths.directory.glob(f"{paths.stray_wal.name}.moved-*"),
+                         *paths.snapshots.glob("*.duckdb.wal.moved-*")]):
+        report.notes.append(f"{moved.name}: a client's WAL moved aside by a publish, never replayed "
+                            "(delete it once nobody needs what that client wrote)")
+    for snapshot in _snapshot_files(paths):
+        if snapshot.seq > head["seq"] and snapshot.path != current:
+            report.notes.append(f"snapshot {snapshot.path.name} was renamed in by a publish killed before its "
+                                "switch; never published, the next publish removes it")
     if check_snapshots:
         for snapshot in list_snapshots(paths.published):
             report.snapshots += 1

@@ -1,4 +1,4 @@
-"""Group ``publish``: swap the run's build in as the published warehouse, with a ledger record.
+"""Group ``publish``: link the run's build in as the published warehouse, with a ledger record.
 
 The asset depends on every other asset, so it runs last, and blocking asset checks
 stop it: a refresh whose checks fail leaves the published warehouse as it was. The
@@ -32,9 +32,10 @@ def published_warehouse(upstream: list[dg.AssetsDefinition]) -> dg.AssetsDefinit
             "The published DuckDB warehouse (`CHOKEPOINT_WAREHOUSE`). Runs after every asset and blocking check: "
             "checks the run's build holds every warehouse table, appends a hash-chained ledger record (sha256 of "
             "each input file, code version, scenario parameters, canonical sha256 of each table, previous record) "
-            "and renames the build over the published file atomically, keeping the previous file as a snapshot "
-            "(`CHOKEPOINT_KEEP_SNAPSHOTS`, default 3). `chokepoint verify` recomputes the ledger, `chokepoint "
-            "rollback` restores a snapshot. Materialise it with its upstream assets to publish."),
+            "and renames the build into `chokepoint.snapshots/` and switches the published link to it atomically; "
+            "clients holding the previous snapshot keep it until they reconnect, and earlier snapshots are kept "
+            "(`CHOKEPOINT_KEEP_SNAPSHOTS`, default 3; held ones longer). `chokepoint verify` recomputes the ledger, "
+            "`chokepoint rollback` restores a snapshot. Materialise it with its upstream assets to publish."),
     )
     def published(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         io_manager = context.resources.io_manager
@@ -49,7 +50,7 @@ def published_warehouse(upstream: list[dg.AssetsDefinition]) -> dg.AssetsDefinit
         overrides = {k: v for k, v in {"solver": settings.solver, "time_limit_s": settings.time_limit_s}.items() if v}
         record = publish_build(build, io_manager.published_path, run_id=context.run_id, overrides=overrides,
                                expected_tables=tables, keep=keep_snapshots())
-        discard_build(build)  # the build file is now the published one; drop its lock file
+        discard_build(build)  # the build file is now the published snapshot; drop its lock file
         carried = sorted(set(record["tables"]) - io_manager.written)
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(io_manager.published_path)),

@@ -15,7 +15,7 @@ __all__ = ["verify", "rollback"]
 
 def _published(args) -> Path:
     if getattr(args, "warehouse", None):
-        return Path(args.warehouse).resolve()
+        return Path(os.path.abspath(args.warehouse))  # not resolve(): the path is a link to a snapshot
     return warehouse_path()
 
 

@@ -47,7 +47,8 @@ def test_run_prints_summary_and_publishes_warehouse(materialized):
             "SELECT defector, deterred, feasible_within_budget, deterrable, over_budget, margin FROM analytics.deter_all "
             "WHERE scenario = 'default'").fetchall()}
     leftovers = sorted(p.name for p in run.database.parent.iterdir() if p.name != run.database.name)
-    assert leftovers == sorted([f"{run.database.name}.ledger.jsonl", f".{run.database.name}.publish.lock"])
+    assert leftovers == sorted([f"{run.database.name}.ledger.jsonl", f".{run.database.name}.publish.lock",
+                                f"{run.database.stem}.snapshots"])  # the published snapshot, behind the link
     # The deterrence verdict of the run's scenario: one line per candidate defector, saying
     # what the warehouse says of it ("cannot be deterred" is not "deterred").
     verdicts = _verdicts(out)
