@@ -617,8 +617,45 @@ def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
 
 
 @njit(cache=True)
+def _undo(gone, back, done, chosen, kf, indptr, adj, in_s, st, cnt):
+    """Take back an exchange that deleted ``gone[:done]`` and returned ``back[:done]``."""
+    for j in range(done):
+        u = back[j]
+        returned_only = True
+        for jj in range(done):
+            if gone[jj] == u:
+                returned_only = False
+        if returned_only:
+            _delete(u, indptr, adj, in_s, st, cnt)
+    slot = 0
+    for j in range(done):
+        v = gone[j]
+        deleted_only = True
+        for jj in range(done):
+            if back[jj] == v:
+                deleted_only = False
+        if not deleted_only:
+            continue
+        _restore(v, indptr, adj, in_s, st, cnt)
+        # v's place in chosen goes to the next vertex that was returned only
+        while True:
+            u = back[slot]
+            slot += 1
+            taken = False
+            for jj in range(done):
+                if gone[jj] == u:
+                    taken = True
+            if not taken:
+                break
+        for i in range(kf):
+            if chosen[i] == v:
+                chosen[i] = u
+                break
+
+
+@njit(cache=True)
 def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, deadline, greedy_probability,
-                 tenure, target, depth_probability=0.0, max_depth=1):
+                 tenure, target, depth_probability=0.0, max_depth=1, history=0):
     """Component-based two-phase node exchange from ``s_init`` (|S| = k).
 
     Each iteration (Zhou, Hao & Glover 2019; Zhou, Li, Hao & Glover 2023): pick a
@@ -654,8 +691,12 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
     _build(indptr, adj, in_s, st, cnt)
     best_in = in_s.copy()
     best_obj = cnt[1]
+    hist = np.full(max(history, 1), cnt[1], np.int64)
+    gone = np.empty(max(max_depth, 1), np.int64)
+    back = np.empty(max(max_depth, 1), np.int64)
     idle = 0
     it = 0
+    moves = 0
     effort = 0
     while idle < max_idle and it < max_iterations and cnt[1] > target and kf > 0:
         # clock checks every 64 iterations, or sooner when iterations are long (big components)
@@ -664,9 +705,12 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
             if _now() > deadline:
                 break
         depth = 1
-        if max_depth > 1 and depth_probability > 0.0 and np.random.random() < depth_probability:
-            depth = np.random.randint(2, max_depth + 1)
+        if max_depth > 1 and kf > 1 and depth_probability > 0.0 and np.random.random() < depth_probability:
+            # a deep exchange moves at most as many vertices as the search may return
+            depth = np.random.randint(2, min(max_depth, kf) + 1)
+            depth = min(depth, max_iterations - it)  # never past the budget
         it += depth
+        before = cnt[1]
         stop = False
         for j in range(depth):
             r = _pick_large(st, cnt)
@@ -682,6 +726,7 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
             weight[v] = 0
             _delete(v, indptr, adj, in_s, st, cnt)
             chosen[kf + j] = v
+            gone[j] = v
             since[v] = it
         if stop and j == 0:
             break
@@ -692,7 +737,16 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
             u = chosen[i]
             _restore(u, indptr, adj, in_s, st, cnt)
             chosen[i] = chosen[m - 1]
+            back[j] = u
             returned_at[u] = it
+        if history > 0:
+            # late acceptance (Burke & Bykov 2017): a worse state is kept only if it is no
+            # worse than the state `history` moves ago; otherwise the move is undone
+            slot = moves % history
+            moves += 1
+            if cnt[1] > before and cnt[1] > hist[slot]:
+                _undo(gone, back, done, chosen, kf, indptr, adj, in_s, st, cnt)
+            hist[slot] = cnt[1]
         if cnt[1] < best_obj:
             best_obj = cnt[1]
             best_in[:] = in_s
@@ -794,3 +848,119 @@ def greedy_restore(indptr, adj, s_init, k):
         chosen[i] = chosen[m - 1]
         m -= 1
     return np.sort(chosen[:k])
+
+
+@njit(cache=True)
+def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvement=True):
+    """Steepest descent over *exact* swaps: return one deleted vertex ``u`` and delete
+    one vertex ``v`` instead, the pair that lowers the objective most, until no swap
+    improves (or ``max_steps`` swaps).
+
+    For each ``u`` the best partner inside the component that ``u``'s return creates
+    is found by one articulation-point pass over that component (so swaps that shift
+    a cut — return ``u``, delete its neighbour — are seen, which the two-phase
+    exchange, choosing ``v`` and ``u`` one after the other, misses); outside it the
+    partner is the best vertex of the other components (their gains do not change).
+    One step costs O(Σ_u |C_u| + e(C_u)) ≤ O(K (n + m)). Vertices with ``fixed[v]``
+    stay deleted. With ``first_improvement`` the deleted vertices are scanned in random
+    order and the best swap of the first ``u`` that has an improving one is made.
+    Returns ``(S sorted, objective, swaps made)``.
+    """
+    n = indptr.size - 1
+    k = s_init.size
+    in_s = np.zeros(n, np.uint8)
+    for v in s_init:
+        in_s[v] = 1
+    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    cnt = np.zeros(4, np.int64)
+    gains = np.full(n, -1, np.int64)
+    _build(indptr, adj, in_s, st, cnt)
+    chosen = np.empty(k, np.int64)
+    kf = 0
+    for v in s_init:
+        if fixed[v] == 0:
+            chosen[kf] = v
+            kf += 1
+    comp_gain = np.zeros(n, np.int64)
+    comp_best = np.zeros(n, np.int64)
+    order = np.zeros(n, np.int64)
+    label = st[LABEL]
+    cmark = st[CMARK]
+    steps = 0
+    while steps < max_steps and kf > 0 and cnt[1] > 0:
+        if _now() > deadline:
+            break
+        # best single deletion per component, components by decreasing best gain
+        nc = cnt[0]
+        for i in range(nc):
+            c = st[ROOTS, i]
+            t = _component_gains(c, indptr, adj, in_s, st, cnt, gains)
+            bg = -1
+            bv = -1
+            for j in range(t):
+                x = st[MEMBERS, j]
+                if gains[x] > bg:
+                    bg = gains[x]
+                    bv = x
+            comp_gain[c] = bg
+            comp_best[c] = bv
+            order[i] = c
+        ranked = order[:nc][np.argsort(-comp_gain[order[:nc]], kind="stable")]
+        best_delta = 0
+        best_u = -1
+        best_v = -1
+        if first_improvement:  # random scan order; the first improving u is taken
+            for i in range(kf - 1, 0, -1):
+                j = np.random.randint(0, i + 1)
+                chosen[i], chosen[j] = chosen[j], chosen[i]
+        for i in range(kf):
+            if first_improvement and best_u != -1:
+                break
+            u = chosen[i]
+            base = cnt[1]
+            # outside u's new component: the best vertex of a component u does not touch
+            cnt[2] += 1
+            stamp = cnt[2]
+            for e in range(indptr[u], indptr[u + 1]):
+                w = adj[e]
+                if in_s[w] == 0:
+                    cmark[label[w]] = stamp
+            _restore(u, indptr, adj, in_s, st, cnt)
+            cost = cnt[1] - base
+            for j in range(ranked.size):
+                c = ranked[j]
+                if cmark[c] != stamp and st[ROOT_POS, c] >= 0:
+                    delta = cost - comp_gain[c]
+                    if delta < best_delta:
+                        best_delta = delta
+                        best_u = u
+                        best_v = comp_best[c]
+                    break
+            # inside it: one articulation-point pass
+            cu = label[u]
+            t = _component_gains(cu, indptr, adj, in_s, st, cnt, gains)
+            for j in range(t):
+                x = st[MEMBERS, j]
+                if x != u:
+                    delta = cost - gains[x]
+                    if delta < best_delta:
+                        best_delta = delta
+                        best_u = u
+                        best_v = x
+            _delete(u, indptr, adj, in_s, st, cnt)
+        if best_u == -1:
+            break
+        _restore(best_u, indptr, adj, in_s, st, cnt)
+        _delete(best_v, indptr, adj, in_s, st, cnt)
+        for i in range(kf):
+            if chosen[i] == best_u:
+                chosen[i] = best_v
+                break
+        steps += 1
+    out = np.empty(k, np.int64)
+    j = 0
+    for v in range(n):
+        if in_s[v] != 0:
+            out[j] = v
+            j += 1
+    return out, cnt[1], steps

@@ -10,9 +10,11 @@ brings; node ids are arbitrary tokens.
   read by :func:`chokepoint.inputs.edgelist.read_edge_list`.
 - :func:`pairwise_connectivity` — f(S) with graph-tool's compiled components.
 - :func:`greedy_critical_nodes` — the greedy baseline (best exact gain each step).
-- :func:`heuristic_critical_nodes` — memetic search with component-based
-  neighbourhood search (MACNP-style), time-limited, deterministic given a seed.
+- :func:`heuristic_critical_nodes` — reduce–solve–combine memetic search with a
+  component-based local search (two-phase and deep exchanges, exact swap descent);
+  deterministic given a seed and an iteration budget, optionally in several processes.
 - :func:`safe_fixings` — nodes an exact model may fix as not deleted.
+- :func:`exhaustive_critical_nodes` — proven optimum by enumeration on small reduced instances.
 
 The entry point that adds the exact MILP on small graphs (``optimal`` only when proved)
 is :func:`optimization.cnp_exact.critical_nodes`.
@@ -22,6 +24,7 @@ The local-search kernels are JIT-compiled loops in :mod:`graph._cnp_kernel`.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -46,6 +49,8 @@ __all__ = [
     "heuristic_critical_nodes",
     "SearchSettings",
     "safe_fixings",
+    "exhaustive_critical_nodes",
+    "EXHAUSTIVE_WORK",
     "validate_k",
     "warm_up",
 ]
@@ -361,6 +366,8 @@ def warm_up() -> float:
     kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), 1, True, np.inf, order)
     kernel.local_search(indptr, adj, one, np.zeros(3, np.uint8), np.zeros(3, np.int64), 1, 1, np.inf, 0.5, 5, 0, 0.5, 2)
     kernel.exhaustive_best(indptr, adj, order, np.zeros(3, np.uint8), 1, 1 << 62)
+    kernel.swap_descent(indptr, adj, one, np.zeros(3, np.uint8), 1, np.inf, True)
+    kernel.greedy_restore(indptr, adj, order, 1)
     _WARM = True
     return time.perf_counter() - started
 
@@ -369,7 +376,8 @@ def warm_up() -> float:
 class SearchSettings:
     """Parameters of :func:`heuristic_critical_nodes` (defaults: see bench/results/cnp.md).
 
-    population : largest pool size of the memetic search.
+    population : largest pool size of the memetic search; offspring join until it is full.
+    initial_population : solutions built (greedy + local search) before the first generation.
     max_idle : a local search stops after this many iterations without improvement.
     greedy_probability : share of local-search iterations that delete the best-gain
         vertex of the picked component (articulation-point impact) instead of the
@@ -379,6 +387,10 @@ class SearchSettings:
         vertices (IRMS's reduce–solve–combine); False = MACNP's double-backbone
         crossover, all vertices free.
     polish : after the reduced search, one more local search on the whole instance.
+    descent : every local-search result is finished by a descent over exact swaps
+        (:func:`graph._cnp_kernel.swap_descent`), so pool members are swap-optimal.
+    history : late-acceptance list length of the local search (0 = every exchange is
+        kept, as in MACNP).
     restart_after : generations without a new best before the pool (but its best
         member) is rebuilt from fresh starts; 0 disables restarts.
     depth_probability, max_depth : share of local-search iterations that are deep
@@ -387,7 +399,8 @@ class SearchSettings:
         a single two-phase exchange.
     """
 
-    population: int = 20
+    population: int = 10
+    initial_population: int = 4
     max_idle: int = 1000
     greedy_probability: float = 0.5
     tenure: int = 5
@@ -395,7 +408,9 @@ class SearchSettings:
     polish: bool = False
     restart_after: int = 0
     depth_probability: float = 0.3
-    max_depth: int = 20
+    max_depth: int = 50
+    descent: bool = True
+    history: int = 0
 
 
 def _derived_seed(seed: int, worker: int) -> int:
@@ -429,8 +444,14 @@ def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: 
                                                     settings.max_idle, max(left, 0), deadline,
                                                     float(settings.greedy_probability), int(settings.tenure),
                                                     int(target), float(settings.depth_probability),
-                                                    int(settings.max_depth))
+                                                    int(settings.max_depth), int(settings.history))
         stats["iterations"] += int(iterations)
+        if settings.descent and obj > target and stats["iterations"] < budget:
+            # each swap made counts as one iteration of the budget
+            best, obj, swaps = kernel.swap_descent(indptr, adj, best, fixed, budget - stats["iterations"], deadline,
+                                                   True)
+            stats["iterations"] += int(swaps)
+            stats["descent_swaps"] = stats.get("descent_swaps", 0) + int(swaps)
         return best, int(obj)
 
     pool = _Pool([], [])
@@ -462,7 +483,7 @@ def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: 
             consider(*improve(kernel.greedy_fill(indptr, adj, empty, k, True, deadline, by_degree), no_fixing))
             attempts += 1
 
-    fill_pool(settings.population)
+    fill_pool(settings.initial_population)
     generations = stall = since_best = 0
     while not out_of_budget() and len(pool.members) >= 2:
         if max_generations is not None and generations >= max_generations:
@@ -473,7 +494,7 @@ def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: 
             keep = int(np.argmin(pool.objectives))
             pool.members, pool.objectives = [pool.members[keep]], [pool.objectives[keep]]
             weight[:] = 0
-            fill_pool(settings.population)
+            fill_pool(settings.initial_population)
             stats["restarts"] += 1
             since_best = 0
             continue
@@ -649,3 +670,33 @@ def safe_fixings(edges: EdgeList) -> np.ndarray:
     both = leaf_src & leaf_dst
     fixed[np.minimum(edges.src[both], edges.dst[both])] = True
     return fixed
+
+
+#: Enumeration proves an optimum when ``C(free, k) · (n + m)`` — subsets times the cost
+#: of evaluating one — is at most this (about a second of compiled loop).
+EXHAUSTIVE_WORK = 2e8
+
+
+def exhaustive_critical_nodes(graph, k: int, *, fixed=None, max_work: float = EXHAUSTIVE_WORK):
+    """Proven optimum by trying every ``k``-subset of the nodes not ``fixed``.
+
+    ``fixed`` marks nodes that may be assumed *not deleted* without losing every
+    optimum (:func:`safe_fixings`, valid for ``|S| <= K``); with fewer free nodes than
+    ``k``, deleting all of them is optimal and the set is padded with fixed nodes.
+    Returns ``(S, f(S))``, or None when ``C(free, k) · (n + m)`` exceeds ``max_work``.
+    Each subset is evaluated by union-find in O(n + m α).
+    """
+    edges = edge_list(graph)
+    n = edges.num_nodes
+    k = validate_k(k, n)
+    fixed = np.zeros(n, bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    free = np.flatnonzero(~fixed).astype(np.int64)
+    take = min(k, free.size)
+    if math.comb(free.size, take) * (n + 2 * edges.num_edges + 1) > max_work:
+        return None
+    warm_up()
+    indptr, adj = edges.csr()
+    value, subset = kernel.exhaustive_best(indptr, adj, free, np.zeros(n, np.uint8), take, 1 << 62)
+    if take < k:
+        subset = np.concatenate([subset, np.flatnonzero(fixed)[: k - take]])
+    return np.sort(subset.astype(np.int64)), int(value)
