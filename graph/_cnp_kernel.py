@@ -668,6 +668,18 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
     the one deleted longest). Vertices with ``fixed[v] == 1`` (in ``s_init``) are
     never returned: the search solves the instance *reduced* by them.
 
+    With probability ``depth_probability`` an iteration is a *deep* exchange instead:
+    ``d`` deletions one after the other (each chosen as above, in the then largest
+    components), then ``d`` cheapest returns, ``d`` uniform in ``2..min(max_depth,
+    free)`` — a strategic oscillation of depth ``d`` around the budget (Glover & Hao,
+    "The case for strategic oscillation", Ann. Oper. Res. 183:163–173, 2011,
+    doi:10.1007/s10479-009-0597-1) that can move a whole cut of ``d`` vertices at once,
+    which single exchanges cannot do without passing through much worse states; it
+    counts as ``d`` iterations. With ``history > 0`` a worsening exchange is undone
+    unless the result is no worse than the state ``history`` exchanges ago (late
+    acceptance, Burke & Bykov, Eur. J. Oper. Res. 258(1):70–78, 2017,
+    doi:10.1016/j.ejor.2016.07.012); 0 keeps every exchange, as MACNP does.
+
     Stops after ``max_idle`` iterations without improving the best, ``max_iterations``
     in all, at the wall-clock ``deadline`` (perf_counter seconds), or at an objective
     ``<= target``. Returns ``(best S sorted, best objective, iterations)``.
