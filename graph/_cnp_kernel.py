@@ -5,18 +5,25 @@ depends on the components the previous move left), so it cannot be written as
 whole-array numpy work; these loops are JIT-compiled to machine code instead
 (``cache=True``: compiled once per machine, then loaded from ``__pycache__``).
 
-State of a solution ``S`` (the deleted nodes) on a graph in CSR form
-(``indptr``, ``adj``; both directions of every undirected edge):
+State of a solution ``S`` (the deleted nodes) on a graph in CSR form (``indptr``,
+``adj``; both directions of every undirected edge): ``in_s[v]`` is 1 when ``v`` is
+deleted; the rows of one int64 matrix ``st`` (:func:`new_state`) hold
 
-- ``in_s[v]`` — 1 when ``v`` is deleted;
-- ``label[v]`` — the component of ``v`` in ``G - S``, named by one of its vertices
-  (its *root*), ``-1`` for deleted vertices; ``size[r]`` — size of root ``r``'s component;
-- ``roots[:counters[0]]`` — the current roots, ``root_pos`` their positions (O(1) delete);
-- ``counters[1]`` — the objective, pairwise connectivity ``sum_C |C|(|C|-1)/2``;
-- ``mark``/``cmark`` with ``counters[2]`` — visit stamps, so no array is cleared per move.
+- ``LABEL[v]`` — the id of ``v``'s component in ``G - S`` (``-1`` for deleted ``v``);
+  ids come from a free-list (``FREE``), so a component keeps its id while vertices
+  leave it; ``SIZE[c]`` and ``REP[c]`` (one member) per id;
+- ``ROOTS[:cnt[0]]`` — the live ids, ``ROOT_POS`` their positions (O(1) delete);
+- visit stamps (``MARK``, ``CMARK`` against ``cnt[2]``), so no array is cleared per move;
 
-Every move costs time linear in the size of the components it touches, never in
-the size of the graph.
+and ``cnt`` = (number of components, objective Σ_C |C|(|C|-1)/2, stamp, free ids).
+
+Deleting a vertex splits its component with *interleaved* breadth-first searches
+from its neighbours, one step each in turn, stopping as soon as a single search is
+still running: that one is the large remainder and keeps its id and labels, so a
+deletion costs time in the size of the *small* pieces it cuts off, not of the
+component (the standard trick for decremental connectivity, cf. Even & Shiloach,
+J. ACM 28(1):1–4, 1981, doi:10.1145/322234.322235). Returning a vertex relabels the
+smaller components it joins into the largest one. Neither touches the rest of the graph.
 """
 
 from __future__ import annotations
@@ -27,7 +34,17 @@ import numba
 import numpy as np
 from numba import njit
 
-__all__ = ["seed_rng", "objective_of", "greedy_fill", "cbns", "crossover", "removal_gains_all"]
+__all__ = ["seed_rng", "objective_of", "greedy_fill", "local_search", "removal_gains_all", "new_state",
+           "exhaustive_best"]
+
+# rows of the state matrix
+LABEL, SIZE, REP, ROOTS, ROOT_POS, FREE, MARK, CMARK, QNEXT, VNEXT, OWNER, MEMBERS = range(12)
+# work rows, shared: Tarjan's depth-first search and the per-search records of a deletion
+W0 = 12
+N_ROWS = W0 + 8
+# search states of a deletion
+_LIVE, _DONE, _MERGED = 0, 1, 2
+
 
 @njit(cache=True)
 def seed_rng(seed):
@@ -40,34 +57,61 @@ def _pairs(s):
 
 
 @njit(cache=True)
-def _root_add(r, roots, root_pos, counters):
-    root_pos[r] = counters[0]
-    roots[counters[0]] = r
-    counters[0] += 1
+def _now():
+    with numba.objmode(t="float64"):
+        t = time.perf_counter()
+    return t
+
+
+def new_state(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Empty state matrix and counters for a graph of ``n`` vertices."""
+    return np.zeros((N_ROWS, max(n, 1)), np.int64), np.zeros(4, np.int64)
 
 
 @njit(cache=True)
-def _root_del(r, roots, root_pos, counters):
-    p = root_pos[r]
-    last = roots[counters[0] - 1]
-    roots[p] = last
-    root_pos[last] = p
-    root_pos[r] = -1
-    counters[0] -= 1
+def _root_add(c, st, cnt):
+    st[ROOT_POS, c] = cnt[0]
+    st[ROOTS, cnt[0]] = c
+    cnt[0] += 1
 
 
 @njit(cache=True)
-def _build(indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members):
+def _root_del(c, st, cnt):
+    p = st[ROOT_POS, c]
+    last = st[ROOTS, cnt[0] - 1]
+    st[ROOTS, p] = last
+    st[ROOT_POS, last] = p
+    st[ROOT_POS, c] = -1
+    cnt[0] -= 1
+    st[FREE, cnt[3]] = c
+    cnt[3] += 1
+
+
+@njit(cache=True)
+def _new_id(st, cnt):
+    cnt[3] -= 1
+    c = st[FREE, cnt[3]]
+    _root_add(c, st, cnt)
+    return c
+
+
+@njit(cache=True)
+def _build(indptr, adj, in_s, st, cnt):
     """Components of ``G - S`` from scratch, O(n + m)."""
     n = in_s.size
-    counters[0] = 0
-    counters[1] = 0
+    label = st[LABEL]
+    queue = st[MEMBERS]
+    cnt[0] = 0
+    cnt[1] = 0
+    cnt[3] = n
     for v in range(n):
         label[v] = -1
-        root_pos[v] = -1
+        st[ROOT_POS, v] = -1
+        st[FREE, v] = n - 1 - v
     for v in range(n):
         if in_s[v] == 0 and label[v] == -1:
-            label[v] = v
+            c = _new_id(st, cnt)
+            label[v] = c
             queue[0] = v
             head, tail = 0, 1
             while head < tail:
@@ -76,57 +120,151 @@ def _build(indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmar
                 for e in range(indptr[x], indptr[x + 1]):
                     y = adj[e]
                     if in_s[y] == 0 and label[y] == -1:
-                        label[y] = v
+                        label[y] = c
                         queue[tail] = y
                         tail += 1
-            size[v] = tail
-            _root_add(v, roots, root_pos, counters)
-            counters[1] += _pairs(tail)
+            st[SIZE, c] = tail
+            st[REP, c] = v
+            cnt[1] += _pairs(tail)
 
 
 @njit(cache=True)
-def _delete(v, indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members):
-    """Delete ``v`` (add it to S): its component splits into the pieces around it."""
+def _find(dsu, i):
+    while dsu[i] != i:
+        dsu[i] = dsu[dsu[i]]
+        i = dsu[i]
+    return i
+
+
+@njit(cache=True)
+def _delete(v, indptr, adj, in_s, st, cnt):
+    """Delete ``v`` (add it to S): its component splits into the pieces around it.
+
+    Returns the id of the piece that kept the component's id (-1 if none is left).
+    """
+    label = st[LABEL]
     c = label[v]
-    s = size[c]
-    _root_del(c, roots, root_pos, counters)
-    counters[1] -= _pairs(s)
+    s = st[SIZE, c]
     in_s[v] = 1
     label[v] = -1
-    counters[2] += 1
-    stamp = counters[2]
-    seen = 0
+    cnt[1] -= _pairs(s)
+    if s == 1:
+        _root_del(c, st, cnt)
+        return -1
+    cnt[2] += 1
+    stamp = cnt[2]
+    mark = st[MARK]
+    owner = st[OWNER]
+    qnext = st[QNEXT]
+    vnext = st[VNEXT]
+    qh, qt, vh, vt = st[W0], st[W0 + 1], st[W0 + 2], st[W0 + 3]
+    count, dsu, state, start = st[W0 + 4], st[W0 + 5], st[W0 + 6], st[W0 + 7]
+    ns = 0
     for e in range(indptr[v], indptr[v + 1]):
         w = adj[e]
         if in_s[w] != 0 or mark[w] == stamp:
             continue
-        if seen == s - 1:
-            break
         mark[w] = stamp
-        label[w] = w
-        queue[0] = w
-        head, tail = 0, 1
-        while head < tail:
-            x = queue[head]
-            head += 1
+        owner[w] = ns
+        qnext[w] = -1
+        vnext[w] = -1
+        qh[ns] = w
+        qt[ns] = w
+        vh[ns] = w
+        vt[ns] = w
+        count[ns] = 1
+        dsu[ns] = ns
+        state[ns] = _LIVE
+        start[ns] = w
+        ns += 1
+    if ns == 1:  # one neighbour left in the graph: the component just loses v
+        st[SIZE, c] = s - 1
+        st[REP, c] = start[0]
+        cnt[1] += _pairs(s - 1)
+        return c
+    live = ns
+    while live > 1:
+        for i in range(ns):
+            if state[i] != _LIVE:
+                continue
+            x = qh[i]
+            if x == -1:
+                state[i] = _DONE
+                live -= 1
+                if live <= 1:
+                    break
+                continue
+            qh[i] = qnext[x]
+            if qh[i] == -1:
+                qt[i] = -1
             for f in range(indptr[x], indptr[x + 1]):
                 y = adj[f]
-                if in_s[y] == 0 and mark[y] != stamp:
+                if in_s[y] != 0:
+                    continue
+                if mark[y] != stamp:
                     mark[y] = stamp
-                    label[y] = w
-                    queue[tail] = y
-                    tail += 1
-        size[w] = tail
-        seen += tail
-        _root_add(w, roots, root_pos, counters)
-        counters[1] += _pairs(tail)
+                    owner[y] = i
+                    qnext[y] = -1
+                    vnext[y] = -1
+                    if qt[i] == -1:
+                        qh[i] = y
+                    else:
+                        qnext[qt[i]] = y
+                    qt[i] = y
+                    vnext[vt[i]] = y
+                    vt[i] = y
+                    count[i] += 1
+                else:
+                    j = _find(dsu, owner[y])
+                    if j != i:
+                        # two searches met: one piece; continue as one search
+                        dsu[j] = i
+                        state[j] = _MERGED
+                        live -= 1
+                        if qh[j] != -1:
+                            if qt[i] == -1:
+                                qh[i] = qh[j]
+                            else:
+                                qnext[qt[i]] = qh[j]
+                            qt[i] = qt[j]
+                        vnext[vt[i]] = vh[j]
+                        vt[i] = vt[j]
+                        count[i] += count[j]
+            if live <= 1:
+                break
+    rest = s - 1
+    keeper = -1
+    for i in range(ns):
+        if state[i] == _LIVE and keeper == -1:
+            keeper = i
+        elif state[i] == _DONE:
+            d = _new_id(st, cnt)
+            x = vh[i]
+            while x != -1:
+                label[x] = d
+                x = vnext[x]
+            st[SIZE, d] = count[i]
+            st[REP, d] = start[i]
+            cnt[1] += _pairs(count[i])
+            rest -= count[i]
+    if keeper == -1:  # every piece was explored to its end: the last one keeps the id
+        _root_del(c, st, cnt)
+        return -1
+    st[SIZE, c] = rest
+    st[REP, c] = start[keeper]
+    cnt[1] += _pairs(rest)
+    return c
 
 
 @njit(cache=True)
-def _restore(u, indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members):
+def _restore(u, indptr, adj, in_s, st, cnt):
     """Return ``u`` to the graph: it merges the components around it into the largest one."""
-    counters[2] += 1
-    stamp = counters[2]
+    label = st[LABEL]
+    size = st[SIZE]
+    cmark = st[CMARK]
+    members = st[MEMBERS]
+    cnt[2] += 1
+    stamp = cnt[2]
     total = 1
     best = -1
     best_size = 0
@@ -143,20 +281,23 @@ def _restore(u, indptr, adj, in_s, label, size, roots, root_pos, counters, mark,
         k += 1
         sc = size[c]
         total += sc
-        counters[1] -= _pairs(sc)
+        cnt[1] -= _pairs(sc)
         if sc > best_size:
             best_size = sc
             best = c
     in_s[u] = 0
     if best == -1:
-        label[u] = u
-        size[u] = 1
-        _root_add(u, roots, root_pos, counters)
+        c = _new_id(st, cnt)
+        label[u] = c
+        size[c] = 1
+        st[REP, c] = u
         return
     for i in range(k):
         if members[i] != best:
-            _root_del(members[i], roots, root_pos, counters)
+            _root_del(members[i], st, cnt)
     label[u] = best
+    # breadth-first over the joined smaller components only (queue in the QNEXT row)
+    queue = st[QNEXT]
     queue[0] = u
     head, tail = 0, 1
     while head < tail:
@@ -169,14 +310,14 @@ def _restore(u, indptr, adj, in_s, label, size, roots, root_pos, counters, mark,
                 queue[tail] = y
                 tail += 1
     size[best] = total
-    counters[1] += _pairs(total)
+    cnt[1] += _pairs(total)
 
 
 @njit(cache=True)
-def _restore_cost(u, indptr, adj, in_s, label, size, counters, cmark):
+def _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt):
     """Increase of the objective if ``u`` returned to the graph (no change made)."""
-    counters[2] += 1
-    stamp = counters[2]
+    cnt[2] += 1
+    stamp = cnt[2]
     total = 1
     acc = 0
     for e in range(indptr[u], indptr[u + 1]):
@@ -187,24 +328,28 @@ def _restore_cost(u, indptr, adj, in_s, label, size, counters, cmark):
         if cmark[c] == stamp:
             continue
         cmark[c] = stamp
-        total += size[c]
-        acc += _pairs(size[c])
-    return _pairs(total) - acc
+        sc = size[c]
+        total += sc
+        acc += sc * (sc - 1) // 2
+    return total * (total - 1) // 2 - acc
 
 
 @njit(cache=True)
-def _component_gains(r, indptr, adj, in_s, label, size, counters, mark, gains, members,
-                     disc, low, sub, parent, itr, sep_sum, sep_pairs, stack):
-    """Objective decrease ``gains[v]`` of deleting each vertex ``v`` of root ``r``'s component.
+def _component_gains(c, indptr, adj, in_s, st, cnt, gains):
+    """Objective decrease ``gains[v]`` of deleting each vertex ``v`` of component ``c``.
 
     One iterative Tarjan depth-first search: deleting ``v`` splits off the subtree of
-    every DFS child ``c`` with ``low[c] >= disc[v]``; the rest of the component stays
-    together. O(|C| + edges of C). Returns the number of vertices, listed in ``members``.
+    every DFS child ``x`` with ``low[x] >= disc[v]``; the rest of the component stays
+    together. O(|C| + edges of C). Returns the number of vertices, listed in ``MEMBERS``.
     """
-    counters[2] += 1
-    stamp = counters[2]
-    s = size[r]
-    t = 0
+    cnt[2] += 1
+    stamp = cnt[2]
+    mark = st[MARK]
+    members = st[MEMBERS]
+    disc, low, sub, parent = st[W0], st[W0 + 1], st[W0 + 2], st[W0 + 3]
+    itr, sep_sum, sep_pairs, stack = st[W0 + 4], st[W0 + 5], st[W0 + 6], st[W0 + 7]
+    r = st[REP, c]
+    s = st[SIZE, c]
     mark[r] = stamp
     parent[r] = -1
     disc[r] = 0
@@ -257,24 +402,39 @@ def _component_gains(r, indptr, adj, in_s, label, size, counters, mark, gains, m
 
 
 @njit(cache=True)
+def _members(c, indptr, adj, in_s, st, cnt):
+    """List component ``c`` in ``MEMBERS`` (breadth-first); returns its size."""
+    cnt[2] += 1
+    stamp = cnt[2]
+    mark = st[MARK]
+    members = st[MEMBERS]
+    r = st[REP, c]
+    mark[r] = stamp
+    members[0] = r
+    head, tail = 0, 1
+    while head < tail:
+        x = members[head]
+        head += 1
+        for e in range(indptr[x], indptr[x + 1]):
+            y = adj[e]
+            if in_s[y] == 0 and mark[y] != stamp:
+                mark[y] = stamp
+                members[tail] = y
+                tail += 1
+    return tail
+
+
+@njit(cache=True)
 def removal_gains_all(indptr, adj, in_s):
     """Objective decrease of deleting each vertex of ``G - S`` (``-1`` for deleted ones)."""
     n = in_s.size
-    label = np.full(n, -1, np.int64)
-    size = np.zeros(n, np.int64)
-    roots = np.zeros(n, np.int64)
-    root_pos = np.full(n, -1, np.int64)
-    counters = np.zeros(3, np.int64)
-    mark = np.zeros(n, np.int64)
-    cmark = np.zeros(n, np.int64)
-    queue = np.zeros(n, np.int64)
-    members = np.zeros(n, np.int64)
-    work = np.zeros((8, n), np.int64)
-    _build(indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members)
+    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    cnt = np.zeros(4, np.int64)
+    in_s = in_s.copy()
+    _build(indptr, adj, in_s, st, cnt)
     gains = np.full(n, -1, np.int64)
-    for i in range(counters[0]):
-        _component_gains(roots[i], indptr, adj, in_s, label, size, counters, mark, gains, members,
-                         work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7])
+    for i in range(cnt[0]):
+        _component_gains(st[ROOTS, i], indptr, adj, in_s, st, cnt, gains)
     return gains
 
 
@@ -282,22 +442,20 @@ def removal_gains_all(indptr, adj, in_s):
 def objective_of(indptr, adj, in_s):
     """Pairwise connectivity of ``G - S`` (kernel's own count; tests compare it with graph-tool)."""
     n = in_s.size
-    label = np.full(n, -1, np.int64)
-    size = np.zeros(n, np.int64)
-    roots = np.zeros(n, np.int64)
-    root_pos = np.full(n, -1, np.int64)
-    counters = np.zeros(3, np.int64)
-    queue = np.zeros(n, np.int64)
-    _build(indptr, adj, in_s, label, size, roots, root_pos, counters, queue, queue, queue, queue)
-    return counters[1]
+    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    cnt = np.zeros(4, np.int64)
+    _build(indptr, adj, in_s.copy(), st, cnt)
+    return cnt[1]
 
 
 @njit(cache=True)
-def _pick_large_root(roots, size, counters):
-    """A uniformly random component among the large ones (size >= (max + min) / 2)."""
+def _pick_large(st, cnt):
+    """A uniformly random component among the large ones (size >= (max + min) / 2, >= 2)."""
     lmax = 0
     lmin = 1 << 62
-    for i in range(counters[0]):
+    roots = st[ROOTS]
+    size = st[SIZE]
+    for i in range(cnt[0]):
         s = size[roots[i]]
         if s > lmax:
             lmax = s
@@ -306,7 +464,7 @@ def _pick_large_root(roots, size, counters):
     threshold = (lmax + lmin) / 2.0
     chosen = -1
     count = 0
-    for i in range(counters[0]):
+    for i in range(cnt[0]):
         r = roots[i]
         if size[r] >= threshold and size[r] >= 2:
             count += 1
@@ -316,16 +474,68 @@ def _pick_large_root(roots, size, counters):
 
 
 @njit(cache=True)
-def _best_restore(chosen, n_chosen, exclude, indptr, adj, in_s, label, size, counters, cmark, since):
+def _best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, returned_at, it, tenure, bump):
+    """The largest-gain vertex of component ``c`` (not returned within ``tenure``
+    iterations; ties at random), or -1. With ``bump`` the weights of its members grow by one."""
+    t = _component_gains(c, indptr, adj, in_s, st, cnt, gains)
+    members = st[MEMBERS]
+    best_gain = -1
+    ties = 0
+    v = -1
+    for i in range(t):
+        x = members[i]
+        if bump:
+            weight[x] += 1
+        if returned_at[x] + tenure > it:
+            continue
+        if gains[x] > best_gain:
+            best_gain = gains[x]
+            v = x
+            ties = 1
+        elif gains[x] == best_gain:
+            ties += 1
+            if np.random.randint(0, ties) == 0:
+                v = x
+    return v
+
+
+@njit(cache=True)
+def _heaviest_vertex(c, indptr, adj, in_s, st, cnt, weight):
+    """Node weighting (Zhou, Hao & Glover 2019): members of ``c`` gain one unit of weight;
+    the heaviest one (ties at random) is returned."""
+    t = _members(c, indptr, adj, in_s, st, cnt)
+    members = st[MEMBERS]
+    best_w = -1
+    ties = 0
+    v = -1
+    for i in range(t):
+        x = members[i]
+        weight[x] += 1
+        if weight[x] > best_w:
+            best_w = weight[x]
+            v = x
+            ties = 1
+        elif weight[x] == best_w:
+            ties += 1
+            if np.random.randint(0, ties) == 0:
+                v = x
+    return v
+
+
+@njit(cache=True)
+def _cheapest_return(chosen, n_chosen, exclude, indptr, adj, in_s, st, cnt, since):
     """Index into ``chosen`` of the deleted vertex cheapest to return (ties: longest deleted)."""
     best_i = -1
     best_cost = 1 << 62
     best_since = 1 << 62
+    label = st[LABEL]
+    size = st[SIZE]
+    cmark = st[CMARK]
     for i in range(n_chosen):
         u = chosen[i]
         if u == exclude:
             continue
-        cost = _restore_cost(u, indptr, adj, in_s, label, size, counters, cmark)
+        cost = _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt)
         if cost < best_cost or (cost == best_cost and since[u] < best_since):
             best_cost = cost
             best_since = since[u]
@@ -337,37 +547,30 @@ def _best_restore(chosen, n_chosen, exclude, indptr, adj, in_s, label, size, cou
 def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
     """Grow ``s_init`` to ``k`` deleted vertices, each time deleting a best-gain vertex.
 
-    With ``randomized`` the vertex is drawn among the best of a randomly chosen large
-    component (as in the repair step of Zhou, Hao & Glover 2019); otherwise it is the
+    With ``randomized`` the vertex is the best (ties at random) of a randomly chosen
+    large component (the repair step of Zhou, Hao & Glover 2019); otherwise it is the
     vertex of largest exact gain over the whole graph (the greedy of Ventresca &
-    Aleman 2014, via articulation points). Only components split by the last deletion
-    are re-evaluated. Past the wall-clock ``deadline`` (perf_counter seconds) the
-    remaining places are filled in ``fallback_order`` (e.g. by decreasing degree).
-    Returns the deleted vertices (length ``k``).
+    Aleman 2014, via articulation points; ties to the lowest index). Only components
+    changed by the last deletion are re-evaluated. Past the wall-clock ``deadline``
+    (perf_counter seconds) the remaining places are filled in ``fallback_order``.
+    Returns the deleted vertices, sorted (length ``k``).
     """
     n = indptr.size - 1
     in_s = np.zeros(n, np.uint8)
     for v in s_init:
         in_s[v] = 1
-    label = np.full(n, -1, np.int64)
-    size = np.zeros(n, np.int64)
-    roots = np.zeros(n, np.int64)
-    root_pos = np.full(n, -1, np.int64)
-    counters = np.zeros(3, np.int64)
-    mark = np.zeros(n, np.int64)
-    cmark = np.zeros(n, np.int64)
-    queue = np.zeros(n, np.int64)
-    members = np.zeros(n, np.int64)
-    work = np.zeros((8, n), np.int64)
+    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    cnt = np.zeros(4, np.int64)
     gains = np.full(n, -1, np.int64)
-    _build(indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members)
+    _build(indptr, adj, in_s, st, cnt)
     count = 0
     for v in range(n):
         count += in_s[v]
     if not randomized:
-        for i in range(counters[0]):
-            _component_gains(roots[i], indptr, adj, in_s, label, size, counters, mark, gains, members,
-                             work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7])
+        for i in range(cnt[0]):
+            _component_gains(st[ROOTS, i], indptr, adj, in_s, st, cnt, gains)
+    weight = np.zeros(1, np.int64)
+    returned_at = np.full(n, -(1 << 40), np.int64)
     steps = 0
     while count < k:
         steps += 1
@@ -381,22 +584,9 @@ def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
             break
         best = -1
         if randomized:
-            r = _pick_large_root(roots, size, counters)
+            r = _pick_large(st, cnt)
             if r >= 0:
-                t = _component_gains(r, indptr, adj, in_s, label, size, counters, mark, gains, members,
-                                     work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7])
-                best_gain = -1
-                ties = 0
-                for i in range(t):
-                    v = members[i]
-                    if gains[v] > best_gain:
-                        best_gain = gains[v]
-                        best = v
-                        ties = 1
-                    elif gains[v] == best_gain:
-                        ties += 1
-                        if np.random.randint(0, ties) == 0:
-                            best = v
+                best = _best_gain_vertex(r, indptr, adj, in_s, st, cnt, gains, weight, returned_at, 0, 0, False)
         else:
             best_gain = -1
             for v in range(n):
@@ -408,15 +598,15 @@ def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
                 if in_s[v] == 0:
                     best = v
                     break
-        first_new = counters[0] - 1  # roots appended by the deletion start after this slot
-        _delete(best, indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members)
+        first_new = cnt[0]  # ids created by the deletion are appended after this slot
+        kept = _delete(best, indptr, adj, in_s, st, cnt)
         gains[best] = -1
         count += 1
         if not randomized:
-            # _root_del moved the last root into the freed slot; new roots are appended.
-            for i in range(max(first_new, 0), counters[0]):
-                _component_gains(roots[i], indptr, adj, in_s, label, size, counters, mark, gains, members,
-                                 work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7])
+            if kept >= 0:
+                _component_gains(kept, indptr, adj, in_s, st, cnt, gains)
+            for i in range(min(first_new, cnt[0]), cnt[0]):
+                _component_gains(st[ROOTS, i], indptr, adj, in_s, st, cnt, gains)
     out = np.empty(k, np.int64)
     j = 0
     for v in range(n):
@@ -427,181 +617,362 @@ def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
 
 
 @njit(cache=True)
-def _now():
-    with numba.objmode(t="float64"):
-        t = time.perf_counter()
-    return t
+def _undo(gone, back, done, chosen, kf, indptr, adj, in_s, st, cnt):
+    """Take back an exchange that deleted ``gone[:done]`` and returned ``back[:done]``."""
+    for j in range(done):
+        u = back[j]
+        returned_only = True
+        for jj in range(done):
+            if gone[jj] == u:
+                returned_only = False
+        if returned_only:
+            _delete(u, indptr, adj, in_s, st, cnt)
+    slot = 0
+    for j in range(done):
+        v = gone[j]
+        deleted_only = True
+        for jj in range(done):
+            if back[jj] == v:
+                deleted_only = False
+        if not deleted_only:
+            continue
+        _restore(v, indptr, adj, in_s, st, cnt)
+        # v's place in chosen goes to the next vertex that was returned only
+        while True:
+            u = back[slot]
+            slot += 1
+            taken = False
+            for jj in range(done):
+                if gone[jj] == u:
+                    taken = True
+            if not taken:
+                break
+        for i in range(kf):
+            if chosen[i] == v:
+                chosen[i] = u
+                break
 
 
 @njit(cache=True)
-def cbns(indptr, adj, s_init, weight, max_idle, max_iterations, deadline, greedy_probability, tenure):
-    """Component-based neighbourhood search from ``s_init`` (|S| = k).
+def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, deadline, greedy_probability,
+                 tenure, target, depth_probability=0.0, max_depth=1, history=0):
+    """Component-based two-phase node exchange from ``s_init`` (|S| = k).
 
-    Each iteration is the two-phase exchange of Zhou, Hao & Glover (2019): pick a
-    large component at random, delete its vertex of largest weight (node weighting:
-    weights of the picked component grow by one per iteration, the deleted vertex's
-    weight resets, so long-ignored vertices get their turn), then return the deleted
-    vertex whose return raises the objective least (ties: the one deleted longest).
-    Stops after ``max_idle`` iterations without improvement, ``max_iterations`` in
-    all, at the wall-clock ``deadline`` (perf_counter seconds), or at objective 0.
-    Returns ``(best S, best objective, iterations)``.
+    Each iteration (Zhou, Hao & Glover 2019; Zhou, Li, Hao & Glover 2023): pick a
+    large component at random; delete from it, with probability ``greedy_probability``,
+    its vertex of largest exact removal gain (articulation-point impact; vertices
+    returned less than ``tenure`` iterations ago excluded), otherwise its vertex of
+    largest weight (node weighting: every member of the picked component gains one
+    unit, the deleted vertex resets to 0, so long-ignored vertices get their turn);
+    then return the deleted vertex whose return raises the objective least (ties:
+    the one deleted longest). Vertices with ``fixed[v] == 1`` (in ``s_init``) are
+    never returned: the search solves the instance *reduced* by them.
+
+    With probability ``depth_probability`` an iteration is a *deep* exchange instead:
+    ``d`` deletions one after the other (each chosen as above, in the then largest
+    components), then ``d`` cheapest returns, ``d`` uniform in ``2..min(max_depth,
+    free)`` — a strategic oscillation of depth ``d`` around the budget (Glover & Hao,
+    "The case for strategic oscillation", Ann. Oper. Res. 183:163–173, 2011,
+    doi:10.1007/s10479-009-0597-1) that can move a whole cut of ``d`` vertices at once,
+    which single exchanges cannot do without passing through much worse states; it
+    counts as ``d`` iterations. With ``history > 0`` a worsening exchange is undone
+    unless the result is no worse than the state ``history`` exchanges ago (late
+    acceptance, Burke & Bykov, Eur. J. Oper. Res. 258(1):70–78, 2017,
+    doi:10.1016/j.ejor.2016.07.012); 0 keeps every exchange, as MACNP does.
+
+    Stops after ``max_idle`` iterations without improving the best, ``max_iterations``
+    in all, at the wall-clock ``deadline`` (perf_counter seconds), or at an objective
+    ``<= target``. Returns ``(best S sorted, best objective, iterations)``.
     """
     n = indptr.size - 1
     k = s_init.size
     in_s = np.zeros(n, np.uint8)
-    chosen = np.empty(k + 1, np.int64)
-    since = np.zeros(n, np.int64)
     for i in range(k):
         in_s[s_init[i]] = 1
-        chosen[i] = s_init[i]
-    label = np.full(n, -1, np.int64)
-    size = np.zeros(n, np.int64)
-    roots = np.zeros(n, np.int64)
-    root_pos = np.full(n, -1, np.int64)
-    counters = np.zeros(3, np.int64)
-    mark = np.zeros(n, np.int64)
-    cmark = np.zeros(n, np.int64)
-    queue = np.zeros(n, np.int64)
-    members = np.zeros(n, np.int64)
+    kf = 0
+    chosen = np.empty(k + max(max_depth, 1), np.int64)
+    for i in range(k):
+        if fixed[s_init[i]] == 0:
+            chosen[kf] = s_init[i]
+            kf += 1
+    since = np.zeros(n, np.int64)
+    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    cnt = np.zeros(4, np.int64)
     gains = np.full(n, -1, np.int64)
-    work = np.zeros((8, n), np.int64)
     returned_at = np.full(n, -(1 << 40), np.int64)
-    _build(indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members)
-    best = chosen[:k].copy()
-    best_obj = counters[1]
+    _build(indptr, adj, in_s, st, cnt)
+    best_in = in_s.copy()
+    best_obj = cnt[1]
+    hist = np.full(max(history, 1), cnt[1], np.int64)
+    gone = np.empty(max(max_depth, 1), np.int64)
+    back = np.empty(max(max_depth, 1), np.int64)
     idle = 0
     it = 0
+    moves = 0
     effort = 0
-    while idle < max_idle and it < max_iterations and counters[1] > 0 and k > 0:
-        # time checks every 64 iterations, or sooner when iterations are long (big components)
-        if ((it & 63) == 0 or effort > 200_000) and _now() > deadline:
-            break
+    while idle < max_idle and it < max_iterations and cnt[1] > target and kf > 0:
+        # clock checks every 64 iterations, or sooner when iterations are long (big components)
         if (it & 63) == 0 or effort > 200_000:
             effort = 0
-        it += 1
-        r = _pick_large_root(roots, size, counters)
-        if r < 0:
+            if _now() > deadline:
+                break
+        depth = 1
+        if max_depth > 1 and kf > 1 and depth_probability > 0.0 and np.random.random() < depth_probability:
+            # a deep exchange moves at most as many vertices as the search may return
+            depth = np.random.randint(2, min(max_depth, kf) + 1)
+            depth = min(depth, max_iterations - it)  # never past the budget
+        it += depth
+        before = cnt[1]
+        stop = False
+        for j in range(depth):
+            r = _pick_large(st, cnt)
+            if r < 0:
+                stop = True
+                break
+            effort += st[SIZE, r]
+            v = -1
+            if greedy_probability > 0.0 and np.random.random() < greedy_probability:
+                v = _best_gain_vertex(r, indptr, adj, in_s, st, cnt, gains, weight, returned_at, it, tenure, True)
+            if v == -1:
+                v = _heaviest_vertex(r, indptr, adj, in_s, st, cnt, weight)
+            weight[v] = 0
+            _delete(v, indptr, adj, in_s, st, cnt)
+            chosen[kf + j] = v
+            gone[j] = v
+            since[v] = it
+        if stop and j == 0:
             break
-        effort += size[r]
-        v = -1
-        if greedy_probability > 0.0 and np.random.random() < greedy_probability:
-            # exact gains in the component; best non-tabu vertex (ties at random)
-            tail = _component_gains(r, indptr, adj, in_s, label, size, counters, mark, gains, members,
-                                    work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7])
-            best_gain = -1
-            ties = 0
-            for i in range(tail):
-                x = members[i]
-                weight[x] += 1
-                if returned_at[x] + tenure > it:
-                    continue
-                if gains[x] > best_gain:
-                    best_gain = gains[x]
-                    v = x
-                    ties = 1
-                elif gains[x] == best_gain:
-                    ties += 1
-                    if np.random.randint(0, ties) == 0:
-                        v = x
-        if v == -1:
-            # members of the picked component (breadth-first over its label)
-            counters[2] += 1
-            stamp = counters[2]
-            mark[r] = stamp
-            members[0] = r
-            head, tail = 0, 1
-            while head < tail:
-                x = members[head]
-                head += 1
-                for e in range(indptr[x], indptr[x + 1]):
-                    y = adj[e]
-                    if in_s[y] == 0 and mark[y] != stamp:
-                        mark[y] = stamp
-                        members[tail] = y
-                        tail += 1
-            best_w = -1
-            ties = 0
-            for i in range(tail):
-                x = members[i]
-                weight[x] += 1
-                if weight[x] > best_w:
-                    best_w = weight[x]
-                    v = x
-                    ties = 1
-                elif weight[x] == best_w:
-                    ties += 1
-                    if np.random.randint(0, ties) == 0:
-                        v = x
-        weight[v] = 0
-        _delete(v, indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members)
-        chosen[k] = v
-        since[v] = it
-        i = _best_restore(chosen, k + 1, v, indptr, adj, in_s, label, size, counters, cmark, since)
-        u = chosen[i]
-        _restore(u, indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members)
-        chosen[i] = chosen[k]
-        returned_at[u] = it
-        if counters[1] < best_obj:
-            best_obj = counters[1]
-            best[:] = chosen[:k]
+        done = j if stop else depth
+        for j in range(done):
+            m = kf + done - j
+            i = _cheapest_return(chosen, m, chosen[m - 1] if done == 1 else -1, indptr, adj, in_s, st, cnt, since)
+            u = chosen[i]
+            _restore(u, indptr, adj, in_s, st, cnt)
+            chosen[i] = chosen[m - 1]
+            back[j] = u
+            returned_at[u] = it
+        if history > 0:
+            # late acceptance (Burke & Bykov 2017): a worse state is kept only if it is no
+            # worse than the state `history` moves ago; otherwise the move is undone
+            slot = moves % history
+            moves += 1
+            if cnt[1] > before and cnt[1] > hist[slot]:
+                _undo(gone, back, done, chosen, kf, indptr, adj, in_s, st, cnt)
+            hist[slot] = cnt[1]
+        if cnt[1] < best_obj:
+            best_obj = cnt[1]
+            best_in[:] = in_s
             idle = 0
         else:
             idle += 1
-    return best, best_obj, it
+    out = np.empty(k, np.int64)
+    j = 0
+    for v in range(n):
+        if best_in[v] != 0:
+            out[j] = v
+            j += 1
+    return out, best_obj, it
 
 
 @njit(cache=True)
-def crossover(indptr, adj, parent_a, parent_b, k, keep_probability, deadline, fallback_order):
-    """Double backbone-based crossover with greedy repair (Zhou, Hao & Glover 2019).
+def exhaustive_best(indptr, adj, candidates, base, k, bound):
+    """Best ``k``-subset of ``candidates`` to delete on top of ``base`` (a 0/1 mask), by
+    enumeration with union-find evaluation: every subset is tried, so the result is a
+    proof of optimality among supersets of ``base`` drawn from ``candidates``.
 
-    Vertices deleted in both parents are kept; each vertex deleted in exactly one is
-    kept with ``keep_probability``. The child is then repaired to exactly ``k``
-    deleted vertices: while too many, return the one whose return costs least; while
-    too few, delete the best-gain vertex of a random large component.
+    ``bound`` is an objective value to beat (an incumbent); returns (best value, best
+    subset), the subset empty when nothing beats ``bound``.
     """
     n = indptr.size - 1
-    in_a = np.zeros(n, np.uint8)
-    for v in parent_a:
-        in_a[v] = 1
-    in_b = np.zeros(n, np.uint8)
-    for v in parent_b:
-        in_b[v] = 1
+    c = candidates.size
+    idx = np.arange(k)
+    best = bound
+    best_set = np.empty(0, np.int64)
+    parent = np.empty(n, np.int64)
+    size = np.empty(n, np.int64)
+    deleted = base.copy()
+    if k > c:
+        return best, best_set
+    while True:
+        for i in range(k):
+            deleted[candidates[idx[i]]] = 1
+        for v in range(n):
+            parent[v] = v
+            size[v] = 1
+        total = 0
+        for a0 in range(n):
+            if deleted[a0]:
+                continue
+            for e in range(indptr[a0], indptr[a0 + 1]):
+                b0 = adj[e]
+                if b0 < a0 or deleted[b0]:
+                    continue
+                a = a0
+                b = b0
+                while parent[a] != a:
+                    parent[a] = parent[parent[a]]
+                    a = parent[a]
+                while parent[b] != b:
+                    parent[b] = parent[parent[b]]
+                    b = parent[b]
+                if a != b:
+                    if size[a] < size[b]:
+                        a, b = b, a
+                    total += size[a] * size[b]
+                    parent[b] = a
+                    size[a] += size[b]
+        if total < best:
+            best = total
+            best_set = np.empty(k, np.int64)
+            for i in range(k):
+                best_set[i] = candidates[idx[i]]
+        for i in range(k):
+            deleted[candidates[idx[i]]] = base[candidates[idx[i]]]
+        i = k - 1
+        while i >= 0 and idx[i] == c - k + i:
+            i -= 1
+        if i < 0:
+            break
+        idx[i] += 1
+        for j in range(i + 1, k):
+            idx[j] = idx[j - 1] + 1
+    return best, best_set
+
+
+@njit(cache=True)
+def greedy_restore(indptr, adj, s_init, k):
+    """Shrink ``s_init`` to ``k`` deleted vertices, each time returning the one whose
+    return raises the objective least (ties: lowest index) — the reverse greedy of
+    Addis, Aringhieri, Grosso & Hosteins (2016). Returns the deleted vertices, sorted."""
+    n = indptr.size - 1
+    m = s_init.size
     in_s = np.zeros(n, np.uint8)
-    m = 0
-    for v in range(n):
-        if in_a[v] != 0 and in_b[v] != 0:
-            in_s[v] = 1
-            m += 1
-        elif (in_a[v] != 0 or in_b[v] != 0) and np.random.random() < keep_probability:
-            in_s[v] = 1
-            m += 1
-    chosen = np.empty(max(m, 1), np.int64)
+    chosen = s_init.copy()
+    for v in chosen:
+        in_s[v] = 1
+    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    cnt = np.zeros(4, np.int64)
+    _build(indptr, adj, in_s, st, cnt)
+    since = np.zeros(n, np.int64)
+    while m > k:
+        i = _cheapest_return(chosen, m, -1, indptr, adj, in_s, st, cnt, since)
+        _restore(chosen[i], indptr, adj, in_s, st, cnt)
+        chosen[i] = chosen[m - 1]
+        m -= 1
+    return np.sort(chosen[:k])
+
+
+@njit(cache=True)
+def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvement=True):
+    """Steepest descent over *exact* swaps: return one deleted vertex ``u`` and delete
+    one vertex ``v`` instead, the pair that lowers the objective most, until no swap
+    improves (or ``max_steps`` swaps).
+
+    For each ``u`` the best partner inside the component that ``u``'s return creates
+    is found by one articulation-point pass over that component (so swaps that shift
+    a cut — return ``u``, delete its neighbour — are seen, which the two-phase
+    exchange, choosing ``v`` and ``u`` one after the other, misses); outside it the
+    partner is the best vertex of the other components (their gains do not change).
+    One step costs O(Σ_u |C_u| + e(C_u)) ≤ O(K (n + m)). Vertices with ``fixed[v]``
+    stay deleted. With ``first_improvement`` the deleted vertices are scanned in random
+    order and the best swap of the first ``u`` that has an improving one is made.
+    Returns ``(S sorted, objective, swaps made)``.
+    """
+    n = indptr.size - 1
+    k = s_init.size
+    in_s = np.zeros(n, np.uint8)
+    for v in s_init:
+        in_s[v] = 1
+    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    cnt = np.zeros(4, np.int64)
+    gains = np.full(n, -1, np.int64)
+    _build(indptr, adj, in_s, st, cnt)
+    chosen = np.empty(k, np.int64)
+    kf = 0
+    for v in s_init:
+        if fixed[v] == 0:
+            chosen[kf] = v
+            kf += 1
+    comp_gain = np.zeros(n, np.int64)
+    comp_best = np.zeros(n, np.int64)
+    order = np.zeros(n, np.int64)
+    label = st[LABEL]
+    cmark = st[CMARK]
+    steps = 0
+    while steps < max_steps and kf > 0 and cnt[1] > 0:
+        if _now() > deadline:
+            break
+        # best single deletion per component, components by decreasing best gain
+        nc = cnt[0]
+        for i in range(nc):
+            c = st[ROOTS, i]
+            t = _component_gains(c, indptr, adj, in_s, st, cnt, gains)
+            bg = -1
+            bv = -1
+            for j in range(t):
+                x = st[MEMBERS, j]
+                if gains[x] > bg:
+                    bg = gains[x]
+                    bv = x
+            comp_gain[c] = bg
+            comp_best[c] = bv
+            order[i] = c
+        ranked = order[:nc][np.argsort(-comp_gain[order[:nc]], kind="stable")]
+        best_delta = 0
+        best_u = -1
+        best_v = -1
+        if first_improvement:  # random scan order; the first improving u is taken
+            for i in range(kf - 1, 0, -1):
+                j = np.random.randint(0, i + 1)
+                chosen[i], chosen[j] = chosen[j], chosen[i]
+        for i in range(kf):
+            if first_improvement and best_u != -1:
+                break
+            u = chosen[i]
+            base = cnt[1]
+            # outside u's new component: the best vertex of a component u does not touch
+            cnt[2] += 1
+            stamp = cnt[2]
+            for e in range(indptr[u], indptr[u + 1]):
+                w = adj[e]
+                if in_s[w] == 0:
+                    cmark[label[w]] = stamp
+            _restore(u, indptr, adj, in_s, st, cnt)
+            cost = cnt[1] - base
+            for j in range(ranked.size):
+                c = ranked[j]
+                if cmark[c] != stamp and st[ROOT_POS, c] >= 0:
+                    delta = cost - comp_gain[c]
+                    if delta < best_delta:
+                        best_delta = delta
+                        best_u = u
+                        best_v = comp_best[c]
+                    break
+            # inside it: one articulation-point pass
+            cu = label[u]
+            t = _component_gains(cu, indptr, adj, in_s, st, cnt, gains)
+            for j in range(t):
+                x = st[MEMBERS, j]
+                if x != u:
+                    delta = cost - gains[x]
+                    if delta < best_delta:
+                        best_delta = delta
+                        best_u = u
+                        best_v = x
+            _delete(u, indptr, adj, in_s, st, cnt)
+        if best_u == -1:
+            break
+        _restore(best_u, indptr, adj, in_s, st, cnt)
+        _delete(best_v, indptr, adj, in_s, st, cnt)
+        for i in range(kf):
+            if chosen[i] == best_u:
+                chosen[i] = best_v
+                break
+        steps += 1
+    out = np.empty(k, np.int64)
     j = 0
     for v in range(n):
         if in_s[v] != 0:
-            chosen[j] = v
+            out[j] = v
             j += 1
-    if m > k:
-        label = np.full(n, -1, np.int64)
-        size = np.zeros(n, np.int64)
-        roots = np.zeros(n, np.int64)
-        root_pos = np.full(n, -1, np.int64)
-        counters = np.zeros(3, np.int64)
-        mark = np.zeros(n, np.int64)
-        cmark = np.zeros(n, np.int64)
-        queue = np.zeros(n, np.int64)
-        members = np.zeros(n, np.int64)
-        since = np.zeros(n, np.int64)
-        _build(indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members)
-        while m > k:
-            # random order among equal costs: shuffle the candidates first
-            for i in range(m - 1, 0, -1):
-                jj = np.random.randint(0, i + 1)
-                chosen[i], chosen[jj] = chosen[jj], chosen[i]
-            i = _best_restore(chosen, m, -1, indptr, adj, in_s, label, size, counters, cmark, since)
-            u = chosen[i]
-            _restore(u, indptr, adj, in_s, label, size, roots, root_pos, counters, mark, cmark, queue, members)
-            chosen[i] = chosen[m - 1]
-            m -= 1
-        return chosen[:k].copy()
-    return greedy_fill(indptr, adj, chosen[:m], k, True, deadline, fallback_order)
+    return out, cnt[1], steps

@@ -10,9 +10,11 @@ brings; node ids are arbitrary tokens.
   read by :func:`chokepoint.inputs.edgelist.read_edge_list`.
 - :func:`pairwise_connectivity` — f(S) with graph-tool's compiled components.
 - :func:`greedy_critical_nodes` — the greedy baseline (best exact gain each step).
-- :func:`heuristic_critical_nodes` — memetic search with component-based
-  neighbourhood search (MACNP-style), time-limited, deterministic given a seed.
+- :func:`heuristic_critical_nodes` — reduce–solve–combine memetic search with a
+  component-based local search (two-phase and deep exchanges, exact swap descent);
+  deterministic given a seed and an iteration budget, optionally in several processes.
 - :func:`safe_fixings` — nodes an exact model may fix as not deleted.
+- :func:`exhaustive_critical_nodes` — proven optimum by enumeration on small reduced instances.
 
 The entry point that adds the exact MILP on small graphs (``optimal`` only when proved)
 is :func:`optimization.cnp_exact.critical_nodes`.
@@ -22,8 +24,11 @@ The local-search kernels are JIT-compiled loops in :mod:`graph._cnp_kernel`.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
 
 import numpy as np
 
@@ -42,7 +47,10 @@ __all__ = [
     "removal_gains",
     "greedy_critical_nodes",
     "heuristic_critical_nodes",
+    "SearchSettings",
     "safe_fixings",
+    "exhaustive_critical_nodes",
+    "EXHAUSTIVE_WORK",
     "validate_k",
     "warm_up",
 ]
@@ -303,18 +311,19 @@ class _Pool:
 
 
 def _pool_update(pool: _Pool, child: np.ndarray, child_obj: int, n: int, k: int, capacity: int,
-                 quality_weight: float = 0.6) -> None:
+                 quality_weight: float = 0.6) -> bool:
     """Rank-based quality-and-distance pool update (Zhou, Hao & Glover 2019, §III-E).
 
     The child joins; if the pool is over capacity, the member with the worst score
-    ``β·rank(objective) + (1-β)·rank(-distance to the nearest other member)`` leaves.
+    ``β·rank(objective) + (1-β)·rank(-distance to the nearest other member)`` leaves
+    (possibly the child). Returns whether the child stayed.
     """
     if pool.contains(child):
-        return
+        return False
     pool.members.append(child)
     pool.objectives.append(int(child_obj))
     if len(pool.members) <= capacity:
-        return
+        return True
     p = len(pool.members)
     matrix = np.zeros((p, n), dtype=np.float32)
     for i, s in enumerate(pool.members):
@@ -330,6 +339,7 @@ def _pool_update(pool: _Pool, child: np.ndarray, child_obj: int, n: int, k: int,
     worst = int(np.argmax(score))
     del pool.members[worst]
     del pool.objectives[worst]
+    return worst != p - 1
 
 
 _WARM = False
@@ -354,30 +364,207 @@ def warm_up() -> float:
     order = np.arange(3, dtype=np.int64)
     one = kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), 1, False, np.inf, order)
     kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), 1, True, np.inf, order)
-    kernel.cbns(indptr, adj, one, np.zeros(3, np.int64), 1, 1, np.inf, 0.5, 5)
-    kernel.crossover(indptr, adj, one, one, 1, 0.85, np.inf, order)
+    kernel.local_search(indptr, adj, one, np.zeros(3, np.uint8), np.zeros(3, np.int64), 1, 1, np.inf, 0.5, 5, 0, 0.5, 2)
+    kernel.exhaustive_best(indptr, adj, order, np.zeros(3, np.uint8), 1, 1 << 62)
+    kernel.swap_descent(indptr, adj, one, np.zeros(3, np.uint8), 1, np.inf, True)
+    kernel.greedy_restore(indptr, adj, order, 1)
     _WARM = True
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class SearchSettings:
+    """Parameters of :func:`heuristic_critical_nodes` (defaults: see bench/results/cnp.md).
+
+    population : largest pool size of the memetic search; offspring join until it is full.
+    initial_population : solutions built (greedy + local search) before the first generation.
+    max_idle : a local search stops after this many iterations without improvement.
+    greedy_probability : share of local-search iterations that delete the best-gain
+        vertex of the picked component (articulation-point impact) instead of the
+        heaviest one (node weighting); 0 = MACNP's pure node weighting.
+    tenure : a returned vertex is not deleted again by a best-gain move for this many iterations.
+    reduce : offspring are searched on the instance reduced by their parents' common
+        vertices (IRMS's reduce–solve–combine); False = MACNP's double-backbone
+        crossover, all vertices free.
+    polish : after the reduced search, one more local search on the whole instance.
+    descent : every local-search result is finished by a descent over exact swaps
+        (:func:`graph._cnp_kernel.swap_descent`), so pool members are swap-optimal.
+    history : late-acceptance list length of the local search (0 = every exchange is
+        kept, as in MACNP).
+    restart_after : generations without a new best before the pool (but its best
+        member) is rebuilt from fresh starts; 0 disables restarts.
+    depth_probability, max_depth : share of local-search iterations that are deep
+        exchanges — delete ``d`` vertices one after the other (``d`` uniform in
+        ``2..max_depth``), then return ``d`` cheapest one after the other — instead of
+        a single two-phase exchange.
+    """
+
+    population: int = 10
+    initial_population: int = 4
+    max_idle: int = 1000
+    greedy_probability: float = 0.5
+    tenure: int = 5
+    reduce: bool = True
+    polish: bool = False
+    restart_after: int = 0
+    depth_probability: float = 0.3
+    max_depth: int = 50
+    descent: bool = True
+    history: int = 0
+
+
+def _derived_seed(seed: int, worker: int) -> int:
+    """Seed of process ``worker`` of a multi-process run; worker 0 keeps ``seed``, so a
+    2-process run never ends worse than the 1-process run of the same seed and budget."""
+    if worker == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, worker]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: int | None,
+            max_generations: int | None, stall_generations: int | None, target: int, initial,
+            settings: SearchSettings) -> tuple[np.ndarray, int, dict]:
+    """One process's memetic search (see :func:`heuristic_critical_nodes`)."""
+    started = time.perf_counter()
+    wall_started = time.time()
+    deadline = started + float(seconds)
+    n = edges.num_nodes
+    indptr, adj = edges.csr()
+    kernel.seed_rng(int(seed) & 0x7FFFFFFF)
+    rng = np.random.default_rng(seed)
+    budget = (1 << 62) if max_iterations is None else int(max_iterations)
+    stats = {"seed": int(seed), "generations": 0, "iterations": 0, "restarts": 0, "initial_greedy": None,
+             "trajectory": []}
+    weight = np.zeros(n, np.int64)
+    no_fixing = np.zeros(n, np.uint8)
+
+    def improve(s: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray, int]:
+        left = budget - stats["iterations"]
+        best, obj, iterations = kernel.local_search(indptr, adj, s.astype(np.int64), fixed, weight,
+                                                    settings.max_idle, max(left, 0), deadline,
+                                                    float(settings.greedy_probability), int(settings.tenure),
+                                                    int(target), float(settings.depth_probability),
+                                                    int(settings.max_depth), int(settings.history))
+        stats["iterations"] += int(iterations)
+        if settings.descent and obj > target and stats["iterations"] < budget:
+            # each swap made counts as one iteration of the budget
+            best, obj, swaps = kernel.swap_descent(indptr, adj, best, fixed, budget - stats["iterations"], deadline,
+                                                   True)
+            stats["iterations"] += int(swaps)
+            stats["descent_swaps"] = stats.get("descent_swaps", 0) + int(swaps)
+        return best, int(obj)
+
+    pool = _Pool([], [])
+    best_s, best_obj = None, None
+
+    def consider(s: np.ndarray, obj: int) -> None:
+        nonlocal best_s, best_obj
+        if best_obj is None or obj < best_obj:
+            best_s, best_obj = s, obj
+            stats["trajectory"].append((round(time.time() - wall_started, 4), stats["iterations"], int(obj)))
+        _pool_update(pool, s, obj, n, k, settings.population)
+
+    def out_of_budget() -> bool:
+        return stats["iterations"] >= budget or time.perf_counter() >= deadline or best_obj <= target
+
+    # Exact greedy is O(K (n + m)); above that budget start from a degree ranking.
+    by_degree = np.argsort(-np.diff(indptr), kind="stable").astype(np.int64)
+    large = k * (n + adj.size) > 2e7
+    empty = np.zeros(0, np.int64)
+    first = by_degree[:k].copy() if large else kernel.greedy_fill(indptr, adj, empty, k, False, deadline, by_degree)
+    stats["initial_greedy"] = int(kernel.objective_of(indptr, adj, _removed_mask(n, first).astype(np.uint8)))
+    starts = [first] if initial is None else [np.asarray(initial, dtype=np.int64), first]
+    for s in starts:
+        consider(*improve(s, no_fixing))
+
+    def fill_pool(capacity: int) -> None:
+        attempts = 0  # small graphs may have fewer distinct local optima than pool places
+        while len(pool.members) < capacity and attempts < 3 * capacity and not out_of_budget():
+            consider(*improve(kernel.greedy_fill(indptr, adj, empty, k, True, deadline, by_degree), no_fixing))
+            attempts += 1
+
+    fill_pool(settings.initial_population)
+    generations = stall = since_best = 0
+    while not out_of_budget() and len(pool.members) >= 2:
+        if max_generations is not None and generations >= max_generations:
+            break
+        if stall_generations is not None and stall >= stall_generations:
+            break
+        if settings.restart_after and since_best >= settings.restart_after:
+            keep = int(np.argmin(pool.objectives))
+            pool.members, pool.objectives = [pool.members[keep]], [pool.objectives[keep]]
+            weight[:] = 0
+            fill_pool(settings.initial_population)
+            stats["restarts"] += 1
+            since_best = 0
+            continue
+        a, b = rng.choice(len(pool.members), size=2, replace=False)
+        pa, pb = pool.members[a], pool.members[b]
+        previous = best_obj
+        if settings.reduce:
+            common = np.intersect1d(pa, pb, assume_unique=True)
+            child = kernel.greedy_fill(indptr, adj, common, k, True, deadline, by_degree)
+            fixed = _removed_mask(n, common).astype(np.uint8)
+            s, obj = improve(child, fixed)
+            if settings.polish and not out_of_budget():
+                s, obj = improve(s, no_fixing)
+        else:
+            s, obj = improve(_backbone_child(indptr, adj, pa, pb, k, rng, deadline, by_degree), no_fixing)
+        consider(s, obj)
+        improved = best_obj < previous
+        stall = 0 if improved else stall + 1
+        since_best = 0 if improved else since_best + 1
+        generations += 1
+    stats["generations"] = generations
+    stats["population"] = len(pool.members)
+    stats["seconds"] = time.perf_counter() - started
+    return best_s, int(best_obj), stats
+
+
+def _backbone_child(indptr, adj, pa, pb, k, rng, deadline, order) -> np.ndarray:
+    """Double backbone-based crossover (Zhou, Hao & Glover 2019): vertices deleted in
+    both parents are kept, each vertex deleted in one parent with probability 0.85;
+    then repaired to exactly ``k``: extra vertices are returned cheapest first (by a
+    local search with no idle allowance), missing ones deleted greedily."""
+    common = np.intersect1d(pa, pb, assume_unique=True)
+    either = np.setxor1d(pa, pb, assume_unique=True)
+    keep = either[rng.random(either.size) < 0.85]
+    chosen = np.sort(np.concatenate([common, keep]))
+    if chosen.size > k:
+        chosen = np.sort(rng.permutation(chosen)[:k])
+    return kernel.greedy_fill(indptr, adj, chosen, k, True, deadline, order)
+
+
+def _worker(payload: tuple) -> tuple[np.ndarray, int, dict, float]:
+    """Entry point of a search process (spawned): warm up, then search until the shared deadline."""
+    edges, k, wall_deadline, seed, max_iterations, max_generations, stall_generations, target, initial, settings = payload
+    warm_up()
+    seconds = max(wall_deadline - time.time(), 1e-3)
+    began = time.time()
+    s, obj, stats = _search(edges, k, seconds, seed, max_iterations, max_generations, stall_generations, target,
+                            initial, settings)
+    return s, obj, stats, began
+
+
 def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: int = 0,
-                             population: int = 20, max_idle: int = 1000, max_generations: int | None = None,
-                             target: int = 0, initial=None,
-                             greedy_probability: float = 0.5, tenure: int = 5,
-                             stall_generations: int | None = None) -> tuple[np.ndarray, int, dict]:
-    """Memetic search for the CNP (MACNP-style); returns ``(S, f(S), stats)``.
+                             max_iterations: int | None = None, processes: int = 1,
+                             max_generations: int | None = None, stall_generations: int | None = None,
+                             target: int = 0, initial=None, settings: SearchSettings | None = None,
+                             **overrides) -> tuple[np.ndarray, int, dict]:
+    """Memetic search for the CNP (reduce–solve–combine); returns ``(S, f(S), stats)``.
 
-    Population initialisation: the exact greedy, then randomized greedy solutions
-    (random large component, best gain in it), each improved by component-based
-    neighbourhood search (CBNS). Each generation: two random parents, double
-    backbone-based crossover with greedy repair, CBNS, rank-based pool update.
-    Stops at ``time_limit`` seconds (wall clock), after ``max_generations``, after
-    ``stall_generations`` generations without improvement, or when ``f(S) <= target``
-    (a proven lower bound, 0 by default).
+    Population: the exact greedy, then randomized greedy solutions (random large
+    component, best gain in it), each improved by the component-based local search
+    (:func:`graph._cnp_kernel.local_search`). Each generation: two random parents; the
+    vertices deleted in both are fixed (the instance is *reduced* by them), the rest
+    is filled greedily and improved by local search on the reduced instance (*solve*),
+    the child is the union (*combine*) and enters the pool by the rank-based
+    quality-and-distance rule.
 
-    Deterministic given ``seed`` for a fixed ``max_generations`` and ample time: the
-    search trajectory depends only on the seed; with a binding time limit, where it
-    stops depends on the machine.
+    Deterministic: with ``seed`` and a budget (``max_iterations`` local-search moves
+    in all per process, ``max_generations``), the result is the same on any machine;
+    the wall-clock ``time_limit`` only stops the search early (then where it stops
+    depends on the machine's speed). Nothing that steers the search reads the clock.
 
     Parameters
     ----------
@@ -387,34 +574,38 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
     time_limit : float
         Seconds of wall clock (> 0).
     seed : int
-    population : int
-        Largest pool size (20 in MACNP); reduced when filling the pool would take more
-        than about a quarter of the remaining time.
-    max_idle : int
-        CBNS stops after this many non-improving iterations (1000 in MACNP).
+    max_iterations : int, optional
+        Local-search iterations (two-phase exchanges) per process; unlimited by default.
+    processes : int
+        Independent searches run in parallel processes (seed of process ``i`` derived
+        from ``seed``, process 0 with ``seed`` itself); the best result wins, ties to
+        the lexicographically smallest set. 1 = in this process.
+    max_generations, stall_generations : int, optional
+        Stop after that many memetic generations in all / without a new best.
+    target : int
+        Stop once ``f(S) <= target`` (a proven lower bound; 0 by default).
     initial : sequence of int, optional
         A solution to seed the pool with (e.g. from an exact solve).
-    greedy_probability : float
-        Share of CBNS iterations that delete the best-gain vertex of the picked large
-        component instead of the vertex of largest weight (0 = plain MACNP). 0.5 was
-        clearly better on Watts–Strogatz graphs in our measurements (bench_cnp).
-    tenure : int
-        A returned vertex is not deleted again by a best-gain move for this many iterations.
+    settings : SearchSettings, optional
+        Algorithm parameters; keyword ``overrides`` replace single fields.
 
     Notes
     -----
-    One CBNS iteration costs O(|L| + e(L) + Σ_{u∈S} deg u) for the chosen large
-    component ``L`` (vertices, edges), independent of n; building a solution's
-    components is O(n + m).
+    One local-search iteration costs O(|L| + e(L) + Σ_{u∈S} deg u) for the chosen
+    large component ``L`` — independent of n — and deleting a vertex costs time in the
+    size of the small pieces it cuts off (interleaved searches). The greedy
+    construction is O(K (n + m)).
 
-    References: Y. Zhou, J.-K. Hao, F. Glover, "Memetic search for identifying
-    critical nodes in sparse graphs", IEEE Trans. Cybern. 49(10):3699–3712, 2019,
-    doi:10.1109/TCYB.2018.2848116 (CBNS, double backbone crossover, pool update);
-    Y. Zhou, J.-K. Hao, "A fast heuristic algorithm for the critical node problem",
-    GECCO 2017 companion, doi:10.1145/3067695.3076011 (two-phase node exchange);
-    B. Addis, R. Aringhieri, A. Grosso, P. Hosteins, "Hybrid constructive heuristics
-    for the critical node problem", Ann. Oper. Res. 238:637–649, 2016,
-    doi:10.1007/s10479-016-2110-y (greedy construction and repair).
+    References: Y. Zhou, J. Li, J.-K. Hao, F. Glover, "Detecting critical nodes in
+    sparse graphs via 'reduce-solve-combine' memetic search", INFORMS J. Comput.
+    36(1):39–60, 2024, doi:10.1287/ijoc.2022.0130 (reduction by common vertices,
+    articulation-point impact with node weighting); Y. Zhou, J.-K. Hao, F. Glover,
+    "Memetic search for identifying critical nodes in sparse graphs", IEEE Trans.
+    Cybern. 49(10):3699–3712, 2019, doi:10.1109/TCYB.2018.2848116 (two-phase exchange,
+    node weighting, double backbone crossover, pool update); B. Addis, R. Aringhieri,
+    A. Grosso, P. Hosteins, "Hybrid constructive heuristics for the critical node
+    problem", Ann. Oper. Res. 238:637–649, 2016, doi:10.1007/s10479-016-2110-y (greedy
+    construction and repair).
     """
     warm_up()
     started = time.perf_counter()
@@ -423,80 +614,38 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
     k = validate_k(k, n)
     if not time_limit > 0:
         raise GraphInputError(f"time limit must be a positive number of seconds, got {time_limit!r}")
-    deadline = started + float(time_limit)
-    indptr, adj = edges.csr()
-    kernel.seed_rng(int(seed) & 0x7FFFFFFF)
-    rng = np.random.default_rng(seed)
-    stats = {"generations": 0, "cbns_iterations": 0, "initial_greedy": None}
+    if max_iterations is not None and (isinstance(max_iterations, bool) or int(max_iterations) < 0):
+        raise GraphInputError(f"max_iterations must be a whole number >= 0, got {max_iterations!r}")
+    processes = int(processes)
+    if processes < 1:
+        raise GraphInputError(f"processes must be at least 1, got {processes!r}")
+    settings = replace(settings or SearchSettings(), **overrides)
     if k == 0 or n == 0:
-        s = np.zeros(0, np.int64)
-        return s, kernel.objective_of(indptr, adj, np.zeros(n, np.uint8)), stats
-    weight = np.zeros(n, np.int64)
-
-    def improve(s: np.ndarray) -> tuple[np.ndarray, int]:
-        best, obj, iterations = kernel.cbns(indptr, adj, s.astype(np.int64), weight, max_idle, 1 << 62, deadline,
-                                            float(greedy_probability), int(tenure))
-        stats["cbns_iterations"] += int(iterations)
-        return np.sort(best), int(obj)
-
-    pool = _Pool([], [])
-    best_s, best_obj = None, None
-
-    def consider(s: np.ndarray, obj: int) -> None:
-        nonlocal best_s, best_obj
-        if best_obj is None or obj < best_obj:
-            best_s, best_obj = s, obj
-        _pool_update(pool, s, obj, n, k, population)
-
-    # Exact greedy is O(K (n + m)); above that budget start from a degree ranking and
-    # fill the pool with perturbed copies of it instead of randomized greedy solutions.
-    by_degree = np.argsort(-np.diff(indptr), kind="stable").astype(np.int64)
-    large = k * (n + adj.size) > 2e7
-    if not large:
-        first = kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, False, deadline, by_degree)
-    else:
-        first = by_degree[:k].copy()
-
-    def another_start() -> np.ndarray:
-        if not large:
-            return kernel.greedy_fill(indptr, adj, np.zeros(0, np.int64), k, True, deadline, by_degree)
-        keep = rng.random(k) >= 0.2
-        outside = np.setdiff1d(rng.choice(n, size=min(n, 2 * k), replace=False), first[keep])
-        return np.concatenate([first[keep], outside[: k - int(keep.sum())]]).astype(np.int64)
-    stats["initial_greedy"] = int(kernel.objective_of(indptr, adj, _removed_mask(n, first).astype(np.uint8)))
-    starts = [first]
-    if initial is not None:
-        starts.insert(0, np.asarray(initial, dtype=np.int64))
-    for s in starts:
-        began = time.perf_counter()
-        consider(*improve(s))
-        per_member = time.perf_counter() - began
-    # A pool that takes most of the time limit to fill leaves none for crossover: cap it
-    # so that filling it costs at most about a quarter of the remaining time.
-    remaining = deadline - time.perf_counter()
-    population = int(max(2, min(population, remaining / (4 * max(per_member, 1e-4)))))
-    stats["population"] = population
-    attempts = 0  # small graphs may have fewer distinct local optima than pool places
-    while (len(pool.members) < population and attempts < 3 * population and time.perf_counter() < deadline
-           and best_obj > target):
-        consider(*improve(another_start()))
-        attempts += 1
-    generations = stall = 0
-    while time.perf_counter() < deadline and best_obj > target and len(pool.members) >= 2:
-        if max_generations is not None and generations >= max_generations:
-            break
-        if stall_generations is not None and stall >= stall_generations:
-            break
-        a, b = rng.choice(len(pool.members), size=2, replace=False)
-        child = kernel.crossover(indptr, adj, pool.members[a], pool.members[b], k, 0.85, deadline, by_degree)
-        previous = best_obj
-        consider(*improve(child))
-        stall = 0 if best_obj < previous else stall + 1
-        generations += 1
-    stats["generations"] = generations
+        indptr, adj = edges.csr()
+        return np.zeros(0, np.int64), int(kernel.objective_of(indptr, adj, np.zeros(n, np.uint8))), {}
+    if processes == 1:
+        return _search(edges, k, time_limit, seed, max_iterations, max_generations, stall_generations, target,
+                       initial, settings)
+    wall_start = time.time()
+    payloads = [(edges, k, wall_start + float(time_limit), _derived_seed(seed, i), max_iterations, max_generations,
+                 stall_generations, target, initial, settings) for i in range(processes)]
+    with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
+        runs = list(pool.map(_worker, payloads))
+    s, obj, _, _ = min(runs, key=lambda run: (run[1], tuple(run[0].tolist())))
+    stats = {"processes": processes, "workers": [], "trajectory": []}
+    for run_s, run_obj, run_stats, began in runs:
+        offset = began - wall_start
+        run_stats["trajectory"] = [(round(t + offset, 4), it, f) for t, it, f in run_stats["trajectory"]]
+        stats["workers"].append(run_stats)
+    merged = sorted((p for w in stats["workers"] for p in w["trajectory"]), key=lambda p: p[0])
+    for point in merged:  # the best-so-far over all processes, by wall time
+        if not stats["trajectory"] or point[2] < stats["trajectory"][-1][2]:
+            stats["trajectory"].append(point)
+    for key in ("iterations", "generations", "restarts"):
+        stats[key] = sum(w.get(key, 0) for w in stats["workers"])
+    stats["initial_greedy"] = stats["workers"][0].get("initial_greedy")
     stats["seconds"] = time.perf_counter() - started
-    return best_s, int(best_obj), stats
-
+    return s, int(obj), stats
 
 # ----------------------------------------------------------------------------- fixings for exact models
 
@@ -521,3 +670,33 @@ def safe_fixings(edges: EdgeList) -> np.ndarray:
     both = leaf_src & leaf_dst
     fixed[np.minimum(edges.src[both], edges.dst[both])] = True
     return fixed
+
+
+#: Enumeration proves an optimum when ``C(free, k) · (n + m)`` — subsets times the cost
+#: of evaluating one — is at most this (about a second of compiled loop).
+EXHAUSTIVE_WORK = 2e8
+
+
+def exhaustive_critical_nodes(graph, k: int, *, fixed=None, max_work: float = EXHAUSTIVE_WORK):
+    """Proven optimum by trying every ``k``-subset of the nodes not ``fixed``.
+
+    ``fixed`` marks nodes that may be assumed *not deleted* without losing every
+    optimum (:func:`safe_fixings`, valid for ``|S| <= K``); with fewer free nodes than
+    ``k``, deleting all of them is optimal and the set is padded with fixed nodes.
+    Returns ``(S, f(S))``, or None when ``C(free, k) · (n + m)`` exceeds ``max_work``.
+    Each subset is evaluated by union-find in O(n + m α).
+    """
+    edges = edge_list(graph)
+    n = edges.num_nodes
+    k = validate_k(k, n)
+    fixed = np.zeros(n, bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    free = np.flatnonzero(~fixed).astype(np.int64)
+    take = min(k, free.size)
+    if math.comb(free.size, take) * (n + 2 * edges.num_edges + 1) > max_work:
+        return None
+    warm_up()
+    indptr, adj = edges.csr()
+    value, subset = kernel.exhaustive_best(indptr, adj, free, np.zeros(n, np.uint8), take, 1 << 62)
+    if take < k:
+        subset = np.concatenate([subset, np.flatnonzero(fixed)[: k - take]])
+    return np.sort(subset.astype(np.int64)), int(value)

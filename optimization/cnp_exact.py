@@ -32,8 +32,8 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from graph.critical_nodes import (CriticalNodesResult, GraphInputError, validate_k, edge_list, heuristic_critical_nodes,
-                                  pairwise_connectivity, safe_fixings, warm_up)
+from graph.critical_nodes import (CriticalNodesResult, GraphInputError, edge_list, exhaustive_critical_nodes,
+                                  heuristic_critical_nodes, pairwise_connectivity, safe_fixings, validate_k, warm_up)
 from optimization.solvers import solver_options
 
 __all__ = ["ExactCNPResult", "CriticalNodesModel", "solve_critical_nodes_milp", "critical_nodes", "EXACT_MAX_NODES"]
@@ -223,7 +223,8 @@ def solve_critical_nodes_milp(num_nodes: int, src, dst, k: int, *, time_limit: f
 
 def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "auto", solver: str = "HIGHS",
                    seed: int = 0, exact_max_nodes: int = EXACT_MAX_NODES,
-                   stall_generations: int | None = None, max_generations: int | None = None) -> CriticalNodesResult:
+                   stall_generations: int | None = None, max_generations: int | None = None,
+                   max_iterations: int | None = None, processes: int = 1) -> CriticalNodesResult:
     """Delete ``k`` nodes of an undirected graph to minimise pairwise connectivity.
 
     Parameters
@@ -232,44 +233,52 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
     k : int
         Number of nodes to delete, ``0 <= k <= n``.
     time_limit : float
-        Wall-clock seconds for the search (heuristic and MILP share it). The one-off
-        load of the compiled kernels (first call in a process) comes on top and is
-        included in ``seconds``.
+        Wall-clock seconds for the search (heuristic and MILP share it). It only stops
+        the search early: with a budget (``max_iterations``, ``max_generations``) the
+        answer does not depend on the machine. The one-off load of the compiled
+        kernels (first call in a process) comes on top and is included in ``seconds``.
     method : {"auto", "heuristic", "exact"}
-        ``auto``: heuristic, then the exact MILP when the graph has at most
-        ``exact_max_nodes`` non-trivial nodes; ``exact``: MILP whatever the size;
-        ``heuristic``: no MILP.
+        ``auto``: enumeration when the reduced instance is small enough to try every
+        subset (a proof), else the heuristic, then the exact MILP when the graph has at
+        most ``exact_max_nodes`` non-trivial nodes; ``exact``: enumeration or MILP
+        whatever the size; ``heuristic``: neither.
     solver : {"HIGHS", "SCIP"}
         MILP solver.
     seed : int
         Heuristic seed.
     stall_generations : int, optional
-        Stop the heuristic after this many memetic generations without improvement
-        (default: search until the time limit).
+        Stop the heuristic after this many memetic generations without improvement.
     max_generations : int, optional
-        Stop the heuristic after this many memetic generations (a budget that does not
-        depend on the machine's speed; the time limit then only stops it early).
+        Stop the heuristic after this many memetic generations.
+    max_iterations : int, optional
+        Local-search iterations per process (the budget unit of
+        :func:`graph.critical_nodes.heuristic_critical_nodes`); unlimited by default.
+    processes : int
+        Independent heuristic searches in parallel processes (seeds derived from
+        ``seed``; the best wins, ties to the smallest set), 1 by default.
 
     Returns
     -------
     CriticalNodesResult
-        ``optimal`` is true only when proved: the MILP solver reported an optimum
-        (HiGHS/SCIP status ``optimal``, default relative gap tolerance) that equals
+        ``optimal`` is true only when proved: every subset was tried, or the MILP solver
+        reported an optimum (status ``optimal``, absolute gap below one) that equals
         the returned set's recomputed connectivity, or f(S) = 0.
 
     Raises
     ------
     GraphInputError
-        Bad graph input, ``k`` outside ``[0, n]`` or a non-positive time limit.
+        Bad graph input, ``k`` outside ``[0, n]``, a non-positive time limit or budget.
 
     Notes
     -----
-    Heuristic: :func:`heuristic_critical_nodes`. Exact: Veremyev, Boginski & Pasiliao
-    compact MILP (:mod:`optimization.cnp_exact`), with provably safe fixings
-    (isolated nodes, leaves). The heuristic's solution is a fallback and an upper bound;
-    on a MILP time-out the better of incumbent and heuristic is returned, with the
-    solver's proven bound when it reports one. The CNP is NP-hard (Arulselvan et al.,
-    Comput. Oper. Res. 36(7):2193–2200, 2009, doi:10.1016/j.cor.2008.08.016).
+    Heuristic: :func:`graph.critical_nodes.heuristic_critical_nodes`. Exact:
+    :func:`graph.critical_nodes.exhaustive_critical_nodes` over the nodes left free by
+    the provably safe fixings (isolated nodes, leaves), else the Veremyev, Boginski &
+    Pasiliao compact MILP with the same fixings. The heuristic's solution is a fallback
+    and an upper bound; on a MILP time-out the better of incumbent and heuristic is
+    returned, with the solver's proven bound when it reports one. The CNP is NP-hard
+    (Arulselvan et al., Comput. Oper. Res. 36(7):2193–2200, 2009,
+    doi:10.1016/j.cor.2008.08.016).
     """
     started = time.perf_counter()
     warm_up()
@@ -302,18 +311,24 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
 
     fixed = safe_fixings(edges)
     free_nodes = int((~fixed).sum())
-    use_exact = method == "exact" or (method == "auto" and free_nodes <= exact_max_nodes)
     details["free_nodes"] = free_nodes
-    heuristic_share = 0.25 if use_exact else 1.0
-    heuristic_seconds = max(min(float(time_limit) * heuristic_share, float(time_limit)), 1e-3)
+    if method != "heuristic":
+        enumerated = exhaustive_critical_nodes(edges, k, fixed=fixed)
+        if enumerated is not None:
+            details["exact"] = {"method": "enumeration"}
+            return result(enumerated[0], "exact", True, enumerated[1])
+    use_exact = method == "exact" or (method == "auto" and free_nodes <= exact_max_nodes)
+    heuristic_seconds = float(time_limit)
     if use_exact:
-        heuristic_seconds = min(heuristic_seconds, 2.0)
-    if use_exact and stall_generations is None:
-        stall_generations = 50  # the MILP settles small graphs; no need to search to the limit
-    s_heur, f_heur, stats = heuristic_critical_nodes(edges, k, heuristic_seconds, seed=seed,
+        # a safety cap only: the stall limit ends the heuristic long before on small graphs
+        heuristic_seconds = min(0.25 * heuristic_seconds, 2.0)
+        if stall_generations is None:
+            stall_generations = 50  # the MILP settles small graphs; no need to search to the limit
+    s_heur, f_heur, stats = heuristic_critical_nodes(edges, k, max(heuristic_seconds, 1e-3), seed=seed,
                                                      stall_generations=stall_generations,
-                                                     max_generations=max_generations)
-    details["heuristic"] = {"objective": f_heur, **stats}
+                                                     max_generations=max_generations,
+                                                     max_iterations=max_iterations, processes=processes)
+    details["heuristic"] = {"objective": f_heur, **{key: value for key, value in stats.items() if key != "workers"}}
     if f_heur == 0 or not use_exact:
         return result(s_heur, "heuristic", f_heur == 0, 0)
 
@@ -322,8 +337,8 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
         return result(s_heur, "heuristic", False, 0)
     exact = solve_critical_nodes_milp(edges.num_nodes, edges.src, edges.dst, k, time_limit=remaining,
                                       solver=solver, fixed_zero=fixed, upper_bound=f_heur)
-    details["exact"] = {"status": exact.status, "objective": exact.objective, "bound": exact.bound,
-                        "seconds": exact.seconds}
+    details["exact"] = {"method": "milp", "status": exact.status, "objective": exact.objective,
+                        "bound": exact.bound, "seconds": exact.seconds}
     lower = int(math.ceil(exact.bound - 1e-6)) if exact.bound is not None else 0
     if exact.removed is not None:
         exact_value = pairwise_connectivity(edges, exact.removed)

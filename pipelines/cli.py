@@ -103,6 +103,13 @@ def _add_critical_nodes(commands) -> None:
                         help="auto: heuristic, plus the exact MILP on small graphs (default)")
     parser.add_argument("--solver", default="HIGHS", choices=["HIGHS", "SCIP"], help="MILP solver (default HIGHS)")
     parser.add_argument("--seed", type=int, default=0, help="heuristic seed (default 0)")
+    parser.add_argument("--max-iterations", default=None,
+                        help="local-search iterations per process (the machine-independent budget: the same seed "
+                             "and budget give the same answer anywhere; the time limit only stops earlier); "
+                             "default: search until the time limit")
+    parser.add_argument("--processes", default="2",
+                        help="independent heuristic searches run in parallel, seeds derived from --seed; the best "
+                             "wins (default 2)")
 
 
 def _add_interdict(commands) -> None:

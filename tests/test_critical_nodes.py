@@ -22,8 +22,8 @@ from chokepoint.errors import InputError
 from chokepoint.settings import PROJECT_ROOT
 from graph import _cnp_kernel as kernel
 from graph.critical_nodes import (
-    EdgeList, GraphInputError, edge_list, safe_fixings, greedy_critical_nodes,
-    heuristic_critical_nodes, pairwise_connectivity, removal_gains,
+    EdgeList, GraphInputError, edge_list, exhaustive_critical_nodes, safe_fixings, greedy_critical_nodes,
+    heuristic_critical_nodes, pairwise_connectivity, removal_gains, warm_up,
 )
 from graph.gt import gt
 from optimization.cnp_exact import CriticalNodesModel, critical_nodes, solve_critical_nodes_milp
@@ -165,6 +165,73 @@ def test_greedy_takes_best_gain_each_step():
         remaining.remove(pick)
 
 
+# ----------------------------------------------------------------------------- kernel moves
+
+def _components_agree(g: nx.Graph, in_s: np.ndarray, st: np.ndarray, cnt: np.ndarray) -> None:
+    """Labels, sizes and the objective of the kernel state equal networkx's components."""
+    h = g.subgraph([v for v in g if not in_s[v]])
+    comps = list(nx.connected_components(h))
+    assert cnt[1] == sum(len(c) * (len(c) - 1) // 2 for c in comps)
+    assert cnt[0] == len(comps)
+    for comp in comps:
+        labels = {int(st[kernel.LABEL, v]) for v in comp}
+        assert len(labels) == 1
+        (c,) = labels
+        assert st[kernel.SIZE, c] == len(comp) and st[kernel.REP, c] in comp
+    assert all(st[kernel.LABEL, v] == -1 for v in g if in_s[v])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kernel_deletions_and_returns_keep_components_exact(seed):
+    """Random deletions (interleaved searches) and returns, checked after every move."""
+    warm_up()
+    rng = np.random.default_rng(seed)
+    n = 60
+    g = [nx.gnm_random_graph(n, 90, seed=seed), nx.connected_watts_strogatz_graph(n, 4, 0.2, seed=seed),
+         nx.barabasi_albert_graph(n, 1, seed=seed)][seed % 3]
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    in_s = np.zeros(n, np.uint8)
+    st, cnt = kernel.new_state(n)
+    kernel._build(indptr, adj, in_s, st, cnt)
+    _components_agree(g, in_s, st, cnt)
+    for _ in range(150):
+        deleted = np.flatnonzero(in_s)
+        if deleted.size and (deleted.size > 30 or rng.random() < 0.4):
+            kernel._restore(int(rng.choice(deleted)), indptr, adj, in_s, st, cnt)
+        else:
+            kernel._delete(int(rng.choice(np.flatnonzero(in_s == 0))), indptr, adj, in_s, st, cnt)
+        _components_agree(g, in_s, st, cnt)
+
+
+def test_local_search_never_returns_fixed_vertices():
+    g = nx.gnm_random_graph(80, 130, seed=1)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    start = np.arange(0, 40, 4, dtype=np.int64)
+    fixed = np.zeros(80, np.uint8)
+    fixed[start[:4]] = 1
+    kernel.seed_rng(3)
+    best, value, iterations = kernel.local_search(indptr, adj, start, fixed, np.zeros(80, np.int64), 10**6, 2_000,
+                                                  np.inf, 0.5, 5, 0, 0.5, 6, 20)
+    assert iterations >= 2_000 and value == pairwise_connectivity(edges, best)
+    assert set(start[:4].tolist()) <= set(best.tolist()) and best.size == start.size
+
+
+def test_swap_descent_ends_at_a_swap_optimum():
+    g = nx.gnm_random_graph(40, 60, seed=5)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    kernel.seed_rng(1)
+    start = np.arange(6, dtype=np.int64)
+    best, value, _ = kernel.swap_descent(indptr, adj, start, np.zeros(40, np.uint8), 10**6, np.inf, True)
+    assert value == pairwise_connectivity(edges, best) <= pairwise_connectivity(edges, start)
+    inside = set(best.tolist())
+    for u in inside:  # no single swap improves
+        for v in set(range(40)) - inside:
+            assert pairwise_connectivity(edges, sorted(inside - {u} | {v})) >= value
+
+
 # ----------------------------------------------------------------------------- exact model
 
 @pytest.mark.parametrize("solver", ["HIGHS", "SCIP"])
@@ -197,6 +264,28 @@ def test_preprocessing_fixes_only_isolated_leaves_and_one_end_of_single_edges():
     assert fixed == {"a": True, "b": False, "c": False, "d": True, "x": True, "y": False}
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_enumeration_equals_brute_force(seed):
+    g, k = random_graph(seed, 12, 24)
+    edges = edge_list(g)
+    for fixed in (None, safe_fixings(edges)):
+        s, value = exhaustive_critical_nodes(edges, k, fixed=fixed)
+        assert value == brute_force(edges, k) == pairwise_connectivity(edges, s) and s.size == k
+
+
+def test_star_like_graph_is_proved_optimal_by_enumeration():
+    """Bovine-like: a few hubs with many leaves and a sparse core; leaves are fixed, so
+    the free part is small enough to try every subset."""
+    rng = np.random.default_rng(0)
+    pairs = [(f"h{i}", f"h{j}") for i in range(12) for j in range(i + 1, 12) if rng.random() < 0.3]
+    pairs += [(f"h{int(rng.integers(0, 12))}", f"leaf{i}") for i in range(100)]
+    edges = edge_list(pairs)
+    result = critical_nodes(edges, 3, time_limit=60)
+    assert result.optimal and result.method == "exact" and result.details["exact"]["method"] == "enumeration"
+    assert result.pairwise_connectivity == brute_force(edges, 3) == result.lower_bound
+    assert exhaustive_critical_nodes(edges, 3, max_work=10) is None
+
+
 # ----------------------------------------------------------------------------- heuristic vs exact
 
 def _agreement(seeds) -> tuple[int, list]:
@@ -205,7 +294,7 @@ def _agreement(seeds) -> tuple[int, list]:
         g, k = random_graph(seed)
         edges = edge_list(g)
         exact = brute_force(edges, k)
-        s, value, _ = heuristic_critical_nodes(edges, k, time_limit=60, seed=seed, max_generations=30)
+        s, value, _ = heuristic_critical_nodes(edges, k, time_limit=600, seed=seed, max_iterations=20_000)
         assert value == pairwise_connectivity(edges, s) == nx_pairwise(g, [int(edges.ids[i]) for i in s])
         assert value >= exact
         if value == exact:
@@ -226,11 +315,32 @@ def test_heuristic_matches_exact_optimum_in_95_of_100_small_graphs():
     assert agree >= 95, misses
 
 
-def test_heuristic_is_deterministic_given_seed():
-    g = nx.gnm_random_graph(120, 200, seed=7)
+def test_heuristic_is_deterministic_given_seed_and_budget():
+    g = nx.gnm_random_graph(300, 450, seed=7)
     edges = edge_list(g)
-    runs = [heuristic_critical_nodes(edges, 12, time_limit=60, seed=5, max_generations=10) for _ in range(2)]
+    runs = [heuristic_critical_nodes(edges, 30, time_limit=600, seed=5, max_iterations=10_000) for _ in range(2)]
     assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+    assert runs[0][2]["iterations"] == runs[1][2]["iterations"] <= 10_000
+    other = heuristic_critical_nodes(edges, 30, time_limit=600, seed=6, max_iterations=10_000)
+    assert other[1] == pairwise_connectivity(edges, other[0])
+
+
+def test_two_processes_are_deterministic_and_never_worse():
+    """Each process runs the 1-process search with a seed derived from the seed; the
+    answer is the best, ties to the smallest set: so it is reproducible, and process 0
+    (the seed itself) makes it never worse than the 1-process run."""
+    g = nx.connected_watts_strogatz_graph(200, 4, 0.3, seed=3)
+    edges = edge_list(g)
+    budget = dict(time_limit=600, max_iterations=8_000)
+    one = heuristic_critical_nodes(edges, 30, seed=2, **budget)
+    two = heuristic_critical_nodes(edges, 30, seed=2, processes=2, **budget)
+    assert two[1] <= one[1] and two[1] == pairwise_connectivity(edges, two[0]) and two[0].size == 30
+    workers = two[2]["workers"]
+    assert len(workers) == 2 and workers[0]["iterations"] == one[2]["iterations"] and workers[0]["seed"] == 2
+    again = heuristic_critical_nodes(edges, 30, seed=workers[1]["seed"], **budget)  # process 1, replayed here
+    assert workers[1]["iterations"] == again[2]["iterations"]
+    runs = sorted([(one[1], tuple(one[0].tolist())), (again[1], tuple(again[0].tolist()))])
+    assert runs[0] == (two[1], tuple(two[0].tolist()))
 
 
 def test_heuristic_respects_time_limit():
@@ -241,14 +351,14 @@ def test_heuristic_respects_time_limit():
     s, value, _ = heuristic_critical_nodes(edges, 150, time_limit=1.0)
     elapsed = time.perf_counter() - started
     assert s.size == 150 and value == pairwise_connectivity(edges, s)
-    assert elapsed < 1.0 + 2.5  # greedy construction and one CBNS check interval may overrun slightly
+    assert elapsed < 1.0 + 2.5  # greedy construction and one clock-check interval may overrun slightly
 
 
 def test_heuristic_beats_or_equals_greedy():
     g = nx.gnm_random_graph(300, 450, seed=2)
     edges = edge_list(g)
     greedy_value = pairwise_connectivity(edges, greedy_critical_nodes(edges, 40))
-    _, value, _ = heuristic_critical_nodes(edges, 40, time_limit=60, max_generations=20)
+    _, value, _ = heuristic_critical_nodes(edges, 40, time_limit=600, max_iterations=5_000)
     assert value <= greedy_value
 
 
@@ -361,7 +471,23 @@ def test_cli_prints_one_json_object(tmp_path, capsys):
     assert isinstance(payload["seconds"], float)
 
 
+def test_cli_budget_and_seed_give_the_same_answer(tmp_path, capsys):
+    g = nx.gnm_random_graph(120, 200, seed=3)
+    path = write(tmp_path, "\n".join(f"n{u} n{v}" for u, v in g.edges()) + "\n")
+    answers = []
+    for _ in range(2):
+        assert cli_main(["critical-nodes", str(path), "--k", "10", "--method", "heuristic", "--seed", "4",
+                         "--max-iterations", "3000", "--processes", "1"]) == 0
+        answers.append(json.loads(capsys.readouterr().out))
+    assert answers[0]["removed"] == answers[1]["removed"] and len(answers[0]["removed"]) == 10
+    assert {"removed", "pairwise_connectivity", "optimal", "seconds", "lower_bound", "method",
+            "pairwise_connectivity_before"} <= set(answers[0])
+
+
 @pytest.mark.parametrize("args, fragment", [
+    (["--k", "1", "--max-iterations", "-5"], "--max-iterations must be a whole number >= 0"),
+    (["--k", "1", "--max-iterations", "many"], "--max-iterations must be a whole number"),
+    (["--k", "1", "--processes", "0"], "--processes must be at least 1"),
     (["--k", "-1"], "K = -1 is outside [0, 3]"),
     (["--k", "4"], "K = 4 is outside [0, 3]"),
     (["--k", "two"], "--k must be a whole number"),
@@ -398,12 +524,11 @@ def test_cli_missing_file(tmp_path, capsys):
 def test_console_script_stdout_is_clean_json(tmp_path):
     """As a user runs it: a separate process, both solvers, stdout holds exactly the JSON."""
     path = write(tmp_path, "\n".join(f"n{i} n{j}" for i, j in nx.gnm_random_graph(16, 24, seed=1).edges()) + "\n")
-    script = Path(sys.executable).with_name("chokepoint")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
-    for solver in ("HIGHS", "SCIP"):
-        done = subprocess.run([str(script), "critical-nodes", str(path), "--k", "3", "--time-limit", "60",
-                               "--solver", solver], capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
-                              env=env)
+    for solver in ("SCIP",):
+        done = subprocess.run([sys.executable, "-m", "pipelines.cli", "critical-nodes", str(path), "--k", "3",
+                               "--time-limit", "60", "--solver", solver],
+                              capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT, env=env)
         assert done.returncode == 0, done.stderr[-2000:]
         payload = json.loads(done.stdout)
         assert done.stdout.strip().count("\n") == 0

@@ -1,4 +1,5 @@
-"""``chokepoint critical-nodes EDGELIST --k K [--time-limit S]``: critical-node detection.
+"""``chokepoint critical-nodes EDGELIST --k K [--time-limit S] [--max-iterations N] [--seed N]
+[--processes P]``: critical-node detection.
 
 Prints one JSON object on stdout (nothing else): ``removed`` (node ids),
 ``pairwise_connectivity`` (int), ``optimal`` (true only when proved), ``seconds``,
@@ -35,12 +36,21 @@ def critical_nodes(args) -> int:
         raise CommandError(f"--time-limit must be a number of seconds, got {args.time_limit!r}") from None
     if not (math.isfinite(time_limit) and time_limit > 0):
         raise CommandError(f"--time-limit must be a positive number of seconds, got {args.time_limit!r}")
+    max_iterations = getattr(args, "max_iterations", None)
+    if max_iterations is not None:
+        max_iterations = _whole_number(max_iterations, "--max-iterations")
+        if max_iterations < 0:
+            raise CommandError(f"--max-iterations must be a whole number >= 0, got {args.max_iterations!r}")
+    processes = _whole_number(str(getattr(args, "processes", "1")), "--processes")
+    if processes < 1:
+        raise CommandError(f"--processes must be at least 1, got {args.processes!r}")
     edges = read_edge_list(args.edgelist)
     if not 0 <= k <= edges.num_nodes:
         raise InputError(args.edgelist, f"K = {k} is outside [0, {edges.num_nodes}] (the file has "
                          f"{edges.num_nodes} nodes)", field="--k")
     try:
-        result = solve_critical_nodes(edges, k, time_limit, method=args.method, solver=args.solver, seed=args.seed)
+        result = solve_critical_nodes(edges, k, time_limit, method=args.method, solver=args.solver, seed=args.seed,
+                                      max_iterations=max_iterations, processes=processes)
     except GraphInputError as exc:
         raise InputError(args.edgelist, str(exc)) from None
     sys.stdout.write(json.dumps(result.to_json()) + "\n")
