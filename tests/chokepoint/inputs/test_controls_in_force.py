@@ -13,6 +13,7 @@ from chokepoint.errors import InputError
 from chokepoint.inputs.controls_in_force import (COLUMN_ORDER, baseline_controls, in_force_on,
                                                  read_controls_in_force)
 from chokepoint.inputs.scenario import Actor, load_scenario
+from chokepoint.inputs.source_check import check_inputs
 from chokepoint.settings import PROJECT_ROOT
 
 REFERENCE = PROJECT_ROOT / "data" / "reference"
@@ -252,3 +253,14 @@ def test_a_target_inside_the_imposing_actor_is_skipped(controls):
     _, skipped = baseline_controls(controls, actors, "2025-01-01")
     reasons = {s["measure_id"]: s["reason"] for s in skipped}
     assert reasons["us-2024-12-hbm"] == "target CHN is in the imposing jurisdiction's own actor WEST"
+
+
+def test_the_daily_source_check_reads_the_controls_file(data_copy):
+    assert check_inputs(data_copy, data_mode="reference")["controls_in_force"] == len(_rows())
+    path = data_copy / "reference" / "controls_in_force.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[2] = lines[2].replace(",USA,", ",USX,", 1)
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        check_inputs(data_copy, data_mode="reference")
+    assert (caught.value.row, caught.value.field) == (3, "imposed_by")
