@@ -38,12 +38,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import polars as pl
 
+from chokepoint.inputs.scenario import Scenario
 from graph.dag import topological_order
 from graph.network import PRODUCER, TRADE, SupplyNetwork, restrict_network
 
 __all__ = ["HORIZONS", "SHORT_RUN", "LONG_RUN", "QUALIFICATION_KINDS", "ShortRunRules", "ShortRun",
-           "attribute_demand", "short_run_network"]
+           "attribute_demand", "short_run_network", "rules_from_tables"]
 
 SHORT_RUN, LONG_RUN = "short_run", "long_run"
 #: Horizons every horizon-aware table reports, default first.
@@ -308,3 +310,47 @@ def short_run_network(network: SupplyNetwork, rules: ShortRunRules, compute_inpu
     return ShortRun(network=short, long_run_edge=np.flatnonzero(keep), demand=demand, committed=committed,
                     spare=spare, non_ai=non_ai, rationed=limited & (ai > in_use + 1e-9 * np.maximum(cap, 1.0)),
                     dropped_requirements=~keep_requirements)
+
+
+def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame,
+                      scenario: Scenario) -> ShortRunRules:
+    """The short-run rules of a scenario from the staged tables.
+
+    Parameters
+    ----------
+    short_run_rules : polars.DataFrame
+        ``staging.short_run_rules``: ``input_id``, ``qualification``, ``utilisation``
+        (null: no headroom limit at that input type's suppliers).
+    qualifications : polars.DataFrame
+        ``staging.qualifications``: ``buyer_firm_id``, ``input_id``, ``supplier_firm_id``.
+    compute_sourcing : polars.DataFrame
+        ``staging.compute_sourcing``: ``iso3`` (or ``WORLD``), ``input_id``,
+        ``supplier_firm_id``, ``h100e``. An actor's mix sums the rows of its member
+        countries; an actor without rows takes the ``WORLD`` rows.
+    scenario : Scenario
+        Its ``[short_run]`` settings (months, supplier flexibility) and actors.
+    """
+    qualification = {r["input_id"]: r["qualification"] for r in short_run_rules.iter_rows(named=True)
+                     if r["qualification"]}
+    utilisation = {r["input_id"]: float(r["utilisation"]) for r in short_run_rules.iter_rows(named=True)
+                   if r["utilisation"] is not None}
+    qualified = frozenset((r["buyer_firm_id"], r["input_id"], r["supplier_firm_id"])
+                          for r in qualifications.iter_rows(named=True)
+                          if r["buyer_firm_id"] and r["supplier_firm_id"])
+    sourcing: dict[tuple[str, str], dict[str, float]] = {}
+    rows = compute_sourcing.filter(pl.col("h100e") > 0) if compute_sourcing.height else compute_sourcing
+    world = rows.filter(pl.col("iso3") == "WORLD") if rows.height else rows
+    for actor in scenario.actors:
+        own = rows.filter(pl.col("iso3").is_in(list(actor.members))) if rows.height else rows
+        chosen = own if own.height else world
+        if not chosen.height:
+            continue
+        for (input_id,), group in chosen.group_by(["input_id"], maintain_order=True):
+            totals = group.group_by("supplier_firm_id").agg(pl.col("h100e").sum())
+            total = float(totals["h100e"].sum())
+            if total > 0:
+                sourcing[(actor.id, input_id)] = {f: float(h) / total for f, h in
+                                                  zip(totals["supplier_firm_id"], totals["h100e"])}
+    return ShortRunRules(qualification=qualification, utilisation=utilisation, qualified=qualified,
+                         sourcing_mix=sourcing, supplier_flexibility=scenario.short_run.supplier_flexibility,
+                         months=scenario.short_run.months)
