@@ -45,12 +45,14 @@ from graph.dag import topological_order
 from graph.network import PRODUCER, TRADE, SupplyNetwork, restrict_network
 
 __all__ = ["HORIZONS", "SHORT_RUN", "LONG_RUN", "QUALIFICATION_KINDS", "ShortRunRules", "ShortRun",
-           "attribute_demand", "short_run_network", "rules_from_tables"]
+           "attribute_demand", "short_run_network", "rules_from_tables", "QUALIFYING_BASES"]
 
 SHORT_RUN, LONG_RUN = "short_run", "long_run"
 #: Horizons every horizon-aware table reports, default first.
 HORIZONS = (SHORT_RUN, LONG_RUN)
 QUALIFICATION_KINDS = ("open", "design", "listed", "process", "installed_base")
+#: Qualification bases (``staging.qualifications.basis``) that are supply routes today.
+QUALIFYING_BASES = ("design_of_record", "supplier_of_record", "second_source")
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,10 @@ def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFram
         ``staging.short_run_rules``: ``input_id``, ``qualification``, ``utilisation``
         (null: no headroom limit at that input type's suppliers).
     qualifications : polars.DataFrame
-        ``staging.qualifications``: ``buyer_firm_id``, ``input_id``, ``supplier_firm_id``.
+        ``staging.qualifications``: ``buyer_firm_id``, ``input_id``, ``supplier_firm_id``
+        and ``basis``; only suppliers that make the buyer's product today count
+        (:data:`QUALIFYING_BASES`) — a stockpile bought before a control or a supplier
+        still qualifying is no supply route within the horizon.
     compute_sourcing : polars.DataFrame
         ``staging.compute_sourcing``: ``iso3`` (or ``WORLD``), ``input_id``,
         ``supplier_firm_id``, ``h100e``. An actor's mix sums the rows of its member
@@ -336,7 +341,8 @@ def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFram
                    if r["utilisation"] is not None}
     qualified = frozenset((r["buyer_firm_id"], r["input_id"], r["supplier_firm_id"])
                           for r in qualifications.iter_rows(named=True)
-                          if r["buyer_firm_id"] and r["supplier_firm_id"])
+                          if r["buyer_firm_id"] and r["supplier_firm_id"]
+                          and r.get("basis", QUALIFYING_BASES[0]) in QUALIFYING_BASES)
     sourcing: dict[tuple[str, str], dict[str, float]] = {}
     rows = compute_sourcing.filter(pl.col("h100e") > 0) if compute_sourcing.height else compute_sourcing
     world = rows.filter(pl.col("iso3") == "WORLD") if rows.height else rows
