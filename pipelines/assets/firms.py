@@ -219,15 +219,16 @@ def accelerator_vendors_have_designs(producers: pl.DataFrame) -> dg.AssetCheckRe
     "Firm shares within bounds and resolved: shares of one (input, country) sum to at most 100 %, every share lies "
     "in [share_low, share_high] within [0, 1], every firm id is a row of staging.firms (on real data: one a real "
     "dataset or the firm alias table knows), every row has a source and file:line."),
-    additional_ins={"firms": _in("firms"), "data_mode": _in("data_mode")})
-def firm_capacity_valid(firm_capacity: pl.DataFrame, firms: pl.DataFrame,
-                        data_mode: pl.DataFrame) -> dg.AssetCheckResult:
+    additional_ins={"firms": _in("firms"), "data_mode": _in("data_mode"),
+                    "firm_aliases": _in("src_reference_firm_aliases")})
+def firm_capacity_valid(firm_capacity: pl.DataFrame, firms: pl.DataFrame, data_mode: pl.DataFrame,
+                        firm_aliases: pl.DataFrame) -> dg.AssetCheckResult:
     totals = firm_capacity.group_by("input_id", "iso3").agg(pl.col("share_of_country").sum().alias("total"))
     over = totals.filter(pl.col("total") > 1 + SHARE_TOLERANCE)
     out_of_range = firm_capacity.filter(
         (pl.col("share_low") > pl.col("share_of_country")) | (pl.col("share_high") < pl.col("share_of_country"))
         | (pl.col("share_low") < 0) | (pl.col("share_high") > 1)).height
-    unknown, reference_only = _unresolved(firm_capacity["firm_id"], firms, data_mode)
+    unknown, reference_only = _unresolved(firm_capacity["firm_id"], firms, data_mode, firm_aliases)
     no_source = _missing_provenance(firm_capacity, ("source", "file", "line"))
     passed = over.height == 0 and out_of_range == 0 and not unknown and not reference_only and no_source == 0
     return dg.AssetCheckResult(passed=passed, metadata={
@@ -236,16 +237,18 @@ def firm_capacity_valid(firm_capacity: pl.DataFrame, firms: pl.DataFrame,
         "firm_ids_no_real_dataset_knows": ", ".join(reference_only), "rows_without_provenance": no_source})
 
 
-def _unresolved(ids: pl.Series, firms: pl.DataFrame, data_mode: pl.DataFrame) -> tuple[list[str], list[str]]:
-    """Firm ids missing from staging.firms; on real data also those only the reference files name (a typo, or a
-    firm to add to firm_aliases.csv)."""
+def _unresolved(ids: pl.Series, firms: pl.DataFrame, data_mode: pl.DataFrame,
+                aliases: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """Firm ids missing from staging.firms; on real data also those that only the reference files name and the
+    firm alias table does not list as a target (a typo, or a firm to add to firm_aliases.csv)."""
     wanted = set(ids.drop_nulls().to_list())
     known = set(firms["firm_id"].to_list())
     unknown = sorted(wanted - known)
     reference_only = []
     if data_mode["mode"][0] == "real":
         only = firms.filter(pl.col("datasets").list.len() == pl.col("datasets").list.count_matches("reference"))
-        reference_only = sorted(wanted & set(only["firm_id"].to_list()))
+        targets = set(aliases["firm_id"].to_list()) if "firm_id" in aliases.columns else set()
+        reference_only = sorted((wanted & set(only["firm_id"].to_list())) - targets)
     return unknown, reference_only
 
 
@@ -272,11 +275,12 @@ def short_run_rules_complete(short_run_rules: pl.DataFrame, input_types: pl.Data
     "Buyer and supplier firm ids are rows of staging.firms (on real data: known to a real dataset or the alias "
     "table), input ids are staged input types, the basis is known, no (buyer, input, supplier) repeats, and every "
     "row has a source and provenance (file:line)."),
-    additional_ins={"firms": _in("firms"), "input_types": _in("input_types"), "data_mode": _in("data_mode")})
+    additional_ins={"firms": _in("firms"), "input_types": _in("input_types"), "data_mode": _in("data_mode"),
+                    "firm_aliases": _in("src_reference_firm_aliases")})
 def qualifications_resolved(qualifications: pl.DataFrame, firms: pl.DataFrame, input_types: pl.DataFrame,
-                            data_mode: pl.DataFrame) -> dg.AssetCheckResult:
+                            data_mode: pl.DataFrame, firm_aliases: pl.DataFrame) -> dg.AssetCheckResult:
     ids = pl.concat([qualifications["buyer_firm_id"], qualifications["supplier_firm_id"]])
-    unknown, reference_only = _unresolved(ids, firms, data_mode)
+    unknown, reference_only = _unresolved(ids, firms, data_mode, firm_aliases)
     bad_input = qualifications.filter(~pl.col("input_id").is_in(input_types["input_id"].to_list())).height
     bad_basis = qualifications.filter(~pl.col("basis").is_in(list(QUALIFICATION_BASES))).height
     repeated = qualifications.height - qualifications.select("buyer_firm_id", "input_id",
@@ -294,15 +298,16 @@ def qualifications_resolved(qualifications: pl.DataFrame, firms: pl.DataFrame, i
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["staging", "compute_sourcing"]), description=(
     "Vendor shares of each (iso3, year) lie in [0, 1] and sum to 100 %; h100e_low ≤ h100e ≤ h100e_high; every "
     "supplier is a row of staging.firms; every row has a source and a file."),
-    additional_ins={"firms": _in("firms"), "data_mode": _in("data_mode")})
-def compute_sourcing_shares(compute_sourcing: pl.DataFrame, firms: pl.DataFrame,
-                            data_mode: pl.DataFrame) -> dg.AssetCheckResult:
+    additional_ins={"firms": _in("firms"), "data_mode": _in("data_mode"),
+                    "firm_aliases": _in("src_reference_firm_aliases")})
+def compute_sourcing_shares(compute_sourcing: pl.DataFrame, firms: pl.DataFrame, data_mode: pl.DataFrame,
+                            firm_aliases: pl.DataFrame) -> dg.AssetCheckResult:
     totals = compute_sourcing.group_by("iso3", "year").agg(pl.col("share").sum().alias("total"))
     off = totals.filter((pl.col("total") - 1).abs() > 1e-9)
     out_of_range = compute_sourcing.filter((pl.col("share") < 0) | (pl.col("share") > 1)
                                            | (pl.col("h100e_low") > pl.col("h100e"))
                                            | (pl.col("h100e_high") < pl.col("h100e"))).height
-    unknown, reference_only = _unresolved(compute_sourcing["supplier_firm_id"], firms, data_mode)
+    unknown, reference_only = _unresolved(compute_sourcing["supplier_firm_id"], firms, data_mode, firm_aliases)
     no_source = _missing_provenance(compute_sourcing, ("source", "dataset", "file"))
     passed = off.height == 0 and out_of_range == 0 and not unknown and not reference_only and no_source == 0
     return dg.AssetCheckResult(passed=passed, metadata={

@@ -275,10 +275,16 @@ def _with_roles_and_lists(firm_table: pl.DataFrame, matches: pl.DataFrame, firm_
                        chip_counts=epoch.chip_counts, accelerators=epoch.accelerators, campuses=atlas.campuses)
     lists = (matches.filter(pl.col("firm_id").is_not_null()).group_by("firm_id")
              .agg(pl.col("list_id").unique().sort().alias("lists")))
-    return (firm_table.join(roles, on="firm_id", how="left").join(lists, on="firm_id", how="left")
-            .with_columns(pl.col("roles").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-                          pl.col("lists").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-            .sort("firm_id"))
+    table = (firm_table.join(roles, on="firm_id", how="left").join(lists, on="firm_id", how="left")
+             .with_columns(pl.col("roles").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+                           pl.col("lists").fill_null(pl.lit([], dtype=pl.List(pl.String)))))
+    # A firm matched by a list entry appears in the lists' dataset too.
+    listed = pl.col("lists").list.len() > 0
+    datasets = (pl.when(listed).then(pl.concat_list("datasets", pl.lit(["opensanctions"], dtype=pl.List(pl.String)))
+                                     .list.unique().list.sort()).otherwise(pl.col("datasets")))
+    real = datasets.list.set_difference(pl.lit(["reference"], dtype=pl.List(pl.String)))
+    return table.with_columns(datasets.alias("datasets")).with_columns(
+        (real.list.len() > 1).alias("cross_source")).sort("firm_id")
 
 
 def world_total_checks(production: pl.DataFrame) -> pl.DataFrame:
