@@ -74,8 +74,9 @@ def _add_fetch(commands) -> None:
     parser = commands.add_parser(
         "fetch", help="download the real datasets from their public origins, verify sha256, cache them",
         description=("Download every file of data/real_sources.csv from GitHub raw at its pinned commit (or from "
-                     "--base), verify size and sha256, and cache it. A failed or corrupted download leaves the cache "
-                     "unchanged. Offline, says so in one line and uses the local mirror instead."))
+                     "--base), verify size and sha256, and cache it (datasets not ingested yet included). A failed or "
+                     "corrupted download leaves the cache unchanged. Offline, says so in one line and uses the local "
+                     "mirror instead."))
     parser.add_argument("--cache", help="cache folder (default: CHOKEPOINT_CACHE or data/cache)")
     parser.add_argument("--base", help="base URL of a mirror laid out like ../shared/data "
                                        "(default: CHOKEPOINT_FETCH_BASE, else GitHub raw at the pinned commits)")

@@ -5,6 +5,10 @@ file with its sha256, size, public GitHub repository, commit and path there. ``f
 downloads exactly those bytes; the pipeline reads them from the fetch cache or from the
 local mirror and compares their checksums with it.
 
+Files of datasets that are fetched and verified but not ingested yet (folders listed in
+:data:`FETCHED_ONLY`, with their licence) have ``dataset`` null, like the documentation and
+licence files: ``chokepoint fetch`` downloads them, but no data mode requires them.
+
 Data modes: ``reference`` (embedded reference data only), ``real`` (real data merged over
 the reference data; an error if no complete copy is found) and ``auto`` (real when a
 complete cache or mirror is present, reference otherwise). The cache wins over the
@@ -27,6 +31,7 @@ __all__ = [
     "DATA_MODES",
     "DATASETS",
     "DataLocation",
+    "FETCHED_ONLY",
     "MANIFEST_COLUMNS",
     "dataset_of",
     "load_manifest",
@@ -48,7 +53,18 @@ DATASETS = {
     "usgs": ("USGS Mineral Commodity Summaries 2022-2024 (world production and reserves, US salient statistics)",
              "US public domain", "U.S. Geological Survey"),
     "supply_map": ("Firm-level chip supply map (nodes, typed edges)", "MIT", "© 2026 Vignesh Gopalakrishnan"),
+    "ai_chip_fab_atlas": ("AI Chip Fab Atlas v1.0.0, Berkeley AI Risk: AI-die fab campuses (operator, ISO3 country, "
+                          "coordinates, lifecycle status)",
+                          "CC BY 4.0 (16 coordinates are OpenStreetMap points, ODbL)",
+                          "AI Chip Fab Atlas, Berkeley AI Risk"),
+    "opensanctions": ("OpenSanctions curated government lists (US DoD 1260H, NDAA sections 5949 and 889, BIS "
+                      "MIEU, China's countermeasures, EU Regulation 833/2014 annexes)",
+                      "CC BY-NC 4.0", "OpenSanctions"),
 }
+
+#: Datasets in the manifest that are fetched and verified but not ingested yet (their files
+#: have ``dataset`` null): top folder → description, licence and the attribution it requires.
+FETCHED_ONLY: dict[str, tuple[str, str, str]] = {}
 
 MANIFEST_COLUMNS = [
     Column("path"),
@@ -60,6 +76,8 @@ MANIFEST_COLUMNS = [
 ]
 
 _ETO_TABLES = {"inputs", "sequence", "providers", "provision", "stages"}
+#: Top folders of the ingested datasets (their documentation and licence files included).
+_INGESTED_FOLDERS = ("eto_chip_explorer", "epoch", "usgs_mcs", "chip_supply_map", "ai_chip_fab_atlas", "opensanctions")
 _GITHUB_RAW = "https://raw.githubusercontent.com"
 
 
@@ -68,7 +86,11 @@ def manifest_path() -> Path:
 
 
 def dataset_of(path: str) -> str | None:
-    """The ingested dataset a manifest path belongs to (None: documentation or licence)."""
+    """The ingested dataset a manifest path belongs to.
+
+    None for documentation and licence files and for every file of a dataset that is
+    fetched but not ingested (:data:`FETCHED_ONLY`).
+    """
     p = Path(path)
     if p.suffix != ".csv":
         return None
@@ -85,19 +107,36 @@ def dataset_of(path: str) -> str | None:
         return "usgs"
     if top == "chip_supply_map" and p.stem in ("nodes", "edges"):
         return "supply_map"
+    if path == "ai_chip_fab_atlas/atlas-campuses.csv":
+        return "ai_chip_fab_atlas"
+    if top == "opensanctions":
+        return "opensanctions"
     return None
 
 
 def load_manifest(path: Path | None = None) -> pl.DataFrame:
-    """The manifest with a ``dataset`` column (null for files fetched but not ingested)."""
+    """The manifest with a ``dataset`` column (null for files fetched but not ingested).
+
+    Raises
+    ------
+    InputError
+        Naming the file, line and field: a malformed sha256, a path leaving the data
+        root, or a path in a folder that is neither an ingested dataset's nor listed in
+        :data:`FETCHED_ONLY` (so that nobody's licence goes unrecorded).
+    """
     path = Path(path) if path else manifest_path()
     frame = read_csv_table(path, MANIFEST_COLUMNS)
+    known = (*_INGESTED_FOLDERS, *FETCHED_ONLY)
     for row in frame.iter_rows(named=True):
         if len(row["sha256"]) != 64 or any(c not in "0123456789abcdef" for c in row["sha256"]):
             raise InputError(path, f"'{row['sha256']}' is not a sha256 hex digest", row=row["_line"], field="sha256")
         if Path(row["path"]).is_absolute() or ".." in Path(row["path"]).parts:
             raise InputError(path, "path must be relative and stay inside the data root", row=row["_line"],
                              field="path")
+        if Path(row["path"]).parts[0] not in known:
+            raise InputError(path, f"'{row['path']}' is in no known dataset folder", row=row["_line"], field="path",
+                             hint="list the folder with its licence in chokepoint.inputs.real.manifest.FETCHED_ONLY, "
+                                  "or ingest it")
     return frame.select("path", "sha256", "bytes", "repo", "commit", "origin_path").with_columns(
         pl.col("path").map_elements(dataset_of, return_dtype=pl.String).alias("dataset"))
 
