@@ -63,7 +63,7 @@ LEADING_EDGE_NM = 7.0
 
 QUALIFICATION_BASES = ("design_of_record", "supplier_of_record", "second_source", "stockpile", "qualifying")
 SHORT_RUN_KINDS = ("open", "design", "listed", "process", "installed_base")
-PRODUCER_BASES = ("country", "firm_share", "residual", "facility_equal_split", "facility_reference")
+PRODUCER_BASES = ("country", "firm_share", "residual", "facility_single_campus", "facility_reference")
 #: Roles a firm can play (``staging.firms.roles``).
 ROLES = ("foundry", "memory", "packager", "equipment", "material", "designer", "eda_ip", "chipmaker", "cloud",
          "compute_owner")
@@ -319,13 +319,15 @@ def build_facilities(campuses: pl.DataFrame, firm_capacity: pl.DataFrame,
                      capacities: pl.DataFrame) -> pl.DataFrame:
     """Atlas campuses with the leading-edge capacity they carry.
 
-    A campus carries ``leading_edge_logic_fab`` when its operator has a firm share of that
-    input in the campus's country (``firm_capacity``). Of those, only operating campuses
-    carry capacity: no per-campus capacity is public, so the firm's capacity in the
-    country is split evenly over its operating campuses there (``capacity_share`` = 1/n,
-    ``capacity`` in wafer starts per year = share × the firm's capacity there). Planned,
-    under-construction, pilot and uncertain campuses carry none; ``capacity_basis`` says
-    why for every campus.
+    A campus makes ``leading_edge_logic_fab`` when its operator has a firm share of that
+    input in the campus's country (``firm_capacity``). Capacity is attributed to a campus
+    only where the data allows it: when it is its operator's *only* operating campus in
+    that country, the firm's capacity there is the campus's (``capacity_share`` = 1).
+    No per-campus capacity is public, so where a firm runs several operating campuses in a
+    country (TSMC in Taiwan, SMIC in China) none carries a share — splitting evenly would
+    hand ≤ 7 nm capacity to mature-node campuses — and the firm's producer keeps it.
+    Planned, under-construction, pilot and uncertain campuses carry none; ``capacity_basis``
+    says why for every campus.
     """
     if campuses.height == 0:
         return pl.DataFrame(schema=FACILITY_SCHEMA)
@@ -338,10 +340,14 @@ def build_facilities(campuses: pl.DataFrame, firm_capacity: pl.DataFrame,
     eligible = has & pl.col("operating")
     frame = frame.with_columns(eligible.alias("_eligible")).with_columns(
         pl.col("_eligible").sum().over("operator_firm_id", "iso3").alias("_n"))
-    share = pl.when(pl.col("_eligible")).then(1.0 / pl.col("_n"))
-    basis = (pl.when(pl.col("_eligible")).then(pl.format(
-        "facility_equal_split: no per-campus capacity is public; {}'s leading-edge capacity in {} is split evenly "
-        "over its {} operating atlas campus(es) there", pl.col("operator_firm_id"), pl.col("iso3"), pl.col("_n")))
+    single = pl.col("_eligible") & (pl.col("_n") == 1)
+    share = pl.when(single).then(1.0)
+    basis = (pl.when(single).then(pl.format(
+        "facility_single_campus: {}'s only operating atlas campus in {}, so the firm's leading-edge capacity there "
+        "is the campus's", pl.col("operator_firm_id"), pl.col("iso3")))
+        .when(pl.col("_eligible")).then(pl.format(
+            "firm_level: {} runs {} operating campuses in {} and no per-campus capacity is public; the firm's "
+            "producer carries the capacity", pl.col("operator_firm_id"), pl.col("_n"), pl.col("iso3")))
         .when(has).then(pl.format("excluded from current capacity: {}", pl.col("operating_note")))
         .otherwise(pl.format("no leading-edge capacity: firm_capacity gives {} no share of {} in {}",
                              pl.col("operator_firm_id").fill_null("(unresolved operator)"), pl.lit(LEADING_EDGE),
@@ -395,7 +401,7 @@ def build_producers(capacities: pl.DataFrame, firm_capacity: pl.DataFrame,
             "iso3", "input_id", pl.col("operator_firm_id").alias("firm_id"), "facility_id",
             pl.lit("facility").alias("level"), (pl.col("_firm_capacity") * pl.col("capacity_share")).alias("capacity"),
             (pl.col("_firm_share") * pl.col("capacity_share")).alias("share_of_country"),
-            pl.lit("facility_equal_split").alias("basis"),
+            pl.lit("facility_single_campus").alias("basis"),
             pl.format("AI Chip Fab Atlas campus {} ({}); capacity: {}", "facility_id", "name", "capacity_basis")
             .alias("source"), "country_capacity", "file", "line")
         replaced = facility_rows.select("iso3", "input_id", "firm_id").unique()

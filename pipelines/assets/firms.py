@@ -139,8 +139,8 @@ def compute_sourcing(src: pl.DataFrame, countries: pl.DataFrame,
     description=("AI Chip Fab Atlas campuses (CC BY 4.0) with the leading-edge capacity they carry: operator firm "
                  "id (resolved, with how and why), status and whether it operates, coordinates, and — for operating "
                  "campuses of a firm with ≤ 7 nm capacity in that country per staging.firm_capacity — "
-                 "`input_id` leading_edge_logic_fab, `capacity_share` (1/n of the firm's capacity there: no "
-                 "per-campus capacity is public) and `capacity` in wafer starts per year; `capacity_basis` says "
+                 "`input_id` leading_edge_logic_fab, `capacity_share` (1 for the firm's only operating campus "
+                 "in the country, else null: no per-campus capacity is public) and `capacity` in wafer starts per year; `capacity_basis` says "
                  "why for every campus. Empty on reference data. Grain: one row per campus."),
 )
 def facilities(fab_campuses: pl.DataFrame, firm_capacity: pl.DataFrame,

@@ -154,7 +154,7 @@ def campus(facility_id, firm, iso3, operating=True):
             "file": "ai_chip_fab_atlas/atlas-campuses.csv", "line": 2}
 
 
-def test_operating_campuses_split_their_firm_evenly_and_replace_it():
+def test_a_single_operating_campus_carries_its_firm_and_several_leave_it_at_firm_level():
     capacities = reference_data().capacities
     fc = reference_firm_capacity()
     campuses = pl.DataFrame([campus("A1", "tsmc", "TWN"), campus("A2", "tsmc", "TWN"),
@@ -162,18 +162,19 @@ def test_operating_campuses_split_their_firm_evenly_and_replace_it():
                              campus("A5", "intel-foundry", "USA")])
     facilities = build_facilities(campuses, fc, capacities)
     by_id = {r["facility_id"]: r for r in facilities.iter_rows(named=True)}
-    assert by_id["A1"]["capacity_share"] == by_id["A2"]["capacity_share"] == 0.5
+    # Two operating TSMC campuses in Taiwan and no public per-campus figure: neither gets a share.
+    assert by_id["A1"]["capacity_share"] is None and by_id["A2"]["capacity_share"] is None
+    assert by_id["A1"]["capacity_basis"].startswith("firm_level")
     assert by_id["A3"]["capacity_share"] is None and by_id["A3"]["input_id"] == "leading_edge_logic_fab"
     assert by_id["A3"]["capacity_basis"].startswith("excluded from current capacity")
     assert by_id["A4"]["input_id"] is None and "no share of leading_edge_logic_fab in JPN" in by_id["A4"]["capacity_basis"]
     assert by_id["A5"]["capacity_share"] == 1.0
-    taiwan = capacities.filter((pl.col("input_id") == "leading_edge_logic_fab") & (pl.col("iso3") == "TWN"))
-    assert by_id["A1"]["capacity"] == pytest.approx(taiwan["capacity"][0] * 0.5)
+    usa_capacity = capacities.filter((pl.col("input_id") == "leading_edge_logic_fab") & (pl.col("iso3") == "USA"))
+    assert by_id["A5"]["capacity"] == pytest.approx(usa_capacity["capacity"][0] * 0.6)
     producers, _ = build_producers(capacities, fc, facilities)
     assert_producers_sum_to_capacities(producers, capacities)
     le = producers.filter(pl.col("input_id") == "leading_edge_logic_fab")
-    assert set(le.filter(pl.col("iso3") == "TWN")["producer_id"]) == {"TWN:leading_edge_logic_fab:tsmc:A1",
-                                                                       "TWN:leading_edge_logic_fab:tsmc:A2"}
+    assert set(le.filter(pl.col("iso3") == "TWN")["producer_id"]) == {"TWN:leading_edge_logic_fab:tsmc"}
     usa = le.filter(pl.col("iso3") == "USA").sort("producer_id")
     assert usa.select("producer_id", "level").rows() == [
         ("USA:leading_edge_logic_fab:intel-foundry:A5", "facility"), ("USA:leading_edge_logic_fab:tsmc", "firm")]
@@ -198,9 +199,13 @@ def test_producers_on_real_data_sum_to_country_capacities():
     producers, unused = build_producers(merged.capacities, fc, facilities)
     assert_producers_sum_to_capacities(producers, merged.capacities)
     assert unused.height == 0
-    # Taiwan's leading-edge capacity sits on TSMC's operating atlas campuses there.
+    # TSMC runs several operating campuses in Taiwan: its capacity stays at firm level there;
+    # a firm's only operating campus in a country carries that firm's capacity (facility level).
     taiwan = producers.filter((pl.col("input_id") == "leading_edge_logic_fab") & (pl.col("iso3") == "TWN"))
-    assert (taiwan["level"] == "facility").all() and taiwan.height >= 4
+    assert taiwan.select("producer_id", "level").rows() == [("TWN:leading_edge_logic_fab:tsmc", "firm")]
+    single = facilities.filter(pl.col("capacity_share").is_not_null())
+    assert single.height >= 1 and (single["capacity_share"] == 1.0).all()
+    assert producers.filter(pl.col("level") == "facility").height == single.height
     assert set(facilities.filter(pl.col("capacity_share").is_not_null())["operating"]) == {True}
     quals = build_qualifications(parse_qualifications(read_csv_text(REFERENCE / "qualifications.csv"),
                                                       ref.input_types["input_id"]), staged["accelerators"])
