@@ -51,7 +51,8 @@ class SinkChokepoints:
     ``node_cascade[v]``, ``country_cascade[c]``, ``input_cascade[k]``: how many nodes of
     the cone (other than the removed node) become unproducible with that loss.
     ``or_dominated[v]``: nodes of the cone that v dominates in the OR skeleton.
-    ``betweenness``: flow-weighted betweenness inside the cone.
+    ``betweenness``: flow-weighted betweenness inside the cone. ``group_spof[f]`` and
+    ``group_cascade[f]``: the same for each extra node-group family ``f`` (e.g. firms).
     """
 
     sink: int
@@ -66,6 +67,8 @@ class SinkChokepoints:
     input_cascade: np.ndarray
     or_dominated: np.ndarray
     betweenness: Betweenness
+    group_spof: dict = field(default_factory=dict)
+    group_cascade: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def _is_simple(num_nodes: int, src: np.ndarray, dst: np.ndarray) -> bool:
 
 
 def chokepoint_metrics(network: SupplyNetwork, sinks, *, flows: dict | None = None, pivots: int | None = None,
-                       seed: int = 0, resolution: int = 4) -> NetworkChokepoints:
+                       seed: int = 0, resolution: int = 4, node_groups: dict | None = None) -> NetworkChokepoints:
     """Run the whole suite (see module docstring).
 
     Parameters
@@ -126,6 +129,10 @@ def chokepoint_metrics(network: SupplyNetwork, sinks, *, flows: dict | None = No
         Seed of the pivot samples (sink i uses ``seed + i``).
     resolution : int
         Resolution of the dependency lengths (:func:`graph.centrality.dependency_lengths`).
+    node_groups : dict of str to int array (N,), optional
+        Extra families of node groups removed together (``-1``: in no group), e.g. firms
+        or country × input aggregates; their single points of failure and cascades
+        are reported per sink in ``group_spof`` / ``group_cascade``.
 
     Returns
     -------
@@ -181,7 +188,11 @@ def chokepoint_metrics(network: SupplyNetwork, sinks, *, flows: dict | None = No
     prop = Propagation.of(net)
     actors = sorted({int(net.node_actor[s]) for s in sinks})
     embargo = {f"imports:{net.actors[a]}": import_routes(net, a) for a in actors}
-    ess = essential_sets(net, route_groups=embargo, propagation=prop)
+    extra = dict(node_groups or {})
+    if "country" in extra:
+        raise ValueError("the 'country' node-group family is built in")
+    ess = essential_sets(net, node_groups={"country": net.node_country, **extra}, route_groups=embargo,
+                         propagation=prop)
     lap("essential_sets")
     idom = or_dominator_tree(net)
     lap("dominators")
@@ -207,6 +218,10 @@ def chokepoint_metrics(network: SupplyNetwork, sinks, *, flows: dict | None = No
             node_cascade=node_cascade,
             country_cascade=counts[country_offset:country_offset + n_countries],
             input_cascade=np.pad(counts[offset:offset + size], (0, len(net.inputs) - size)),
+            group_spof={name: ess.groups(sink, name) if producible_sink else np.empty(0, np.int64) for name in extra},
+            group_cascade={name: np.pad(counts[ess.families[name][0]:sum(ess.families[name])],
+                                        (0, max(int(extra[name].max(initial=-1)) + 1 - ess.families[name][1], 0)))
+                           for name in extra},
         )
         lap("essential_sets")
         dominators = dominators_of(idom, sink)

@@ -14,6 +14,7 @@ Plain max-flow is the special case with one input type and ``a = 1``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "export_control_routes",
     "compute_exclusion_routes",
     "secondary_control_routes",
+    "restrict_network",
 ]
 
 PRODUCER, TRANSIT, SINK, SOURCE = 0, 1, 2, 3
@@ -50,6 +52,15 @@ class SupplyNetwork:
     (input type carried), ``edge_capacity`` (``inf`` when unbounded), ``edge_kind``.
     Requirement arrays (length R): ``req_node``, ``req_input``, ``req_coefficient``.
     ``countries``, ``inputs`` and ``actors`` name the indices.
+
+    Firm-level detail (optional): ``node_firm`` and ``node_facility`` (length N, -1 where
+    a node is a country-level aggregate, a hub or a sink) index ``firms`` and
+    ``facilities``. ``actor_capacity`` (A × N, optional) is the capacity each actor can
+    use at each node — the short-run *headroom* (``docs/design.md#9-horizons``) — and
+    ``actor_edge_capacity`` (A × E, optional) each actor's cap on each route; without them
+    every actor can use ``node_capacity`` and ``edge_capacity``, which always hold the
+    physical capacities (so per-actor values never exceed them). :meth:`for_actor` gives
+    the network as one actor sees it.
     """
 
     node_kind: np.ndarray
@@ -70,10 +81,26 @@ class SupplyNetwork:
     actors: tuple[str, ...] = ()
     actor_members: tuple[tuple[int, ...], ...] = ()
     node_names: tuple[str, ...] = field(default=(), repr=False)
+    node_firm: np.ndarray | None = field(default=None, repr=False)
+    node_facility: np.ndarray | None = field(default=None, repr=False)
+    firms: tuple[str, ...] = ()
+    facilities: tuple[str, ...] = ()
+    actor_capacity: np.ndarray | None = field(default=None, repr=False)
+    actor_edge_capacity: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def num_nodes(self) -> int:
         return int(self.node_kind.size)
+
+    def firm_index(self) -> np.ndarray:
+        """Firm index of every node (-1: none)."""
+        return (np.full(self.num_nodes, -1, dtype=np.int32) if self.node_firm is None
+                else np.asarray(self.node_firm, dtype=np.int32))
+
+    def facility_index(self) -> np.ndarray:
+        """Facility index of every node (-1: none)."""
+        return (np.full(self.num_nodes, -1, dtype=np.int32) if self.node_facility is None
+                else np.asarray(self.node_facility, dtype=np.int32))
 
     @property
     def num_edges(self) -> int:
@@ -85,6 +112,28 @@ class SupplyNetwork:
         if hits.size != 1:
             raise KeyError(f"actor {actor} has no unique sink")
         return int(hits[0])
+
+    @property
+    def per_actor(self) -> bool:
+        """Whether actors see different capacities (a short-run network)."""
+        return self.actor_capacity is not None or self.actor_edge_capacity is not None
+
+    def for_actor(self, actor: int) -> "SupplyNetwork":
+        """The network with the capacities ``actor`` can use as its physical ones (itself
+        when every actor sees the same capacities)."""
+        if not self.per_actor:
+            return self
+        return dataclasses.replace(
+            self,
+            node_capacity=self.node_capacity if self.actor_capacity is None else self.actor_capacity[actor],
+            edge_capacity=self.edge_capacity if self.actor_edge_capacity is None else self.actor_edge_capacity[actor],
+            actor_capacity=None, actor_edge_capacity=None)
+
+    def for_sink(self, sink: int) -> "SupplyNetwork":
+        """:meth:`for_actor` of the actor whose sink is ``sink`` (itself for a sink of no actor,
+        such as the sink of a max-flow instance)."""
+        actor = int(self.node_actor[sink])
+        return self if actor < 0 else self.for_actor(actor)
 
     def edge_requirement(self) -> np.ndarray:
         """For each edge, the requirement row it serves (-1 if its target needs no such input)."""
@@ -115,6 +164,30 @@ class SupplyNetwork:
                           ("req_coefficient", self.req_coefficient)]:
             if np.isnan(arr).any() or (arr < 0).any():
                 raise ValueError(f"{name} must be non-negative numbers (NaN or negative found)")
+        for name, arr, labels in [("node_firm", self.node_firm, self.firms),
+                                  ("node_facility", self.node_facility, self.facilities)]:
+            if arr is None:
+                continue
+            if arr.shape != (n,):
+                raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
+            if arr.size and (arr.min() < -1 or arr.max() >= len(labels)):
+                raise ValueError(f"{name} indices out of range")
+        if self.actor_capacity is not None:
+            if self.actor_capacity.shape != (len(self.actors), n):
+                raise ValueError(f"actor_capacity has shape {self.actor_capacity.shape}, "
+                                 f"expected ({len(self.actors)}, {n})")
+            if np.isnan(self.actor_capacity).any() or (self.actor_capacity < 0).any():
+                raise ValueError("actor_capacity must be non-negative numbers (NaN or negative found)")
+            if (self.actor_capacity > self.node_capacity[None, :] * (1 + 1e-9) + 1e-9).any():
+                raise ValueError("actor_capacity exceeds node_capacity (headroom above physical capacity)")
+        if self.actor_edge_capacity is not None:
+            if self.actor_edge_capacity.shape != (len(self.actors), e):
+                raise ValueError(f"actor_edge_capacity has shape {self.actor_edge_capacity.shape}, "
+                                 f"expected ({len(self.actors)}, {e})")
+            if np.isnan(self.actor_edge_capacity).any() or (self.actor_edge_capacity < 0).any():
+                raise ValueError("actor_edge_capacity must be non-negative numbers (NaN or negative found)")
+            if (self.actor_edge_capacity > self.edge_capacity[None, :] * (1 + 1e-9) + 1e-9).any():
+                raise ValueError("actor_edge_capacity exceeds edge_capacity")
         if (self.req_coefficient <= 0).any():
             raise ValueError("recipe coefficients must be positive")
         if (self.edge_requirement() < 0).any():
@@ -143,6 +216,10 @@ def build_supply_network(
     transit_country=(),
     transit_fraction=(),
     world_capacity=None,
+    producer_firm=None,
+    producer_facility=None,
+    firms=(),
+    facilities=(),
 ) -> SupplyNetwork:
     """Build the country-level AND/OR network from tables given as arrays.
 
@@ -167,6 +244,12 @@ def build_supply_network(
         ``fraction × world_capacity[k]`` from suppliers elsewhere to buyers elsewhere.
     world_capacity : array_like, optional
         World capacity per input type; defaults to the sum of producer capacities.
+    producer_firm, producer_facility : array_like of int, optional
+        Per producer row, the index into ``firms`` / ``facilities`` (-1: a country-level
+        producer with no firm or facility). Several rows may then share a (country,
+        input type); node names become ``ISO3:input:firm[:facility]``.
+    firms, facilities : sequence of str
+        Names of the firm and facility indices.
 
     Returns
     -------
@@ -184,8 +267,16 @@ def build_supply_network(
     p_cap = np.asarray(producer_capacity, dtype=np.float64)
     if np.isnan(p_cap).any() or (p_cap < 0).any():
         raise ValueError("producer capacities must be non-negative numbers")
+    firms, facilities = tuple(firms), tuple(facilities)
+    p_firm = (np.full(p_cap.size, -1, dtype=np.int32) if producer_firm is None
+              else np.asarray(producer_firm, dtype=np.int32))
+    p_facility = (np.full(p_cap.size, -1, dtype=np.int32) if producer_facility is None
+                  else np.asarray(producer_facility, dtype=np.int32))
+    if p_firm.shape != p_cap.shape or p_facility.shape != p_cap.shape:
+        raise ValueError("producer_firm and producer_facility need one entry per producer row")
     keep = p_cap > 0
     p_country, p_input, p_cap = p_country[keep], p_input[keep], p_cap[keep]
+    p_firm, p_facility = p_firm[keep], p_facility[keep]
     r_prod = np.asarray(recipe_product, dtype=np.int32)
     r_in = np.asarray(recipe_input, dtype=np.int32)
     r_coef = np.asarray(recipe_coefficient, dtype=np.float64)
@@ -264,8 +355,16 @@ def build_supply_network(
     req_input_parts.append(np.full(n_sink, compute_input))
     req_coef_parts.append(np.ones(n_sink))
 
+    def producer_name(c, k, firm, facility):
+        name = f"{countries[c]}:{inputs[k]}"
+        if firm >= 0:
+            name += f":{firms[firm]}"
+        if facility >= 0:
+            name += f":{facilities[facility]}"
+        return name
+
     names = tuple(
-        [f"{countries[c]}:{inputs[k]}" for c, k in zip(p_country, p_input)]
+        [producer_name(c, k, m, s) for c, k, m, s in zip(p_country, p_input, p_firm, p_facility)]
         + [f"transit:{countries[c]}:{inputs[k]}" for c, k in zip(t_node_country, t_node_input)]
         + [f"sink:{a}" for a in actors]
     )
@@ -283,9 +382,65 @@ def build_supply_network(
         countries=countries, inputs=inputs, actors=actors,
         actor_members=tuple(tuple(int(m) for m in members) for members in actor_members),
         node_names=names,
+        node_firm=(np.concatenate([p_firm, np.full(n_tr + n_sink, -1)]).astype(np.int32) if firms else None),
+        node_facility=(np.concatenate([p_facility, np.full(n_tr + n_sink, -1)]).astype(np.int32)
+                       if facilities else None),
+        firms=firms, facilities=facilities,
     )
+    if len(set(names)) != len(names):
+        duplicate = next(name for name in names if names.count(name) > 1)
+        raise ValueError(f"two producers have the same name {duplicate!r}: give them a firm or facility")
     network.validate()
     return network
+
+
+def restrict_network(network: SupplyNetwork, *, keep_edges: np.ndarray, keep_requirements: np.ndarray,
+                     edge_capacity: np.ndarray | None = None, actor_capacity: np.ndarray | None = None,
+                     actor_edge_capacity: np.ndarray | None = None) -> SupplyNetwork:
+    """The same nodes with a subset of routes and requirements, other route capacities
+    and per-actor node capacities (the short-run view of a network).
+
+    Parameters
+    ----------
+    network : SupplyNetwork
+    keep_edges : bool array (E,)
+        Routes that exist in the restricted network.
+    keep_requirements : bool array (R,)
+        Requirement rows that stay (a dropped row means the buyer does not need that
+        input within the horizon, e.g. an installed tool base). Routes serving a dropped
+        requirement must be dropped too.
+    edge_capacity : array (E,), optional
+        New route capacities (of all E routes; only the kept ones are used).
+    actor_capacity : array (A, N), optional
+        Per-actor node capacities, each at most ``node_capacity``.
+    actor_edge_capacity : array (A, E), optional
+        Per-actor route capacities of all E routes, each at most the route's capacity.
+
+    Returns
+    -------
+    SupplyNetwork
+        Node arrays and names unchanged (node ``i`` is the same producer in both).
+    """
+    keep_edges = np.asarray(keep_edges, dtype=bool)
+    keep_requirements = np.asarray(keep_requirements, dtype=bool)
+    if keep_edges.shape != (network.num_edges,) or keep_requirements.shape != (network.req_node.size,):
+        raise ValueError("keep_edges and keep_requirements need one flag per route and per requirement")
+    capacity = network.edge_capacity if edge_capacity is None else np.asarray(edge_capacity, dtype=np.float64)
+    if capacity.shape != (network.num_edges,):
+        raise ValueError("edge_capacity needs one value per route")
+    restricted = dataclasses.replace(
+        network,
+        edge_src=network.edge_src[keep_edges], edge_dst=network.edge_dst[keep_edges],
+        edge_input=network.edge_input[keep_edges], edge_capacity=capacity[keep_edges],
+        edge_kind=network.edge_kind[keep_edges],
+        req_node=network.req_node[keep_requirements], req_input=network.req_input[keep_requirements],
+        req_coefficient=network.req_coefficient[keep_requirements],
+        actor_capacity=None if actor_capacity is None else np.asarray(actor_capacity, dtype=np.float64),
+        actor_edge_capacity=(None if actor_edge_capacity is None
+                             else np.asarray(actor_edge_capacity, dtype=np.float64)[:, keep_edges]),
+    )
+    restricted.validate()
+    return restricted
 
 
 def max_flow_network(num_nodes: int, src, dst, capacity, source: int, sink: int) -> SupplyNetwork:

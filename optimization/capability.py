@@ -62,6 +62,10 @@ def route_bounds(network: SupplyNetwork) -> np.ndarray:
 class CapabilityModel:
     """The capability LP of a network, built once and re-solved per actor and placement.
 
+    Node and route capacities are ``cp.Parameter``s set for each solve from the network
+    as the solving actor sees it (:meth:`graph.network.SupplyNetwork.for_sink`): the
+    physical capacities on a long-run network, the actor's headroom on a short-run one.
+
     Parameters
     ----------
     network : SupplyNetwork
@@ -91,9 +95,13 @@ class CapabilityModel:
             raise UnboundedError("capability LP", "unbounded",
                                  f"route {label} has no finite capacity upstream; give it or its suppliers a capacity")
         finite_cap = np.flatnonzero(np.isfinite(network.node_capacity))
+        self._route_bounds: dict[int, np.ndarray] = {}
         self.y = cp.Variable(n, nonneg=True, name="production")
         self.f = cp.Variable(e, nonneg=True, name="flow")
-        self.route_open = cp.Parameter(e, nonneg=True, value=np.ones(e), name="route_open")
+        # Route bound times openness, and node capacities: data of the solving actor.
+        self.route_cap = cp.Parameter(e, nonneg=True, value=np.nan_to_num(self.bound, posinf=0.0), name="route_cap")
+        self.capacity = cp.Parameter(finite_cap.size, nonneg=True, value=network.node_capacity[finite_cap],
+                                     name="node_capacity")
         self.weights = cp.Parameter(n, value=np.zeros(n), name="objective_weights")
         rows = np.arange(e)
         out_matrix = sp.csr_matrix((np.ones(e), (network.edge_src, rows)), shape=(n, e))
@@ -104,13 +112,22 @@ class CapabilityModel:
         self._cap_index = finite_cap
         self._out_matrix, self._in_matrix, self._need_matrix = out_matrix, in_matrix, need_matrix
         # A zero-length constraint is invalid in cvxpy; max-flow instances have no node caps.
-        self.c_capacity = self.y[finite_cap] <= network.node_capacity[finite_cap] if finite_cap.size else None
+        self.c_capacity = self.y[finite_cap] <= self.capacity if finite_cap.size else None
         self.c_out = out_matrix @ self.f <= self.y
         self.c_need = in_matrix @ self.f >= need_matrix @ self.y
-        self.c_route = self.f <= cp.multiply(self.bound, self.route_open)
+        self.c_route = self.f <= self.route_cap
         constraints = [c for c in (self.c_capacity, self.c_out, self.c_need, self.c_route) if c is not None]
         self.problem = require_dpp(cp.Problem(cp.Maximize(self.weights @ self.y), constraints), "capability LP")
         self._dual = None
+
+    def route_bound(self, sink: int) -> np.ndarray:
+        """Data-derived bound ``M_e`` on each route's flow for the actor of ``sink``
+        (:func:`route_bounds` of the network as that actor sees it; memoised)."""
+        sink = int(sink)
+        if sink not in self._route_bounds:
+            view = self.network.for_sink(sink)
+            self._route_bounds[sink] = self.bound if view is self.network else route_bounds(view)
+        return self._route_bounds[sink]
 
     def _dual_problem(self):
         """The explicit LP dual, for solvers whose LP duals cvxpy does not return reliably.
@@ -130,10 +147,10 @@ class CapabilityModel:
             select = sp.csr_matrix((np.ones(self._cap_index.size), (self._cap_index, np.arange(self._cap_index.size))),
                                    shape=(n, self._cap_index.size))
             for_y = -alpha + self._need_matrix.T @ beta
-            objective = cp.multiply(self.bound, self.route_open) @ mu
+            objective = self.route_cap @ mu
             if lam is not None:
                 for_y = for_y + select @ lam
-                objective = objective + net.node_capacity[self._cap_index] @ lam
+                objective = objective + self.capacity @ lam
             constraints = [for_y >= self.weights, self._out_matrix.T @ alpha - self._in_matrix.T @ beta + mu >= 0]
             problem = require_dpp(cp.Problem(cp.Minimize(objective), constraints), "dual of the capability LP")
             self._dual = (problem, mu)
@@ -156,7 +173,11 @@ class CapabilityModel:
         open_ = np.ones(net.num_edges) if route_open is None else np.asarray(route_open, dtype=np.float64)
         if open_.shape != (net.num_edges,) or np.isnan(open_).any() or open_.min() < 0:
             raise ValueError("route_open must hold one non-negative number per route")
-        self.route_open.value = open_
+        bound = self.route_bound(sink)
+        capacity = net.for_sink(sink).node_capacity[self._cap_index]
+        self.route_cap.value = bound * open_
+        if self._cap_index.size:
+            self.capacity.value = capacity
         started = time.perf_counter()
         solve_checked(self.problem, self.options, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
         seconds = time.perf_counter() - started
@@ -165,9 +186,9 @@ class CapabilityModel:
         value = float(self.problem.value)
         if self.solver == "HIGHS":
             route_dual = np.asarray(self.c_route.dual_value, dtype=np.float64)
-            dual_objective = float(np.dot(self.bound * open_, route_dual))
+            dual_objective = float(np.dot(bound * open_, route_dual))
             if self.c_capacity is not None:
-                dual_objective += float(np.dot(net.node_capacity[self._cap_index], self.c_capacity.dual_value))
+                dual_objective += float(np.dot(capacity, self.c_capacity.dual_value))
         else:
             # cvxpy's SCIP interface returns unreliable LP duals; solve the dual LP itself.
             dual_problem, mu = self._dual_problem()
@@ -176,10 +197,10 @@ class CapabilityModel:
             dual_objective = float(dual_problem.value)
         gap = abs(value - dual_objective) / max(1.0, abs(value))
         residual = max(
-            float(np.max(y[self._cap_index] - net.node_capacity[self._cap_index], initial=0.0)),
+            float(np.max(y[self._cap_index] - capacity, initial=0.0)),
             float(np.max(self._out_matrix @ f - y, initial=0.0)),
             float(np.max(self._need_matrix @ y - self._in_matrix @ f, initial=0.0)),
-            float(np.max(f - self.bound * open_, initial=0.0)),
+            float(np.max(f - bound * open_, initial=0.0)),
         )
         return CapabilityResult(value=value, status=self.problem.status, production=y, flow=f,
                                 route_dual=route_dual, duality_gap=gap, max_residual=residual,

@@ -400,16 +400,19 @@ class InterdictionModel:
             weights = np.zeros(n)
             weights[sink] = 1.0
             node_value, route_value = dual_value_bounds(net, weights)
+            # The capacities the defector can use (its headroom on a short-run network).
+            view = net.for_sink(int(sink))
+            route_bound = self.route_bound if view is net else tight_route_bounds(view)
             lam = cp.Variable(finite.size, nonneg=True) if finite.size else None
             alpha = cp.Variable(n, nonneg=True)
             beta = cp.Variable(r, nonneg=True)
             mu = cp.Variable(e, nonneg=True)
             nu = cp.Variable(ec, nonneg=True)
             production = -alpha + need_t @ beta
-            objective = self.route_bound @ mu
+            objective = route_bound @ mu
             if lam is not None:
                 production = production + select @ lam
-                objective = objective + net.node_capacity[finite] @ lam
+                objective = objective + view.node_capacity[finite] @ lam
             constraints += [
                 production >= weights,
                 out_t @ alpha - in_t @ beta + mu + to_closable @ nu >= 0,

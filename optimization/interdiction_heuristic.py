@@ -44,7 +44,8 @@ def dual_scores(model, chosen: np.ndarray) -> np.ndarray:
     loss_per_route = np.zeros(model.network.num_edges)
     active = np.flatnonzero(model.active)
     for index in active:
-        loss_per_route += results[index].route_dual * model.capability.bound / model.baseline[index]
+        bound = model.capability.route_bound(model.sinks[index])
+        loss_per_route += results[index].route_dual * bound / model.baseline[index]
     if model.aggregate == "mean" and active.size:
         loss_per_route /= active.size
     loss_per_route[closed] = 0.0

@@ -132,10 +132,12 @@ def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, ed
         zeros = np.zeros(num_entities)
         return RemovalLosses(lower=zeros, upper=zeros.copy(), exact=zeros.copy(), solved=np.zeros(num_entities, bool),
                              certified=True, solves=0, k=min(top_k, num_entities))
-    contribution = model.bound[valid] * base.route_dual[valid]
+    contribution = model.route_bound(sink)[valid] * base.route_dual[valid]
     lower = np.clip(np.bincount(edge_entity[valid], weights=contribution, minlength=num_entities) / c0, 0.0, 1.0)
     closed = np.zeros((net.num_edges, num_entities), dtype=bool)
     closed[valid, edge_entity[valid]] = True
+    # Flows are scaled within the capacities the sink's actor can use (its short-run headroom).
+    net = net.for_sink(sink)
     surviving = surviving_fraction(net, base.flow, closed, propagation=propagation)[sink]
     upper = np.maximum(np.clip(1.0 - surviving, 0.0, 1.0), lower)
     exact = np.where(upper - lower <= BOUND_TOLERANCE, lower, np.nan)
@@ -223,23 +225,88 @@ def _metric_frame(entity_type: str, names, iso3, input_id, metrics: dict, limit:
 
 @dataclass(frozen=True)
 class ChokepointRun:
-    """Table plus what it took: the graph suite and removal-loss statistics per defector."""
+    """Table plus what it took: the graph suite (``suites`` per defector's sink; ``suite`` the
+    first, shared by all defectors when they see the same capacities), removal-loss
+    statistics, timings."""
 
     table: pl.DataFrame
     suite: NetworkChokepoints
     removal: dict
     seconds: dict
+    suites: dict
+
+
+@dataclass(frozen=True)
+class EntityGroups:
+    """How producers and hubs group into the entities of the chokepoint table.
+
+    ``group``: country × input aggregate of each producer (each transit hub its own
+    group), -1 for sinks; ``firm`` / ``facility``: the node's firm / facility, -1 if none.
+    """
+
+    group: np.ndarray
+    group_names: np.ndarray
+    group_iso3: np.ndarray
+    group_input: np.ndarray
+    firm: np.ndarray
+    firm_names: np.ndarray
+    facility_nodes: np.ndarray
+
+
+def entity_groups(network: SupplyNetwork, *, aggregate: bool = True) -> EntityGroups:
+    """Country × input aggregates (named ``ISO3:input``, as one node per country and input
+    was named before firms and facilities), firms and facility nodes of a network.
+
+    With ``aggregate=False`` every producer is its own group under its own name (the
+    synthetic facility networks, whose nodes are the entities of interest).
+    """
+    net = network
+    countries = np.array(net.countries, dtype=object)
+    inputs = np.array(net.inputs, dtype=object)
+    names = np.array(net.node_names, dtype=object) if net.node_names else np.arange(net.num_nodes).astype(str)
+    keyed = np.where(net.node_kind == PRODUCER, net.node_country.astype(np.int64) * (len(net.inputs) + 1)
+                     + net.node_input, -1)
+    hubs = net.node_kind == TRANSIT
+    if not aggregate:
+        hubs = hubs | (net.node_kind == PRODUCER)
+    # Hubs keep their own group: key them past every producer key.
+    keyed = np.where(hubs, (len(net.countries) + 1) * (len(net.inputs) + 1) + np.arange(net.num_nodes), keyed)
+    members = np.flatnonzero(keyed >= 0)
+    unique, first, group_of = np.unique(keyed[members], return_index=True, return_inverse=True)
+    group = np.full(net.num_nodes, -1, dtype=np.int64)
+    group[members] = group_of
+    representative = members[first]
+    is_hub = hubs[representative]
+    group_names = np.where(is_hub, names[representative],
+                           [f"{countries[net.node_country[v]]}:{inputs[net.node_input[v]]}" for v in representative])
+    return EntityGroups(
+        group=group, group_names=group_names.astype(object),
+        group_iso3=countries[net.node_country[representative]], group_input=inputs[net.node_input[representative]],
+        firm=net.firm_index().astype(np.int64), firm_names=np.array(net.firms, dtype=object),
+        facility_nodes=np.flatnonzero(net.facility_index() >= 0))
+
+
+def _aggregate(values: np.ndarray, group: np.ndarray, count: int, how: str) -> np.ndarray:
+    inside = group >= 0
+    out = np.zeros(count)
+    if how == "sum":
+        np.add.at(out, group[inside], values[inside])
+    else:
+        np.maximum.at(out, group[inside], values[inside])
+    return out
 
 
 def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: pl.DataFrame,
                         model: CapabilityModel | None = None, *, top_k: int = TOP_K, pivots: int | None = None,
-                        seed: int = 0, node_rows: int | None = None) -> ChokepointRun:
+                        seed: int = 0, node_rows: int | None = None, aggregate_nodes: bool = True) -> ChokepointRun:
     """Every chokepoint metric per candidate defector, as one long table.
 
-    Entities: ``node`` (a producer or transit hub; removing it closes its outgoing
-    routes), ``country`` (every node located there), ``input`` (an import embargo of
-    that input type on the defector: every route carrying it into the defector's member
-    countries or sink from outside them). Metrics per entity (``docs/design.md#3-chokepoint-metrics``):
+    Entities (``entity_type``): ``node`` (a country × input aggregate of producers, named
+    ``ISO3:input``, or a transit hub; removing it closes its members' outgoing routes),
+    ``firm`` (every node of a firm, wherever it operates), ``facility`` (one fab campus),
+    ``country`` (every node located there), ``input`` (an import embargo of that input
+    type on the defector: every route carrying it into the defector's member countries or
+    sink from outside them). Metrics per entity (``docs/design.md#3-chokepoint-metrics``):
 
     ``removal_loss``
         Share of the defector's attainable capability lost (LP re-solve); present for
@@ -251,17 +318,23 @@ def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: 
         1 if the loss alone makes the defector's sink unproducible (AND/OR).
     ``failure_cascade``
         Nodes of the defector's supply cone that become unproducible with the loss.
-    ``or_dominator``, ``or_dominated`` (nodes)
-        Dominates the sink in the OR skeleton; nodes of the cone it dominates there.
-    ``betweenness`` (nodes)
+    ``or_dominator``, ``or_dominated`` (nodes, facilities)
+        Dominates the sink in the OR skeleton; nodes of the cone it dominates there (for
+        an aggregate of several producers: its largest member's value).
+    ``betweenness`` (nodes, facilities)
         Flow-weighted betweenness in the defector's supply cone, weighted by the
-        defector's LP flows when ``model`` is given (nominal flows otherwise).
-    ``core_number`` (nodes)
-        k-core number in the undirected projection of the route graph.
-    ``supplier_share`` (nodes)
-        The node's capacity as a share of world capacity of its input.
+        defector's LP flows when ``model`` is given (nominal flows otherwise); summed
+        over an aggregate's members.
+    ``core_number`` (nodes, facilities)
+        k-core number in the undirected projection of the route graph (largest member).
+    ``supplier_share`` (nodes, facilities)
+        Capacity as a share of world capacity of its input.
 
-    Without ``model`` the LP metrics are left out (networks too large for the LP).
+    On a short-run network every metric is computed on the network as the defector sees
+    it (its headroom and route caps, :meth:`graph.network.SupplyNetwork.for_actor`).
+    ``aggregate_nodes=False`` makes every producer its own ``node`` entity (synthetic
+    facility networks). Without ``model`` the LP metrics are left out (networks too large
+    for the LP).
     ``node_rows`` keeps only the ``node_rows`` largest values of each node metric (plus
     every single point of failure and OR dominator; no zero flags) for very large networks.
 
@@ -276,14 +349,29 @@ def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: 
     sinks = [net.sink_of(i) for i, _ in defectors]
     bases = {sink: model.solve(sink) for sink in sinks} if model is not None else {}
     seconds = {"base_lp": time.perf_counter() - started}
-    suite = chokepoint_metrics(net, sinks, flows={s: b.flow for s, b in bases.items()}, pivots=pivots, seed=seed)
-    seconds.update({f"graph_{k}": v for k, v in suite.seconds.items()})
+    groups = entity_groups(net, aggregate=aggregate_nodes)
+    num_groups, num_firms = groups.group_names.size, groups.firm_names.size
+    extra = {"node_group": groups.group}
+    if num_firms:
+        extra["firm"] = groups.firm
+    # One suite for all defectors when they see the same capacities; else one per defector.
+    views = {sink: net.for_sink(sink) for sink in sinks}
+    suites: dict[int, NetworkChokepoints] = {}
+    if not net.per_actor:
+        shared = chokepoint_metrics(net, sinks, flows={s: b.flow for s, b in bases.items()}, pivots=pivots,
+                                    seed=seed, node_groups=extra)
+        suites = {sink: shared for sink in sinks}
+    else:
+        for i, sink in enumerate(sinks):
+            flows = {sink: bases[sink].flow} if sink in bases else {}
+            suites[sink] = chokepoint_metrics(views[sink], [sink], flows=flows, pivots=pivots, seed=seed + i,
+                                              node_groups=extra)
+    for suite in {id(s): s for s in suites.values()}.values():
+        for k, v in suite.seconds.items():
+            seconds[f"graph_{k}"] = seconds.get(f"graph_{k}", 0.0) + v
     clock = time.perf_counter()
-    prop = Propagation.of(net)
+    props = {id(view): Propagation.of(view) for view in {id(v): v for v in views.values()}.values()}
 
-    node_ids = np.flatnonzero(np.isin(net.node_kind, [PRODUCER, TRANSIT]))
-    node_entity = np.full(net.num_nodes, -1, dtype=np.int64)
-    node_entity[node_ids] = np.arange(node_ids.size)
     countries = np.unique(net.node_country[net.node_country >= 0])
     country_entity = np.full(len(net.countries), -1, dtype=np.int64)
     country_entity[countries] = np.arange(countries.size)
@@ -291,40 +379,78 @@ def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: 
     names = np.array(net.node_names, dtype=object) if net.node_names else np.arange(net.num_nodes).astype(str)
     country_names = np.array(net.countries, dtype=object)
     input_names = np.array(net.inputs, dtype=object)
-    node_iso3 = country_names[net.node_country[node_ids]]
-    node_input = input_names[net.node_input[node_ids]]
+    facility_nodes = groups.facility_nodes
+    facility_entity = np.full(net.num_nodes, -1, dtype=np.int64)
+    facility_entity[facility_nodes] = np.arange(facility_nodes.size)
     world = world_capacity_of(capacities, net.inputs)
-    share = net.node_capacity[node_ids] / world[net.node_input[node_ids]]
+    node_share = np.where(np.isin(net.node_kind, [PRODUCER, TRANSIT]),
+                          net.node_capacity / world[np.maximum(net.node_input, 0)], 0.0)
+    node_share = np.where(np.isfinite(node_share), node_share, 0.0)
+    group_share = _aggregate(node_share, groups.group, num_groups, "sum")
+    firm_iso3 = np.array([None] * num_firms, dtype=object)
+    for f in range(num_firms):
+        home = net.node_country[groups.firm == f]
+        firm_iso3[f] = country_names[np.bincount(home).argmax()] if home.size else None
     frames, removal = [], {}
     for (actor_index, actor_id), sink in zip(defectors, sinks):
+        suite = suites[sink]
         m = suite.sinks[sink]
         imports = import_routes(net, actor_index)
-        spof_node = np.zeros(node_ids.size)
-        spof_node[node_entity[m.spof_nodes][node_entity[m.spof_nodes] >= 0]] = 1.0
-        dominator = np.zeros(node_ids.size)
-        dominator[node_entity[m.or_dominators][node_entity[m.or_dominators] >= 0]] = 1.0
+        spof_node = np.zeros(net.num_nodes)
+        spof_node[m.spof_nodes] = 1.0
+        dominator = np.zeros(net.num_nodes)
+        dominator[m.or_dominators] = 1.0
+        between = m.betweenness.values
+        # Cascades count the cone's other nodes that fail: not the removed entity's own members.
+        alive = m.cone & suite.essential.producible
+        own_group = np.bincount(groups.group[alive & (groups.group >= 0)], minlength=num_groups)
+        spof_group = np.zeros(num_groups)
+        spof_group[m.group_spof["node_group"]] = 1.0
+        group_metrics = {
+            "single_point_of_failure": spof_group, "or_dominator": _aggregate(dominator, groups.group, num_groups, "max"),
+            "failure_cascade": (m.group_cascade["node_group"][:num_groups] - own_group).astype(np.float64),
+            "or_dominated": _aggregate(m.or_dominated.astype(np.float64), groups.group, num_groups, "max"),
+            "betweenness": _aggregate(between, groups.group, num_groups, "sum"),
+            "core_number": _aggregate(suite.core.astype(np.float64), groups.group, num_groups, "max"),
+            "supplier_share": group_share,
+        }
+        facility_metrics = {
+            "single_point_of_failure": spof_node[facility_nodes], "or_dominator": dominator[facility_nodes],
+            "failure_cascade": m.node_cascade[facility_nodes], "or_dominated": m.or_dominated[facility_nodes],
+            "betweenness": between[facility_nodes], "core_number": suite.core[facility_nodes],
+            "supplier_share": node_share[facility_nodes],
+        }
+        firm_metrics = {}
+        if num_firms:
+            spof_firm = np.zeros(num_firms)
+            spof_firm[m.group_spof["firm"]] = 1.0
+            own_firm = np.bincount(groups.firm[alive & (groups.firm >= 0)], minlength=num_firms)
+            firm_metrics = {"single_point_of_failure": spof_firm,
+                            "failure_cascade": (m.group_cascade["firm"][:num_firms] - own_firm).astype(np.float64)}
         spof_country = np.zeros(countries.size)
         spof_country[country_entity[m.spof_countries]] = 1.0
         spof_input = np.zeros(len(net.inputs))
         spof_input[m.spof_inputs] = 1.0
-        node_metrics = {
-            "single_point_of_failure": spof_node, "or_dominator": dominator,
-            "failure_cascade": m.node_cascade[node_ids], "or_dominated": m.or_dominated[node_ids],
-            "betweenness": m.betweenness.values[node_ids], "core_number": suite.core[node_ids],
-            "supplier_share": share,
-        }
         country_metrics = {"single_point_of_failure": spof_country,
                            "failure_cascade": m.country_cascade[countries]}
         input_metrics = {"single_point_of_failure": spof_input, "failure_cascade": m.input_cascade}
         if model is not None:
             base = bases[sink]
+            spof_groups = m.group_spof["node_group"]
             families = {
-                "node": (node_entity[net.edge_src], node_ids.size, node_entity[m.spof_nodes], node_metrics),
+                "node": (groups.group[net.edge_src], num_groups, spof_groups, group_metrics),
+                "facility": (facility_entity[net.edge_src], facility_nodes.size,
+                             facility_entity[m.spof_nodes][facility_entity[m.spof_nodes] >= 0], facility_metrics),
+                "firm": (groups.firm[net.edge_src], num_firms, m.group_spof.get("firm", np.empty(0, np.int64)),
+                         firm_metrics),
                 "country": (country_of_node[net.edge_src], countries.size, country_entity[m.spof_countries],
                             country_metrics),
                 "input": (imports, len(net.inputs), m.spof_inputs, input_metrics),
             }
+            prop = props[id(views[sink])]
             for entity_type, (edge_entity, count, spof, metrics) in families.items():
+                if count == 0:
+                    continue
                 result = removal_losses(model, sink, base, edge_entity, count, must_solve=spof[spof >= 0],
                                         top_k=top_k, propagation=prop)
                 metrics.update({"removal_loss": result.exact, "loss_lower_bound": result.lower,
@@ -333,18 +459,27 @@ def chokepoint_analysis(network: SupplyNetwork, scenario: Scenario, capacities: 
         has_imports = np.bincount(imports[imports >= 0], minlength=len(net.inputs)) > 0
         input_metrics = {k: np.where(has_imports, v, np.nan) for k, v in input_metrics.items()}
         defector_frames = [
-            _metric_frame("node", names[node_ids], node_iso3, node_input, node_metrics, limit=node_rows),
+            _metric_frame("node", groups.group_names, groups.group_iso3, groups.group_input, group_metrics,
+                          limit=node_rows),
             _metric_frame("country", country_names[countries], country_names[countries], [None] * countries.size,
                           country_metrics),
             _metric_frame("input", [f"imports:{k}" for k in net.inputs], [None] * len(net.inputs), list(net.inputs),
                           input_metrics),
         ]
+        if facility_nodes.size:
+            defector_frames.append(_metric_frame(
+                "facility", names[facility_nodes], country_names[net.node_country[facility_nodes]],
+                input_names[net.node_input[facility_nodes]], facility_metrics, limit=node_rows))
+        if num_firms:
+            defector_frames.append(_metric_frame("firm", groups.firm_names, firm_iso3, [None] * num_firms,
+                                                 firm_metrics))
         frames.append(pl.concat(defector_frames).with_columns(pl.lit(actor_id).alias("defector")))
     table = (rank_within(pl.concat(frames), ["defector", "entity_type", "metric"]) if frames
              else pl.DataFrame(schema=CHOKEPOINT_SCHEMA))
     table = table.with_columns(pl.lit(scenario.name).alias("scenario")).select(list(CHOKEPOINT_SCHEMA))
     seconds["tables_and_lp"] = time.perf_counter() - clock
-    return ChokepointRun(table=table, suite=suite, removal=removal, seconds=seconds)
+    first = suites[sinks[0]] if sinks else chokepoint_metrics(net, [], node_groups=extra)
+    return ChokepointRun(table=table, suite=first, removal=removal, seconds=seconds, suites=suites)
 
 
 def chokepoint_table(network: SupplyNetwork, scenario: Scenario, model: CapabilityModel | None,

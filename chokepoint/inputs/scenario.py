@@ -37,10 +37,12 @@ from pathlib import Path
 from chokepoint.errors import InputError
 from chokepoint.inputs.reference import iso3_problem
 
-__all__ = ["Actor", "Control", "Settings", "GameSettings", "NamedPlacement", "Scenario", "load_scenario",
-           "parse_scenario", "CONTROL_KINDS", "SOLVERS"]
+__all__ = ["Actor", "Control", "Settings", "GameSettings", "ShortRunSettings", "NamedPlacement", "Scenario",
+           "load_scenario", "parse_scenario", "CONTROL_KINDS", "SOLVERS"]
 
-CONTROL_KINDS = ("export_control", "compute_exclusion", "secondary_control")
+CONTROL_KINDS = ("export_control", "compute_exclusion", "secondary_control", "entity_control",
+                 "foreign_direct_product")
+_FIRM_ID = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
 SOLVERS = ("HIGHS", "SCIP")
 _ACTOR_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 _CONTROL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -69,6 +71,12 @@ class Control:
     buyers in ``destination`` close. ``compute_exclusion``: cloud access from clusters
     in ``jurisdiction`` to ``destination``'s sink closes. ``secondary_control``:
     re-exports of ``input`` through non-signatory ``transit`` to ``destination`` close.
+    ``entity_control`` (an entity listing): every route carrying ``input`` into a node of
+    ``firm``, wherever the firm operates, closes. ``foreign_direct_product``: routes
+    carrying ``input`` into ``destination`` (or into ``firm`` when given) close when the
+    product was made with ``jurisdiction``'s tools or design software anywhere up its
+    supply chain (``docs/design.md#10-firms-and-facilities``). ``destination`` is the
+    actor whose capability a control targets.
     """
 
     id: str
@@ -78,6 +86,17 @@ class Control:
     cost: float
     input: str | None = None
     transit: str | None = None
+    firm: str | None = None
+
+
+@dataclass(frozen=True)
+class ShortRunSettings:
+    """The short-run horizon (``docs/design.md#9-horizons``): its length in months and the
+    share of its usual volume a buyer may add from each remaining supplier of a
+    process-of-record input within it."""
+
+    months: int = 12
+    supplier_flexibility: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +143,7 @@ class Scenario:
     placements: tuple[NamedPlacement, ...] = ()
     #: Cost of each control a recruited country would place (whom-to-recruit analysis).
     recruit_control_cost: float = 1.0
+    short_run: ShortRunSettings = field(default_factory=ShortRunSettings)
 
     @property
     def signatory_countries(self) -> set[str]:
@@ -139,15 +159,18 @@ class Scenario:
                 return a
         raise KeyError(actor_id)
 
-    def validate_against(self, countries, inputs) -> None:
-        """Check that every country and input type the scenario names exists in the data.
+    def validate_against(self, countries, inputs, firms=None) -> None:
+        """Check that every country, input type and firm the scenario names exists in the data.
 
         Parameters
         ----------
         countries, inputs : iterable of str
             Known ISO3 codes and input type ids.
+        firms : iterable of str, optional
+            Known firm ids (checked when given).
         """
         countries, inputs = set(countries), set(inputs)
+        firms = None if firms is None else set(firms)
         for actor in self.actors:
             for member in actor.members:
                 if member not in countries:
@@ -158,6 +181,8 @@ class Scenario:
                 self._fail(where, "jurisdiction", f"country '{control.jurisdiction}' is not in the reference countries")
             if control.input is not None and control.input not in inputs:
                 self._fail(where, "input", f"unknown input type '{control.input}'")
+            if control.firm is not None and firms is not None and control.firm not in firms:
+                self._fail(where, "firm", f"unknown firm '{control.firm}'", hint="firm ids are in staging.firms")
         for country in self.transit:
             if country not in countries:
                 self._fail("[leakage.transit]", country, f"country '{country}' is not in the reference countries")
@@ -367,7 +392,15 @@ def parse_scenario(text: str, path: Path) -> Scenario:
             r.fail("destination", f"unknown actor '{destination}'", hint="destinations are actor ids from [actors.*]")
         control_input = r.get("input", str, default=None)
         transit_country = r.get("transit", str, default=None)
-        if kind in ("export_control", "secondary_control") and control_input is None:
+        firm = r.get("firm", str, default=None)
+        if firm is not None and not _FIRM_ID.match(firm):
+            r.fail("firm", f"firm id {firm!r} must be lower-case letters, digits and '-' (staging.firms)")
+        if kind == "entity_control" and firm is None:
+            r.fail("firm", "required for kind 'entity_control'")
+        if firm is not None and kind not in ("entity_control", "foreign_direct_product"):
+            r.fail("firm", f"only entity_control and foreign_direct_product take a firm, not '{kind}'")
+        if kind in ("export_control", "secondary_control", "entity_control", "foreign_direct_product") \
+                and control_input is None:
             r.fail("input", f"required for kind '{kind}'")
         if kind == "compute_exclusion" and control_input is not None:
             r.fail("input", "compute_exclusion closes cloud access; it takes no input")
@@ -379,7 +412,8 @@ def parse_scenario(text: str, path: Path) -> Scenario:
         elif transit_country is not None:
             r.fail("transit", f"only secondary_control takes a transit country, not '{kind}'")
         controls.append(Control(id=control_id, kind=kind, jurisdiction=jurisdiction, destination=destination,
-                                cost=r.get("cost", float, minimum=0.0), input=control_input, transit=transit_country))
+                                cost=r.get("cost", float, minimum=0.0), input=control_input, transit=transit_country,
+                                firm=firm))
         r.finish()
     controls.extend(_expand_control_rules(path, text, data, top, controls, signatories, actor_ids,
                                           {a.id for a in actors if a.candidate_defector}, transit))
@@ -389,6 +423,13 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     game = GameSettings(first_mover_decay=g.get("first_mover_decay", float, default=0.0, minimum=0.0),
                         collective_risk=g.get("collective_risk", float, default=0.0, minimum=0.0))
     g.finish()
+
+    short_run_table = top.get("short_run", dict, default={})
+    sr = _Reader(path, text, "[short_run]", short_run_table)
+    short_run = ShortRunSettings(months=sr.get("months", int, default=12, minimum=1, maximum=120),
+                                 supplier_flexibility=sr.get("supplier_flexibility", float, default=0.0,
+                                                             minimum=0.0, maximum=10.0))
+    sr.finish()
 
     recruitment = top.get("recruitment", dict, default={})
     rc = _Reader(path, text, "[recruitment]", recruitment)
@@ -418,10 +459,13 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     top.finish()
     return Scenario(name=name, description=description, path=path, settings=settings, actors=tuple(actors),
                     controls=tuple(controls), transit=transit, text=text, game=game,
-                    placements=tuple(placements), recruit_control_cost=recruit_cost)
+                    placements=tuple(placements), recruit_control_cost=recruit_cost, short_run=short_run)
 
 
-_KIND_TAG = {"export_control": "x", "compute_exclusion": "cloud", "secondary_control": "sec"}
+_KIND_TAG = {"export_control": "x", "compute_exclusion": "cloud", "secondary_control": "sec",
+             "entity_control": "entity", "foreign_direct_product": "fdp"}
+#: Kinds ``[[control_rules]]`` can generate (entity controls name firms one by one).
+_KIND_TAG_RULES = {k: _KIND_TAG[k] for k in ("export_control", "compute_exclusion", "secondary_control")}
 
 
 def _expand_control_rules(path, text, data, top, explicit, signatories, actor_ids, defector_ids, transit):
@@ -440,7 +484,7 @@ def _expand_control_rules(path, text, data, top, explicit, signatories, actor_id
         r = _Reader(path, text, f"[[control_rules]] #{i + 1}", table if isinstance(table, dict) else {})
         if not isinstance(table, dict):
             r.fail("control_rules", "expected a table")
-        kind = r.get("kind", str, choices=CONTROL_KINDS)
+        kind = r.get("kind", str, choices=tuple(_KIND_TAG_RULES))
         jurisdictions = r.get("jurisdictions", (list, str))
         jurisdictions = sorted(signatories) if jurisdictions == "signatories" else jurisdictions
         if not isinstance(jurisdictions, list):

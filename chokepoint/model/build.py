@@ -24,7 +24,13 @@ def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: 
                    capacities: pl.DataFrame, scenario: Scenario) -> dict:
     """Keyword arguments shared by every network builder: countries and inputs as codes,
     producers, recipes, the scenario's actors with their member countries, cloud access
-    and transit hubs."""
+    and transit hubs.
+
+    ``capacities`` is either the country-level table (``iso3``, ``input_id``,
+    ``capacity``: one producer per country and input) or the producer table
+    (``staging.producers``: the same plus ``firm_id`` and ``facility_id``, several
+    producers per country and input where firm or facility data exists).
+    """
     country_ids = countries["iso3"].to_list()
     input_ids = input_types["input_id"].to_list()
     c_index = {c: i for i, c in enumerate(country_ids)}
@@ -33,6 +39,18 @@ def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: 
     def codes(series, index):
         return np.array([index[v] for v in series], dtype=np.int64)
 
+    firm_detail = {}
+    if "firm_id" in capacities.columns:
+        firms = sorted(f for f in capacities["firm_id"].unique().to_list() if f is not None)
+        facilities = (sorted(f for f in capacities["facility_id"].unique().to_list() if f is not None)
+                      if "facility_id" in capacities.columns else [])
+        f_index, s_index = {f: i for i, f in enumerate(firms)}, {s: i for i, s in enumerate(facilities)}
+        firm_detail = dict(
+            producer_firm=np.array([f_index.get(f, -1) if f is not None else -1 for f in capacities["firm_id"]],
+                                   dtype=np.int64),
+            producer_facility=(np.array([s_index[s] if s is not None else -1 for s in capacities["facility_id"]],
+                                        dtype=np.int64) if facilities else None),
+            firms=firms, facilities=facilities)
     transit = sorted(scenario.transit.items())
     return dict(
         countries=country_ids,
@@ -40,6 +58,7 @@ def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: 
         producer_country=codes(capacities["iso3"], c_index),
         producer_input=codes(capacities["input_id"], k_index),
         producer_capacity=capacities["capacity"].to_numpy(),
+        **firm_detail,
         recipe_product=codes(recipes["product"], k_index),
         recipe_input=codes(recipes["input"], k_index),
         recipe_coefficient=recipes["coefficient"].to_numpy(),

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from chokepoint.inputs import invariants
+from chokepoint.inputs.firm_reference import FIRM_REFERENCE_FILES, parse_firm_reference
 from chokepoint.inputs.real.merge import merge_data
 from chokepoint.inputs.real.sources import RAW_TABLES
 from chokepoint.inputs.real.stage import (MAPPING_FILES, STAGED_TABLES, USGS_MAP_COLUMNS, empty_mappings,
@@ -57,6 +58,8 @@ _MERGED_DESCRIPTIONS = {
 
 RAW_INS = {table: dg.AssetIn(key=["staging", table]) for table in RAW_TABLES}
 MAPPING_INS = {f"src_{name}": dg.AssetIn(key=["staging", f"src_reference_{name}"]) for name in MAPPING_FILES}
+FIRM_REFERENCE_INS = {f"src_{name}": dg.AssetIn(key=["staging", f"src_reference_{name}"])
+                      for name in FIRM_REFERENCE_FILES if name != "short_run"}
 
 
 @dg.multi_asset(
@@ -80,20 +83,26 @@ def reference_tables(**raw: pl.DataFrame):
     ins={**RAW_INS, **MAPPING_INS,
          "reference_input_types": dg.AssetIn(key=["staging", "reference_input_types"]),
          "reference_recipes": dg.AssetIn(key=["staging", "reference_recipes"]),
+         "reference_countries": dg.AssetIn(key=["staging", "reference_countries"]),
+         **FIRM_REFERENCE_INS,
          "data_mode": dg.AssetIn(key=["staging", "data_mode"])},
 )
-def real_tables(reference_input_types: pl.DataFrame, reference_recipes: pl.DataFrame, data_mode: pl.DataFrame,
-                **inputs: pl.DataFrame):
+def real_tables(reference_input_types: pl.DataFrame, reference_recipes: pl.DataFrame,
+                reference_countries: pl.DataFrame, data_mode: pl.DataFrame, **inputs: pl.DataFrame):
     """Stage the real sources: validate rows (bad ones to the quarantine with a reason), resolve every country
     spelling to ISO3 and every firm spelling to one firm id, impute blank ETO shares, flag share totals above
-    100 %, and account for every source row. Empty tables on reference data."""
+    100 %, match government-list entries to firms, and account for every source row. Empty tables on reference
+    data, except ``firms``: the firms the reference files name, with their roles."""
     raw = {table: inputs[table] for table in RAW_TABLES}
     if data_mode["mode"][0] == "real":
         mappings = parse_mappings({name: inputs[f"src_{name}"] for name in MAPPING_FILES},
                                   reference_input_types["input_id"])
     else:
         mappings = empty_mappings()
-    tables = stage_real(raw, mappings, reference_recipes)
+    firm_reference = parse_firm_reference({name: inputs[f"src_{name}"] for name in FIRM_REFERENCE_FILES if
+                                           name != "short_run"}, reference_input_types, reference_countries)
+    tables = stage_real(raw, mappings, reference_recipes, firm_reference=firm_reference,
+                        input_types=reference_input_types)
     for name in STAGED_TABLES:
         frame = tables[name]
         extra = {}
@@ -202,7 +211,7 @@ def _explicit_inputs(*names: str, resources: tuple[tuple[str, type], ...] = ()):
 
 _STAGED_WITH_LINES = ("input_taxonomy", "eto_sequence", "eto_providers", "provision", "mineral_production",
                       "mineral_salient", "compute_clusters", "accelerators", "chip_counts", "firm_edges",
-                      "supply_map_nodes")
+                      "supply_map_nodes", "fab_campuses", "list_entries", "list_skipped")
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["staging", "row_accounting"]), description=(

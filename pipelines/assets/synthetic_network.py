@@ -137,7 +137,7 @@ def synthetic_metrics(config: SyntheticMetricsConfig, settings: ChokepointSettin
     read = time.perf_counter() - started
     model = capability_model(network, scenario, settings) if network.num_nodes <= config.lp_max_nodes else None
     pivots = None if network.num_nodes <= config.exact_betweenness_max_nodes else config.pivots
-    run = chokepoint_analysis(network, scenario, capacities, model, pivots=pivots, seed=config.seed,
+    run = chokepoint_analysis(network, scenario, capacities, model, pivots=pivots, seed=config.seed, aggregate_nodes=False,
                               node_rows=config.node_rows, top_k=config.top_k)
     frame = run.table
     top = (frame.filter((pl.col("metric") == "failure_cascade") & (pl.col("entity_type") == "node"))

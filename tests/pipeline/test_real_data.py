@@ -34,7 +34,7 @@ def test_real_run_succeeds_with_every_check_passed(real_run):
     assert len(evaluations) == len(all_checks)
     assert [(e.check_name, e.metadata) for e in evaluations if not e.passed] == []
     mode = sql(database, "SELECT * FROM staging.data_mode").row(0, named=True)
-    assert (mode["mode"], mode["source"], mode["files"], mode["files_ok"]) == ("real", "cache", 79, 79)
+    assert (mode["mode"], mode["source"], mode["files"], mode["files_ok"]) == ("real", "cache", 86, 86)
 
 
 def test_warehouse_holds_every_staged_table_with_provenance(real_run):
@@ -50,7 +50,7 @@ def test_warehouse_holds_every_staged_table_with_provenance(real_run):
     for table in ("provision", "mineral_production"):
         assert sql(database, f"SELECT count(*) AS n FROM staging.{table} WHERE year IS NULL")["n"][0] == 0
     accounting = sql(database, "SELECT * FROM staging.row_accounting")
-    assert accounting.height == 79 and accounting["adds_up"].all()
+    assert accounting.height == 86 and accounting["adds_up"].all()
     assert (accounting["rows_read"] == accounting["staged"] + accounting["quarantined"]).all()
 
 

@@ -12,6 +12,9 @@ Modules
 ``epoch``       Epoch AI GPU clusters, ML hardware, AI chip counts
 ``usgs``        USGS Mineral Commodity Summaries (world production/reserves, US salient statistics)
 ``supply_map``  firm-level chip supply map (nodes, typed edges)
+``atlas``       AI Chip Fab Atlas campuses (operator firm, country, status, coordinates)
+``opensanctions`` government lists (US 1260H, NDAA 5949/889, BIS MIEU, China's countermeasures, EU 833 Annex IV)
+                and their matching to firm ids
 ``sources``     each dataset's files → raw tables (one per source asset)
 ``quarantine``  splitting rows into staged and quarantined; per-file row accounting
 ``stage``       all real sources → canonical staging tables, quarantine and row accounting

@@ -55,19 +55,18 @@ DATASETS = {
     "usgs": ("USGS Mineral Commodity Summaries 2022-2024 (world production and reserves, US salient statistics)",
              "US public domain", "U.S. Geological Survey"),
     "supply_map": ("Firm-level chip supply map (nodes, typed edges)", "MIT", "© 2026 Vignesh Gopalakrishnan"),
-}
-
-#: Datasets in the manifest that are fetched and verified but not ingested yet (their files
-#: have ``dataset`` null): top folder → description, licence and the attribution it requires.
-FETCHED_ONLY = {
-    "ai_chip_fab_atlas": ("AI Chip Fab Atlas v1.0.0, Berkeley AI Risk: 31 AI-die fab campuses (operator, ISO3 "
-                          "country, coordinates, lifecycle status)",
+    "ai_chip_fab_atlas": ("AI Chip Fab Atlas v1.0.0, Berkeley AI Risk: AI-die fab campuses (operator, ISO3 country, "
+                          "coordinates, lifecycle status)",
                           "CC BY 4.0 (16 coordinates are OpenStreetMap points, ODbL)",
                           "AI Chip Fab Atlas, Berkeley AI Risk"),
     "opensanctions": ("OpenSanctions curated government lists (US DoD 1260H, NDAA sections 5949 and 889, BIS "
                       "MIEU, China's countermeasures, EU Regulation 833/2014 annexes)",
                       "CC BY-NC 4.0", "OpenSanctions"),
 }
+
+#: Datasets in the manifest that are fetched and verified but not ingested yet (their files
+#: have ``dataset`` null): top folder → description, licence and the attribution it requires.
+FETCHED_ONLY: dict[str, tuple[str, str, str]] = {}
 
 MANIFEST_COLUMNS = [
     Column("path"),
@@ -80,7 +79,7 @@ MANIFEST_COLUMNS = [
 
 _ETO_TABLES = {"inputs", "sequence", "providers", "provision", "stages"}
 #: Top folders of the ingested datasets (their documentation and licence files included).
-_INGESTED_FOLDERS = ("eto_chip_explorer", "epoch", "usgs_mcs", "chip_supply_map")
+_INGESTED_FOLDERS = ("eto_chip_explorer", "epoch", "usgs_mcs", "chip_supply_map", "ai_chip_fab_atlas", "opensanctions")
 _GITHUB_RAW = "https://raw.githubusercontent.com"
 
 
@@ -110,6 +109,10 @@ def dataset_of(path: str) -> str | None:
         return "usgs"
     if top == "chip_supply_map" and p.stem in ("nodes", "edges"):
         return "supply_map"
+    if path == "ai_chip_fab_atlas/atlas-campuses.csv":
+        return "ai_chip_fab_atlas"
+    if top == "opensanctions":
+        return "opensanctions"
     return None
 
 

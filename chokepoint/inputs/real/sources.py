@@ -13,8 +13,10 @@ from pathlib import Path
 import polars as pl
 
 from chokepoint.errors import InputError
+from chokepoint.inputs.real.atlas import ATLAS_REQUIRED
 from chokepoint.inputs.real.epoch import CHIP_COUNTS_REQUIRED, CLUSTERS_REQUIRED, HARDWARE_REQUIRED
 from chokepoint.inputs.real.eto import ETO_REQUIRED
+from chokepoint.inputs.real.opensanctions import LIST_FILES
 from chokepoint.inputs.real.rawcsv import raw_frame_schema, read_raw_csv
 from chokepoint.inputs.real.supply_map import EDGES_REQUIRED, NODES_REQUIRED
 from chokepoint.inputs.real.usgs import SALIENT_REQUIRED, WORLD_REQUIRED, usgs_layout
@@ -31,6 +33,8 @@ RAW_TABLES = {
     "src_usgs_salient": ("usgs", SALIENT_REQUIRED),
     "src_supply_map_nodes": ("supply_map", NODES_REQUIRED),
     "src_supply_map_edges": ("supply_map", EDGES_REQUIRED),
+    "src_atlas_campuses": ("ai_chip_fab_atlas", ATLAS_REQUIRED),
+    **{layout.table: ("opensanctions", layout.required) for layout in LIST_FILES.values()},
 }
 
 
@@ -44,9 +48,11 @@ def empty_dataset(dataset: str) -> dict[str, pl.DataFrame]:
 
 
 def _table_for(path: str) -> str:
-    """Raw table of an ETO, Epoch clusters/hardware or supply-map file."""
+    """Raw table of an ETO, Epoch clusters/hardware, supply-map, fab-atlas or list file."""
     stem = Path(path).stem
-    table = {"gpu_clusters": "src_epoch_gpu_clusters", "ml_hardware": "src_epoch_ml_hardware"}.get(stem)
+    table = {"gpu_clusters": "src_epoch_gpu_clusters", "ml_hardware": "src_epoch_ml_hardware",
+             "atlas-campuses": "src_atlas_campuses",
+             **{name: layout.table for name, layout in LIST_FILES.items()}}.get(stem)
     table = table or {"eto_chip_explorer": f"src_eto_{stem}", "chip_supply_map": f"src_supply_map_{stem}"}.get(
         Path(path).parts[0])
     if table not in RAW_TABLES:

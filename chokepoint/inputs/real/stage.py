@@ -13,10 +13,13 @@ from pathlib import Path
 
 import polars as pl
 
+from chokepoint.inputs.firm_reference import firm_roles, reference_firms
+from chokepoint.inputs.real.atlas import stage_atlas
 from chokepoint.inputs.real.countries import ALIAS_COLUMNS, CountryResolver, check_aliases
 from chokepoint.inputs.real.epoch import stage_epoch
 from chokepoint.inputs.real.eto import INPUT_MAP_COLUMNS, mapped_recipe_edges, stage_eto
 from chokepoint.inputs.real.firms import FIRM_ALIAS_COLUMNS, FirmResolver, check_firm_aliases
+from chokepoint.inputs.real.opensanctions import FirmIndex, LIST_FILES, match_entries, stage_opensanctions
 from chokepoint.inputs.real.quarantine import QUARANTINE_SCHEMA, row_accounting
 from chokepoint.inputs.real.supply_map import stage_supply_map
 from chokepoint.inputs.real.usgs import stage_usgs
@@ -64,12 +67,23 @@ STAGED_TABLES = {
     "accelerators": "Epoch AI ML hardware: accelerators with designer and foundry firm ids and process node.",
     "chip_counts": "Epoch AI AI chip counts (H100e and units; median, 5th, 95th percentile) by designer, owner, "
                    "chip type and quarter or cumulative period.",
-    "firms": "One row per firm id: name, country, type, the datasets it appears in and its spellings.",
+    "firms": "One row per firm id: name, country, type, the datasets it appears in and its spellings, the roles it "
+             "plays (foundry, memory, packager, equipment, material, designer, …) and the government lists it is on. "
+             "Firms named only by the reference files (firm_capacity, qualifications, compute_sourcing) have "
+             "dataset 'reference'.",
     "firm_edges": "Chip supply map typed firm → firm edges (relation, strength).",
     "supply_map_nodes": "Chip supply map nodes (firms and product platforms) with type, subtype, ISO3 and city.",
     "entity_names": "Entity resolution: every country and firm spelling in every source and field, what it "
                     "resolved to and how, with row counts.",
     "unresolved_names": "Names that resolved to no country (rows kept with a null ISO3): the report to act on.",
+    "fab_campuses": "AI Chip Fab Atlas campuses as staged: operator resolved to a firm id (how, and the alias note "
+                    "that decided it), ISO3, lifecycle status, operating flag, coordinates.",
+    "list_entries": "Government list entries (US 1260H, NDAA 5949 and 889, BIS MIEU, China's countermeasures, EU "
+                    "833/2014 Annex IV) from OpenSanctions: name, aliases, parent, country, dates parsed, source URL.",
+    "list_matches": "Every list entry with its matching decision: the firm id it is (or null) and how (alias, exact, "
+                    "parent, none), with the spelling that matched.",
+    "list_skipped": "Rows of the EU 833/2014 annexes file outside Annex IV (banks, vessels, assets): read, not list "
+                    "entries here; kept so that every row read is accounted for.",
     "quarantine": "Source rows that could not be staged, with the reason and the raw record.",
     "row_accounting": "Per source file: rows read = staged + quarantined (blank rows counted apart).",
 }
@@ -140,7 +154,9 @@ def parse_mappings(raw: dict[str, pl.DataFrame], taxonomy_ids) -> Mappings:
 
 
 def stage_real(raw: dict[str, pl.DataFrame], mappings: Mappings,
-               reference_recipes: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+               reference_recipes: pl.DataFrame | None = None, *,
+               firm_reference: dict[str, pl.DataFrame] | None = None,
+               input_types: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Stage every real source (raw tables keyed by warehouse name) into :data:`STAGED_TABLES`.
 
     Parameters
@@ -153,6 +169,12 @@ def stage_real(raw: dict[str, pl.DataFrame], mappings: Mappings,
     reference_recipes : polars.DataFrame, optional
         ``product``, ``input`` of the reference recipes, to mark which ETO-derived edges
         they already have.
+    firm_reference : dict of str to polars.DataFrame, optional
+        The parsed ``firm_capacity``, ``qualifications`` and ``compute_sourcing`` reference
+        tables (:mod:`chokepoint.inputs.firm_reference`): firms they name that no source
+        has are added to ``firms`` (dataset ``reference``), and they contribute roles.
+    input_types : polars.DataFrame, optional
+        ``input_id``, ``stage``: the role of a firm supplying an input follows its stage.
 
     Notes
     -----
@@ -169,6 +191,8 @@ def stage_real(raw: dict[str, pl.DataFrame], mappings: Mappings,
     epoch = stage_epoch(raw["src_epoch_gpu_clusters"], raw["src_epoch_ml_hardware"], raw["src_epoch_chip_counts"],
                         countries, firms)
     usgs = stage_usgs(raw["src_usgs_world"], raw["src_usgs_salient"], countries)
+    atlas = stage_atlas(raw["src_atlas_campuses"], countries, firms, mappings.firm_aliases)
+    lists = stage_opensanctions({layout.table: raw[layout.table] for layout in LIST_FILES.values()}, countries)
 
     edges = mapped_recipe_edges(eto.taxonomy, eto.sequence)
     if reference_recipes is not None and reference_recipes.height:
@@ -179,7 +203,12 @@ def stage_real(raw: dict[str, pl.DataFrame], mappings: Mappings,
     else:
         edges = edges.with_columns(pl.lit(False).alias("in_reference_recipes"))
 
-    quarantine = pl.concat([supply.quarantine, eto.quarantine, epoch.quarantine, usgs.quarantine]).cast(
+    firm_table = _firm_table(firms, firm_reference or {})
+    matches = match_entries(lists.entries, FirmIndex.build(mappings.firm_aliases, firm_table))
+    firm_table = _with_roles_and_lists(firm_table, matches, firm_reference or {}, input_types, eto, supply, epoch,
+                                       atlas)
+    quarantine = pl.concat([supply.quarantine, eto.quarantine, epoch.quarantine, usgs.quarantine, atlas.quarantine,
+                            lists.quarantine]).cast(
         QUARANTINE_SCHEMA).sort("dataset", "file", "line")
     eto_checks = eto.share_checks.select(
         "dataset", pl.col("eto_input_id").alias("source_id"), "year", pl.col("provider_kind").alias("level"),
@@ -210,20 +239,65 @@ def stage_real(raw: dict[str, pl.DataFrame], mappings: Mappings,
         "compute_clusters": epoch.clusters,
         "accelerators": epoch.accelerators,
         "chip_counts": epoch.chip_counts,
-        "firms": firms.firms(),
+        "firms": firm_table,
         "firm_edges": supply.edges,
+        "fab_campuses": atlas.campuses,
+        "list_entries": lists.entries,
+        "list_matches": matches,
+        "list_skipped": lists.skipped,
         "entity_names": entity_names,
         "unresolved_names": unresolved,
         "quarantine": quarantine,
     }
     staged_lines = [t.select("file", "line") for name, t in tables.items()
                     if name in ("input_taxonomy", "eto_sequence", "eto_providers", "provision", "mineral_production",
-                                "mineral_salient", "compute_clusters", "accelerators", "chip_counts", "firm_edges")]
+                                "mineral_salient", "compute_clusters", "accelerators", "chip_counts", "firm_edges",
+                                "fab_campuses", "list_entries", "list_skipped")]
     staged_lines.append(supply.nodes.select("file", "line"))
     raw_all = pl.concat([t.select("_dataset", "_file", "_line") for t in raw.values()])
     tables["row_accounting"] = row_accounting(raw_all, staged_lines, quarantine)
     tables["supply_map_nodes"] = supply.nodes
     return tables
+
+
+FIRM_SCHEMA = {"firm_id": pl.String, "name": pl.String, "iso3": pl.String, "type": pl.String, "subtype": pl.String,
+               "datasets": pl.List(pl.String), "spellings": pl.List(pl.String), "cross_source": pl.Boolean}
+
+
+def _firm_table(firms: FirmResolver, firm_reference: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The resolver's firms plus firms only the reference files name (dataset ``reference``)."""
+    table = firms.firms()
+    if not firm_reference:
+        return table
+    named = reference_firms(firm_reference)
+    extra = named.join(table.select("firm_id"), on="firm_id", how="anti")
+    added = extra.select("firm_id", "name", pl.lit(None, pl.String).alias("iso3"), pl.lit(None, pl.String).alias("type"),
+                         pl.lit(None, pl.String).alias("subtype"), pl.concat_list(pl.lit("reference")).alias("datasets"),
+                         pl.concat_list("name").alias("spellings"), pl.lit(False).alias("cross_source"))
+    return pl.concat([table.cast(FIRM_SCHEMA), added.cast(FIRM_SCHEMA)]).sort("firm_id")
+
+
+def _with_roles_and_lists(firm_table: pl.DataFrame, matches: pl.DataFrame, firm_reference: dict[str, pl.DataFrame],
+                          input_types: pl.DataFrame | None, eto, supply, epoch, atlas) -> pl.DataFrame:
+    types = input_types if input_types is not None else pl.DataFrame(schema={"input_id": pl.String,
+                                                                             "stage": pl.String})
+    roles = firm_roles(types, firm_capacity=firm_reference.get("firm_capacity"),
+                       qualifications=firm_reference.get("qualifications"),
+                       compute_sourcing=firm_reference.get("compute_sourcing"), provision=eto.provision,
+                       taxonomy=eto.taxonomy, supply_map_nodes=supply.nodes, clusters=epoch.clusters,
+                       chip_counts=epoch.chip_counts, accelerators=epoch.accelerators, campuses=atlas.campuses)
+    lists = (matches.filter(pl.col("firm_id").is_not_null()).group_by("firm_id")
+             .agg(pl.col("list_id").unique().sort().alias("lists")))
+    table = (firm_table.join(roles, on="firm_id", how="left").join(lists, on="firm_id", how="left")
+             .with_columns(pl.col("roles").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+                           pl.col("lists").fill_null(pl.lit([], dtype=pl.List(pl.String)))))
+    # A firm matched by a list entry appears in the lists' dataset too.
+    listed = pl.col("lists").list.len() > 0
+    datasets = (pl.when(listed).then(pl.concat_list("datasets", pl.lit(["opensanctions"], dtype=pl.List(pl.String)))
+                                     .list.unique().list.sort()).otherwise(pl.col("datasets")))
+    real = datasets.list.set_difference(pl.lit(["reference"], dtype=pl.List(pl.String)))
+    return table.with_columns(datasets.alias("datasets")).with_columns(
+        (real.list.len() > 1).alias("cross_source")).sort("firm_id")
 
 
 def world_total_checks(production: pl.DataFrame) -> pl.DataFrame:

@@ -1,6 +1,6 @@
-"""Datasets fetched but not ingested yet (``ai_chip_fab_atlas``, ``opensanctions``): in the
-manifest with their provenance and licence, downloaded and verified by ``fetch``, never
-required by a data mode."""
+"""The mirror's two newer datasets (``ai_chip_fab_atlas``, ``opensanctions``): in the manifest with
+their provenance and licence, downloaded and verified by ``fetch``, and — now that they are
+ingested — required by the real data mode like every other dataset."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 
 from chokepoint.errors import InputError
 from chokepoint.inputs.real.fetch import FetchError, fetch
-from chokepoint.inputs.real.manifest import FETCHED_ONLY, load_manifest, locate_real_data, manifest_path
+from chokepoint.inputs.real.manifest import DATASETS, FETCHED_ONLY, load_manifest, locate_real_data, manifest_path
 from tests.chokepoint.inputs.local_server import serve
 from tests.ingest_helpers import MIRROR, mirror_copy, needs_mirror
 
+NEW_FOLDERS = ("ai_chip_fab_atlas", "opensanctions")
 NEW_FILES = {
     "ai_chip_fab_atlas/atlas-campuses.csv": ("Berkeley-AI-Risk/ai-chip-fab-atlas",
                                              "data/fab-data-center-comparison/atlas-campuses.csv"),
@@ -28,40 +29,42 @@ def manifest():
     return load_manifest()
 
 
-def test_new_datasets_are_in_the_manifest_with_provenance_and_not_ingested(manifest):
-    new = manifest.filter(pl.col("path").str.extract(r"^([^/]+)/").is_in(list(FETCHED_ONLY)))
-    assert new.height == 8 and new["dataset"].null_count() == 8
+def test_new_datasets_are_in_the_manifest_with_provenance_and_ingested(manifest):
+    new = manifest.filter(pl.col("path").str.extract(r"^([^/]+)/").is_in(list(NEW_FOLDERS)))
+    assert new.height == 8
+    # Every CSV is ingested under its folder's dataset; the licence file is not data.
+    assert dict(zip(new["path"], new["dataset"]))["opensanctions/COPYRIGHT.md"] is None
+    assert set(new.filter(pl.col("path").str.ends_with(".csv"))["dataset"]) == set(NEW_FOLDERS)
     rows = {row["path"]: row for row in new.iter_rows(named=True)}
     for path, (repo, origin) in NEW_FILES.items():
         assert (rows[path]["repo"], rows[path]["origin_path"]) == (repo, origin)
         assert len(rows[path]["commit"]) == 40
-    # Licences are recorded for every folder; the non-commercial one says so.
-    assert {folder: licence for folder, (_, licence, _) in FETCHED_ONLY.items()}["opensanctions"] == "CC BY-NC 4.0"
-    assert all(attribution for _, _, attribution in FETCHED_ONLY.values())
+    # Licences are recorded for both; the non-commercial one says so; nothing is fetched-only any more.
+    assert DATASETS["opensanctions"][1] == "CC BY-NC 4.0" and DATASETS["ai_chip_fab_atlas"][1].startswith("CC BY 4.0")
+    assert all(DATASETS[folder][2] for folder in NEW_FOLDERS) and not FETCHED_ONLY
 
 
 @needs_mirror
 def test_new_dataset_files_match_the_mirror_bytes(manifest):
-    for row in manifest.filter(pl.col("path").str.extract(r"^([^/]+)/").is_in(list(FETCHED_ONLY))).iter_rows(
+    for row in manifest.filter(pl.col("path").str.extract(r"^([^/]+)/").is_in(list(NEW_FOLDERS))).iter_rows(
             named=True):
         data = (MIRROR / row["path"]).read_bytes()
         assert (hashlib.sha256(data).hexdigest(), len(data)) == (row["sha256"], row["bytes"]), row["path"]
 
 
 @needs_mirror
-def test_fetch_downloads_and_verifies_a_new_dataset_file_but_auto_mode_does_not_need_it(tmp_path, manifest):
+def test_fetch_downloads_and_verifies_a_new_dataset_file_and_auto_mode_needs_it(tmp_path, manifest):
     cache = tmp_path / "cache"
     with serve(MIRROR) as (base, requests):
         fetch(manifest, cache, base=base, say=lambda _: None)
     target = "ai_chip_fab_atlas/atlas-campuses.csv"
     assert f"/{target}" in requests
     assert (cache / target).read_bytes() == (MIRROR / target).read_bytes()
-    # Not ingested: a cache without the new datasets is still complete for the run.
-    for folder in FETCHED_ONLY:
-        for path in (cache / folder).rglob("*"):
-            path.unlink()
+    assert locate_real_data("auto", None, cache, manifest).source == "cache"
+    # Ingested: a cache without the atlas is no longer complete for a run on real data.
+    (cache / target).unlink()
     found = locate_real_data("auto", None, cache, manifest)
-    assert (found.mode, found.source) == ("real", "cache")
+    assert found.mode == "reference" and f"(first: {target})" in found.reason
 
 
 @needs_mirror

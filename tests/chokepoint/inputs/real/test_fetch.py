@@ -143,7 +143,7 @@ def test_data_mode_prefers_the_cache_then_the_mirror_then_the_reference(tmp_path
     assert locate_real_data("auto", MIRROR, cache, manifest).source == "mirror"
     nothing = locate_real_data("auto", tmp_path / "no-mirror", cache, manifest)
     assert nothing.mode == "reference"
-    assert "1 of 79 files missing (first: epoch/gpu_clusters.csv)" in nothing.reason
+    assert "1 of 86 files missing (first: epoch/gpu_clusters.csv)" in nothing.reason
     assert locate_real_data("reference", MIRROR, cache, manifest).mode == "reference"
     with pytest.raises(InputError, match="data mode 'real' but no complete real-data copy"):
         locate_real_data("real", tmp_path / "no-mirror", None, manifest)
@@ -152,7 +152,7 @@ def test_data_mode_prefers_the_cache_then_the_mirror_then_the_reference(tmp_path
 
 
 def test_fetched_files_are_the_manifest_files(manifest):
-    assert manifest.filter(pl.col("dataset").is_not_null()).height == 79
+    assert manifest.filter(pl.col("dataset").is_not_null()).height == 86
     # Not ingested: documentation and licence files, and the datasets fetched but not ingested yet.
     fetched_only = pl.col("path").str.extract(r"^([^/]+)/").is_in(list(FETCHED_ONLY))
     docs = manifest.filter(pl.col("dataset").is_null() & ~fetched_only)
