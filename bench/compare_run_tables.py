@@ -24,6 +24,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from chokepoint.safety import quote_identifier
+
 __all__ = ["TIMING_COLUMNS", "compare_warehouses", "compare_frames", "main"]
 
 #: Columns that measure the run, not its result (wall-clock seconds of a solve or search).
@@ -39,7 +41,7 @@ def _tables(connection: duckdb.DuckDBPyConnection, schemas: list[str]) -> list[s
 
 def _read(connection: duckdb.DuckDBPyConnection, table: str) -> pl.DataFrame:
     schema, name = table.split(".", 1)
-    frame = connection.execute(f'SELECT * FROM "{schema}"."{name}"').pl()
+    frame = connection.execute(f"SELECT * FROM {quote_identifier(schema)}.{quote_identifier(name)}").pl()
     return frame.drop([c for c in frame.columns if c in TIMING_COLUMNS])
 
 

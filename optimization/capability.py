@@ -100,8 +100,9 @@ class CapabilityModel:
         self.f = cp.Variable(e, nonneg=True, name="flow")
         # Route bound times openness, and node capacities: data of the solving actor.
         self.route_cap = cp.Parameter(e, nonneg=True, value=np.nan_to_num(self.bound, posinf=0.0), name="route_cap")
+        # cvxpy has no zero-length parameters; max-flow instances have no node caps.
         self.capacity = cp.Parameter(finite_cap.size, nonneg=True, value=network.node_capacity[finite_cap],
-                                     name="node_capacity")
+                                     name="node_capacity") if finite_cap.size else None
         self.weights = cp.Parameter(n, value=np.zeros(n), name="objective_weights")
         rows = np.arange(e)
         out_matrix = sp.csr_matrix((np.ones(e), (network.edge_src, rows)), shape=(n, e))
@@ -111,7 +112,6 @@ class CapabilityModel:
         need_matrix = sp.csr_matrix((network.req_coefficient, (np.arange(r), network.req_node)), shape=(r, n))
         self._cap_index = finite_cap
         self._out_matrix, self._in_matrix, self._need_matrix = out_matrix, in_matrix, need_matrix
-        # A zero-length constraint is invalid in cvxpy; max-flow instances have no node caps.
         self.c_capacity = self.y[finite_cap] <= self.capacity if finite_cap.size else None
         self.c_out = out_matrix @ self.f <= self.y
         self.c_need = in_matrix @ self.f >= need_matrix @ self.y

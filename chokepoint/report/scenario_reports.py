@@ -83,10 +83,10 @@ def write_reports(connection, *, scenarios_dir: Path, report_path: Callable[[str
         Each file is written beside its target and renamed over it, so a reader never
         sees half a report.
     """
-    tables = {name: connection.execute(sql).pl() for name, sql in REPORT_QUERIES.items()}
+    tables = {name: connection.execute(REPORT_QUERIES[name]).pl() for name in REPORT_QUERIES}
     source = connection.execute("SELECT text, path FROM staging.src_scenario").fetchone()
     keys = [row[0] for row in connection.execute(SCENARIO_KEYS_SQL).fetchall()]
-    per_scenario = {key: {name: connection.execute(sql, [key]).pl() for name, sql in SCENARIO_QUERIES.items()}
+    per_scenario = {key: {name: connection.execute(SCENARIO_QUERIES[name], [key]).pl() for name in SCENARIO_QUERIES}
                     for key in keys}
     run_key = Path(source[1]).stem
     written = {}

@@ -63,7 +63,8 @@ def src_reference_controls_in_force(settings: ChokepointSettings) -> dg.Output[p
     owners=OWNERS,
     ins={"src": dg.AssetIn(key=["staging", f"src_reference_{TABLE}"]),
          "reference_input_types": dg.AssetIn(key=["staging", "reference_input_types"]),
-         "firms": dg.AssetIn(key=["staging", "firms"])},
+         "firms": dg.AssetIn(key=["staging", "firms"]),
+         "data_mode": dg.AssetIn(key=["staging", "data_mode"])},
     description=("Export controls in force, validated: one row per (measure, input type) with the imposing "
                  "jurisdiction, kind, target (ISO3, `*` for all destinations, or a firm id), item, scope, "
                  "in-force dates and status, legal instrument, source URL, whether the model represents it "
@@ -71,12 +72,15 @@ def src_reference_controls_in_force(settings: ChokepointSettings) -> dg.Output[p
                  "from. Grain: one row per (measure_id, input_id)."),
 )
 def controls_in_force(src: pl.DataFrame, reference_input_types: pl.DataFrame,
-                      firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+                      firms: pl.DataFrame, data_mode: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """Validate the controls file against the input taxonomy (and, on real data, the staged firm ids)."""
     if src.is_empty():
         frame = pl.DataFrame(schema=STAGED_SCHEMA)
         return dg.Output(frame, metadata=table_metadata(frame))
-    firm_ids = firms["firm_id"].to_list() if firms.height else None
+    # The reference data names only the firms it has capacities for; the firms that measures
+    # target (entity list, foreign direct product) are known on the real data only.
+    real = data_mode.height > 0 and data_mode["mode"][0] == "real"
+    firm_ids = firms["firm_id"].to_list() if real and firms.height else None
     staged = stage_controls_in_force(src, reference_input_types["input_id"].to_list(), firm_ids)
     frame = staged.with_columns(
         pl.format("{} ({})", pl.col("legal_instrument"), pl.col("source_url")).alias("source"),

@@ -20,7 +20,7 @@ from optimization.errors import ModelError
 from optimization.highs_lp import CACHE_AFTER, REUSING_HIGHS_LP
 from optimization.random_instances import layered_instance
 from optimization.solvers import lp_solver_options, require_dpp, solver_options
-from tests.instances import random_and_or_network
+from tests.support.instances import random_and_or_network
 
 
 def _fields(result) -> tuple:

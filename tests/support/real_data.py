@@ -7,6 +7,7 @@ import csv
 import functools
 import http.server
 import shutil
+import socket
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
@@ -96,3 +97,10 @@ def serve(directory: Path):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

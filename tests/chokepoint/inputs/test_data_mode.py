@@ -19,10 +19,10 @@ import pytest
 from chokepoint.inputs.real.manifest import load_manifest, locate_real_data
 from chokepoint.inputs.real.prepare import prepare_real_data
 from chokepoint.settings import PROJECT_ROOT
-from tests.chokepoint.inputs.local_server import closed_port, serve
-from tests.ingest_helpers import MIRROR, mirror_copy, needs_mirror
+from tests.support.real_data import MIRROR, closed_port, mirror_copy, needs_mirror, serve
 
-INGESTED = 79
+#: Files a run needs: every manifest row that feeds a dataset (licences and notes are fetched only).
+INGESTED = load_manifest()["dataset"].drop_nulls().len()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_downloads_are_time_limited(no_copy, manifest):
     mirror, cache = no_copy
     with serve(MIRROR) as (base, requests):
         prepared = prepare_real_data("auto", mirror, cache, manifest, base=base, deadline=0)
-    assert prepared.mode == "reference" and "downloads took longer than 0 s (1 of 79 files done)" in prepared.notice
+    assert prepared.mode == "reference" and f"downloads took longer than 0 s (1 of {INGESTED} files done)" in prepared.notice
     assert len(requests) == 1 and not cache.exists()
 
 

@@ -12,8 +12,7 @@ import pytest
 from chokepoint.errors import InputError
 from chokepoint.inputs.real.fetch import FetchError, fetch
 from chokepoint.inputs.real.manifest import DATASETS, FETCHED_ONLY, load_manifest, locate_real_data, manifest_path
-from tests.chokepoint.inputs.local_server import serve
-from tests.ingest_helpers import MIRROR, mirror_copy, needs_mirror
+from tests.support.real_data import MIRROR, mirror_copy, needs_mirror, serve
 
 NEW_FOLDERS = ("ai_chip_fab_atlas", "opensanctions")
 NEW_FILES = {

@@ -17,7 +17,7 @@ from chokepoint.inputs.real.merge import merge_data
 from chokepoint.inputs.real.stage import USGS_MAP_COLUMNS, stage_real
 from chokepoint.inputs.tables import read_csv_text, typed
 from tests.conftest import REFERENCE
-from tests.ingest_helpers import MIRROR, mappings, needs_mirror, read_raw, reference_data
+from tests.support.real_data import MIRROR, mappings, needs_mirror, read_raw, reference_data
 
 FIRM_HEADER = "input_id,iso3,firm_id,name,share_of_country,share_low,share_high,year,source\n"
 

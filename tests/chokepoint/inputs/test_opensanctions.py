@@ -18,7 +18,7 @@ from tests.conftest import REFERENCE
 from chokepoint.inputs.firm_reference import parse_firm_reference
 from chokepoint.inputs.real.stage import stage_real
 from chokepoint.inputs.tables import read_csv_text
-from tests.ingest_helpers import MIRROR, mappings, needs_mirror, read_raw, reference_data
+from tests.support.real_data import MIRROR, mappings, needs_mirror, read_raw, reference_data
 
 NDAA = "schema,name,aliases,topics,program,authority,reason,report-date,start-date,end-date,country,notes,source_url\n"
 FILES = {
