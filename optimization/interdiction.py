@@ -39,6 +39,7 @@ optimality and the two agree within :data:`OPTIMALITY_GAP`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ __all__ = [
     "InterdictionModel",
     "dual_value_bounds",
     "tight_route_bounds",
+    "unit_scaled",
     "relative_gap",
     "MinCostResult",
     "interdict_max_flow",
@@ -96,6 +98,59 @@ def tight_route_bounds(network: SupplyNetwork) -> np.ndarray:
     coefficient = network.req_coefficient[network.edge_requirement()]
     return np.minimum(np.minimum(network.edge_capacity, bound[network.edge_src]),
                       coefficient * bound[network.edge_dst])
+
+
+def unit_scaled(network: SupplyNetwork) -> tuple[SupplyNetwork, np.ndarray]:
+    """The same network with every input type measured in units of its largest producer.
+
+    Parameters
+    ----------
+    network : SupplyNetwork
+
+    Returns
+    -------
+    scaled : SupplyNetwork
+        Capacities divided by their unit ``s`` (per node: the scale of the input it
+        makes; sinks: the scale of what they consume), recipe coefficients
+        ``a'_r = a_r · s_v / s_{k_r}``. Every feasible flow maps to one of the scaled
+        network by ``y' = y / s``, ``f'_e = f_e / s_{k_e}``, so capability shares — the
+        interdiction objective — are unchanged and ``C' = C / s_sink``.
+    node_scale : array (N,)
+        ``s_v``.
+
+    Notes
+    -----
+    Why: input types come in units as different as tonnes of gallium, wafers and H100e;
+    unscaled, the dual bounds of the MILP span eight orders of magnitude and HiGHS and
+    SCIP return wrong "optimal" values on the short-run network. O(N + E + R).
+    """
+    producers = (network.node_input >= 0) & np.isfinite(network.node_capacity) & (network.node_capacity > 0)
+    scale = np.ones(len(network.inputs))
+    largest = np.zeros(len(network.inputs))
+    np.maximum.at(largest, network.node_input[producers], network.node_capacity[producers])
+    scale[largest > 0] = largest[largest > 0]
+    node_scale = np.ones(network.num_nodes)
+    has_input = network.node_input >= 0
+    node_scale[has_input] = scale[network.node_input[has_input]]
+    # Nodes that make nothing of their own (actor sinks) are measured in what they consume.
+    consumer = np.zeros(network.num_nodes, dtype=bool)
+    consumer[network.req_node] = True
+    consumer &= ~has_input
+    if consumer.any():
+        first = np.full(network.num_nodes, -1)
+        first[network.req_node[::-1]] = network.req_input[::-1]
+        node_scale[consumer] = scale[first[consumer]]
+    edge_scale = scale[network.edge_input]
+    coefficient = network.req_coefficient * node_scale[network.req_node] / scale[network.req_input]
+
+    def per_actor(values, by):
+        return None if values is None else values / by[None, :]
+
+    scaled = dataclasses.replace(
+        network, node_capacity=network.node_capacity / node_scale, edge_capacity=network.edge_capacity / edge_scale,
+        req_coefficient=coefficient, actor_capacity=per_actor(network.actor_capacity, node_scale),
+        actor_edge_capacity=per_actor(network.actor_edge_capacity, edge_scale))
+    return scaled, node_scale
 
 
 def dual_value_bounds(network: SupplyNetwork, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -280,6 +335,7 @@ class InterdictionModel:
         self.active = self.baseline > 0
         self.closable = np.flatnonzero(np.asarray(closes.sum(axis=0)).ravel() > 0)
         self.route_bound = tight_route_bounds(network)
+        self._scaled = unit_scaled(network)
         self._milp: cp.Problem | None = None
         self._relaxation: cp.Problem | None = None
         self._min_cost: cp.Problem | None = None
@@ -373,7 +429,8 @@ class InterdictionModel:
         it bounds the sink's remaining capability share ``C_d(x)/C_d(0)`` from above, and
         its minimum over the dual variables equals that share.
         """
-        net = self.network
+        # Built on the unit-scaled network (same routes and shares, see unit_scaled).
+        net, node_scale = self._scaled
         n, e, r = net.num_nodes, net.num_edges, net.req_node.size
         ec = self.closable.size
         cap = self.capability
@@ -388,7 +445,7 @@ class InterdictionModel:
             pick_z = sp.csr_matrix((np.ones(rows.size), (np.arange(rows.size), rows)), shape=(rows.size, ec))
             pick_x = sp.csr_matrix((np.ones(rows.size), (np.arange(rows.size), cols)), shape=(rows.size, self.num_controls))
             constraints += [pick_z @ z >= pick_x @ x, self.collateral[self.closable] @ z <= self.collateral_cap]
-        need_t = cap._need_matrix.T.tocsr()
+        need_t = sp.csr_matrix((net.req_coefficient, (net.req_node, np.arange(r))), shape=(n, r))
         out_t, in_t = cap._out_matrix.T.tocsr(), cap._in_matrix.T.tocsr()
         req_node = net.req_node
         values: dict[int, cp.Expression] = {}
@@ -402,7 +459,7 @@ class InterdictionModel:
             node_value, route_value = dual_value_bounds(net, weights)
             # The capacities the defector can use (its headroom on a short-run network).
             view = net.for_sink(int(sink))
-            route_bound = self.route_bound if view is net else tight_route_bounds(view)
+            route_bound = tight_route_bounds(view)
             lam = cp.Variable(finite.size, nonneg=True) if finite.size else None
             alpha = cp.Variable(n, nonneg=True)
             beta = cp.Variable(r, nonneg=True)
@@ -420,7 +477,7 @@ class InterdictionModel:
                 alpha <= node_value - weights,
                 beta <= node_value[req_node] / net.req_coefficient,
             ]
-            values[index] = objective / self.baseline[index]
+            values[index] = objective / (self.baseline[index] / node_scale[sink])
         return constraints, values
 
     def _milp_problem(self) -> cp.Problem:

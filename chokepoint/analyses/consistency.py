@@ -25,7 +25,8 @@ def consistency(frame: pl.DataFrame, tolerance: float = LOSS_TOLERANCE) -> dict:
     Parameters
     ----------
     frame : polars.DataFrame
-        A chokepoint table (``defector``, ``entity_type``, ``entity``, ``metric``, ``value``).
+        A chokepoint table (``defector``, ``entity_type``, ``entity``, ``metric``, ``value``;
+        ``horizon`` where it reports several).
     tolerance : float
         Slack allowed on losses and bounds.
 
@@ -39,7 +40,8 @@ def consistency(frame: pl.DataFrame, tolerance: float = LOSS_TOLERANCE) -> dict:
         outside their own dual/flow bounds (``losses_outside_bounds``); and, for scale,
         ``single_points_of_failure`` and ``exact_removal_losses``.
     """
-    wide = frame.pivot(on="metric", index=["defector", "entity_type", "entity"], values="value")
+    index = [c for c in ("horizon", "defector", "entity_type", "entity") if c in frame.columns]
+    wide = frame.pivot(on="metric", index=index, values="value")
     for column in ("removal_loss", "loss_lower_bound", "loss_upper_bound", "single_point_of_failure", "or_dominator"):
         if column not in wide.columns:
             wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(column))

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from chokepoint.model.build import network_from_tables
+from chokepoint.model.build import horizon_networks
+from chokepoint.model.horizons import SHORT_RUN
 from chokepoint.analyses.placements import JOINT, catalogue_arrays, leverage_of, placement_models
 from chokepoint.inputs.scenario import Scenario
 from optimization.capability import CapabilityModel
@@ -266,18 +267,22 @@ def _sensitivity_rows(scenario: Scenario, placement: EvaluatedPlacement, share_l
     return rows
 
 
+def _scaled(frame: pl.DataFrame, members: list[str], factor: float) -> pl.DataFrame:
+    return frame.with_columns(pl.when(pl.col("iso3").is_in(members)).then(pl.col("capacity") * factor)
+                              .otherwise(pl.col("capacity")).alias("capacity"))
+
+
 def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placement: EvaluatedPlacement,
-                    *, time_limit: float) -> dict[str, tuple[float, float]]:
+                    *, time_limit: float, horizon: str) -> dict[str, tuple[float, float]]:
     """Leverage of ``placement`` over each defector when its own capacities are scaled."""
     out = {}
     for actor in scenario.defectors:
         values = []
         for factor in SHARE_SCALING:
-            capacities = tables["capacities"].with_columns(
-                pl.when(pl.col("iso3").is_in(list(actor.members))).then(pl.col("capacity") * factor)
-                .otherwise(pl.col("capacity")).alias("capacity"))
-            network = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"], capacities,
-                                          scenario)
+            members = list(actor.members)
+            scaled = {**tables, **{name: _scaled(tables[name], members, factor)
+                                   for name in ("capacities", "producers") if tables.get(name) is not None}}
+            network = horizon_networks(scaled, scenario)[horizon]
             catalogue = catalogue_arrays(network, scenario)
             chosen = np.isin(np.array(catalogue.ids), list(placement.controls))
             closed = catalogue.closes[chosen].any(axis=0) if chosen.any() else np.zeros(network.num_edges, bool)
@@ -291,16 +296,20 @@ def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placeme
 
 
 def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, solver: str | None = None,
-                       time_limit: float | None = None) -> DeterrenceAnalysis:
-    """Payoff tables, equilibria, deter-all and sensitivity of one scenario.
+                       time_limit: float | None = None, horizon: str = SHORT_RUN) -> DeterrenceAnalysis:
+    """Payoff tables, equilibria, deter-all and sensitivity of one scenario in one horizon.
 
     Parameters
     ----------
     tables : dict of polars.DataFrame
-        Staged ``countries``, ``input_types``, ``recipes`` and ``capacities``.
+        Staged ``countries``, ``input_types``, ``recipes`` and ``capacities``, and where
+        present the firm-level and short-run tables of
+        :data:`chokepoint.model.build.HORIZON_TABLES`.
     scenario : Scenario
     solver, time_limit : optional
         MILP solver and seconds per solve (default: the scenario's settings).
+    horizon : str
+        ``short_run`` or ``long_run`` (:func:`chokepoint.model.build.horizon_networks`).
 
     Returns
     -------
@@ -316,8 +325,7 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
     solver = (solver or scenario.settings.solver).upper()
     time_limit = float(time_limit or scenario.settings.time_limit_s)
     budget = scenario.settings.budget
-    network = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
-                                  tables["capacities"], scenario)
+    network = horizon_networks(tables, scenario)[horizon]
     defectors = [a.id for a in scenario.defectors]
     ids = catalogue_arrays(network, scenario).ids
     placements: list[EvaluatedPlacement] = [EvaluatedPlacement(
@@ -345,7 +353,7 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
     equilibria = [row for p in placements for row in _equilibrium_rows(scenario, p)]
     optimal = next((p for p in placements if p.kind == "optimal"), placements[0])
     sensitivity = _sensitivity_rows(scenario, optimal, _share_leverage(tables, scenario, optimal,
-                                                                       time_limit=time_limit)) if defectors else []
+                                                                       time_limit=time_limit, horizon=horizon)) if defectors else []
     return DeterrenceAnalysis(
         deterrence=pl.DataFrame(payoff, schema=DETERRENCE_SCHEMA),
         deter_all=pl.DataFrame(deter_rows, schema=DETER_ALL_SCHEMA),
@@ -355,10 +363,10 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
 
 
 def verdict_lines(deter_all: pl.DataFrame) -> list[str]:
-    """One line per (scenario, defector): deterred by the deter-all placement, or why not."""
+    """One line per (scenario, [horizon,] defector): deterred by the deter-all placement, or why not."""
     lines = []
     for row in deter_all.iter_rows(named=True):
-        head = f"{row['scenario']}/{row['defector']}"
+        head = f"{row['scenario']}/{row['defector']}" + (f" ({row['horizon']})" if row.get("horizon") else "")
         if row["deterred"] and row["feasible_within_budget"]:
             lines.append(f"{head}: deterred within budget (cost {row['cost']:g} ≤ {row['budget']:g}), "
                          f"margin {row['margin']:+.3g}")

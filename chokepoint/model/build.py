@@ -9,15 +9,27 @@ lays out the nodes (:func:`graph.network.build_supply_network` or
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
 from chokepoint.inputs.reference import COMPUTE_INPUT
 from chokepoint.inputs.scenario import Scenario
+from chokepoint.model.horizons import (HORIZONS, LONG_RUN, SHORT_RUN, ShortRun, ShortRunRules, rules_from_tables,
+                                       short_run_network)
 from graph.network import EDGE_KINDS, NODE_KINDS, SupplyNetwork, build_supply_network
 from graph.synthetic import SyntheticSpec, generate_facility_network
 
-__all__ = ["network_arrays", "network_from_tables", "synthetic_network_from_tables", "network_tables"]
+__all__ = ["network_arrays", "network_from_tables", "synthetic_network_from_tables", "network_tables",
+           "HorizonNetworks", "horizon_networks", "headroom_table", "with_horizon_first", "NETWORK_TABLES", "HORIZON_TABLES"]
+
+#: Staged tables every network is built from.
+NETWORK_TABLES = ("countries", "input_types", "recipes", "capacities")
+#: Staged tables that refine it: producers at firm and facility level and the short-run
+#: rules (each optional: without them producers are countries and nothing is restricted).
+HORIZON_TABLES = ("producers", "short_run_rules", "qualifications", "compute_sourcing")
 
 
 def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
@@ -87,8 +99,11 @@ def synthetic_network_from_tables(countries: pl.DataFrame, input_types: pl.DataF
                                      spec=spec)
 
 
-def network_tables(network: SupplyNetwork) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Node and edge tables of a network, with readable labels, for the warehouse."""
+def network_tables(network: SupplyNetwork, short_run: ShortRun | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Node and edge tables of a (long-run) network, with readable labels, for the warehouse.
+
+    With ``short_run`` (the short-run view of the same network) the edge table says which
+    routes are qualified within the horizon (``short_run_route``)."""
     countries = np.array(list(network.countries) + [None], dtype=object)
     inputs = np.array(list(network.inputs) + [None], dtype=object)
     actors = np.array(list(network.actors) + [None], dtype=object)
@@ -100,7 +115,10 @@ def network_tables(network: SupplyNetwork) -> tuple[pl.DataFrame, pl.DataFrame]:
         "input_id": inputs[network.node_input].tolist(),
         "actor": actors[network.node_actor].tolist(),
         "capacity": np.where(np.isfinite(network.node_capacity), network.node_capacity, np.nan),
-    }, schema_overrides={"iso3": pl.String, "input_id": pl.String, "actor": pl.String})
+        "firm_id": np.array(list(network.firms) + [None], dtype=object)[network.firm_index()].tolist(),
+        "facility_id": np.array(list(network.facilities) + [None], dtype=object)[network.facility_index()].tolist(),
+    }, schema_overrides={"iso3": pl.String, "input_id": pl.String, "actor": pl.String, "firm_id": pl.String,
+                         "facility_id": pl.String})
     edges = pl.DataFrame({
         "edge_id": np.arange(network.num_edges, dtype=np.int64),
         "src": network.edge_src.astype(np.int64),
@@ -111,4 +129,135 @@ def network_tables(network: SupplyNetwork) -> tuple[pl.DataFrame, pl.DataFrame]:
     })
     req = network.edge_requirement()
     edges = edges.with_columns(pl.Series("coefficient", network.req_coefficient[req]))
+    if short_run is not None:
+        qualified = np.zeros(network.num_edges, dtype=bool)
+        qualified[short_run.long_run_edge] = True
+        edges = edges.with_columns(pl.Series("short_run_route", qualified))
     return nodes, edges
+
+
+def headroom_table(short_run: ShortRun) -> pl.DataFrame:
+    """What each actor can draw from each producer within the short-run horizon.
+
+    One row per (producer, actor): physical capacity, the actor's committed capacity
+    (its current compute's demand attributed upstream), headroom = committed + spare
+    (``h[u, a]``, ``docs/design.md#9-horizons``), and the node's spare and non-AI
+    capacity (null where the input type has no utilisation figure: no limit) and
+    whether attributed AI demand was rationed.
+    """
+    net = short_run.network
+    producers = np.flatnonzero(net.node_kind == NODE_KINDS.index("producer"))
+    num_actors = len(net.actors)
+    countries = np.array(list(net.countries) + [None], dtype=object)
+    inputs = np.array(list(net.inputs) + [None], dtype=object)
+    firms = np.array(list(net.firms) + [None], dtype=object)
+    headroom = net.actor_capacity if net.actor_capacity is not None else np.repeat(
+        net.node_capacity[None, :], num_actors, axis=0)
+    node = np.tile(producers, num_actors)
+    actor = np.repeat(np.arange(num_actors), producers.size)
+
+    def optional(values: np.ndarray) -> list:
+        return [None if np.isnan(v) else float(v) for v in values]
+
+    return pl.DataFrame({
+        "node_id": node.astype(np.int64),
+        "name": [net.node_names[i] for i in node] if net.node_names else [str(i) for i in node],
+        "iso3": countries[net.node_country[node]].tolist(),
+        "input_id": inputs[net.node_input[node]].tolist(),
+        "firm_id": firms[net.firm_index()[node]].tolist(),
+        "actor": [net.actors[a] for a in actor],
+        "capacity": net.node_capacity[node],
+        "committed": short_run.committed[node, actor],
+        "headroom": headroom[actor, node],
+        "spare": optional(short_run.spare[node]),
+        "non_ai": optional(short_run.non_ai[node]),
+        "rationed": short_run.rationed[node],
+    }, schema_overrides={"iso3": pl.String, "input_id": pl.String, "firm_id": pl.String,
+                         "spare": pl.Float64, "non_ai": pl.Float64})
+
+
+@dataclass(frozen=True)
+class HorizonNetworks:
+    """The network of a scenario in every horizon (``docs/design.md#9-horizons``).
+
+    Attributes
+    ----------
+    long_run : SupplyNetwork
+        Producers at firm and facility level where the data has them; capacity fungible
+        across suppliers of a type.
+    short_run : ShortRun
+        Qualified routes and headroom within the scenario's short-run horizon; its
+        ``network`` has the same nodes as ``long_run``.
+    rules : ShortRunRules
+        The short-run rules it was derived with (horizon length, flexibility).
+    """
+
+    long_run: SupplyNetwork
+    short_run: ShortRun
+    rules: ShortRunRules
+
+    def __getitem__(self, horizon: str) -> SupplyNetwork:
+        if horizon == LONG_RUN:
+            return self.long_run
+        if horizon == SHORT_RUN:
+            return self.short_run.network
+        raise KeyError(f"unknown horizon {horizon!r}; use {', '.join(HORIZONS)}")
+
+    def items(self) -> Iterator[tuple[str, SupplyNetwork]]:
+        """(horizon, network) pairs in report order: short run first."""
+        return ((horizon, self[horizon]) for horizon in HORIZONS)
+
+    def table(self, analyse: Callable[[SupplyNetwork], pl.DataFrame]) -> pl.DataFrame:
+        """``analyse`` run on each horizon's network, stacked, with a ``horizon`` column
+        after ``scenario`` (or first)."""
+        frames = [analyse(network).with_columns(pl.lit(horizon).alias("horizon")) for horizon, network in self.items()]
+        return with_horizon_first(pl.concat(frames, how="vertical"))
+
+
+def with_horizon_first(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its ``horizon`` column right after ``scenario`` (or first)."""
+    rest = [c for c in frame.columns if c != "horizon"]
+    at = rest.index("scenario") + 1 if "scenario" in rest else 0
+    return frame.select(*rest[:at], "horizon", *rest[at:])
+
+
+def _empty(tables: Mapping[str, pl.DataFrame], name: str) -> bool:
+    return name not in tables or tables[name] is None or tables[name].height == 0
+
+
+def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> HorizonNetworks:
+    """Both horizons' networks of a scenario from staged tables.
+
+    Parameters
+    ----------
+    tables : mapping of str to polars.DataFrame
+        :data:`NETWORK_TABLES` (required) and :data:`HORIZON_TABLES` (optional):
+        ``producers`` (``staging.producers``; absent or empty: one producer per country
+        and input from ``capacities``), ``short_run_rules``, ``qualifications``,
+        ``compute_sourcing`` (absent: every route qualified, no headroom limit, so the
+        short run equals the long run).
+    scenario : Scenario
+
+    Returns
+    -------
+    HorizonNetworks
+
+    Notes
+    -----
+    Cost: one network build, O(N + E + R) for N nodes, E routes and R requirement rows,
+    plus the short-run derivation, O(N log N + E + R·A) for A actors.
+    """
+    producers = tables["capacities"] if _empty(tables, "producers") else tables["producers"]
+    long_run = build_supply_network(**network_arrays(tables["countries"], tables["input_types"], tables["recipes"],
+                                                     producers, scenario))
+    empty_rules = pl.DataFrame(schema={"input_id": pl.String, "qualification": pl.String, "utilisation": pl.Float64})
+    empty_qualified = pl.DataFrame(schema={"buyer_firm_id": pl.String, "input_id": pl.String,
+                                           "supplier_firm_id": pl.String, "basis": pl.String})
+    empty_sourcing = pl.DataFrame(schema={"iso3": pl.String, "input_id": pl.String, "supplier_firm_id": pl.String,
+                                          "h100e": pl.Float64})
+    rules = rules_from_tables(
+        empty_rules if _empty(tables, "short_run_rules") else tables["short_run_rules"],
+        empty_qualified if _empty(tables, "qualifications") else tables["qualifications"],
+        empty_sourcing if _empty(tables, "compute_sourcing") else tables["compute_sourcing"], scenario)
+    short_run = short_run_network(long_run, rules, list(long_run.inputs).index(COMPUTE_INPUT))
+    return HorizonNetworks(long_run=long_run, short_run=short_run, rules=rules)

@@ -76,7 +76,8 @@ def concentration_png(concentration: pl.DataFrame) -> bytes:
 def capability_png(capability: pl.DataFrame) -> bytes:
     """Grouped bars: each candidate defector's attainable compute before and after controls."""
     rows = capability.filter(pl.col("candidate_defector"))
-    actors = rows["actor"].to_list()
+    actors = (rows["actor"] + "\n" + rows["horizon"].str.replace("_run", " run")).to_list() if "horizon" in rows.columns \
+        else rows["actor"].to_list()
     figure, axis = plt.subplots(figsize=(6.5, 3.6))
     positions = range(len(actors))
     axis.bar([p - 0.2 for p in positions], rows["capability_before"].to_list(), width=0.4, label="no controls",
@@ -85,6 +86,8 @@ def capability_png(capability: pl.DataFrame) -> bytes:
              color=_PALETTE[1])
     axis.set_xticks(list(positions), actors)
     axis.set_ylabel("attainable AI compute (H100e / yr)")
+    if len(actors) > 6:
+        axis.tick_params(axis="x", labelsize=7)
     axis.legend()
     axis.set_title("Capability before and after controls")
     return _to_png(figure)

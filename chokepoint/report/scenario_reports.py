@@ -21,15 +21,22 @@ __all__ = ["REPORT_QUERIES", "SCENARIO_QUERIES", "SCENARIO_KEYS_SQL", "WrittenRe
 
 #: What the report shows, by section: one query each against the stable views.
 REPORT_QUERIES = {
-    "chokepoints": "SELECT * FROM analytics.chokepoints",
+    # The ranking figure shows the default horizon.
+    "chokepoints": "SELECT * FROM analytics.chokepoints WHERE horizon = 'short_run'",
     "chokepoint_summary": """
-        SELECT entity, input_id, iso3, round(100 * mean_removal_loss, 1) AS mean_loss_pct,
-               spof_defectors || '/' || defectors AS spof, round(100 * supplier_share, 1) AS share_pct
-        FROM analytics.v_chokepoint_ranking ORDER BY mean_removal_loss DESC, entity LIMIT 15""",
-    "capability": "SELECT * FROM analytics.v_capability ORDER BY capability_before DESC",
+        SELECT s.entity, s.input_id, s.iso3, round(100 * s.mean_removal_loss, 1) AS short_run_loss_pct,
+               round(100 * l.mean_removal_loss, 1) AS long_run_loss_pct,
+               s.spof_defectors || '/' || s.defectors AS short_run_spof, round(100 * s.supplier_share, 1) AS share_pct
+        FROM analytics.v_chokepoint_ranking s
+        LEFT JOIN analytics.v_chokepoint_ranking l
+               ON l.scenario = s.scenario AND l.entity = s.entity AND l.horizon = 'long_run'
+        WHERE s.horizon = 'short_run'
+        ORDER BY s.mean_removal_loss DESC, l.mean_removal_loss DESC, s.entity LIMIT 15""",
+    "capability": "SELECT * FROM analytics.v_capability ORDER BY horizon DESC, capability_before DESC",
     "control_leverage": """
-        SELECT defector, control_id, kind, cost, capability_before, capability_after, leverage
-        FROM analytics.v_single_controls WHERE rank <= 5 AND leverage > 0 ORDER BY defector, rank""",
+        SELECT horizon, defector, control_id, kind, cost, capability_before, capability_after, leverage
+        FROM analytics.v_single_controls WHERE rank <= 5 AND leverage > 0
+        ORDER BY horizon DESC, defector, rank""",
     "concentration": "SELECT * FROM analytics.concentration",
 }
 
@@ -37,19 +44,19 @@ REPORT_QUERIES = {
 #: scenario key as parameter.
 SCENARIO_QUERIES = {
     "deterrence": """
-        SELECT actor, placement AS "case", round(leverage_pct, 1) AS leverage_pct, margin, deterred,
+        SELECT horizon, actor, placement AS "case", round(leverage_pct, 1) AS leverage_pct, margin, deterred,
                dominant_strategy, controls
         FROM analytics.v_deterrence WHERE scenario = ? AND placement_kind IN ('none', 'optimal', 'deter_all')
-        ORDER BY actor, placement_kind = 'deter_all', placement_kind = 'optimal'""",
+        ORDER BY horizon DESC, actor, placement_kind = 'deter_all', placement_kind = 'optimal'""",
     "deter_all": """
-        SELECT defector, deterrable, deterred, round(100 * required_leverage, 1) AS required_leverage_pct,
+        SELECT horizon, defector, deterrable, deterred, round(100 * required_leverage, 1) AS required_leverage_pct,
                round(100 * max_leverage, 1) AS max_leverage_pct, cost, budget, over_budget, margin, shortfall,
                detection_probability_needed, array_to_string(controls, ', ') AS controls
-        FROM analytics.deter_all WHERE scenario = ? ORDER BY defector""",
+        FROM analytics.deter_all WHERE scenario = ? ORDER BY horizon DESC, defector""",
     "recruitment": """
-        SELECT rank, country, defector, round(100 * leverage_before, 1) AS leverage_before_pct,
+        SELECT horizon, rank, country, defector, round(100 * leverage_before, 1) AS leverage_before_pct,
                round(100 * leverage_after, 1) AS leverage_after_pct, round(100 * leverage_gain, 2) AS gain_pct
-        FROM analytics.recruitment WHERE scenario = ? AND rank <= 5 ORDER BY rank, defector""",
+        FROM analytics.recruitment WHERE scenario = ? AND rank <= 5 ORDER BY horizon DESC, rank, defector""",
 }
 #: Scenario partitions present in the warehouse.
 SCENARIO_KEYS_SQL = "SELECT DISTINCT scenario FROM analytics.deter_all ORDER BY scenario"

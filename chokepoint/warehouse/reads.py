@@ -16,15 +16,18 @@ import polars as pl
 
 from chokepoint.errors import InputError
 from chokepoint.inputs.scenario import Scenario, parse_scenario
-from chokepoint.model.build import network_from_tables
+from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_networks
+from chokepoint.model.horizons import LONG_RUN
 from chokepoint.warehouse.ledger import connect_read_only
 from graph.network import SupplyNetwork
 
 __all__ = ["read_only", "staged_tables", "network_from_warehouse", "STAGED_QUERIES"]
 
-#: The staged tables the network and scenario are rebuilt from.
+#: The staged tables the network and scenario are rebuilt from (the horizon tables only
+#: where the warehouse has them: warehouses written before the short-run model lack them).
 STAGED_QUERIES = {name: f"SELECT * FROM staging.{name}"
-                  for name in ("countries", "input_types", "recipes", "capacities", "src_scenario")}
+                  for name in (*NETWORK_TABLES, *HORIZON_TABLES, "src_scenario")}
+STAGING_TABLES_SQL = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
 
 
 @contextmanager
@@ -40,18 +43,20 @@ def read_only(warehouse):
 def staged_tables(warehouse) -> dict[str, pl.DataFrame]:
     """The staged tables a network is built from (whatever data the run staged)."""
     with read_only(warehouse) as con:
-        return {name: con.execute(STAGED_QUERIES[name]).pl() for name in STAGED_QUERIES}
+        present = {row[0] for row in con.execute(STAGING_TABLES_SQL).fetchall()}
+        return {name: con.execute(STAGED_QUERIES[name]).pl() for name in STAGED_QUERIES
+                if name in present or name not in HORIZON_TABLES}
 
 
-def network_from_warehouse(warehouse) -> tuple[SupplyNetwork, Scenario]:
-    """The network and scenario of the staged tables in a warehouse a run has written.
+def network_from_warehouse(warehouse, horizon: str = LONG_RUN) -> tuple[SupplyNetwork, Scenario]:
+    """The network of one horizon and the scenario of the staged tables in a warehouse a run
+    has written (the long run, as ``supply_graph/supply_network``, by default).
 
-    Reads ``staging.countries``, ``input_types``, ``recipes``, ``capacities`` and
-    ``src_scenario``: whatever data the pipeline staged (reference or real).
+    Reads ``staging.countries``, ``input_types``, ``recipes``, ``capacities``, the firm-level
+    and short-run tables where present, and ``src_scenario``: whatever data the pipeline
+    staged (reference or real).
     """
     tables = staged_tables(warehouse)
     row = tables["src_scenario"].row(0, named=True)
     scenario = parse_scenario(row["text"], Path(row["path"]))
-    network = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
-                                  tables["capacities"], scenario)
-    return network, scenario
+    return horizon_networks(tables, scenario)[horizon], scenario

@@ -11,7 +11,7 @@ __all__ = ["VIEWS", "VIEW_SQL", "create_views", "existing_tables"]
 #: name -> (tables it reads, SQL body)
 VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
     "v_chokepoint_ranking": (("analytics.chokepoints",), """
-        SELECT scenario, entity, any_value(iso3) AS iso3, any_value(input_id) AS input_id,
+        SELECT scenario, horizon, entity, any_value(iso3) AS iso3, any_value(input_id) AS input_id,
                avg(value) FILTER (WHERE metric = 'removal_loss') AS mean_removal_loss,
                max(value) FILTER (WHERE metric = 'removal_loss') AS max_removal_loss,
                sum(value) FILTER (WHERE metric = 'single_point_of_failure')::INTEGER AS spof_defectors,
@@ -19,38 +19,38 @@ VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
                max(value) FILTER (WHERE metric = 'supplier_share') AS supplier_share
         FROM analytics.chokepoints
         WHERE entity_type = 'node'
-        GROUP BY scenario, entity"""),
+        GROUP BY scenario, horizon, entity"""),
     "v_chokepoints": (("analytics.chokepoints",), """
-        SELECT scenario, defector, entity_type, entity, iso3, input_id,
+        SELECT scenario, horizon, defector, entity_type, entity, iso3, input_id,
                max(value) FILTER (WHERE metric = 'removal_loss') AS removal_loss,
                min(rank) FILTER (WHERE metric = 'removal_loss') AS removal_loss_rank,
                max(value) FILTER (WHERE metric = 'single_point_of_failure') = 1 AS single_point_of_failure,
                max(value) FILTER (WHERE metric = 'supplier_share') AS supplier_share
         FROM analytics.chokepoints
-        GROUP BY scenario, defector, entity_type, entity, iso3, input_id"""),
+        GROUP BY scenario, horizon, defector, entity_type, entity, iso3, input_id"""),
     "v_capability": (("analytics.capability",), """
-        SELECT scenario, actor, name, signatory, candidate_defector, capability_before, best_control,
+        SELECT scenario, horizon, actor, name, signatory, candidate_defector, capability_before, best_control,
                capability_after, leverage
         FROM analytics.capability"""),
     "v_single_controls": (("analytics.control_leverage",), """
-        SELECT scenario, defector, control_id, kind, jurisdiction, input_id, transit, cost,
+        SELECT scenario, horizon, defector, control_id, kind, jurisdiction, input_id, transit, cost,
                capability_before, capability_after, leverage, leverage_per_cost, rank
         FROM analytics.control_leverage"""),
     "v_placements": (("analytics.placements",), """
         -- The optimal placements as an analyst reads them: controls as text, leverage in percent.
-        SELECT scenario, target, defector, array_to_string(controls, ', ') AS controls, n_controls,
+        SELECT scenario, horizon, target, defector, array_to_string(controls, ', ') AS controls, n_controls,
                100 * leverage AS leverage_pct, cost, budget, collateral, capability_before, capability_after,
                status, gap, optimal AS proven_optimal
         FROM analytics.placements"""),
     "v_deterrence": (("analytics.deterrence", "analytics.deter_all"), """
         -- The verdict per scenario, placement and candidate defector: does compliance pay?
-        SELECT d.scenario, d.placement, d.placement_kind, array_to_string(d.controls, ', ') AS controls,
+        SELECT d.scenario, d.horizon, d.placement, d.placement_kind, array_to_string(d.controls, ', ') AS controls,
                d.placement_cost, d.within_budget, d.actor, 100 * d.leverage AS leverage_pct, d.margin, d.deterred,
                d.dominant_strategy, 100 * d.required_leverage AS required_leverage_pct,
                d.threshold_detection_probability, a.deterrable, 100 * a.max_leverage AS max_leverage_pct,
                a.detection_probability_needed
         FROM analytics.deterrence d
-        LEFT JOIN analytics.deter_all a ON a.scenario = d.scenario AND a.defector = d.actor
+        LEFT JOIN analytics.deter_all a ON a.scenario = d.scenario AND a.horizon = d.horizon AND a.defector = d.actor
         WHERE d.candidate_defector"""),
     "v_dependencies": (("staging.capacities", "staging.recipes", "staging.countries"), """
         -- For each country that makes a product, each input the product needs, and who

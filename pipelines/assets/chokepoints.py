@@ -5,6 +5,8 @@ import polars as pl
 
 from chokepoint.analyses.chokepoints import ChokepointRun, chokepoint_analysis, concentration_table
 from chokepoint.analyses.consistency import consistency, inconsistencies
+from chokepoint.model.build import HorizonNetworks, with_horizon_first
+from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import chokepoint_ranking_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
@@ -21,9 +23,9 @@ def capability_model(network: SupplyNetwork, scenario, settings: ChokepointSetti
     return CapabilityModel(network, solver=settings.solver_for(scenario), time_limit=settings.time_limit_for(scenario))
 
 
-def run_metadata(run: ChokepointRun) -> dict:
+def run_metadata(run: ChokepointRun, prefix: str = "") -> dict:
     """What the analyst needs to judge a chokepoint table: LP re-solves, proven top sets,
-    betweenness pivots, suite timings."""
+    betweenness pivots, suite timings (keys prefixed with ``prefix``)."""
     removal = pl.DataFrame(
         [{"defector": d, "entity_type": t, "lp_resolves": r.solves, "top_k": r.k, "top_k_proven": r.certified}
          for (d, t), r in run.removal.items()],
@@ -43,7 +45,7 @@ def run_metadata(run: ChokepointRun) -> dict:
     }
     if removal.height:
         metadata["removal_loss_top_sets"] = dg.MetadataValue.md(markdown_table(removal, limit=30))
-    return metadata
+    return {f"{prefix}{key}": value for key, value in metadata.items()}
 
 
 @dg.asset(
@@ -69,29 +71,35 @@ def concentration_bounds(concentration: pl.DataFrame) -> dg.AssetCheckResult:
 
 @dg.asset(
     key_prefix="analytics", group_name=GROUP, kinds={"graph-tool", "cvxpy", "duckdb"}, owners=OWNERS,
-    ins={"supply_network": dg.AssetIn(key=["supply_graph", "supply_network"]),
+    ins={"horizon_networks": dg.AssetIn(key=["supply_graph", "horizon_networks"]),
          "src_scenario": dg.AssetIn(key=["staging", "src_scenario"]),
          "capacities": dg.AssetIn(key=["staging", "capacities"])},
-    description=("Chokepoints per candidate defector. Entities: producer/transit nodes, countries, and import "
+    description=("Chokepoints per candidate defector and horizon (short run: qualified routes and headroom; long "
+                 "run: fungible capacity). Entities: producer nodes aggregated to country × input (`node`), "
+                 "firms (`firm`) and facilities (`facility`) where the data has them, countries, and import "
                  "embargoes of one input (every route carrying it into the defector). Metrics: removal_loss (share "
                  "of attainable compute lost, LP re-solve for single points of failure, the dual-price top 10, then "
                  "the largest remaining upper bound until the top 10 is proven — see metadata), loss_lower_bound "
-                 "(dual prices, all), loss_upper_bound (surviving flow, tightened by every re-solve, all), single_point_of_failure (AND/OR), failure_cascade, "
-                 "or_dominator / or_dominated (OR skeleton), betweenness (flow-weighted, exact), core_number, "
-                 "supplier_share. Grain: one row per (scenario, defector, entity, metric), ranked within "
-                 "(defector, entity type, metric), 1 = largest."),
+                 "(dual prices, all), loss_upper_bound (surviving flow, tightened by every re-solve, all), "
+                 "single_point_of_failure (AND/OR), failure_cascade, or_dominator / or_dominated (OR skeleton), "
+                 "betweenness (flow-weighted, exact), core_number, supplier_share. Grain: one row per (scenario, "
+                 "horizon, defector, entity, metric), ranked within (horizon, defector, entity type, metric), "
+                 "1 = largest."),
 )
-def chokepoints(settings: ChokepointSettings, supply_network: SupplyNetwork,
+def chokepoints(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
                 src_scenario: pl.DataFrame, capacities: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    model = capability_model(supply_network, scenario, settings)
-    run = chokepoint_analysis(supply_network, scenario, capacities, model)
-    frame = run.table
+    frames, metadata = [], {}
+    for horizon, network in horizon_networks.items():
+        run = chokepoint_analysis(network, scenario, capacities, capability_model(network, scenario, settings))
+        frames.append(run.table.with_columns(pl.lit(horizon).alias("horizon")))
+        metadata.update(run_metadata(run, prefix=f"{horizon}: "))
+    frame = with_horizon_first(pl.concat(frames, how="vertical"))
     top = (frame.filter((pl.col("metric") == "removal_loss") & (pl.col("entity_type") == "node"))
-           .sort(["defector", "rank"]).group_by("defector", maintain_order=True).head(5))
-    plot = plot_metadata(chokepoint_ranking_png(frame), "top chokepoints by removal loss")
-    return dg.Output(frame, metadata={**table_metadata(top, limit=20, rows=frame.height, plot=plot),
-                                      **run_metadata(run)})
+           .sort(["horizon", "defector", "rank"]).group_by("horizon", "defector", maintain_order=True).head(5))
+    plot = plot_metadata(chokepoint_ranking_png(frame.filter(pl.col("horizon") == HORIZONS[0])),
+                         f"top chokepoints by removal loss ({HORIZONS[0]})")
+    return dg.Output(frame, metadata={**table_metadata(top, limit=30, rows=frame.height, plot=plot), **metadata})
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "chokepoints"]), description=(

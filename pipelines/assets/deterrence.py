@@ -15,7 +15,8 @@ import polars as pl
 
 from chokepoint.analyses.deterrence import (DETER_ALL_SCHEMA, DETERRENCE_SCHEMA, EQUILIBRIA_SCHEMA, MARGIN_TOLERANCE,
                                    SENSITIVITY_SCHEMA, analyse_deterrence, verdict_lines)
-from chokepoint.model.build import network_from_tables
+from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_networks, with_horizon_first
+from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import deterrence_margins_png, markdown_image
 from chokepoint.analyses.recruitment import RECRUITMENT_SCHEMA, recruitment_table
 from chokepoint.inputs.scenario import Scenario, load_scenario
@@ -33,7 +34,7 @@ OWNERS = ["team:chokepoint"]
 KINDS = {"cvxpy", "duckdb"}
 SCHEMAS = {"deterrence": DETERRENCE_SCHEMA, "deter_all": DETER_ALL_SCHEMA, "equilibria": EQUILIBRIA_SCHEMA,
            "sensitivity": SENSITIVITY_SCHEMA}
-STAGED = {name: dg.AssetIn(key=["staging", name]) for name in ("countries", "input_types", "recipes", "capacities")}
+STAGED = {name: dg.AssetIn(key=["staging", name]) for name in (*NETWORK_TABLES, *HORIZON_TABLES)}
 #: The run's network and its blocking well-formedness check gate the analysis: staged data
 #: that does not form a valid network is not analysed for any scenario.
 GATE = [dg.AssetKey(["supply_graph", "supply_network"])]
@@ -70,9 +71,13 @@ def _solver(settings: ChokepointSettings, scenario: Scenario) -> tuple[str, floa
     return settings.solver_for(scenario), settings.time_limit_for(scenario)
 
 
-def _keyed(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+def _keyed(frame: pl.DataFrame, key: str, horizon: str) -> pl.DataFrame:
     # The partition key (file stem) is the scenario column, whatever the file's `name` says.
-    return frame.with_columns(pl.lit(key).alias("scenario"))
+    return with_horizon_first(frame.with_columns(pl.lit(key).alias("scenario"), pl.lit(horizon).alias("horizon")))
+
+
+def _empty(schema: dict) -> pl.DataFrame:
+    return with_horizon_first(pl.DataFrame(schema={**schema, "horizon": pl.String}))
 
 
 @dg.multi_asset(
@@ -105,28 +110,34 @@ def _keyed(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     **PARTITIONED_ASSET,
 )
 def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
-                        input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame):
-    tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities}
-    frames: dict[str, list[pl.DataFrame]] = {name: [pl.DataFrame(schema=schema)] for name, schema in SCHEMAS.items()}
+                        input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
+                        producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
+                        compute_sourcing: pl.DataFrame):
+    tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
+              "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
+              "compute_sourcing": compute_sourcing}
+    frames: dict[str, list[pl.DataFrame]] = {name: [_empty(schema)] for name, schema in SCHEMAS.items()}
     keys, missing = present_keys(context, settings)
     for key in keys:
         scenario = partition_scenario(settings, key, countries, input_types)
         solver, time_limit = _solver(settings, scenario)
-        analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit)
-        for name in frames:
-            frames[name].append(_keyed(getattr(analysis, name), key))
+        for horizon in HORIZONS:
+            analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=horizon)
+            for name in frames:
+                frames[name].append(_keyed(getattr(analysis, name), key, horizon))
     out = {name: pl.concat(parts, how="vertical") for name, parts in frames.items()}
     margins = out["deterrence"].filter(pl.col("candidate_defector") & pl.col("placement_kind").is_in(
-        ["none", "optimal", "deter_all"])).with_columns((pl.col("scenario") + "/" + pl.col("actor")).alias("who"))
+        ["none", "optimal", "deter_all"]) & (pl.col("horizon") == HORIZONS[0])).with_columns(
+        (pl.col("scenario") + "/" + pl.col("actor")).alias("who"))
     yield dg.Output(out["deterrence"], output_name="deterrence", metadata=table_metadata(
         out["deterrence"].filter(pl.col("candidate_defector")).select(
-            "scenario", "placement", "actor", "leverage", "margin", "dominant_strategy"), limit=20,
+            "scenario", "horizon", "placement", "actor", "leverage", "margin", "dominant_strategy"), limit=30,
         rows=out["deterrence"].height,
         plot=dg.MetadataValue.md(markdown_image(deterrence_margins_png(margins, actor="who", case="placement"),
                                                 "deterrence margins"))))
     yield dg.Output(out["deter_all"], output_name="deter_all", metadata=table_metadata(
-        out["deter_all"].select("scenario", "defector", "deterred", "cost", "required_leverage", "max_leverage",
-                                "margin", "detection_probability_needed"), limit=20,
+        out["deter_all"].select("scenario", "horizon", "defector", "deterred", "cost", "required_leverage",
+                                "max_leverage", "margin", "detection_probability_needed"), limit=30,
         scenarios=dg.MetadataValue.json(keys), missing_scenario_files=dg.MetadataValue.json(missing),
         verdict=dg.MetadataValue.md("\n".join(f"- {line}" for line in verdict_lines(out["deter_all"])))))
     yield dg.Output(out["equilibria"], output_name="equilibria", metadata=table_metadata(out["equilibria"], limit=15))
@@ -144,20 +155,25 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
     **PARTITIONED_ASSET,
 )
 def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
-                input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [pl.DataFrame(schema=RECRUITMENT_SCHEMA)]
+                input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame, producers: pl.DataFrame,
+                short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
+                compute_sourcing: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
+              "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
+              "compute_sourcing": compute_sourcing}
+    parts = [_empty(RECRUITMENT_SCHEMA)]
     keys, _ = present_keys(context, settings)
     for key in keys:
         scenario = partition_scenario(settings, key, countries, input_types)
         solver, time_limit = _solver(settings, scenario)
-        network = network_from_tables(countries, input_types, recipes, capacities, scenario)
-        parts.append(_keyed(recruitment_table(network, scenario, solver=solver, time_limit=time_limit,
-                                              capability=CapabilityModel(network, solver="HIGHS",
-                                                                         time_limit=time_limit)), key))
+        for horizon, network in horizon_networks(tables, scenario).items():
+            table = recruitment_table(network, scenario, solver=solver, time_limit=time_limit,
+                                      capability=CapabilityModel(network, solver="HIGHS", time_limit=time_limit))
+            parts.append(_keyed(table, key, horizon))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 5).select(
-        "scenario", "rank", "country", "defector", "leverage_before", "leverage_after", "leverage_gain"), limit=20,
-        rows=frame.height))
+        "scenario", "horizon", "rank", "country", "defector", "leverage_before", "leverage_after", "leverage_gain"),
+        limit=30, rows=frame.height))
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "deter_all"]), description=(
@@ -184,9 +200,10 @@ def deter_all_certified(deter_all: pl.DataFrame) -> dg.AssetCheckResult:
     additional_ins={"deterrence": dg.AssetIn(key=["analytics", "deterrence"])})
 def equilibria_agree_with_margins(equilibria: pl.DataFrame, deterrence: pl.DataFrame) -> dg.AssetCheckResult:
     alone = (deterrence.filter(pl.col("candidate_defector"))
-             .group_by("scenario", "placement").agg((pl.col("margin_if_alone") >= -1e-9).all().alias("by_margins")))
-    games = equilibria.group_by("scenario", "placement").agg(pl.col("compliance_is_equilibrium").first())
-    joined = alone.join(games, on=["scenario", "placement"], how="left")
+             .group_by("scenario", "horizon", "placement")
+             .agg((pl.col("margin_if_alone") >= -1e-9).all().alias("by_margins")))
+    games = equilibria.group_by("scenario", "horizon", "placement").agg(pl.col("compliance_is_equilibrium").first())
+    joined = alone.join(games, on=["scenario", "horizon", "placement"], how="left")
     missing = joined.filter(pl.col("compliance_is_equilibrium").is_null()).height
     disagree = joined.filter(pl.col("compliance_is_equilibrium") != pl.col("by_margins")).height
     return dg.AssetCheckResult(passed=missing == 0 and disagree == 0,
@@ -198,8 +215,8 @@ def equilibria_agree_with_margins(equilibria: pl.DataFrame, deterrence: pl.DataF
     "Each tornado's base margin equals the payoff table's margin under the optimal placement, and every swing "
     "is |margin_high − margin_low|."), additional_ins={"deterrence": dg.AssetIn(key=["analytics", "deterrence"])})
 def sensitivity_consistent(sensitivity: pl.DataFrame, deterrence: pl.DataFrame) -> dg.AssetCheckResult:
-    base = deterrence.filter(pl.col("placement_kind") == "optimal").select("scenario", "actor", "margin")
-    joined = sensitivity.join(base, on=["scenario", "actor"], how="left")
+    base = deterrence.filter(pl.col("placement_kind") == "optimal").select("scenario", "horizon", "actor", "margin")
+    joined = sensitivity.join(base, on=["scenario", "horizon", "actor"], how="left")
     worst = float((joined["base_margin"] - joined["margin"]).abs().max() or 0.0)
     swing = float((sensitivity["swing"] - (sensitivity["margin_high"] - sensitivity["margin_low"]).abs()).abs().max()
                   or 0.0)

@@ -10,6 +10,8 @@ import polars as pl
 from chokepoint.analyses.chokepoints import capability_table, control_leverage_table
 from chokepoint.model.controls import control_route_masks
 from chokepoint.analyses.placements import catalogue_arrays, leverage_curve_table, placement_models, placements_table
+from chokepoint.model.build import HorizonNetworks, with_horizon_first
+from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import leverage_curve_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
@@ -22,39 +24,44 @@ from pipelines.resources import ChokepointSettings
 GROUP = "placements"
 OWNERS = ["team:chokepoint"]
 GAP_TOLERANCE = 1e-6
-NETWORK_INS = {"supply_network": dg.AssetIn(key=["supply_graph", "supply_network"]),
+NETWORK_INS = {"horizon_networks": dg.AssetIn(key=["supply_graph", "horizon_networks"]),
                "src_scenario": dg.AssetIn(key=["staging", "src_scenario"])}
+HORIZON_GRAIN = "one row per (scenario, horizon, "
 
 
 @dg.asset(
     key_prefix="analytics", group_name=GROUP, kinds={"cvxpy", "duckdb"}, owners=OWNERS, ins=NETWORK_INS,
-    description=("Each catalogue control alone against each candidate defector: attainable compute before and "
-                 "after (capability LP, HiGHS), leverage = (C0 − C1)/C0, cost, leverage per cost, solver status "
-                 "and duality gap. Grain: one row per (scenario, defector, control)."),
+    description=("Each catalogue control alone against each candidate defector, in each horizon: attainable "
+                 "compute before and after (capability LP, HiGHS), leverage = (C0 − C1)/C0, cost, leverage per "
+                 "cost, solver status and duality gap. Grain: " + HORIZON_GRAIN + "defector, control)."),
 )
-def control_leverage(settings: ChokepointSettings, supply_network: SupplyNetwork,
+def control_leverage(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
                      src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    model = capability_model(supply_network, scenario, settings)
-    frame = control_leverage_table(supply_network, scenario, model, control_route_masks(supply_network, scenario))
+    frame = horizon_networks.table(lambda network: control_leverage_table(
+        network, scenario, capability_model(network, scenario, settings), control_route_masks(network, scenario)))
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 3), limit=15, rows=frame.height))
 
 
 @dg.asset(
     key_prefix="analytics", group_name=GROUP, kinds={"cvxpy", "duckdb"}, owners=OWNERS,
     ins={**NETWORK_INS, "control_leverage": dg.AssetIn(key=["analytics", "control_leverage"])},
-    description=("Attainable AI compute (H100-equivalents per year) of every actor with no controls; for "
-                 "candidate defectors also the single best catalogue control within budget and the capability "
-                 "and leverage it leaves. Grain: one row per (scenario, actor)."),
+    description=("Attainable AI compute (H100-equivalents per year) of every actor with no controls, in each "
+                 "horizon; for candidate defectors also the single best catalogue control within budget and the "
+                 "capability and leverage it leaves. Grain: " + HORIZON_GRAIN + "actor)."),
 )
-def capability(settings: ChokepointSettings, supply_network: SupplyNetwork, src_scenario: pl.DataFrame,
+def capability(settings: ChokepointSettings, horizon_networks: HorizonNetworks, src_scenario: pl.DataFrame,
                control_leverage: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    model = capability_model(supply_network, scenario, settings)
-    frame = capability_table(supply_network, scenario, model, control_leverage)
+    frames = []
+    for horizon, network in horizon_networks.items():
+        frames.append(capability_table(network, scenario, capability_model(network, scenario, settings),
+                                       control_leverage.filter(pl.col("horizon") == horizon).drop("horizon"))
+                      .with_columns(pl.lit(horizon).alias("horizon")))
+    frame = with_horizon_first(pl.concat(frames, how="vertical"))
     return dg.Output(frame, metadata=table_metadata(frame.select(
-        "actor", "candidate_defector", "capability_before", "best_control", "capability_after", "leverage"),
-        limit=20))
+        "horizon", "actor", "candidate_defector", "capability_before", "best_control", "capability_after",
+        "leverage"), limit=30))
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "control_leverage"]), description=(
@@ -75,17 +82,18 @@ def control_leverage_certified(control_leverage: pl.DataFrame) -> dg.AssetCheckR
     "Re-computing each defector's capability after applying its best control (fresh LP) reproduces the "
     "reported value, and baseline solves are optimal with duality gap ≤ 1e-6."),
     additional_ins=NETWORK_INS)
-def capability_reproducible(settings: ChokepointSettings, capability: pl.DataFrame, supply_network: SupplyNetwork,
-                            src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
+def capability_reproducible(settings: ChokepointSettings, capability: pl.DataFrame,
+                            horizon_networks: HorizonNetworks, src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
     scenario = scenario_of(src_scenario)
-    model = capability_model(supply_network, scenario, settings)
-    masks = control_route_masks(supply_network, scenario)
     worst = 0.0
-    for row in capability.iter_rows(named=True):
-        sink = supply_network.sink_of(supply_network.actors.index(row["actor"]))
-        mask = masks[row["best_control"]] if row["best_control"] else np.zeros(supply_network.num_edges, bool)
-        again = model.solve(sink, (~mask).astype(np.float64)).value
-        worst = max(worst, abs(again - row["capability_after"]) / max(1.0, abs(row["capability_after"])))
+    for horizon, network in horizon_networks.items():
+        model = capability_model(network, scenario, settings)
+        masks = control_route_masks(network, scenario)
+        for row in capability.filter(pl.col("horizon") == horizon).iter_rows(named=True):
+            sink = network.sink_of(network.actors.index(row["actor"]))
+            mask = masks[row["best_control"]] if row["best_control"] else np.zeros(network.num_edges, bool)
+            again = model.solve(sink, (~mask).astype(np.float64)).value
+            worst = max(worst, abs(again - row["capability_after"]) / max(1.0, abs(row["capability_after"])))
     gap = float(capability["duality_gap"].max())
     optimal = bool((capability["status"] == "optimal").all())
     return dg.AssetCheckResult(passed=worst <= 1e-6 and gap <= GAP_TOLERANCE and optimal, metadata={
@@ -107,13 +115,14 @@ def _models(settings: ChokepointSettings, network: SupplyNetwork, scenario):
         "before/after and leverage per defector (exact capability LP after applying the placement), objective = "
         "remaining capability share minimised (mean for the joint placement), proven bound, relative gap, status "
         "(optimal only when proven with gap ≤ 1e-6), solver, seconds, largest relative capability loss of a "
-        "signatory. Grain: one row per (scenario, target, defector)."),
+        "signatory. Grain: " + HORIZON_GRAIN + "target, defector)."),
 )
-def placements(settings: ChokepointSettings, supply_network: SupplyNetwork,
+def placements(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
                src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    frame = placements_table(supply_network, scenario, _models(settings, supply_network, scenario))
-    preview = frame.select("target", "defector", "leverage", "cost", "collateral", "status", "gap",
+    frame = horizon_networks.table(
+        lambda network: placements_table(network, scenario, _models(settings, network, scenario)))
+    preview = frame.select("horizon", "target", "defector", "leverage", "cost", "collateral", "status", "gap",
                            pl.col("controls").list.join(", ").alias("controls"))
     return dg.Output(frame, metadata=table_metadata(preview, limit=20, rows=frame.height,
                                                     all_optimal=bool(frame["optimal"].all())))
@@ -125,20 +134,22 @@ def placements(settings: ChokepointSettings, supply_network: SupplyNetwork,
         "Leverage curve: the exact Pareto frontier of placement cost vs leverage for each candidate defector "
         "and for the joint placement (target 'ALL'), from budget 0 to the cost of the whole catalogue. Point k "
         "is the least budget that buys more leverage than point k−1 and the best placement within it; leverage "
-        "is constant between points. `exact` marks points resting on proven MILP optima. Grain: one row per "
-        "(scenario, target, point, defector)."),
+        "is constant between points. `exact` marks points resting on proven MILP optima. Grain: " + HORIZON_GRAIN
+        + "target, point, defector)."),
 )
-def leverage_curve(settings: ChokepointSettings, supply_network: SupplyNetwork,
+def leverage_curve(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
                    src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    frame = leverage_curve_table(supply_network, scenario, _models(settings, supply_network, scenario))
-    preview = frame.select("target", "point", "budget", "defector", "leverage", "exact",
+    frame = horizon_networks.table(
+        lambda network: leverage_curve_table(network, scenario, _models(settings, network, scenario)))
+    preview = frame.select("horizon", "target", "point", "budget", "defector", "leverage", "exact",
                            pl.col("controls").list.join(", ").alias("controls"))
     # One line per target; the joint placement's line is its mean leverage over the defectors, the
     # quantity it maximises (single-defector targets have one row per point, so the mean is that row).
-    curves = frame.group_by("target", "point", maintain_order=True).agg(pl.col("budget").first(),
-                                                                        pl.col("leverage").mean())
-    plot = plot_metadata(leverage_curve_png(curves, by="target"), "leverage curve per target")
+    curves = (frame.filter(pl.col("horizon") == HORIZONS[0])
+              .group_by("target", "point", maintain_order=True).agg(pl.col("budget").first(),
+                                                                    pl.col("leverage").mean()))
+    plot = plot_metadata(leverage_curve_png(curves, by="target"), f"leverage curve per target ({HORIZONS[0]})")
     return dg.Output(frame, metadata=table_metadata(preview, limit=25, rows=frame.height,
                                                     all_exact=bool(frame["exact"].all()), plot=plot))
 
@@ -154,8 +165,15 @@ def _certified(frame: pl.DataFrame, proven: str) -> dict:
     }
 
 
-def _reproduce(frame: pl.DataFrame, network: SupplyNetwork, scenario) -> float:
+def _reproduce(frame: pl.DataFrame, networks: HorizonNetworks, scenario) -> float:
     """Largest relative difference between reported and freshly re-computed capability."""
+    worst = 0.0
+    for horizon, network in networks.items():
+        worst = max(worst, _reproduce_on(frame.filter(pl.col("horizon") == horizon), network, scenario))
+    return worst
+
+
+def _reproduce_on(frame: pl.DataFrame, network: SupplyNetwork, scenario) -> float:
     catalogue = catalogue_arrays(network, scenario)
     index = {c: i for i, c in enumerate(catalogue.ids)}
     fresh = CapabilityModel(network, solver="HIGHS", time_limit=scenario.settings.time_limit_s)
@@ -189,9 +207,9 @@ def placements_certified(placements: pl.DataFrame) -> dg.AssetCheckResult:
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "placements"]), description=(
     "Re-computing each defector's capability with a fresh capability LP after applying the reported placement "
     "reproduces the reported value (relative difference ≤ 1e-6)."), additional_ins=NETWORK_INS)
-def placements_reproducible(placements: pl.DataFrame, supply_network: SupplyNetwork,
+def placements_reproducible(placements: pl.DataFrame, horizon_networks: HorizonNetworks,
                             src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
-    worst = _reproduce(placements, supply_network, scenario_of(src_scenario))
+    worst = _reproduce(placements, horizon_networks, scenario_of(src_scenario))
     return dg.AssetCheckResult(passed=worst <= 1e-6, metadata={"max_relative_difference": worst})
 
 
@@ -201,10 +219,11 @@ def placements_reproducible(placements: pl.DataFrame, supply_network: SupplyNetw
     "in [0, 1]."))
 def leverage_curve_certified(leverage_curve: pl.DataFrame) -> dg.AssetCheckResult:
     figures = _certified(leverage_curve, "optimal")
-    per_point = leverage_curve.group_by("target", "point").agg(pl.col("budget").first(), pl.col("objective").first())
-    steps = per_point.sort("target", "point").with_columns(
-        (pl.col("budget").diff().over("target")).alias("d_budget"),
-        (pl.col("objective").diff().over("target")).alias("d_objective"))
+    per_point = leverage_curve.group_by("horizon", "target", "point").agg(pl.col("budget").first(),
+                                                                         pl.col("objective").first())
+    steps = per_point.sort("horizon", "target", "point").with_columns(
+        (pl.col("budget").diff().over("horizon", "target")).alias("d_budget"),
+        (pl.col("objective").diff().over("horizon", "target")).alias("d_objective"))
     not_monotone = steps.filter((pl.col("d_budget") <= 0) | (pl.col("d_objective") >= 0)).height
     out_of_range = leverage_curve.filter((pl.col("leverage") < -1e-9) | (pl.col("leverage") > 1 + 1e-9)).height
     passed = (figures["max_gap_where_optimal"] <= OPTIMALITY_GAP
@@ -219,9 +238,9 @@ def leverage_curve_certified(leverage_curve: pl.DataFrame) -> dg.AssetCheckResul
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "leverage_curve"]), description=(
     "Re-computing capability with a fresh capability LP after applying each frontier point's placement "
     "reproduces the reported value (relative difference ≤ 1e-6)."), additional_ins=NETWORK_INS)
-def leverage_curve_reproducible(leverage_curve: pl.DataFrame, supply_network: SupplyNetwork,
+def leverage_curve_reproducible(leverage_curve: pl.DataFrame, horizon_networks: HorizonNetworks,
                                 src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
-    worst = _reproduce(leverage_curve, supply_network, scenario_of(src_scenario))
+    worst = _reproduce(leverage_curve, horizon_networks, scenario_of(src_scenario))
     return dg.AssetCheckResult(passed=worst <= 1e-6, metadata={"max_relative_difference": worst})
 
 
