@@ -18,7 +18,8 @@ from chokepoint.analyses.retaliation import (BASELINE_EFFECT_SCHEMA, COUNTER_CHO
                                              EQUILIBRIA_RETALIATION_SCHEMA, RETALIATION_SCHEMA,
                                              baseline_effect_table, counter_chokepoints_table, retaliation_analysis)
 from chokepoint.analyses.verification import VERIFICATION_SCHEMA, verification_table
-from chokepoint.model.baseline import baseline_placement
+from chokepoint.inputs.controls_in_force import stage_controls_in_force
+from chokepoint.model.baseline import baseline_placement, no_baseline
 from chokepoint.model.build import network_from_tables
 from optimization.capability import CapabilityModel
 from pipelines.assets.deterrence import GATE, STAGED, partition_scenario, present_keys
@@ -29,7 +30,10 @@ from pipelines.resources import ChokepointSettings
 GROUP = "retaliation"
 OWNERS = ["team:chokepoint"]
 KINDS = {"cvxpy", "duckdb"}
-INS = {**STAGED, "controls_in_force": dg.AssetIn(key=["staging", "controls_in_force"])}
+# The controls file as read, validated here against the input taxonomy only: the baseline acts on the
+# country-level network, whose firm measures close nothing, so it does not wait for the firm-id check of
+# staging.controls_in_force.
+INS = {**STAGED, "controls_in_force": dg.AssetIn(key=["staging", "src_reference_controls_in_force"])}
 
 
 def _setups(context, settings: ChokepointSettings, tables: dict[str, pl.DataFrame], controls_in_force: pl.DataFrame):
@@ -40,7 +44,9 @@ def _setups(context, settings: ChokepointSettings, tables: dict[str, pl.DataFram
         network = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
                                       tables["capacities"], scenario)
         solver, time_limit = settings.solver_for(scenario), settings.time_limit_for(scenario)
-        yield (key, scenario, network, baseline_placement(network, scenario, controls_in_force),
+        baseline = (no_baseline(network) if controls_in_force.is_empty() else baseline_placement(
+            network, scenario, stage_controls_in_force(controls_in_force, tables["input_types"]["input_id"])))
+        yield (key, scenario, network, baseline,
                CapabilityModel(network, solver="HIGHS", time_limit=time_limit), solver, time_limit)
 
 

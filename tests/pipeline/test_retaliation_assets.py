@@ -1,0 +1,62 @@
+"""The retaliation group on the status_quo partition: its tables, its blocking checks, and
+figures re-derived from the tables themselves (coalition loss, credibility, game)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import pytest
+
+from chokepoint.inputs.scenario import load_scenario
+from tests.conftest import DATA, materialize
+
+TABLES = ("baseline_effect", "counter_chokepoints", "retaliation", "equilibria_retaliation", "verification")
+SELECTION = dg.AssetSelection.groups("retaliation").upstream().required_multi_asset_neighbors()
+
+
+@pytest.fixture(scope="module")
+def status_quo(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("retaliation")
+    result, database = materialize(tmp, selection=SELECTION, partition_key="status_quo", data_mode="reference")
+    assert result.success
+    return result, database
+
+
+def test_every_table_has_status_quo_rows_and_checks_pass(status_quo):
+    result, database = status_quo
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    for name in ("baseline_effect_consistent", "retaliation_certified", "verification_consistent"):
+        assert evaluations[name].passed, evaluations[name].metadata
+    with duckdb.connect(str(database), read_only=True) as con:
+        for table in TABLES:
+            found = {r[0] for r in con.execute(f"SELECT DISTINCT scenario FROM analytics.{table}").fetchall()}  # noqa: S608
+            assert found == {"status_quo"}, table
+            assert con.execute(f"SELECT DISTINCT baseline FROM analytics.{table}").fetchall() == [("status_quo",)]  # noqa: S608
+
+
+def test_credibility_is_reported_not_dropped(status_quo):
+    _, database = status_quo
+    with duckdb.connect(str(database), read_only=True) as con:
+        placements = con.execute("SELECT count(DISTINCT placement) FROM analytics.deterrence "
+                                 "WHERE scenario = 'status_quo'").fetchone()[0]
+        rows = con.execute("SELECT placement, defector, count(*), bool_and(credible) = bool_or(credible), "
+                           "any_value(expected_loss), any_value(detection_probability * coalition_loss) "
+                           "FROM analytics.retaliation GROUP BY ALL").fetchall()
+    signatories = sum(a.signatory for a in load_scenario(DATA / "scenarios" / "status_quo.toml").actors)
+    assert len({r[0] for r in rows}) == placements
+    for _, _, count, one_verdict, expected, product in rows:
+        assert count == signatories and one_verdict and expected == pytest.approx(product)
+
+
+def test_game_with_retaliation_has_both_cases_per_placement(status_quo):
+    _, database = status_quo
+    with duckdb.connect(str(database), read_only=True) as con:
+        cases = con.execute("SELECT placement, list(DISTINCT retaliation ORDER BY retaliation) "
+                            "FROM analytics.equilibria_retaliation GROUP BY 1").fetchall()
+        # Without retaliation the game is the one of analytics.equilibria.
+        same = con.execute(
+            "SELECT count(*) FROM analytics.equilibria_retaliation r JOIN analytics.equilibria e "
+            "USING (scenario, placement, equilibrium) WHERE r.retaliation = 'without' "
+            "AND (r.defectors <> e.defectors OR r.kind <> e.kind)").fetchone()[0]
+    assert cases and all(c == ["with", "without"] for _, c in cases)
+    assert same == 0
