@@ -10,6 +10,8 @@ import pytest
 from chokepoint.inputs.scenario import load_scenario
 from tests.conftest import DATA, materialize
 
+pytestmark = pytest.mark.slow   # ~90 s: the deterrence and retaliation analyses of one partition
+
 TABLES = ("baseline_effect", "counter_chokepoints", "retaliation", "equilibria_retaliation", "verification")
 SELECTION = dg.AssetSelection.groups("retaliation").upstream().required_multi_asset_neighbors()
 
