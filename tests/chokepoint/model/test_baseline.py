@@ -54,8 +54,8 @@ def test_closed_routes_equal_the_rows_in_force(setup):
     scenario, network, frame = setup
     baseline = baseline_placement(network, scenario, frame)
     assert baseline.name == "status_quo" and baseline.as_of == AS_OF
-    # Foreign-direct-product rules on a destination also close the jurisdiction's own exports,
-    # which is what the expected export-control routes hold; made-with taint needs tool inputs.
+    # A foreign-direct-product rule on a destination closes the jurisdiction's own exports there
+    # and those made with its tools; without tool inputs (the default) only the former.
     assert (baseline.closed == _expected(network, scenario, frame, dt.date.fromisoformat(AS_OF))).all()
     assert baseline.closed.any()
     src = network.edge_src[baseline.closed]
