@@ -66,8 +66,9 @@ def verification_table(network: SupplyNetwork, scenario: Scenario, *, capability
     cost = np.array([m.cost for m in mechanisms])
     coverage = np.array([[m.coverage.get(d.id, 0.0) for d in defectors] for m in mechanisms])
     p_max = detection_with(p0, coverage, np.ones(len(mechanisms), dtype=bool))
-    by_sanctions = (p0 * ceiling >= need - 1e-9) & np.isfinite(need)
-    with_verification = (p_max * ceiling >= need - 1e-9) & np.isfinite(need)
+    # need = −inf: already deterred (G ≤ B); +inf: no sanction deters (V = 0 < G − B).
+    by_sanctions = (p0 * ceiling >= need - 1e-9) & ~np.isposinf(need)
+    with_verification = (p_max * ceiling >= need - 1e-9) & ~np.isposinf(need)
     sanctions = DeterVerifyModel(model, np.zeros(0), np.zeros((0, len(defectors))))
     joint = DeterVerifyModel(model, cost, coverage)
 
