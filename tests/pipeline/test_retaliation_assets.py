@@ -9,6 +9,7 @@ import pytest
 
 from chokepoint.inputs.scenario import load_scenario
 from tests.conftest import DATA, materialize
+from tests.pipeline.test_warehouse_docs import QUERIES
 
 pytestmark = pytest.mark.slow   # ~90 s: the deterrence and retaliation analyses of one partition
 
@@ -62,3 +63,14 @@ def test_game_with_retaliation_has_both_cases_per_placement(status_quo):
             "AND (r.defectors <> e.defectors OR r.kind <> e.kind)").fetchone()[0]
     assert cases and all(c == ["with", "without"] for _, c in cases)
     assert same == 0
+
+
+def test_documented_examples_on_these_tables_answer(status_quo):
+    """The example queries of docs/warehouse.md that read this group's tables return rows on the
+    status_quo partition (the full-warehouse test runs them all on a complete run)."""
+    _, database = status_quo
+    ours = [(q, sql) for q, sql in QUERIES if any(f"analytics.{t}" in sql for t in TABLES)]
+    assert len(ours) >= 3
+    with duckdb.connect(str(database), read_only=True) as con:
+        for question, sql in ours:
+            assert con.execute(sql).fetchall(), question
