@@ -257,7 +257,8 @@ def retaliation_analysis(network: SupplyNetwork, scenario: Scenario, baseline: B
     With retaliation as a move the defector anticipates that a non-credible sanction is
     not imposed: its leverage becomes ``L_d · credible``, ``margin_with_retaliation =
     p·V·L·credible + B − G``, and the race game is solved again with those leverages.
-    One MILP per (placement, defector), P ≤ number of inputs + 1 binaries.
+    One MILP per (distinct closed-route set of a placement, defector), P ≤ number of inputs + 1
+    binaries.
     """
     settings = scenario.retaliation
     catalogue = catalogue_arrays(network, scenario)
@@ -269,6 +270,7 @@ def retaliation_analysis(network: SupplyNetwork, scenario: Scenario, baseline: B
                        pl.col("within_budget").first(), pl.col("actor"), pl.col("leverage"), pl.col("margin")))
     counters = {d.id: counter_catalogue(network, scenario, d.id) for d in scenario.defectors}
     lp_cache: dict = {}
+    solved: dict[tuple, tuple] = {}
     rows, equilibria = [], []
     for placement in placements.iter_rows(named=True):
         closed = baseline.closed.copy()
@@ -279,11 +281,15 @@ def retaliation_analysis(network: SupplyNetwork, scenario: Scenario, baseline: B
         credible: dict[str, bool] = {}
         for defector in scenario.defectors:
             counter = counters[defector.id]
-            model = InterdictionModel(network, [sink for _, sink in signatories], counter.closes, counter.cost,
-                                      aggregate="mean", solver=solver, time_limit=time_limit,
-                                      capability_model=capability, lp_cache=lp_cache, baseline_closed=closed)
-            result = model.solve(settings.budget)
-            coalition_loss = float(np.mean(result.leverage[model.active])) if model.active.any() else 0.0
+            # Placements closing the same routes (often `optimal` and an analyst's) share one solve.
+            key = (defector.id, np.packbits(closed).tobytes())
+            if key not in solved:
+                model = InterdictionModel(network, [sink for _, sink in signatories], counter.closes, counter.cost,
+                                          aggregate="mean", solver=solver, time_limit=time_limit,
+                                          capability_model=capability, lp_cache=lp_cache, baseline_closed=closed)
+                solved[key] = (model.solve(settings.budget), model.active)
+            result, active = solved[key]
+            coalition_loss = float(np.mean(result.leverage[active])) if active.any() else 0.0
             expected = defector.detection_probability * coalition_loss
             credible[defector.id] = expected <= settings.tolerance + 1e-9
             lev = float(leverage.get(defector.id, 0.0))
