@@ -197,6 +197,41 @@ def retaliation_certified(retaliation: pl.DataFrame) -> dg.AssetCheckResult:
         "max_coalition_loss_error": mean_error, "credibility_mismatches": wrong})
 
 
+@dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "counter_chokepoints"]), description=(
+    "Every loss lies in [0, 1] and equals (capability_before − capability_after) / capability_before; no "
+    "counter-control raises a signatory's capability; ranks run 1, 2, … within (scenario, defector, signatory)."))
+def counter_chokepoints_consistent(counter_chokepoints: pl.DataFrame) -> dg.AssetCheckResult:
+    frame = counter_chokepoints
+    raised = frame.filter(pl.col("capability_after") > pl.col("capability_before") * (1 + 1e-9) + 1e-9).height
+    recomputed = frame.filter(pl.col("capability_before") > 0).with_columns(
+        ((pl.col("capability_before") - pl.col("capability_after")) / pl.col("capability_before"))
+        .clip(0.0, 1.0).alias("again"))
+    error = float((recomputed["again"] - recomputed["loss"]).abs().max() or 0.0)
+    ranks = frame.group_by("scenario", "defector", "signatory").agg(
+        (pl.col("rank").sort() == pl.int_range(1, pl.len() + 1)).all().alias("ok"))
+    bad_ranks = ranks.filter(~pl.col("ok")).height
+    return dg.AssetCheckResult(passed=raised == bad_ranks == 0 and error <= 1e-8, metadata={
+        "rows": frame.height, "capability_raised": raised, "max_loss_error": error, "bad_rank_groups": bad_ranks})
+
+
+@dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "equilibria_retaliation"]), description=(
+    "Without retaliation the game is the one of analytics.equilibria: the same number of equilibria and the "
+    "same compliance verdict under every placement of the same scenario."),
+    additional_ins={"equilibria": dg.AssetIn(key=["analytics", "equilibria"])})
+def equilibria_without_retaliation_match(equilibria_retaliation: pl.DataFrame,
+                                         equilibria: pl.DataFrame) -> dg.AssetCheckResult:
+    keys = ["scenario", "placement"]
+    ours = (equilibria_retaliation.filter(pl.col("retaliation") == "without").group_by(keys)
+            .agg(pl.col("pure_equilibria").first(), pl.col("compliance_is_equilibrium").first()))
+    theirs = equilibria.filter(pl.col("scenario").is_in(ours["scenario"].unique().to_list())).group_by(keys).agg(
+        pl.col("pure_equilibria").first().alias("expected"), pl.col("compliance_is_equilibrium").first().alias("want"))
+    joined = ours.join(theirs, on=keys, how="full", coalesce=True)
+    disagree = joined.filter((pl.col("pure_equilibria") != pl.col("expected"))
+                             | (pl.col("compliance_is_equilibrium") != pl.col("want"))
+                             | pl.col("expected").is_null() | pl.col("pure_equilibria").is_null()).height
+    return dg.AssetCheckResult(passed=disagree == 0, metadata={"placements": joined.height, "disagreements": disagree})
+
+
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "verification"]), description=(
     "Every solve is proven; detection after is never below detection before; a defector reported cheaper with "
     "verification has a joint cost below its sanctions-only cost (or no sanctions-only placement)."))
@@ -211,4 +246,5 @@ def verification_consistent(verification: pl.DataFrame) -> dg.AssetCheckResult:
 
 
 assets = [baseline_effect, counter_chokepoints, retaliation_analysis_asset, verification]
-checks = [baseline_effect_consistent, retaliation_certified, verification_consistent]
+checks = [baseline_effect_consistent, counter_chokepoints_consistent, retaliation_certified,
+          equilibria_without_retaliation_match, verification_consistent]

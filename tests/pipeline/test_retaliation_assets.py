@@ -28,7 +28,8 @@ def status_quo(tmp_path_factory):
 def test_every_table_has_status_quo_rows_and_checks_pass(status_quo):
     result, database = status_quo
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    for name in ("baseline_effect_consistent", "retaliation_certified", "verification_consistent"):
+    for name in ("baseline_effect_consistent", "counter_chokepoints_consistent", "retaliation_certified",
+                 "equilibria_without_retaliation_match", "verification_consistent"):
         assert evaluations[name].passed, evaluations[name].metadata
     with duckdb.connect(str(database), read_only=True) as con:
         for table in TABLES:
