@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from chokepoint.inputs.scenario import load_scenario
+from chokepoint.report.two_sided import two_sided_lines
 from tests.conftest import DATA, materialize
 from tests.pipeline.test_warehouse_docs import QUERIES
 
@@ -75,3 +76,12 @@ def test_documented_examples_on_these_tables_answer(status_quo):
     with duckdb.connect(str(database), read_only=True) as con:
         for question, sql in ours:
             assert con.execute(sql).fetchall(), question
+
+
+def test_summary_lines_per_defector(status_quo):
+    _, database = status_quo
+    defectors = [a.id for a in load_scenario(DATA / "scenarios" / "status_quo.toml").defectors]
+    with duckdb.connect(str(database), read_only=True) as con:
+        lines = two_sided_lines(con, "status_quo")
+    assert [line.split(":")[0] for line in lines] == [f"status_quo/{d}" for d in defectors]
+    assert all("controls in force take" in line and "retaliation" in line for line in lines)
