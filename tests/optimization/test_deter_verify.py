@@ -135,3 +135,14 @@ def test_bad_mechanisms_refused(bad):
     cover = np.full_like(coverage, bad["coverage"]) if "coverage" in bad else coverage
     with pytest.raises(ValueError):
         DeterVerifyModel(model, cost, cover)
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_scip_agrees_with_brute_force(seed):
+    inst, _, mechanism_cost, coverage, detection = _case(seed)
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver="SCIP", time_limit=60)
+    leverages = _leverages(inst)
+    need = _need(seed, leverages, coverage, detection)
+    result = DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need)
+    expected = brute_force(inst, leverages, mechanism_cost, coverage, detection, need)
+    assert result.feasible and result.proven and result.cost == pytest.approx(expected, abs=1e-7)
