@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from optimization.deter_all import MARGIN_TOLERANCE, DeterVerifyModel, detection_with
+from optimization.errors import SolverError
 from optimization.interdiction import InterdictionModel
 from tests.support.instances import and_or_case
 from tests.support.oracles import plain_capability
+from tests.support.solver_limits import limit_solver
 
 SEEDS = range(5)
 
@@ -146,3 +148,24 @@ def test_scip_agrees_with_brute_force(seed):
     result = DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need)
     expected = brute_force(inst, leverages, mechanism_cost, coverage, detection, need)
     assert result.feasible and result.proven and result.cost == pytest.approx(expected, abs=1e-7)
+
+
+def test_time_limit_without_incumbent_is_a_typed_error(monkeypatch):
+    """SCIP with its time limit already exceeded: no incumbent, a typed error with a hint."""
+    limit_solver(monkeypatch, scip={"limits/time": 0.0})
+    inst, _, mechanism_cost, coverage, detection = _case(1)
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver="SCIP", time_limit=60)
+    need = _need(1, _leverages(inst), coverage, detection)
+    with pytest.raises(SolverError) as caught:
+        DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need)
+    assert caught.value.hint
+
+
+def test_node_limited_solve_is_proven_only_if_optimal(monkeypatch):
+    limit_solver(monkeypatch, highs={"mip_max_nodes": 1})
+    inst, model, mechanism_cost, coverage, detection = _case(3)
+    need = _need(3, _leverages(inst), coverage, detection)
+    result = DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need)
+    assert result.proven == (result.status in {"optimal", "infeasible"})
+    if result.feasible:
+        assert result.target_met.all()
