@@ -24,9 +24,17 @@ from tests.conftest import DATA
 from tests.support.oracles import plain_capability
 
 
+#: A smaller coalition keeps the brute force short: two signatories, the status_quo defectors.
+KEEP = {"USA", "JPN", "CHN", "RUS", "ARE"}
+
+
 @pytest.fixture(scope="module")
 def setup(reference):
-    scenario = load_scenario(DATA / "scenarios" / "status_quo.toml")
+    full = load_scenario(DATA / "scenarios" / "status_quo.toml")
+    actors = tuple(a for a in full.actors if a.id in KEEP)
+    signatory_countries = {m for a in actors if a.signatory for m in a.members}
+    scenario = dataclasses.replace(full, actors=actors, placements=(), controls=tuple(
+        c for c in full.controls if c.destination in KEEP and c.jurisdiction in signatory_countries))
     network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
                                   reference.capacities, scenario)
     baseline = baseline_placement(network, scenario, read_controls_in_force(DATA / "reference" / "controls_in_force.csv"))
@@ -72,7 +80,7 @@ def test_counter_chokepoints_match_plain_lp(setup):
     scenario, network, baseline, capability = setup
     frame = counter_chokepoints_table(network, scenario, baseline, capability=capability)
     catalogue = counter_catalogue(network, scenario, "CHN")
-    for row in frame.filter((pl.col("defector") == "CHN") & pl.col("signatory").is_in(["USA", "EU"])).iter_rows(named=True):
+    for row in frame.filter(pl.col("defector") == "CHN").iter_rows(named=True):
         sink = network.sink_of(network.actors.index(row["signatory"]))
         p = catalogue.ids.index(row["counter_control"])
         before = plain_capability(network, sink, baseline.closed)
@@ -83,7 +91,7 @@ def test_counter_chokepoints_match_plain_lp(setup):
 
 def test_best_retaliation_equals_brute_force_and_is_monotone(setup):
     scenario, network, baseline, capability = setup
-    placements = {"tools": ["usa-etch-chn", "nld-euv-chn"]}
+    placements = {"tools": ["usa-etch-chn", "usa-deposition-chn"]}
     analysis = retaliation_analysis(network, scenario, baseline, _deterrence_rows(scenario, placements),
                                     capability=capability, solver="HIGHS", time_limit=60)
     frame = analysis.retaliation.filter(pl.col("defector") == "CHN")
@@ -107,7 +115,7 @@ def test_best_retaliation_equals_brute_force_and_is_monotone(setup):
                           for s, sink in signatories if before[s] > 0]
                 best = max(best, float(np.mean(losses)))
         rows = frame.filter(pl.col("placement") == name)
-        assert rows["optimal"].all()
+        assert rows["optimal"].all() and best > 0     # a retaliation that bites: the comparison is not vacuous
         assert rows["coalition_loss"][0] == pytest.approx(best, abs=1e-6)
         expected = rows["detection_probability"][0] * rows["coalition_loss"][0]
         assert rows["credible"][0] == (expected <= scenario.retaliation.tolerance + 1e-9)
