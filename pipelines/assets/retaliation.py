@@ -1,4 +1,4 @@
-"""Group ``retaliation``: two-sided leverage per scenario partition
+"""Two-sided leverage per scenario partition, in the ``deterrence`` group
 (``docs/design.md#11-retaliation-and-verification``).
 
 What the controls in force achieve (``analytics.baseline_effect``), where the coalition is
@@ -6,7 +6,7 @@ itself vulnerable (``analytics.counter_chokepoints``), each defector's best reta
 against each coalition placement with the credibility test and the race game with
 retaliation as a move (``analytics.retaliation``, ``analytics.equilibria_retaliation``), and
 verification chosen together with controls (``analytics.verification``). Partitioned by
-scenario file like the ``deterrence`` group; every figure is marginal to the scenario's
+scenario file like the rest of the ``deterrence`` group; every figure is marginal to the scenario's
 baseline (``status_quo``: the controls in force on ``[baseline] as_of``).
 """
 
@@ -27,7 +27,7 @@ from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
 
-GROUP = "retaliation"
+GROUP = "deterrence"
 OWNERS = ["team:chokepoint"]
 KINDS = {"cvxpy", "duckdb"}
 # The controls file as read, validated here against the input taxonomy only: the baseline acts on the

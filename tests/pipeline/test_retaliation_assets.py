@@ -1,4 +1,4 @@
-"""The retaliation group on the status_quo partition: its tables, its blocking checks, and
+"""The two-sided leverage assets (pipelines/assets/retaliation.py) on the status_quo partition: its tables, its blocking checks, and
 figures re-derived from the tables themselves (coalition loss, credibility, game)."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from tests.pipeline.test_warehouse_docs import QUERIES
 pytestmark = pytest.mark.slow   # ~90 s: the deterrence and retaliation analyses of one partition
 
 TABLES = ("baseline_effect", "counter_chokepoints", "retaliation", "equilibria_retaliation", "verification")
-SELECTION = dg.AssetSelection.groups("retaliation").upstream().required_multi_asset_neighbors()
+SELECTION = (dg.AssetSelection.assets(*(["analytics", t] for t in TABLES)).upstream()
+             .required_multi_asset_neighbors())
 
 
 @pytest.fixture(scope="module")
