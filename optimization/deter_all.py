@@ -34,10 +34,13 @@ from optimization.interdiction import InterdictionModel
 from optimization.milp import solve_milp
 from optimization.solvers import require_dpp
 
-__all__ = ["DeterAllModel", "DeterAllResult", "SHARE_TOLERANCE"]
+__all__ = ["DeterAllModel", "DeterAllResult", "SHARE_TOLERANCE", "DeterVerifyModel", "DeterVerifyResult",
+           "detection_with", "MARGIN_TOLERANCE"]
 
 #: Exact remaining shares may exceed their target by this much (solver feasibility tolerance).
 SHARE_TOLERANCE = 1e-6
+#: A margin term ``p(y)·L − need`` above −MARGIN_TOLERANCE counts as met (solver tolerance).
+MARGIN_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -184,3 +187,220 @@ class DeterAllModel:
                               required_share=required, share_after=shares,
                               leverage=np.where(self.model.baseline > 0, np.maximum(1.0 - shares, 0.0), 0.0),
                               seconds=time.perf_counter() - started, solver_status=solver_status)
+
+
+def detection_with(detection: np.ndarray, coverage: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Detection probability of each sink with the chosen mechanisms in place.
+
+    ``p(y) = 1 − (1 − p0) Π_m (1 − q_m y_m)`` (``docs/design.md#113-verification-as-a-lever``):
+    mechanisms detect independently of each other and of the base detection ``p0``.
+
+    Parameters
+    ----------
+    detection : array (S,)
+        Base detection probability ``p0`` per sink.
+    coverage : array (M, S)
+        ``q_{m,s}`` in [0, 1].
+    chosen : bool array (M,)
+    """
+    coverage = np.asarray(coverage, dtype=np.float64).reshape(-1, np.asarray(detection).size)
+    chosen = np.asarray(chosen, dtype=bool)
+    miss = np.prod(1.0 - coverage[chosen], axis=0) if chosen.any() else np.ones(coverage.shape[1])
+    return 1.0 - (1.0 - np.asarray(detection, dtype=np.float64)) * miss
+
+
+@dataclass(frozen=True)
+class DeterVerifyResult:
+    """Outcome of one joint controls-and-verification solve.
+
+    ``feasible`` is false when nothing within the budget meets every target (then nothing is
+    chosen). ``chosen`` indexes controls, ``mechanisms`` verification mechanisms; ``cost``
+    is their total, split into ``control_cost`` and ``verification_cost``; ``cost_bound``
+    the proven lower bound. ``detection`` and ``leverage`` per sink are exact (capability LP
+    and :func:`detection_with`); ``target_met`` per sink says whether ``p·L ≥ need``.
+    """
+
+    feasible: bool
+    chosen: np.ndarray
+    mechanisms: np.ndarray
+    cost: float
+    control_cost: float
+    verification_cost: float
+    cost_bound: float
+    proven: bool
+    status: str
+    detection: np.ndarray
+    leverage: np.ndarray
+    target_met: np.ndarray
+    seconds: float
+    solver_status: str
+
+
+class DeterVerifyModel:
+    """Controls and verification chosen together at least cost so that every targeted
+    defector's expected sanction ``p_d(y) · L_d(x)`` reaches ``need_d = (G_d − B_d) / V_d``.
+
+    Parameters
+    ----------
+    model : InterdictionModel
+        The joint interdiction model over the defectors' sinks (catalogue, costs, collateral
+        cap, baseline, solver and exact evaluation are reused).
+    mechanism_cost : array (M,)
+        Non-negative cost of each mechanism, in the catalogue's budget units.
+    coverage : array (M, S)
+        Detection coverage ``q_{m,s}`` in [0, 1] of mechanism m against the sink s of
+        ``model.sinks``.
+
+    Notes
+    -----
+    With ``ℓ_d = 1 − D_d`` (``D_d`` the dual objective of block d over ``C_d(0)``, an upper
+    bound on the remaining share that is tight at the dual optimum, so ``ℓ_d ≤ L_d(x)`` with
+    equality attainable) the product ``p_d(y) ℓ_d = ℓ_d − (1 − p0_d) t_d`` with
+    ``t_d = ℓ_d Π_m (1 − q_{m,d} y_m)``, computed by the chain
+
+    ``t_0 = ℓ_d``,  ``t_j = t_{j−1} − q_j w_j``,  ``w_j = y_j · t_{j−1}``
+
+    where each ``w_j`` (binary × continuous in [0, 1]) is written with McCormick's four
+    inequalities ``0 ≤ w_j ≤ y_j``, ``w_j ≤ t_{j−1}``, ``w_j ≥ t_{j−1} − (1 − y_j)``, which
+    are exact for binary ``y_j`` (Glover 1975, doi:10.1287/mnsc.22.4.455). ``D_d ≤ 1`` keeps
+    ``ℓ_d`` in [0, 1] and cuts no optimum off (the dual optimum equals the share ≤ 1). The
+    constraint ``ℓ_d − (1 − p0_d) t_d ≥ need_d`` is increasing in ``ℓ_d``, so it holds for
+    some duals iff it holds at ``ℓ_d = L_d(x)``: exact. Size: the interdiction MILP's plus
+    M binaries and 2 variables and 4 rows per (defector, mechanism covering it). Targets,
+    base detection and budget are ``cp.Parameter``s (checked DPP); NP-hard like deter-all.
+    """
+
+    def __init__(self, model: InterdictionModel, mechanism_cost, coverage):
+        self.model = model
+        self.mechanism_cost = np.asarray(mechanism_cost, dtype=np.float64).reshape(-1)
+        m, s = self.mechanism_cost.size, model.sinks.size
+        self.coverage = np.asarray(coverage, dtype=np.float64).reshape(m, s)
+        if not np.isfinite(self.mechanism_cost).all() or (self.mechanism_cost < 0).any():
+            raise ValueError("mechanism_cost must hold one finite non-negative number per mechanism")
+        if np.isnan(self.coverage).any() or (self.coverage < 0).any() or (self.coverage > 1).any():
+            raise ValueError("coverage must lie in [0, 1]")
+        self.x = cp.Variable(model.num_controls, boolean=True, name="place")
+        self.y = cp.Variable(m, boolean=True, name="verify") if m else None
+        constraints, values = model.dual_blocks(self.x)
+        self.active_index = np.array(sorted(values), dtype=np.int64)
+        k = self.active_index.size
+        self.need = cp.Parameter(k, name="needed_expected_sanction")
+        self.miss = cp.Parameter(k, nonneg=True, name="base_miss_probability")
+        self.budget = cp.Parameter(nonneg=True, name="budget")
+        spend = model.cost @ self.x + (self.mechanism_cost @ self.y if m else 0.0)
+        for row, index in enumerate(self.active_index):
+            share = values[int(index)]
+            ell = 1.0 - share
+            constraints.append(share <= 1.0)
+            t = ell
+            for j in np.flatnonzero(self.coverage[:, index] > 0):
+                w = cp.Variable(nonneg=True)
+                constraints += [w <= self.y[j], w <= t, w >= t - (1 - self.y[j])]
+                t = t - self.coverage[j, index] * w
+            constraints.append(ell - self.miss[row] * t >= self.need[row])
+        constraints.append(spend <= self.budget)
+        self.problem = require_dpp(cp.Problem(cp.Minimize(spend), constraints), "deter-and-verify MILP")
+
+    def exact(self, chosen_mask: np.ndarray, mechanism_mask: np.ndarray, detection: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact detection and leverage per sink of a placement and a set of mechanisms."""
+        _, results = self.model.evaluate(np.asarray(chosen_mask, dtype=bool))
+        values = np.array([r.value for r in results])
+        base = self.model.baseline
+        leverage = np.where(base > 0, np.maximum(1.0 - np.divide(values, base, out=np.zeros_like(values),
+                                                                 where=base > 0), 0.0), 0.0)
+        return detection_with(detection, self.coverage, mechanism_mask), leverage
+
+    def meets(self, chosen_mask, mechanism_mask, detection, need) -> np.ndarray:
+        """Per sink: whether ``p(y)·L(x) ≥ need`` holds exactly (within MARGIN_TOLERANCE)."""
+        p, leverage = self.exact(chosen_mask, mechanism_mask, detection)
+        return p * leverage >= np.asarray(need, dtype=np.float64) - MARGIN_TOLERANCE
+
+    def solve(self, detection, need, *, budget: float = math.inf, time_limit: float | None = None,
+              solver: str | None = None) -> DeterVerifyResult:
+        """Cheapest controls and mechanisms with ``p_d(y) L_d(x) ≥ need_d`` for every sink.
+
+        Parameters
+        ----------
+        detection : array (S,)
+            Base detection probability ``p0`` per sink, in [0, 1].
+        need : array (S,)
+            Required expected sanction share ``(G − B) / V`` per sink; a value ≤ 0 (or
+            ``-inf``) means the sink needs nothing (not targeted).
+        budget : float
+            Upper limit on the total cost (controls and mechanisms).
+
+        Raises
+        ------
+        ValueError
+            Detection outside [0, 1] or arrays of the wrong shape.
+        InaccurateError
+            The solver's choice misses a target when evaluated exactly, or breaks budget or cap.
+        SolverError
+            Other typed solver failures.
+        """
+        started = time.perf_counter()
+        model, m = self.model, self.mechanism_cost.size
+        detection = np.asarray(detection, dtype=np.float64)
+        need = np.asarray(need, dtype=np.float64)
+        if detection.shape != model.sinks.shape or need.shape != model.sinks.shape or np.isnan(need).any() \
+                or np.isnan(detection).any() or (detection < 0).any() or (detection > 1).any():
+            raise ValueError(f"detection (in [0, 1]) and need must hold one number per sink ({model.sinks.size})")
+        need = np.where(model.active, need, -math.inf)
+        empty_x = np.zeros(model.num_controls, dtype=bool)
+        empty_y = np.zeros(m, dtype=bool)
+        if self.meets(empty_x, empty_y, detection, need).all():
+            return self._result(empty_x, empty_y, detection, need, cost_bound=0.0, proven=True, status="optimal",
+                                solver_status="nothing needed", started=started)
+        self.need.value = np.maximum(need[self.active_index], -1.0)
+        self.miss.value = 1.0 - detection[self.active_index]
+        self.budget.value = float(min(budget, model.cost.sum() + self.mechanism_cost.sum()))
+        try:
+            outcome = solve_milp(self.problem, solver=solver or model.solver,
+                                 time_limit=time_limit or model.time_limit, what="deter-and-verify MILP")
+        except InfeasibleError:
+            return DeterVerifyResult(
+                feasible=False, chosen=np.zeros(0, dtype=np.int64), mechanisms=np.zeros(0, dtype=np.int64), cost=0.0,
+                control_cost=0.0, verification_cost=0.0, cost_bound=math.inf, proven=True, status="infeasible",
+                detection=detection.copy(), leverage=self.exact(empty_x, empty_y, detection)[1],
+                target_met=self.meets(empty_x, empty_y, detection, need), seconds=time.perf_counter() - started,
+                solver_status="infeasible")
+        chosen = np.asarray(self.x.value) > 0.5
+        mechanisms = (np.asarray(self.y.value) > 0.5) if m else empty_y
+        spent = model.cost[chosen].sum() + self.mechanism_cost[mechanisms].sum()
+        if not model.feasible(chosen, math.inf) or spent > self.budget.value + 1e-9 * max(1.0, self.budget.value):
+            raise InaccurateError("deter-and-verify MILP", outcome.solver_status,
+                                  "the rounded choice breaks the budget or the collateral cap; try the other solver")
+        if not self.meets(chosen, mechanisms, detection, need).all():
+            raise InaccurateError("deter-and-verify MILP", outcome.solver_status,
+                                  "the chosen controls and mechanisms miss a defector's target when re-evaluated "
+                                  "exactly; try the other solver or rescale capacities")
+        chosen, mechanisms = self._prune(chosen, mechanisms, detection, need)
+        return self._result(chosen, mechanisms, detection, need, cost_bound=outcome.bound, proven=outcome.proven,
+                            status="optimal" if outcome.proven else outcome.status,
+                            solver_status=outcome.solver_status, started=started)
+
+    def _prune(self, chosen, mechanisms, detection, need):
+        """Drop controls and mechanisms (dearest first) the targets do not need."""
+        chosen, mechanisms = chosen.copy(), mechanisms.copy()
+        items = [(self.model.cost[i], 0, i) for i in np.flatnonzero(chosen)]
+        items += [(self.mechanism_cost[j], 1, j) for j in np.flatnonzero(mechanisms)]
+        for _, which, index in sorted(items, key=lambda item: -item[0]):
+            mask = chosen if which == 0 else mechanisms
+            mask[index] = False
+            if not self.meets(chosen, mechanisms, detection, need).all():
+                mask[index] = True
+        return chosen, mechanisms
+
+    def _result(self, chosen, mechanisms, detection, need, *, cost_bound, proven, status, solver_status,
+                started) -> DeterVerifyResult:
+        p, leverage = self.exact(chosen, mechanisms, detection)
+        control_cost = float(self.model.cost[chosen].sum())
+        verification_cost = float(self.mechanism_cost[mechanisms].sum())
+        cost = control_cost + verification_cost
+        return DeterVerifyResult(
+            feasible=True, chosen=np.flatnonzero(chosen), mechanisms=np.flatnonzero(mechanisms), cost=cost,
+            control_cost=control_cost, verification_cost=verification_cost, cost_bound=min(float(cost_bound), cost),
+            proven=bool(proven), status=status, detection=p, leverage=leverage,
+            target_met=p * leverage >= need - MARGIN_TOLERANCE, seconds=time.perf_counter() - started,
+            solver_status=solver_status)

@@ -284,6 +284,12 @@ class InterdictionModel:
     lp_cache : dict, optional
         Memo of capability LP results shared between models on the same network and
         capability model.
+    baseline_closed : bool array (E,), optional
+        Routes already closed before any control of the catalogue (a baseline placement,
+        ``docs/design.md#111-controls-in-force-as-a-baseline``). Capability with them closed is the
+        "before" (``baseline``), every placement is evaluated on top of them, their
+        collateral is not counted again, and the dual blocks price them at zero capacity.
+        Default: none (the model is exactly the one without this argument).
 
     Notes
     -----
@@ -296,7 +302,7 @@ class InterdictionModel:
     def __init__(self, network: SupplyNetwork, sinks, closes, cost, *, collateral=None,
                  collateral_cap: float = math.inf, aggregate: str = "mean", solver: str = "HIGHS",
                  time_limit: float = 60.0, capability_model: CapabilityModel | None = None,
-                 lp_cache: dict | None = None):
+                 lp_cache: dict | None = None, baseline_closed: np.ndarray | None = None):
         self.network = network
         self.sinks = np.atleast_1d(np.asarray(sinks, dtype=np.int64))
         if self.sinks.size == 0:
@@ -315,6 +321,13 @@ class InterdictionModel:
         if self.collateral.shape != (network.num_edges,) or not np.isfinite(self.collateral).all() \
                 or (self.collateral < 0).any():
             raise ValueError("collateral must hold one finite non-negative number per route")
+        self.baseline_closed = None
+        if baseline_closed is not None:
+            self.baseline_closed = np.asarray(baseline_closed, dtype=bool)
+            if self.baseline_closed.shape != (network.num_edges,):
+                raise ValueError(f"baseline_closed must hold one flag per route ({network.num_edges})")
+            # Marginal collateral: what is already closed is not forgone again.
+            self.collateral = np.where(self.baseline_closed, 0.0, self.collateral)
         if not collateral_cap >= 0:
             raise ValueError("collateral_cap must be non-negative")
         self.collateral_cap = float(collateral_cap)
@@ -330,7 +343,9 @@ class InterdictionModel:
         self._cache: dict[bytes, tuple[float, list]] = {}
         # Capability LP results by (sink, closed routes); models on one network may share it.
         self._lp_cache: dict = {} if lp_cache is None else lp_cache
-        baseline = [self.capability_after(s, np.zeros(network.num_edges, dtype=bool)) for s in self.sinks]
+        nothing = np.zeros(network.num_edges, dtype=bool)
+        baseline = [self.capability_after(s, nothing if self.baseline_closed is None else self.baseline_closed)
+                    for s in self.sinks]
         self.baseline = np.array([r.value for r in baseline])
         self.active = self.baseline > 0
         self.closable = np.flatnonzero(np.asarray(closes.sum(axis=0)).ravel() > 0)
@@ -342,9 +357,10 @@ class InterdictionModel:
 
     # ------------------------------------------------------------------ evaluation
     def closed_routes(self, chosen_mask: np.ndarray) -> np.ndarray:
-        """Boolean mask of routes closed by the chosen controls."""
+        """Boolean mask of routes closed by the chosen controls (and the baseline, if any)."""
         chosen = np.asarray(chosen_mask, dtype=np.float64)
-        return (self.closes.T @ chosen) > 0.5
+        closed = (self.closes.T @ chosen) > 0.5
+        return closed if self.baseline_closed is None else closed | self.baseline_closed
 
     def aggregate_value(self, shares: np.ndarray) -> float:
         """Aggregate of remaining capability shares over active sinks."""
@@ -460,6 +476,9 @@ class InterdictionModel:
             # The capacities the defector can use (its headroom on a short-run network).
             view = net.for_sink(int(sink))
             route_bound = tight_route_bounds(view)
+            if self.baseline_closed is not None:
+                # Closed before any placement: open_e = 0 in the dual objective.
+                route_bound = np.where(self.baseline_closed, 0.0, route_bound)
             lam = cp.Variable(finite.size, nonneg=True) if finite.size else None
             alpha = cp.Variable(n, nonneg=True)
             beta = cp.Variable(r, nonneg=True)

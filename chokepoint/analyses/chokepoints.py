@@ -489,16 +489,25 @@ def chokepoint_table(network: SupplyNetwork, scenario: Scenario, model: Capabili
 
 
 def control_leverage_table(network: SupplyNetwork, scenario: Scenario, model: CapabilityModel,
-                           masks: dict[str, np.ndarray]) -> pl.DataFrame:
+                           masks: dict[str, np.ndarray], *, baseline_closed: np.ndarray | None = None) -> pl.DataFrame:
     """Every catalogue control against every candidate defector: capability before and
-    after the control alone, leverage ``(C0 − C1) / C0``, cost and leverage per cost."""
+    after the control alone, leverage ``(C0 − C1) / C0``, cost and leverage per cost.
+    With ``baseline_closed`` (routes of the baseline placement) ``C0`` has them closed and
+    ``C1`` has them and the control's routes closed: leverage marginal to the baseline."""
     rows = []
     for actor in scenario.defectors:
         sink = network.sink_of(network.actors.index(actor.id))
-        base = model.solve(sink)
+        if baseline_closed is None:
+            base = model.solve(sink)
+        else:
+            base = model.solve(sink, (~np.asarray(baseline_closed, dtype=bool)).astype(np.float64))
         for control in scenario.controls:
             mask = masks[control.id]
-            after = model.solve(sink, (~mask).astype(np.float64)) if mask.any() else base
+            if baseline_closed is not None:
+                mask = mask & ~np.asarray(baseline_closed, dtype=bool)
+                after = model.solve(sink, (~(mask | baseline_closed)).astype(np.float64)) if mask.any() else base
+            else:
+                after = model.solve(sink, (~mask).astype(np.float64)) if mask.any() else base
             leverage = (base.value - after.value) / base.value if base.value > 0 else 0.0
             rows.append({
                 "defector": actor.id, "control_id": control.id, "kind": control.kind,

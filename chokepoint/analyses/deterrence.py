@@ -273,8 +273,10 @@ def _scaled(frame: pl.DataFrame, members: list[str], factor: float) -> pl.DataFr
 
 
 def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placement: EvaluatedPlacement,
-                    *, time_limit: float, horizon: str) -> dict[str, tuple[float, float]]:
-    """Leverage of ``placement`` over each defector when its own capacities are scaled."""
+                    *, time_limit: float, horizon: str,
+                    baseline_closed: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
+    """Leverage of ``placement`` over each defector when its own capacities are scaled
+    (marginal to ``baseline_closed`` when given: scaling keeps every route)."""
     out = {}
     for actor in scenario.defectors:
         values = []
@@ -288,7 +290,11 @@ def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placeme
             closed = catalogue.closes[chosen].any(axis=0) if chosen.any() else np.zeros(network.num_edges, bool)
             model = CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
             sink = network.sink_of(network.actors.index(actor.id))
-            before = model.solve(sink).value
+            if baseline_closed is not None:
+                closed = closed | baseline_closed
+                before = model.solve(sink, (~baseline_closed).astype(np.float64)).value
+            else:
+                before = model.solve(sink).value
             after = model.solve(sink, (~closed).astype(np.float64)).value
             values.append(max(before - after, 0.0) / before if before > 0 else 0.0)
         out[actor.id] = (values[0], values[1])
@@ -296,7 +302,8 @@ def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placeme
 
 
 def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, solver: str | None = None,
-                       time_limit: float | None = None, horizon: str = SHORT_RUN) -> DeterrenceAnalysis:
+                       time_limit: float | None = None, horizon: str = SHORT_RUN,
+                       baseline_closed: np.ndarray | None = None) -> DeterrenceAnalysis:
     """Payoff tables, equilibria, deter-all and sensitivity of one scenario in one horizon.
 
     Parameters
@@ -310,6 +317,10 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
         MILP solver and seconds per solve (default: the scenario's settings).
     horizon : str
         ``short_run`` or ``long_run`` (:func:`chokepoint.model.build.horizon_networks`).
+    baseline_closed : bool array (E,), optional
+        Routes of the baseline placement on the horizon's network built from ``tables``
+        and ``scenario`` (:func:`chokepoint.model.baseline.baseline_placement`): every
+        leverage, placement and deterrence figure is then marginal to it. Default: none.
 
     Returns
     -------
@@ -327,6 +338,11 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
     budget = scenario.settings.budget
     network = horizon_networks(tables, scenario)[horizon]
     defectors = [a.id for a in scenario.defectors]
+    if baseline_closed is not None:
+        baseline_closed = np.asarray(baseline_closed, dtype=bool)
+        if baseline_closed.shape != (network.num_edges,):
+            raise ValueError(f"baseline_closed must hold one flag per route of the scenario's network "
+                             f"({network.num_edges})")
     ids = catalogue_arrays(network, scenario).ids
     placements: list[EvaluatedPlacement] = [EvaluatedPlacement(
         name="none", kind="none", controls=(), cost=0.0, within_budget=True, leverage=dict.fromkeys(defectors, 0.0),
@@ -335,7 +351,8 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
     if defectors:
         # One constructor for every model: the joint one places the controls, the
         # per-defector ones bound what any placement can take from each defector.
-        models = placement_models(network, scenario, solver=solver, time_limit=time_limit, joint=True)
+        models = placement_models(network, scenario, solver=solver, time_limit=time_limit, joint=True,
+                                  **({} if baseline_closed is None else {"baseline_closed": baseline_closed}))
         model = models[JOINT]
         best = model.solve(budget)
         placements.append(_evaluated("optimal", "optimal", model, ids, defectors,
@@ -352,8 +369,9 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
     payoff = [row for p in placements for row in _payoff_rows(scenario, p)]
     equilibria = [row for p in placements for row in _equilibrium_rows(scenario, p)]
     optimal = next((p for p in placements if p.kind == "optimal"), placements[0])
-    sensitivity = _sensitivity_rows(scenario, optimal, _share_leverage(tables, scenario, optimal,
-                                                                       time_limit=time_limit, horizon=horizon)) if defectors else []
+    sensitivity = _sensitivity_rows(scenario, optimal, _share_leverage(
+        tables, scenario, optimal, time_limit=time_limit, horizon=horizon,
+        baseline_closed=baseline_closed)) if defectors else []
     return DeterrenceAnalysis(
         deterrence=pl.DataFrame(payoff, schema=DETERRENCE_SCHEMA),
         deter_all=pl.DataFrame(deter_rows, schema=DETER_ALL_SCHEMA),

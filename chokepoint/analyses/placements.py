@@ -121,10 +121,14 @@ class ScenarioModels:
         :data:`optimization.interdiction.LP_TIME_LIMIT`).
     capability : CapabilityModel, optional
         The capability LP to share (default: a new HiGHS one with ``time_limit``).
+    baseline_closed : bool array (E,), optional
+        Routes closed by the baseline placement (``docs/design.md#111-controls-in-force-as-a-baseline``):
+        every model's capability "before" has them closed and its figures are marginal to
+        them. Default: no baseline.
     """
 
     def __init__(self, network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
-                 capability: CapabilityModel | None = None):
+                 capability: CapabilityModel | None = None, baseline_closed: np.ndarray | None = None):
         self.network, self.scenario = network, scenario
         self.catalogue = catalogue_arrays(network, scenario)
         self.capability = capability or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
@@ -132,6 +136,8 @@ class ScenarioModels:
         self._common = dict(collateral=collateral_weights(network, scenario),
                             collateral_cap=scenario.settings.collateral_cap, aggregate="mean", solver=solver,
                             time_limit=time_limit, capability_model=self.capability, lp_cache=self.lp_cache)
+        if baseline_closed is not None:
+            self._common["baseline_closed"] = np.asarray(baseline_closed, dtype=bool)
 
     def model(self, defectors: list[str], extra: dict[str, np.ndarray] | None = None) -> InterdictionModel:
         """Interdiction model over the sinks of ``defectors`` (mean aggregate).
@@ -149,16 +155,18 @@ class ScenarioModels:
 
 
 def placement_models(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
-                     capability: CapabilityModel | None = None, joint: bool | None = None
-                     ) -> dict[str, InterdictionModel]:
+                     capability: CapabilityModel | None = None, joint: bool | None = None,
+                     baseline_closed: np.ndarray | None = None) -> dict[str, InterdictionModel]:
     """One interdiction model per candidate defector and one joint model (key :data:`JOINT`).
 
     The joint model is made when there is more than one candidate defector, or always with
     ``joint=True`` (then, with one defector, it is a second model over the same sink). All
     come from one :class:`ScenarioModels`, so they share the capability LP and its memo.
+    ``baseline_closed``: routes of the baseline placement, figures marginal to it (default none).
     """
     defectors = [a.id for a in scenario.defectors]
-    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability)
+    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability,
+                            baseline_closed=baseline_closed)
     out = {a: models.model([a]) for a in defectors}
     if len(defectors) > 1 if joint is None else joint:
         out[JOINT] = models.model(defectors)
@@ -166,10 +174,12 @@ def placement_models(network: SupplyNetwork, scenario: Scenario, *, solver: str,
 
 
 def joint_model(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
-                capability: CapabilityModel | None = None) -> InterdictionModel:
+                capability: CapabilityModel | None = None,
+                baseline_closed: np.ndarray | None = None) -> InterdictionModel:
     """The interdiction model over every candidate defector's sink (mean aggregate), also
-    when there is only one."""
-    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability)
+    when there is only one (``baseline_closed``: figures marginal to that baseline)."""
+    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability,
+                            baseline_closed=baseline_closed)
     return models.model([a.id for a in scenario.defectors])
 
 
@@ -228,7 +238,7 @@ _PLACEMENT_SCHEMA = {
 
 
 def placements_table(network: SupplyNetwork, scenario: Scenario, models: dict[str, InterdictionModel], *,
-                     budget: float | None = None) -> pl.DataFrame:
+                     budget: float | None = None, baseline_closed: np.ndarray | None = None) -> pl.DataFrame:
     """The best placement within budget against each candidate defector, and the joint one.
 
     One row per (target, defector): ``target`` is the defector the placement was
@@ -237,11 +247,18 @@ def placements_table(network: SupplyNetwork, scenario: Scenario, models: dict[st
     ``objective`` is the remaining capability share the MILP minimised (mean over
     defectors for the joint placement), ``bound`` its proven lower bound, ``gap``
     their relative gap; ``optimal`` only for a proven optimum with gap ≤ 1e-6.
+    ``baseline_closed`` (the routes of the baseline the ``models`` were made with): the
+    signatories' loss is then measured from their capability with the baseline in force.
     """
     budget = scenario.settings.budget if budget is None else float(budget)
     catalogue = catalogue_arrays(network, scenario)
     capability = next(iter(models.values())).capability
-    baseline = {a.id: capability.solve(network.sink_of(network.actors.index(a.id))).value for a in scenario.actors}
+    if baseline_closed is None:
+        baseline = {a.id: capability.solve(network.sink_of(network.actors.index(a.id))).value for a in scenario.actors}
+    else:
+        baseline_open = (~np.asarray(baseline_closed, dtype=bool)).astype(np.float64)
+        baseline = {a.id: capability.solve(network.sink_of(network.actors.index(a.id)), baseline_open).value
+                    for a in scenario.actors}
     rows = []
     for target, model in models.items():
         result = model.solve(budget)

@@ -62,18 +62,21 @@ def recruit_controls(network: SupplyNetwork, country: str, defector: str) -> dic
 
 
 def recruitment_table(network: SupplyNetwork, scenario: Scenario, *, solver: str, time_limit: float,
-                      capability: CapabilityModel | None = None) -> pl.DataFrame:
+                      capability: CapabilityModel | None = None,
+                      baseline_closed: np.ndarray | None = None) -> pl.DataFrame:
     """The ranked "whom to recruit" table: one row per (candidate recruit, defector).
 
     ``leverage_*`` are within the scenario budget and collateral cap (exact MILP,
     ``optimal`` true only when proven), ``ceiling_*`` with every control placed.
     ``rank`` orders recruits by ``mean_gain``, the mean of ``leverage_gain`` over
-    defectors (ties: mean ceiling gain).
+    defectors (ties: mean ceiling gain). ``baseline_closed``: routes of the baseline
+    placement; leverage is then marginal to it (default: no baseline).
     """
     budget = scenario.settings.budget
     # Every model, with and without a recruit, from the scenario's one constructor: shared
     # catalogue, collateral, capability LP and memo of its results.
-    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability)
+    models = ScenarioModels(network, scenario, solver=solver, time_limit=time_limit, capability=capability,
+                            baseline_closed=baseline_closed)
     everything = np.ones(len(models.catalogue.ids), dtype=bool)
     rows = []
     for defector in (a.id for a in scenario.defectors):

@@ -28,6 +28,7 @@ Errors name the file, the table (with its line) and the key.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import tomllib
@@ -38,7 +39,8 @@ from chokepoint.errors import InputError
 from chokepoint.inputs.reference import iso3_problem
 
 __all__ = ["Actor", "Control", "Settings", "GameSettings", "ShortRunSettings", "NamedPlacement", "Scenario",
-           "load_scenario", "parse_scenario", "CONTROL_KINDS", "SOLVERS"]
+           "BaselineSettings", "RetaliationSettings", "VerificationMechanism", "load_scenario", "parse_scenario",
+           "CONTROL_KINDS", "SOLVERS", "BASELINES"]
 
 CONTROL_KINDS = ("export_control", "compute_exclusion", "secondary_control", "entity_control",
                  "foreign_direct_product")
@@ -46,6 +48,9 @@ _FIRM_ID = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
 SOLVERS = ("HIGHS", "SCIP")
 _ACTOR_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 _CONTROL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+#: Values of the ``baseline`` column: no controls, or the controls in force on ``as_of``.
+BASELINES = ("none", "status_quo")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,56 @@ class ShortRunSettings:
 
 
 @dataclass(frozen=True)
+class BaselineSettings:
+    """The placement already in force (``docs/design.md#111-controls-in-force-as-a-baseline``).
+
+    ``controls_in_force``: the modelled measures of ``controls_in_force.csv`` in force on
+    ``as_of`` (ISO date) are the scenario's baseline; every figure marginal to it.
+    """
+
+    controls_in_force: bool = False
+    as_of: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``status_quo`` with the controls in force as baseline, else ``none``."""
+        return "status_quo" if self.controls_in_force else "none"
+
+
+@dataclass(frozen=True)
+class RetaliationSettings:
+    """The defector's counter-controls (``docs/design.md#112-retaliation``).
+
+    ``share_threshold``: an input enters a defector's counter-catalogue when its member
+    countries hold at least this share of world capacity. ``inputs``: inputs added to every
+    defector's catalogue whatever their share. ``clouds``: whether a defector may exclude
+    the coalition from its compute. ``control_cost``: cost of each counter-control;
+    ``budget``: the defector's retaliation budget in the same units. ``tolerance``: the
+    largest expected loss (share of attainable compute, mean over signatories) the
+    coalition accepts for its placement to stay credible.
+    """
+
+    share_threshold: float = 0.5
+    inputs: tuple[str, ...] = ()
+    clouds: bool = True
+    control_cost: float = 1.0
+    budget: float = 2.0
+    tolerance: float = 0.05
+
+
+@dataclass(frozen=True)
+class VerificationMechanism:
+    """A verification mechanism (``docs/design.md#113-verification-as-a-lever``): its cost
+    and the detection coverage ``q_{m,d}`` it gives against each candidate defector
+    (``coverage``: actor id → [0, 1]; defectors not listed get 0)."""
+
+    id: str
+    name: str
+    cost: float
+    coverage: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Settings:
     budget: float = 1.0
     cloud_access_fraction: float = 0.10
@@ -144,6 +199,9 @@ class Scenario:
     #: Cost of each control a recruited country would place (whom-to-recruit analysis).
     recruit_control_cost: float = 1.0
     short_run: ShortRunSettings = field(default_factory=ShortRunSettings)
+    baseline: BaselineSettings = field(default_factory=BaselineSettings)
+    retaliation: RetaliationSettings = field(default_factory=RetaliationSettings)
+    verification: tuple[VerificationMechanism, ...] = ()
 
     @property
     def signatory_countries(self) -> set[str]:
@@ -183,6 +241,9 @@ class Scenario:
                 self._fail(where, "input", f"unknown input type '{control.input}'")
             if control.firm is not None and firms is not None and control.firm not in firms:
                 self._fail(where, "firm", f"unknown firm '{control.firm}'", hint="firm ids are in staging.firms")
+        for k in self.retaliation.inputs:
+            if k not in inputs:
+                self._fail("[retaliation]", "inputs", f"unknown input type '{k}'")
         for country in self.transit:
             if country not in countries:
                 self._fail("[leakage.transit]", country, f"country '{country}' is not in the reference countries")
@@ -436,6 +497,11 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     recruit_cost = rc.get("control_cost", float, default=1.0, minimum=0.0)
     rc.finish()
 
+    baseline = _baseline(path, text, top.get("baseline", dict, default={}))
+    retaliation = _retaliation(path, text, top.get("retaliation", dict, default={}))
+    verification = _verification(path, text, top.get("verification", dict, default={}),
+                                 {a.id for a in actors if a.candidate_defector})
+
     top.used.add("placements")
     placement_list = data.get("placements", [])
     if not isinstance(placement_list, list):
@@ -459,7 +525,74 @@ def parse_scenario(text: str, path: Path) -> Scenario:
     top.finish()
     return Scenario(name=name, description=description, path=path, settings=settings, actors=tuple(actors),
                     controls=tuple(controls), transit=transit, text=text, game=game,
-                    placements=tuple(placements), recruit_control_cost=recruit_cost, short_run=short_run)
+                    placements=tuple(placements), recruit_control_cost=recruit_cost, short_run=short_run,
+                    baseline=baseline, retaliation=retaliation, verification=verification)
+
+
+def _baseline(path: Path, text: str, table: dict) -> BaselineSettings:
+    r = _Reader(path, text, "[baseline]", table)
+    in_force = r.get("controls_in_force", bool, default=False)
+    as_of = r.get("as_of", str, default=None)
+    if as_of is not None:
+        valid = bool(_DATE.match(as_of))
+        if valid:
+            try:
+                dt.date.fromisoformat(as_of)
+            except ValueError:
+                valid = False
+        if not valid:
+            r.fail("as_of", f"{as_of!r} is not an ISO date (YYYY-MM-DD)")
+    if in_force and as_of is None:
+        r.fail("as_of", "required when controls_in_force = true (the day the baseline describes)")
+    r.finish()
+    return BaselineSettings(controls_in_force=in_force, as_of=as_of)
+
+
+def _retaliation(path: Path, text: str, table: dict) -> RetaliationSettings:
+    r = _Reader(path, text, "[retaliation]", table)
+    inputs = r.get("inputs", list, default=[])
+    settings = RetaliationSettings(
+        share_threshold=r.get("share_threshold", float, default=0.5, minimum=0.0, maximum=1.0),
+        inputs=tuple(inputs), clouds=r.get("clouds", bool, default=True),
+        control_cost=r.get("control_cost", float, default=1.0, minimum=0.0),
+        budget=r.get("budget", float, default=2.0, minimum=0.0),
+        tolerance=r.get("tolerance", float, default=0.05, minimum=0.0, maximum=1.0))
+    r.finish()
+    return settings
+
+
+def _verification(path: Path, text: str, table: dict, defectors: set[str]) -> tuple[VerificationMechanism, ...]:
+    """``[verification.<id>]`` tables: ``name``, ``cost`` ≥ 0 and ``coverage`` — one number
+    in [0, 1] for every candidate defector, or a table of candidate defector → number."""
+    mechanisms = []
+    for mechanism_id, body in table.items():
+        r = _Reader(path, text, f"[verification.{mechanism_id}]", body if isinstance(body, dict) else {})
+        if not isinstance(body, dict):
+            r.fail(mechanism_id, "expected a table [verification.<id>]")
+        if not _CONTROL_ID.match(mechanism_id):
+            r.fail(mechanism_id, f"mechanism id {mechanism_id!r} may hold letters, digits, '.', '_' and '-' only")
+        name = r.get("name", str, default=mechanism_id)
+        cost = r.get("cost", float, minimum=0.0)
+        r.used.add("coverage")
+        if "coverage" not in body:
+            r.fail("coverage", "required key missing",
+                   hint="a number in [0, 1] for every candidate defector, or a table actor = number")
+        raw = body["coverage"]
+        if isinstance(raw, dict):
+            c = _Reader(path, text, f"[verification.{mechanism_id}.coverage]", raw)
+            coverage = {}
+            for actor in raw:
+                if actor not in defectors:
+                    c.fail(actor, f"'{actor}' is not a candidate defector",
+                           hint="coverage applies to actors with candidate_defector = true")
+                coverage[actor] = c.get(actor, float, minimum=0.0, maximum=1.0)
+            c.finish()
+        else:
+            value = r.get("coverage", float, minimum=0.0, maximum=1.0)
+            coverage = dict.fromkeys(sorted(defectors), value)
+        r.finish()
+        mechanisms.append(VerificationMechanism(id=mechanism_id, name=name, cost=cost, coverage=coverage))
+    return tuple(mechanisms)
 
 
 _KIND_TAG = {"export_control": "x", "compute_exclusion": "cloud", "secondary_control": "sec",
