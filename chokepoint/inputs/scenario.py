@@ -36,6 +36,7 @@ from pathlib import Path
 
 from chokepoint.errors import InputError
 from chokepoint.inputs.reference import iso3_problem
+from chokepoint.inputs.uncertainty import UncertaintySpec, parse_uncertainty
 
 __all__ = ["Actor", "Control", "Settings", "GameSettings", "ShortRunSettings", "NamedPlacement", "Scenario",
            "load_scenario", "parse_scenario", "CONTROL_KINDS", "SOLVERS"]
@@ -144,6 +145,8 @@ class Scenario:
     #: Cost of each control a recruited country would place (whom-to-recruit analysis).
     recruit_control_cost: float = 1.0
     short_run: ShortRunSettings = field(default_factory=ShortRunSettings)
+    #: Distributions of uncertain inputs (``[uncertainty]``; docs/design.md#12-uncertainty).
+    uncertainty: UncertaintySpec = field(default_factory=UncertaintySpec)
 
     @property
     def signatory_countries(self) -> set[str]:
@@ -456,10 +459,16 @@ def parse_scenario(text: str, path: Path) -> Scenario:
         placements.append(NamedPlacement(name=placement_name, controls=tuple(ids)))
         r.finish()
 
+    uncertainty_table = top.get("uncertainty", dict, default={})
+    uncertainty = parse_uncertainty(
+        uncertainty_table, lambda table, entries: _Reader(path, text, table, entries if isinstance(entries, dict) else {}),
+        actor_ids=actor_ids, transit_countries=transit)
+
     top.finish()
     return Scenario(name=name, description=description, path=path, settings=settings, actors=tuple(actors),
                     controls=tuple(controls), transit=transit, text=text, game=game,
-                    placements=tuple(placements), recruit_control_cost=recruit_cost, short_run=short_run)
+                    placements=tuple(placements), recruit_control_cost=recruit_cost, short_run=short_run,
+                    uncertainty=uncertainty)
 
 
 _KIND_TAG = {"export_control": "x", "compute_exclusion": "cloud", "secondary_control": "sec",
