@@ -20,11 +20,18 @@ from chokepoint.model.build import network_from_tables
 from chokepoint.warehouse.ledger import connect_read_only
 from graph.network import SupplyNetwork
 
-__all__ = ["read_only", "staged_tables", "network_from_warehouse", "STAGED_QUERIES"]
+__all__ = ["read_only", "staged_tables", "network_from_warehouse", "published_deterrence", "STAGED_QUERIES"]
 
 #: The staged tables the network and scenario are rebuilt from.
 STAGED_QUERIES = {name: f"SELECT * FROM staging.{name}"
                   for name in ("countries", "input_types", "recipes", "capacities", "src_scenario")}
+
+
+#: The point-estimate placements of every scenario partition (None when no run wrote them).
+DETERRENCE_QUERY = ("SELECT DISTINCT scenario, placement_kind, controls FROM analytics.deterrence "
+                    "WHERE placement_kind IN ('optimal', 'deter_all')")
+_HAS_DETERRENCE = ("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'analytics' "
+                   "AND table_name = 'deterrence'")
 
 
 @contextmanager
@@ -55,3 +62,12 @@ def network_from_warehouse(warehouse) -> tuple[SupplyNetwork, Scenario]:
     network = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
                                   tables["capacities"], scenario)
     return network, scenario
+
+
+def published_deterrence(warehouse) -> pl.DataFrame | None:
+    """The ``optimal`` and ``deter_all`` placements of ``analytics.deterrence`` (scenario,
+    placement_kind, controls), or None when the warehouse has no such table."""
+    with read_only(warehouse) as con:
+        if not con.execute(_HAS_DETERRENCE).fetchone()[0]:
+            return None
+        return con.execute(DETERRENCE_QUERY).pl()
