@@ -64,7 +64,7 @@ def dask_client(*, scheduler: str | None = None, workers: int | None = None, pro
             yield client
         return
     count = workers or default_workers()
-    with LocalCluster(n_workers=count, threads_per_worker=1, processes=processes, dashboard_address=None,
+    with LocalCluster(n_workers=count, threads_per_worker=1, processes=processes, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
