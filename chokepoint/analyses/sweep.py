@@ -44,13 +44,14 @@ def point_placements(deterrence: pl.DataFrame | None, tables: dict, scenario: Sc
                      solver: str, time_limit: float) -> dict[str, tuple[str, ...]]:
     """The point-estimate ``optimal`` and ``deter_all`` placements of a scenario: from the
     published ``analytics.deterrence`` rows of ``key`` when given, else computed
-    (:func:`chokepoint.analyses.deterrence.analyse_deterrence`)."""
+    (:func:`chokepoint.analyses.deterrence.analyse_deterrence`). A scenario in which no
+    placement deters anyone has no ``deter_all`` placement."""
     found: dict[str, tuple[str, ...]] = {}
     if deterrence is not None and deterrence.height:
         rows = deterrence.filter((pl.col("scenario") == key) & pl.col("placement_kind").is_in(SWEPT_PLACEMENTS))
         for kind, controls in zip(rows["placement_kind"], rows["controls"]):
             found.setdefault(kind, tuple(controls))
-    if set(found) != set(SWEPT_PLACEMENTS):
+    if not found:   # a scenario with no deter-all placement (none deters) has only the optimal one
         analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit)
         found = {p.kind: p.controls for p in analysis.placements if p.kind in SWEPT_PLACEMENTS}
     return {kind: found[kind] for kind in SWEPT_PLACEMENTS if kind in found}
