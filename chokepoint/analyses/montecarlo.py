@@ -29,6 +29,8 @@ __all__ = ["dask_client", "default_workers", "run_sweep", "CHUNK_SIZE", "RETRIES
 #: Samples per task: small enough to balance 2 workers on a short sweep, large enough that
 #: scheduling overhead (milliseconds) stays far below a chunk's solve time (seconds).
 CHUNK_SIZE = 4
+#: How long a client waits for a scheduler given by address.
+CONNECT_TIMEOUT = "20s"
 #: Times a task is re-run after failing (a worker lost mid-task is rescheduled besides).
 RETRIES = 3
 
@@ -60,7 +62,7 @@ def dask_client(*, scheduler: str | None = None, workers: int | None = None, pro
         When the scheduler cannot be reached (from ``distributed``).
     """
     if scheduler:
-        with Client(scheduler, timeout="20s") as client:
+        with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
             yield client
         return
     count = workers or default_workers()

@@ -50,7 +50,8 @@ def _scenario(args, tables):
     return scenario, key
 
 
-def sweep(args, out=sys.stdout) -> int:
+def sweep(args, out=None) -> int:
+    out = out or sys.stdout
     started = time.perf_counter()
     published = _published(args)
     if not published.exists():
@@ -60,14 +61,22 @@ def sweep(args, out=sys.stdout) -> int:
     solver = (args.solver or scenario.settings.solver).upper()
     time_limit = float(args.time_limit or scenario.settings.time_limit_s)
     staged = {name: tables[name] for name in ("countries", "input_types", "recipes", "capacities")}
-    placements = point_placements(published_deterrence(published), staged, scenario, key, solver=solver,
-                                  time_limit=time_limit)
     where = f"scheduler {args.scheduler}" if args.scheduler else f"{args.workers or 'local'} workers"
     print(f"chokepoint sweep: scenario '{key}', {args.samples} samples, seed {args.seed}, on {where}", file=out,
           flush=True)
-    with dask_client(scheduler=args.scheduler, workers=args.workers) as client:
-        result = sweep_tables(staged, scenario, key, placements, samples=args.samples, seed=args.seed, client=client,
-                              solver=solver, time_limit=time_limit, robust=not args.no_robust, train=args.train)
+    try:
+        # The cluster first: an unreachable scheduler fails before any solve.
+        with dask_client(scheduler=args.scheduler, workers=args.workers) as client:
+            placements = point_placements(published_deterrence(published), staged, scenario, key, solver=solver,
+                                          time_limit=time_limit)
+            result = sweep_tables(staged, scenario, key, placements, samples=args.samples, seed=args.seed,
+                                  client=client, solver=solver, time_limit=time_limit, robust=not args.no_robust,
+                                  train=args.train)
+    except (OSError, TimeoutError) as exc:
+        if not args.scheduler:
+            raise
+        raise CommandError(f"cannot reach the Dask scheduler at {args.scheduler} ({exc}); start one with "
+                           "`dask scheduler` or leave out --scheduler for a local cluster") from None
     run_id = f"sweep-{uuid.uuid4().hex[:16]}"
     record = publish_tables(published, result.by_name(), run_id=run_id,
                             overrides={"sweep_samples": args.samples, "sweep_seed": args.seed})
