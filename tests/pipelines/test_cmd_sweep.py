@@ -4,9 +4,11 @@ the published warehouse untouched. (The sweep itself against a running cluster:
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 import chokepoint.analyses.montecarlo as montecarlo
+from chokepoint.report.summary import robustness_lines
 from chokepoint.warehouse.store import ledger_head
 from pipelines.cli import build_parser, main
 from tests.support.sweep_cases import SCENARIO_TEXT, publish_staged, write_scenario
@@ -54,3 +56,18 @@ def test_unreachable_scheduler_is_one_line(published, capsys, monkeypatch):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
     assert ledger_head(published) == before
+
+
+def test_run_summary_prints_the_probability_line():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA analytics")
+    con.execute("CREATE TABLE analytics.robustness (scenario VARCHAR, horizon VARCHAR, defector VARCHAR, "
+                "placement VARCHAR, samples BIGINT, p_deterred DOUBLE, p_deterred_se DOUBLE)")
+    con.execute("INSERT INTO analytics.robustness VALUES ('default', 'long_run', 'CHN', 'optimal', 16, 0.25, "
+                "0.108), ('default', 'long_run', 'CHN', 'deter_all', 16, 0.5, 0.125), "
+                "('narrow', 'long_run', 'RUS', 'optimal', 16, 1.0, 0.0)")
+    lines = robustness_lines(con, "default")
+    assert lines[-1] == ("  CHN (long_run): deterred with probability 0.25 ± 0.11 under the optimal placement "
+                         "(n = 16)")
+    assert len(lines) == 3
+    assert robustness_lines(duckdb.connect(), "default") == []   # no table: no lines
