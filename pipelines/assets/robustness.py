@@ -47,6 +47,8 @@ class SweepEngine(dg.ConfigurableResource):
     samples: int = 8
     seed: int = 0
     train: int = 0
+    #: Removal-loss LP re-solves per defector and sample (chokepoint ranks); 1 keeps the run's sweep short.
+    rank_solves: int = 1
 
     @contextmanager
     def client(self):
@@ -101,7 +103,8 @@ def robustness_sweep(context: dg.AssetExecutionContext, settings: ChokepointSett
             placements = point_placements(deterrence, tables, scenario, key, solver=solver, time_limit=time_limit)
             result = sweep_tables(tables, scenario, key, placements, samples=sweep_engine.samples,
                                   seed=sweep_engine.seed, client=client, solver=solver, time_limit=time_limit,
-                                  robust=sweep_engine.train > 0, train=max(sweep_engine.train, 1))
+                                  robust=sweep_engine.train > 0, train=max(sweep_engine.train, 1),
+                                  rank_solves=sweep_engine.rank_solves)
             for name, frame in result.by_name().items():
                 frames[name].append(frame)
     out = {name.split(".")[1]: pl.concat(parts, how="vertical") for name, parts in frames.items()}
