@@ -59,18 +59,19 @@ def point_placements(deterrence: pl.DataFrame | None, tables: dict, scenario: Sc
 
 def sweep_tables(tables: dict, scenario: Scenario, key: str, placements: dict[str, tuple[str, ...]], *, samples: int,
                  seed: int, client: Client | None, solver: str, time_limit: float, robust: bool = True,
-                 train: int = 8, test: int | None = None, horizons=("long_run",), rank_solves: int = 3
-                 ) -> SweepTables:
+                 train: int = 8, test: int | None = None, horizons=("long_run",), rank_top_k: int = 5,
+                 rank_solves: int = 25) -> SweepTables:
     """The three tables of one scenario's sweep (``key``: the scenario column).
 
     ``samples`` draws (stream ``sweep``) evaluate ``placements``; with ``robust``, the SAA
     and CVaR placements are trained on ``train`` draws and tested with the point estimate
     on ``test`` fresh draws (default ``samples``). Without ``robust`` the third table is
-    empty (the LP-only sweep). ``rank_solves``: removal-loss LP re-solves per defector and
-    sample for the chokepoint ranks (:func:`~chokepoint.analyses.uncertainty.sweep_problem`).
+    empty (the LP-only sweep). ``rank_top_k``, ``rank_solves``: the top entities whose
+    removal-loss rank is proven in each sample, and the LP re-solves per defector and sample
+    allowed for it (:func:`~chokepoint.analyses.uncertainty.sweep_problem`).
     """
     problem = sweep_problem(tables, scenario, placements, horizons=horizons, time_limit=time_limit,
-                            rank_solves=rank_solves)
+                            rank_top_k=rank_top_k, rank_solves=rank_solves)
     result = run_sweep(problem, samples, seed, stream=STREAMS["sweep"], client=client)
     robust_frame = (robust_placements_table(problem, seed=seed, train=train, test=test or samples, solver=solver,
                                             time_limit=time_limit, client=client, scenario=key)

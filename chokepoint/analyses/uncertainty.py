@@ -28,6 +28,7 @@ from chokepoint.analyses.placements import catalogue_arrays, collateral_weights
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.inputs.uncertainty import Distribution
 from chokepoint.model.build import network_arrays
+from graph.failure import Propagation
 from graph.network import SupplyNetwork, build_supply_network
 from optimization.capability import CapabilityModel
 from optimization.deterrence_margin import deterrence_margin
@@ -88,6 +89,9 @@ class SweepProblem:
     time_limit: float = 60.0
     all_actors: bool = False
     ranks: bool = True
+    #: (D, M): removing entity m leaves defector d's sink unproducible (structural, so the same
+    #: in every sample: its removal loss is exactly 1 without an LP).
+    spof: np.ndarray = field(default=None, repr=False)
     closes: np.ndarray = field(default=None, repr=False)
     cost: np.ndarray = field(default=None, repr=False)
     control_ids: tuple[str, ...] = ()
@@ -123,9 +127,12 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     horizons : sequence of str
         Keys of :data:`HORIZON_VIEWS`.
     rank_top_k, rank_solves :
-        Removal losses per sample: exact LP re-solves for at most ``rank_solves`` entities
-        per defector (the top ``rank_top_k`` by dual price first); the others are ranked by
-        the midpoint of their certified bounds (:func:`chokepoint.analyses.chokepoints.removal_losses`).
+        Removal losses per sample (:func:`chokepoint.analyses.chokepoints.removal_losses`):
+        at most ``rank_solves`` LP re-solves per defector to prove its top ``rank_top_k``
+        entities; entities whose loss is not established are ranked by their certified lower
+        bound, so ranks are exact for a certified top ``rank_top_k`` and approximate below it.
+        Single points of failure of each defector (found once, structurally, with
+        :class:`graph.failure.Propagation`: O(M · (N + E))) lose exactly 1 in every sample.
     all_actors : bool
         Also solve every non-defector actor's attainable compute (one LP each per sample).
 
@@ -181,6 +188,13 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
         controls[name] = tuple(ids)
     groups = entity_groups(network)
     edge_entity = groups.group[network.edge_src]
+    propagation = Propagation.of(network)
+    entities = len(groups.group_names)
+    sinks = [network.sink_of(network.actors.index(d)) for d in defectors]
+    spof = np.zeros((len(defectors), entities), dtype=bool)
+    for m in range(entities):
+        alive = propagation.run(None, edge_entity != m)
+        spof[:, m] = ~alive[sinks]
     return SweepProblem(
         scenario=scenario.name, kwargs=kwargs, quantities=tuple(quantities), distributions=tuple(distributions),
         point=np.array(point, dtype=np.float64), parameter_slots=parameter_slots, cloud_slot=cloud_slot,
@@ -191,7 +205,7 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
         rank_solves=rank_solves, time_limit=float(time_limit or scenario.settings.time_limit_s),
         closes=catalogue.closes, cost=catalogue.cost, control_ids=catalogue.ids,
         collateral=collateral_weights(network, scenario), collateral_cap=scenario.settings.collateral_cap,
-        budget=scenario.settings.budget, all_actors=all_actors)
+        budget=scenario.settings.budget, all_actors=all_actors, spof=spof)
 
 
 def chunk_rng(seed: int, stream: int, chunk: int) -> np.random.Generator:
@@ -315,11 +329,16 @@ def evaluate_networks(problem: SweepProblem, pairs: list[tuple[str, SupplyNetwor
         margin = deterrence_margin(p[None, :], v[None, :], leverage, b[None, :], g[None, :])
         deterred = margin >= -MARGIN_TOLERANCE * np.maximum(1.0, g[None, :])
         loss = np.zeros(entities)
-        for a in (defector_index if problem.ranks else ()):
+        for j, a in enumerate(defector_index if problem.ranks else ()):
+            spof = np.flatnonzero(problem.spof[j]) if problem.spof is not None else np.empty(0, np.int64)
             found = removal_losses(model, sinks[a], base[a], problem.edge_entity, entities, top_k=problem.rank_top_k,
                                    max_solves=problem.rank_solves)
-            # Exact where proven (LP re-solve or coinciding bounds), else the midpoint of the certified bounds.
-            loss += np.where(np.isnan(found.exact), 0.5 * (found.lower + found.upper), found.exact)
+            # Exact where proven (LP re-solve or coinciding bounds), else the certified lower bound: the
+            # top ``rank_top_k`` are exact whenever certified (every other entity's upper bound is below them).
+            # Single points of failure lose everything (structural, no LP needed).
+            exact = found.exact.copy()
+            exact[spof] = 1.0 if base[a].value > 0 else 0.0
+            loss += np.where(np.isnan(exact), found.lower, exact)
         loss /= max(len(defector_index), 1)
         # Rank 1 = largest loss; ties share the best rank (as analytics.chokepoints).
         order = np.sort(loss)[::-1]

@@ -47,8 +47,10 @@ class SweepEngine(dg.ConfigurableResource):
     samples: int = 8
     seed: int = 0
     train: int = 0
-    #: Removal-loss LP re-solves per defector and sample (chokepoint ranks); 1 keeps the run's sweep short.
-    rank_solves: int = 1
+    #: Chokepoint ranks proven per sample (top k) and the removal-loss LP re-solves per defector
+    #: and sample allowed for it; small, to keep the run's sweep short.
+    rank_top_k: int = 2
+    rank_solves: int = 6
 
     @contextmanager
     def client(self):
@@ -104,7 +106,7 @@ def robustness_sweep(context: dg.AssetExecutionContext, settings: ChokepointSett
             result = sweep_tables(tables, scenario, key, placements, samples=sweep_engine.samples,
                                   seed=sweep_engine.seed, client=client, solver=solver, time_limit=time_limit,
                                   robust=sweep_engine.train > 0, train=max(sweep_engine.train, 1),
-                                  rank_solves=sweep_engine.rank_solves)
+                                  rank_top_k=sweep_engine.rank_top_k, rank_solves=sweep_engine.rank_solves)
             for name, frame in result.by_name().items():
                 frames[name].append(frame)
     out = {name.split(".")[1]: pl.concat(parts, how="vertical") for name, parts in frames.items()}

@@ -19,6 +19,7 @@ from chokepoint.analyses.uncertainty import (PARAMETERS, STREAMS, chunk_bounds, 
 from chokepoint.inputs.scenario import load_scenario
 from chokepoint.model.build import network_from_tables
 from optimization.errors import ModelError
+from tests.support.oracles import plain_capability
 from tests.support.sweep_cases import staged, write_scenario
 
 PLACEMENTS = {"optimal": ("usa-cloud-rus", "deu-cloud-rus"), "deter_all": ("usa-cloud-rus",)}
@@ -93,6 +94,14 @@ def test_point_draw_reproduces_the_deterministic_leverage(case):
     assert out["margin"][0, 0, 0] == pytest.approx(expected)
     assert bool(out["deterred"][0, 0, 0]) == (expected >= 0)
     assert out["rank"].min() == 1
+    # Single points of failure: structural, loss exactly 1, ranked first; an independent LP agrees.
+    spof = np.flatnonzero(problem.spof[0])
+    assert spof.size > 0
+    assert np.all(out["loss"][0, spof] == 1.0) and np.all(out["rank"][0, spof] == 1)
+    sink = network.sink_of(network.actors.index("RUS"))
+    closed = problem.edge_entity == spof[0]
+    assert plain_capability(network, sink, closed) == pytest.approx(0.0, abs=1e-6)
+    assert plain_capability(network, sink, np.zeros(network.num_edges, bool)) > 0
 
 
 def test_a_route_lost_in_a_sample_is_refused(case):
