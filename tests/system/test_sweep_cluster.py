@@ -32,7 +32,7 @@ from tests.conftest import clean_env, run_cli
 from tests.support.sweep_cases import publish_staged, staged, write_scenario
 
 DASK = Path(sys.executable).with_name("dask")
-SAMPLES, CHUNK = 8, 2
+SAMPLES, CHUNK = 6, 2
 PLACEMENTS = {"optimal": ("usa-cloud-rus", "deu-cloud-rus"), "deter_all": ("usa-cloud-rus",)}
 KEYS = ("leverage", "margin", "deterred", "rank", "loss")
 
