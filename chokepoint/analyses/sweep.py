@@ -16,8 +16,8 @@ from distributed import Client
 from chokepoint.analyses.deterrence import analyse_deterrence
 from chokepoint.analyses.montecarlo import run_sweep
 from chokepoint.analyses.robust import ROBUST_PLACEMENTS_SCHEMA, robust_placements_table
-from chokepoint.analyses.uncertainty import (RANK_INTERVALS_SCHEMA, ROBUSTNESS_SCHEMA, STREAMS, rank_intervals_table,
-                                             robustness_table, sweep_problem)
+from chokepoint.analyses.uncertainty import (INPUTS_SCHEMA, RANK_INTERVALS_SCHEMA, ROBUSTNESS_SCHEMA, STREAMS,
+                                             inputs_table, rank_intervals_table, robustness_table, sweep_problem)
 from chokepoint.inputs.scenario import Scenario
 
 __all__ = ["SweepTables", "sweep_tables", "point_placements", "probability_lines", "SWEPT_PLACEMENTS",
@@ -26,7 +26,7 @@ __all__ = ["SweepTables", "sweep_tables", "point_placements", "probability_lines
 #: Point-estimate placements evaluated under uncertainty (``analytics.deterrence`` kinds).
 SWEPT_PLACEMENTS = ("optimal", "deter_all")
 TABLE_SCHEMAS = {"analytics.robustness": ROBUSTNESS_SCHEMA, "analytics.rank_intervals": RANK_INTERVALS_SCHEMA,
-                 "analytics.robust_placements": ROBUST_PLACEMENTS_SCHEMA}
+                 "analytics.robust_placements": ROBUST_PLACEMENTS_SCHEMA, "analytics.uncertain_inputs": INPUTS_SCHEMA}
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,12 @@ class SweepTables:
     robustness: pl.DataFrame
     rank_intervals: pl.DataFrame
     robust_placements: pl.DataFrame
+    uncertain_inputs: pl.DataFrame
 
     def by_name(self) -> dict[str, pl.DataFrame]:
         return {"analytics.robustness": self.robustness, "analytics.rank_intervals": self.rank_intervals,
-                "analytics.robust_placements": self.robust_placements}
+                "analytics.robust_placements": self.robust_placements,
+                "analytics.uncertain_inputs": self.uncertain_inputs}
 
 
 def point_placements(deterrence: pl.DataFrame | None, tables: dict, scenario: Scenario, key: str, *,
@@ -61,7 +63,8 @@ def sweep_tables(tables: dict, scenario: Scenario, key: str, placements: dict[st
                  seed: int, client: Client | None, solver: str, time_limit: float, robust: bool = True,
                  train: int = 8, test: int | None = None, horizons=("long_run",), rank_top_k: int = 5,
                  rank_solves: int = 25) -> SweepTables:
-    """The three tables of one scenario's sweep (``key``: the scenario column).
+    """The tables of one scenario's sweep (``key``: the scenario column), and the drawn
+    quantities with their distributions (``analytics.uncertain_inputs``).
 
     ``samples`` draws (stream ``sweep``) evaluate ``placements``; with ``robust``, the SAA
     and CVaR placements are trained on ``train`` draws and tested with the point estimate
@@ -78,7 +81,7 @@ def sweep_tables(tables: dict, scenario: Scenario, key: str, placements: dict[st
                     if robust and "optimal" in placements else pl.DataFrame(schema=ROBUST_PLACEMENTS_SCHEMA))
     return SweepTables(robustness=robustness_table(problem, result, seed=seed, scenario=key),
                        rank_intervals=rank_intervals_table(problem, result, seed=seed, scenario=key),
-                       robust_placements=robust_frame)
+                       robust_placements=robust_frame, uncertain_inputs=inputs_table(problem, scenario=key))
 
 
 def probability_lines(robustness: pl.DataFrame, placement: str = "optimal") -> list[str]:

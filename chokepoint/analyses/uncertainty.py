@@ -36,7 +36,8 @@ from optimization.errors import ModelError
 
 __all__ = ["SweepProblem", "ChunkResult", "HORIZON_VIEWS", "PARAMETERS", "sweep_problem", "draw", "sample_inputs",
            "sample_network", "evaluate_networks", "run_chunk", "chunk_bounds", "chunk_rng", "merge_chunks",
-           "robustness_table", "rank_intervals_table", "ROBUSTNESS_SCHEMA", "RANK_INTERVALS_SCHEMA", "STREAMS"]
+           "robustness_table", "rank_intervals_table", "inputs_table", "ROBUSTNESS_SCHEMA", "RANK_INTERVALS_SCHEMA",
+           "INPUTS_SCHEMA", "STREAMS"]
 
 #: Actor parameters per defector, in the order of :attr:`SweepProblem.base_parameters` columns.
 PARAMETERS = ("detection_probability", "value_of_capability", "benefit_of_compliance", "first_mover_gain")
@@ -424,3 +425,33 @@ def rank_intervals_table(problem: SweepProblem, result: ChunkResult, *, seed: in
         }, schema=RANK_INTERVALS_SCHEMA))
     frame = pl.concat(parts) if parts else pl.DataFrame(schema=RANK_INTERVALS_SCHEMA)
     return frame.sort("scenario", "horizon", "rank_p50", "entity")
+
+
+INPUTS_SCHEMA = {
+    "scenario": pl.String, "quantity": pl.String, "kind": pl.String, "point": pl.Float64,
+    "distribution": pl.String, "low": pl.Float64, "high": pl.Float64, "mode": pl.Float64, "median": pl.Float64,
+    "sigma": pl.Float64,
+}
+
+
+def inputs_table(problem: SweepProblem, *, scenario: str | None = None) -> pl.DataFrame:
+    """``analytics.uncertain_inputs``: every quantity the sweep draws, its point value and its
+    distribution (``fixed`` when it stays at the point value). Share and coefficient rows are
+    multiplicative factors (point 1) before the per-input renormalisation."""
+    def kind(name: str) -> str:
+        head = name.split(".", 1)[0]
+        return {"share": "share_factor", "coefficient": "coefficient_factor", "settings": "setting",
+                "transit": "transit_fraction"}.get(head, "actor_parameter")
+
+    def number(value: float):
+        return None if value is None or not math.isfinite(value) else float(value)
+
+    rows = []
+    for name, distribution, point in zip(problem.quantities, problem.distributions, problem.point):
+        d = distribution
+        rows.append({"scenario": scenario or problem.scenario, "quantity": name, "kind": kind(name),
+                     "point": float(point), "distribution": d.kind if d is not None else "fixed",
+                     "low": number(d.low) if d else None, "high": number(d.high) if d else None,
+                     "mode": number(d.mode) if d else None, "median": number(d.median) if d else None,
+                     "sigma": number(d.sigma) if d else None})
+    return pl.DataFrame(rows, schema=INPUTS_SCHEMA)

@@ -87,6 +87,11 @@ def default_engine() -> SweepEngine:
             "Robust placements: sample-average and CVaR (worst 10 %) interdiction MILPs on training samples, "
             "tested out of sample on fresh draws against the point-estimate placement (empty unless the "
             "engine's train > 0). Grain: one row per (scenario, horizon, placement).")),
+        "uncertain_inputs": dg.AssetOut(key_prefix="analytics", kinds=KINDS, owners=OWNERS, group_name=GROUP,
+                                        metadata=PARTITION_EXPR, description=(
+            "What the sweep drew: every uncertain quantity (actor parameters, settings, transit fractions, "
+            "share and recipe-coefficient factors by provenance), its point value and its distribution. "
+            "Grain: one row per (scenario, quantity).")),
     },
     ins={**STAGED, "deterrence": dg.AssetIn(key=["analytics", "deterrence"])}, deps=GATE,
     resource_defs={"sweep_engine": default_engine()},
@@ -118,6 +123,9 @@ def robustness_sweep(context: dg.AssetExecutionContext, settings: ChokepointSett
         out["rank_intervals"], limit=20))
     yield dg.Output(out["robust_placements"], output_name="robust_placements", metadata=table_metadata(
         out["robust_placements"].drop("controls"), limit=20))
+    yield dg.Output(out["uncertain_inputs"], output_name="uncertain_inputs", metadata=table_metadata(
+        out["uncertain_inputs"].filter(pl.col("distribution") != "fixed"), limit=20,
+        rows=out["uncertain_inputs"].height))
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "robustness"]), description=(

@@ -27,6 +27,8 @@ def test_one_partition_materialises_with_passing_checks(tmp_path):
     with duckdb.connect(str(database), read_only=True) as con:
         rows = con.execute("SELECT DISTINCT scenario, horizon, placement, samples FROM analytics.robustness").fetchall()
         ranks = con.execute("SELECT count(*), min(rank_p50) FROM analytics.rank_intervals").fetchone()
+        inputs = con.execute("SELECT count(*), count(*) FILTER (WHERE distribution <> 'fixed') "
+                             "FROM analytics.uncertain_inputs WHERE scenario = 'narrow'").fetchone()
         defectors = con.execute("SELECT count(DISTINCT defector) FROM analytics.robustness").fetchone()[0]
         expected = con.execute("SELECT count(DISTINCT actor) FROM analytics.deterrence WHERE candidate_defector")
         expected = expected.fetchone()[0]
@@ -36,6 +38,7 @@ def test_one_partition_materialises_with_passing_checks(tmp_path):
     assert {r[2] for r in rows} == kinds and "optimal" in kinds
     assert defectors == expected
     assert ranks[0] > 0 and ranks[1] == 1
+    assert inputs[0] > 0 and inputs[1] > 0     # data rows carry their provenance defaults
 
 
 def _robustness(**changes) -> pl.DataFrame:

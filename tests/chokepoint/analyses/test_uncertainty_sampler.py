@@ -13,7 +13,7 @@ import pytest
 
 import chokepoint.analyses.uncertainty as uncertainty
 from chokepoint.analyses.placements import joint_model, leverage_of
-from chokepoint.analyses.uncertainty import (PARAMETERS, STREAMS, chunk_bounds, chunk_rng, draw, evaluate_networks,
+from chokepoint.analyses.uncertainty import (PARAMETERS, STREAMS, chunk_bounds, chunk_rng, draw, evaluate_networks, inputs_table,
                                              rank_intervals_table, robustness_table, run_chunk, sample_inputs,
                                              sample_network, sweep_problem)
 from chokepoint.inputs.scenario import load_scenario
@@ -144,3 +144,16 @@ def test_other_horizons_plug_in(case, monkeypatch):
     assert set(table["horizon"]) == {"long_run", "half_run"}
     with pytest.raises(KeyError, match="unknown horizon"):
         sweep_problem(tables, scenario, PLACEMENTS, horizons=("short_term",))
+
+
+def test_inputs_table_records_every_drawn_quantity(case):
+    _, _, problem = case
+    table = inputs_table(problem)
+    assert table.height == len(problem.quantities)
+    declared = table.filter(pl.col("quantity") == "RUS.detection_probability").row(0, named=True)
+    assert (declared["distribution"], declared["low"], declared["mode"], declared["high"]) == ("triangular", 0.4,
+                                                                                               0.8, 0.95)
+    assert table.filter(pl.col("quantity") == "RUS.value_of_capability")["distribution"].to_list() == ["fixed"]
+    shares = table.filter(pl.col("kind") == "share_factor")
+    assert shares.height == problem.capacity_slots.size and set(shares["point"]) == {1.0}
+    assert set(shares["distribution"]) <= {"uniform", "lognormal"}
