@@ -72,6 +72,12 @@ def sweep_tables(tables: dict, scenario: Scenario, key: str, placements: dict[st
     empty (the LP-only sweep). ``rank_top_k``, ``rank_solves``: the top entities whose
     removal-loss rank is proven in each sample, and the LP re-solves per defector and sample
     allowed for it (:func:`~chokepoint.analyses.uncertainty.sweep_problem`).
+
+    Notes
+    -----
+    Cost: ``samples`` per-sample evaluations (:func:`~chokepoint.analyses.uncertainty.evaluate_networks`)
+    spread over the client's workers, plus with ``robust`` two MILPs of ``train · D`` dual
+    blocks and a test sweep of ``test`` samples (:func:`~chokepoint.analyses.robust.robust_placements_table`).
     """
     problem = sweep_problem(tables, scenario, placements, horizons=horizons, time_limit=time_limit,
                             rank_top_k=rank_top_k, rank_solves=rank_solves)
