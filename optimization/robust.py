@@ -28,6 +28,7 @@ import cvxpy as cp
 import numpy as np
 
 from graph.network import SupplyNetwork
+from optimization.errors import SolverLimitError
 from optimization.interdiction import InterdictionModel
 from optimization.milp import OPTIMALITY_GAP, solve_milp
 from optimization.solvers import require_dpp
@@ -152,15 +153,20 @@ class RobustPlacementModel:
     def objective_of(self, kind: str, shares: np.ndarray) -> float:
         return float(np.mean(shares)) if kind == "mean" else cvar(shares, self.alpha)
 
-    def solve(self, kind: str, budget: float, *, time_limit: float | None = None) -> RobustResult:
+    def solve(self, kind: str, budget: float, *, time_limit: float | None = None, candidates=()) -> RobustResult:
         """The placement minimising the mean (``kind="mean"``) or the CVaR (``"cvar"``) of the
         remaining share over the training samples within ``budget`` and the collateral cap.
 
+        ``candidates`` (boolean masks over controls, e.g. the point-estimate placement) are
+        the fallback when the MILP finds no incumbent within the time limit: the best feasible
+        one by its exact objective is returned with ``status="time_limit"``, bound 0 (shares
+        are non-negative) and ``optimal=False`` — a placement, never a claimed optimum.
+
         Raises
         ------
-        SolverLimitError, SolverError, InfeasibleError
-            From :func:`optimization.milp.solve_milp` (no incumbent within the time limit,
-            solver failure): never reported as a placement.
+        SolverError, InfeasibleError
+            From :func:`optimization.milp.solve_milp` (solver failure): never reported as a
+            placement.
         """
         if kind not in OBJECTIVES:
             raise ValueError(f"kind must be one of {', '.join(OBJECTIVES)}")
@@ -168,8 +174,18 @@ class RobustPlacementModel:
             raise ValueError("budget must be a finite non-negative number")
         started = time.perf_counter()
         self.budget.value = float(budget)
-        outcome = solve_milp(self.problems[kind], solver=self.solver, time_limit=time_limit or self.time_limit,
-                             what=f"{'sample-average' if kind == 'mean' else 'CVaR'} interdiction MILP")
+        try:
+            outcome = solve_milp(self.problems[kind], solver=self.solver, time_limit=time_limit or self.time_limit,
+                                 what=f"{'sample-average' if kind == 'mean' else 'CVaR'} interdiction MILP")
+        except SolverLimitError:
+            options = [np.zeros(self.num_controls, dtype=bool)] + [
+                np.asarray(c, dtype=bool) for c in candidates if self.models[0].feasible(np.asarray(c, bool), budget)]
+            scored = [(self.objective_of(kind, self.exact_shares(m)), i) for i, m in enumerate(options)]
+            best = options[min(scored)[1]]
+            shares = self.exact_shares(best)
+            return RobustResult(objective_kind=kind, chosen=np.flatnonzero(best), cost=float(self.cost[best].sum()),
+                                objective=self.objective_of(kind, shares), bound=0.0, optimal=False,
+                                status="time_limit", shares=shares, seconds=time.perf_counter() - started)
         mask = np.asarray(self.x.value) > 0.5
         if not self.models[0].feasible(mask, budget):
             mask = np.zeros(self.num_controls, dtype=bool)

@@ -52,10 +52,13 @@ def robust_placements_table(problem: SweepProblem, *, seed: int, train: int, tes
     ``test`` fresh samples: mean, CVaR of the worst ``alpha`` fraction, 5th percentile,
     and the probability that every defector is deterred.
 
+    A MILP without an incumbent within ``time_limit`` falls back to the best of the point
+    estimate and the SAA placement on the training samples (status ``time_limit``, bound 0).
+
     Raises
     ------
-    SolverLimitError, SolverError
-        When a robust MILP finds no incumbent within ``time_limit`` or fails.
+    SolverError
+        When a robust MILP fails.
 
     Notes
     -----
@@ -74,7 +77,13 @@ def robust_placements_table(problem: SweepProblem, *, seed: int, train: int, tes
         model = RobustPlacementModel(networks, sinks, problem.closes, problem.cost, collateral=problem.collateral,
                                      collateral_cap=problem.collateral_cap, solver=solver, time_limit=time_limit,
                                      alpha=alpha)
-        results = {"saa_mean": model.solve("mean", problem.budget), "saa_cvar10": model.solve("cvar", problem.budget)}
+        # Fallbacks when a MILP finds no incumbent in time: the point estimate, then the SAA placement.
+        point_chosen = (np.isin(np.array(problem.control_ids), problem.placement_controls[POINT])
+                        if point_mask is not None else np.zeros(len(problem.control_ids), dtype=bool))
+        saa = model.solve("mean", problem.budget, candidates=[point_chosen])
+        saa_chosen = np.isin(np.arange(len(problem.control_ids)), saa.chosen)
+        results = {"saa_mean": saa, "saa_cvar10": model.solve("cvar", problem.budget,
+                                                              candidates=[point_chosen, saa_chosen])}
         seconds = time.perf_counter() - started
         placements = {name: _controls(problem, r.chosen) for name, r in results.items()}
         if point_mask is not None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from graph.network import PRODUCER
-from optimization.errors import ModelError
+from optimization.errors import ModelError, SolverLimitError
 from optimization.robust import RobustPlacementModel, cvar
 from tests.support.instances import and_or_case
 from tests.support.oracles import placements_within, plain_capability
@@ -90,3 +90,21 @@ def test_samples_must_share_routes_and_models_are_dpp(monkeypatch):
     monkeypatch.setattr("cvxpy.Problem.is_dpp", lambda self, *a, **k: False)
     with pytest.raises(ModelError, match="not DPP"):
         RobustPlacementModel([inst.network], inst.sinks, inst.closes, inst.cost)
+
+
+def test_no_incumbent_in_time_falls_back_to_the_best_candidate(monkeypatch):
+    inst = and_or_case(0, sinks=2)
+    networks = _samples(inst.network, 2, 1)
+    model = RobustPlacementModel(networks, inst.sinks, inst.closes, inst.cost, solver="HIGHS", time_limit=60)
+    best = model.solve("mean", 3.0)
+
+    def no_incumbent(*args, **kwargs):
+        raise SolverLimitError("MILP", "user_limit", "no incumbent")
+
+    monkeypatch.setattr("optimization.robust.solve_milp", no_incumbent)
+    mask = np.isin(np.arange(model.num_controls), best.chosen)
+    fallback = model.solve("mean", 3.0, candidates=[mask])
+    assert (fallback.status, fallback.optimal, fallback.bound) == ("time_limit", False, 0.0)
+    assert fallback.objective == pytest.approx(best.objective)
+    empty = model.solve("mean", 3.0)
+    assert empty.chosen.size == 0 and empty.objective == pytest.approx(1.0)
