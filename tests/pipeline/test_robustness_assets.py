@@ -12,12 +12,28 @@ import pytest
 from chokepoint.analyses.robust import ROBUST_PLACEMENTS_SCHEMA
 from pipelines.assets.robustness import (SweepEngine, default_engine, rank_intervals_ordered,
                                          robust_placements_consistent, robustness_consistent)
+from pipelines.partitions import scenario_keys
 from tests.conftest import materialize
 
 PARTITION = (dg.AssetSelection.assets(["analytics", "robustness"]).upstream().required_multi_asset_neighbors())
 
 
+def test_every_partition_in_the_shared_run(materialized):
+    """The run every test reads (``chokepoint run`` on the reference data) swept every scenario
+    partition and printed the probability line."""
+    evaluations = {e.check_name: e for e in materialized.result.get_asset_check_evaluations()}
+    for name in ("robustness_consistent", "rank_intervals_ordered", "robust_placements_consistent"):
+        assert evaluations[name].passed, evaluations[name].metadata
+    with duckdb.connect(str(materialized.database), read_only=True) as con:
+        found = {r[0] for r in con.execute("SELECT DISTINCT scenario FROM analytics.robustness").fetchall()}
+        inputs = {r[0] for r in con.execute("SELECT DISTINCT scenario FROM analytics.uncertain_inputs").fetchall()}
+    assert found == inputs == set(scenario_keys())
+    assert "deterred with probability" in materialized.stdout
+
+
+@pytest.mark.slow
 def test_one_partition_materialises_with_passing_checks(tmp_path):
+    """Slow (≈ 50 s: the partition's upstream assets too); the shared run covers the same in the default run."""
     result, database = materialize(tmp_path, selection=PARTITION, partition_key="narrow", data_mode="reference")
     assert result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
