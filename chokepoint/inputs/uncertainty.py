@@ -188,9 +188,11 @@ def parse_uncertainty(table: dict, reader, *, actor_ids, transit_countries) -> U
     """
     actor_ids, transit_countries = set(actor_ids), set(transit_countries)
     top = reader("[uncertainty]", table)
-    for key in table:
+    for key, value in table.items():
         if key not in ("actors", "settings", "transit", "data"):
             top.fail(key, "unknown key (expected actors, settings, transit or data)")
+        if not isinstance(value, dict):
+            top.fail(key, f"expected a table, got {value!r}")
     actors: dict[str, dict[str, Distribution]] = {}
     for actor_id, entries in (table.get("actors") or {}).items():
         r = reader(f"[uncertainty.actors.{actor_id}]", entries)

@@ -98,10 +98,20 @@ def test_bad_distributions_name_file_line_and_field(tmp_path, extra, table, fiel
     assert "u.toml" in str(error) and field in str(error)
 
 
-def test_unknown_uncertainty_key_is_refused(tmp_path):
+@pytest.mark.parametrize("extra, field", [("[uncertainty]\nactor = 1\n", "actor"),
+                                          ("[uncertainty]\nactors = [1]\n", "actors"),
+                                          ("[uncertainty]\ndata = 2\n", "data"),
+                                          ("uncertainty = 5\n", "uncertainty")])
+def test_malformed_uncertainty_tables_are_refused(tmp_path, extra, field):
     with pytest.raises(InputError) as caught:
-        _load(tmp_path, "[uncertainty]\nactor = 1\n")
-    assert caught.value.field == "actor"
+        _load(tmp_path, extra) if not extra.startswith("uncertainty") else _load_top(tmp_path, extra)
+    assert caught.value.field == field
+
+
+def _load_top(tmp_path, line: str):
+    path = tmp_path / "u.toml"
+    path.write_text(line + BASE)
+    return load_scenario(path)
 
 
 DISTRIBUTIONS = [Distribution("uniform", 0.2, 0.7), Distribution("triangular", 1.0, 4.0, mode=1.5),
