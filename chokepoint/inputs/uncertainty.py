@@ -155,6 +155,8 @@ def parse_distribution(value, key: str, fail, *, bounds: tuple[float, float] = (
     high = numbers.get("high", math.inf if kind == "lognormal" else math.nan)
     if not low <= high:
         fail(key, f"low {low:g} is above high {high:g}")
+    if kind != "lognormal" and not (math.isfinite(low) and math.isfinite(high)):
+        fail(key, f"a {kind} distribution needs finite low and high")
     if low < bounds[0] or high > bounds[1]:
         fail(key, f"bounds [{low:g}, {high:g}] leave the admissible range [{bounds[0]:g}, {bounds[1]:g}]")
     if kind == "triangular":

@@ -69,6 +69,8 @@ BAD = [
      "[uncertainty.actors.CHN]", "first_mover_gain", "unknown parameter 'mode'"),
     ('[uncertainty.actors.CHN]\nfirst_mover_gain = { dist = "uniform", low = "a", high = 2 }\n',
      "[uncertainty.actors.CHN]", "first_mover_gain", "expected a number"),
+    ('[uncertainty.actors.CHN]\nfirst_mover_gain = { dist = "uniform", low = 1, high = inf }\n',
+     "[uncertainty.actors.CHN]", "first_mover_gain", "needs finite low and high"),
     ('[uncertainty.actors.CHN]\nluck = { dist = "uniform", low = 1, high = 2 }\n',
      "[uncertainty.actors.CHN]", "luck", "not an uncertain actor parameter"),
     ('[uncertainty.actors.XYZ]\nfirst_mover_gain = { dist = "uniform", low = 1, high = 2 }\n',
