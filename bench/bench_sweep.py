@@ -1,7 +1,8 @@
 """Monte Carlo sweep benchmark: samples per second on 1 and 2 local Dask workers.
 
 The default scenario on the reference data (three candidate defectors, the point-estimate
-``optimal`` and ``deter_all`` placements, the data defaults plus no declared distribution),
+``optimal`` and ``deter_all`` placements, its declared ``[uncertainty]`` ranges and the data
+rows' defaults by provenance),
 ``SAMPLES`` samples in chunks of ``CHUNK``; per worker count one ``LocalCluster`` (one
 single-threaded process per worker) is started, warmed up with one chunk (imports, first
 canonicalisation), then timed over ``REPEATS`` sweeps (median). Also: the same sweep in this
