@@ -144,6 +144,48 @@ def snapshot_retention_hours() -> float:
     return hours
 
 
+def _sweep_int(name: str, default: int, minimum: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise InputError(name, f"'{value}' is not a whole number") from None
+    if number < minimum:
+        raise InputError(name, f"{number} is below the minimum {minimum}")
+    return number
+
+
+def sweep_scheduler() -> str:
+    """Address of the Dask scheduler the ``robustness`` assets use (``CHOKEPOINT_SWEEP_SCHEDULER``;
+    empty: local, see :func:`sweep_workers`)."""
+    return os.environ.get("CHOKEPOINT_SWEEP_SCHEDULER", "").strip()
+
+
+def sweep_workers() -> int:
+    """Local Dask worker processes of the ``robustness`` assets (``CHOKEPOINT_SWEEP_WORKERS``,
+    default 0: the chunks run in the asset's own process, no cluster started)."""
+    return _sweep_int("CHOKEPOINT_SWEEP_WORKERS", 0, 0)
+
+
+def sweep_samples() -> int:
+    """Samples of the pipeline's sweep (``CHOKEPOINT_SWEEP_SAMPLES``, default 8: a few seconds
+    per scenario; ``chokepoint sweep --samples`` for more)."""
+    return _sweep_int("CHOKEPOINT_SWEEP_SAMPLES", 8, 1)
+
+
+def sweep_seed() -> int:
+    """Root seed of the pipeline's sweep (``CHOKEPOINT_SWEEP_SEED``, default 0)."""
+    return _sweep_int("CHOKEPOINT_SWEEP_SEED", 0, 0)
+
+
+def sweep_train() -> int:
+    """Training samples of the pipeline's robust placements (``CHOKEPOINT_SWEEP_TRAIN``;
+    default 0: none, the pipeline's sweep solves LPs only)."""
+    return _sweep_int("CHOKEPOINT_SWEEP_TRAIN", 0, 0)
+
+
 def crash_at() -> str:
     """Test hook: the publish step at which the process SIGKILLs itself (``CHOKEPOINT_CRASH_AT``;
     points in :data:`chokepoint.warehouse.store.CRASH_POINTS`); empty in normal use."""

@@ -32,6 +32,7 @@ HANDLERS = {
     "verify": ("cmd_warehouse", "verify"),
     "rollback": ("cmd_warehouse", "rollback"),
     "sql": ("cmd_sql", "sql"),
+    "sweep": ("cmd_sweep", "sweep"),
 }
 
 #: Default search time of ``critical-nodes`` (seconds).
@@ -162,11 +163,36 @@ def _add_sql(commands) -> None:
     parser.add_argument("--warehouse", help=_WAREHOUSE_HELP)
 
 
+def _add_sweep(commands) -> None:
+    parser = commands.add_parser(
+        "sweep", help="Monte Carlo over uncertain inputs on Dask: how sure is each verdict (publishes atomically)",
+        description=("Sample the scenario's uncertain inputs ([uncertainty] distributions, data defaults by "
+                     "provenance), evaluate the point-estimate placements on every sample as chunked tasks on "
+                     "dask.distributed, train robust (sample-average, CVaR) placements and test them on fresh "
+                     "draws; publish analytics.robustness, rank_intervals and robust_placements into the "
+                     "warehouse atomically with a ledger record. Same tables on 1 worker or 100."))
+    parser.add_argument("--samples", type=_positive_int, required=True, metavar="N", help="number of samples")
+    parser.add_argument("--seed", type=int, required=True, metavar="S", help="root seed (chunk seeds derive from it)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, metavar="K",
+                       help="local worker processes (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler (tcp://host:port)")
+    parser.add_argument("--scenario", help="scenario name in the scenario folder or a .toml path (default: the "
+                                           "published run's scenario)")
+    parser.add_argument("--warehouse", help=_WAREHOUSE_HELP)
+    parser.add_argument("--train", type=_positive_int, default=8, metavar="N",
+                        help="training samples of the robust placements' MILPs (default 8)")
+    parser.add_argument("--no-robust", action="store_true", help="skip the robust placements (LP solves only)")
+    parser.add_argument("--solver", choices=["HIGHS", "SCIP"], type=str.upper, help="MILP solver (default: scenario)")
+    parser.add_argument("--time-limit", type=float, metavar="SECONDS",
+                        help="seconds per MILP solve (default: the scenario's time_limit_s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chokepoint", description="Supply-chain chokepoint analytics for AI governance.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_run, _add_fetch, _add_critical_nodes, _add_interdict, _add_warehouse, _add_sql):
+    for add in (_add_run, _add_fetch, _add_critical_nodes, _add_interdict, _add_warehouse, _add_sql, _add_sweep):
         add(commands)
     return parser
 

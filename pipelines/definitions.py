@@ -16,7 +16,7 @@ import dagster as dg
 from chokepoint import settings
 from chokepoint.settings import default_environment
 from pipelines.assets import (chokepoints, controls_in_force, critical_nodes, deterrence, firms, placements, publish,
-                              reports, retaliation, sources, staging, supply_graph, synthetic_network)
+                              reports, retaliation, robustness, sources, staging, supply_graph, synthetic_network)
 from pipelines.io import WarehouseIOManager
 from pipelines.metadata import with_column_schemas
 from pipelines.jobs import check_sources_job, daily_source_check, main_job, weekly_refresh, with_freshness_policies
@@ -27,7 +27,7 @@ for _name, _value in default_environment().items():
     os.environ.setdefault(_name, _value)
 
 _modules = (sources, staging, controls_in_force, firms, supply_graph, chokepoints, critical_nodes, placements,
-            deterrence, retaliation, synthetic_network, reports)
+            deterrence, retaliation, robustness, synthetic_network, reports)
 # Every warehouse asset's column schema carries the meanings documented in docs/warehouse.md.
 all_assets = with_column_schemas([a for m in _modules for a in m.assets])
 all_checks = [c for m in _modules for c in getattr(m, "checks", [])]

@@ -22,11 +22,12 @@ CLOSING_SECTION = "extends"
 
 #: Top-level sections, in order, with the anchors code cites.
 SECTIONS = ["1-the-problem", "2-the-supply-model", "3-chokepoint-metrics", "4-optimisation-models",
-            "5-incentives", "6-pipeline", "7-interfaces", "8-data", "9-horizons", "10-firms-and-facilities"]
+            "5-incentives", "6-pipeline", "7-interfaces", "8-data", "9-horizons", "10-firms-and-facilities",
+            "11-retaliation-and-verification", "12-uncertainty"]
 #: Sections of the named models: each needs a symbols table and an equation block.
 MODELS = ["2-the-supply-model", "41-capability-lp", "42-interdiction-milp", "43-heuristic-and-bounds",
           "44-leverage-frontier", "45-critical-nodes", "51-deterrence-margin", "52-race-game", "53-deter-all",
-          "54-recruitment", "55-sensitivity", "9-horizons"]
+          "54-recruitment", "55-sensitivity", "9-horizons", "12-uncertainty"]
 
 HEADING = re.compile(r"^(#{1,6}) +(.+?) *#*$", re.M)
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)

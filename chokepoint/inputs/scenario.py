@@ -37,6 +37,7 @@ from pathlib import Path
 
 from chokepoint.errors import InputError
 from chokepoint.inputs.reference import iso3_problem
+from chokepoint.inputs.uncertainty import UncertaintySpec, parse_uncertainty
 
 __all__ = ["Actor", "Control", "Settings", "GameSettings", "ShortRunSettings", "NamedPlacement", "Scenario",
            "BaselineSettings", "RetaliationSettings", "VerificationMechanism", "load_scenario", "parse_scenario",
@@ -202,6 +203,8 @@ class Scenario:
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
     retaliation: RetaliationSettings = field(default_factory=RetaliationSettings)
     verification: tuple[VerificationMechanism, ...] = ()
+    #: Distributions of uncertain inputs (``[uncertainty]``; docs/design.md#12-uncertainty).
+    uncertainty: UncertaintySpec = field(default_factory=UncertaintySpec)
 
     @property
     def signatory_countries(self) -> set[str]:
@@ -522,11 +525,17 @@ def parse_scenario(text: str, path: Path) -> Scenario:
         placements.append(NamedPlacement(name=placement_name, controls=tuple(ids)))
         r.finish()
 
+    uncertainty_table = top.get("uncertainty", dict, default={})
+    uncertainty = parse_uncertainty(
+        uncertainty_table, lambda table, entries: _Reader(path, text, table, entries if isinstance(entries, dict) else {}),
+        actor_ids=actor_ids, transit_countries=transit)
+
     top.finish()
     return Scenario(name=name, description=description, path=path, settings=settings, actors=tuple(actors),
                     controls=tuple(controls), transit=transit, text=text, game=game,
                     placements=tuple(placements), recruit_control_cost=recruit_cost, short_run=short_run,
-                    baseline=baseline, retaliation=retaliation, verification=verification)
+                    baseline=baseline, retaliation=retaliation, verification=verification,
+                    uncertainty=uncertainty)
 
 
 def _baseline(path: Path, text: str, table: dict) -> BaselineSettings:

@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 
 from chokepoint.analyses.deterrence import verdict_lines
+from chokepoint.analyses.sweep import probability_lines
+from chokepoint.report.two_sided import two_sided_lines
 from chokepoint.settings import reports_dir
 from chokepoint.warehouse.reads import read_only
 
@@ -101,6 +103,31 @@ ORDER BY horizon = 'long_run', placement = 'none' DESC, placement = 'optimal' DE
 """
 
 
+ROBUSTNESS_SQL = ("SELECT scenario, horizon, defector, placement, samples, p_deterred, p_deterred_se "
+                  "FROM analytics.robustness WHERE scenario = ? AND placement = 'optimal'")
+
+
+def robustness_lines(con, scenario_key: str) -> list[str]:
+    """Summary lines: per defector, the probability that the optimal placement deters it
+    under the Monte Carlo sweep (``analytics.robustness``), with its standard error."""
+    try:
+        frame = con.execute(ROBUSTNESS_SQL, [scenario_key]).pl()
+    except duckdb.CatalogException:
+        return []
+    if frame.is_empty():
+        return []
+    return ["", "How sure (Monte Carlo over the uncertain inputs, analytics.robustness; more samples: "
+                "`chokepoint sweep`)"] + [f"  {line}" for line in probability_lines(frame)]
+
+
+def _two_sided_lines(con, scenario_key: str) -> list[str]:
+    """Controls in force, retaliation and verification lines (none for a warehouse without those tables)."""
+    try:
+        return two_sided_lines(con, scenario_key)
+    except duckdb.CatalogException:
+        return []
+
+
 def deterrence_lines(con, scenario_key: str) -> list[str]:
     """Summary lines: the deterrence verdict per defector and the race game's equilibria, per horizon."""
     try:
@@ -179,7 +206,8 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
         data, detail = data_description(con)
         scenario_file = Path(con.execute("SELECT path FROM staging.src_scenario").fetchone()[0])
         placements = placement_lines(con)
-        deterrence = deterrence_lines(con, scenario_file.stem)
+        deterrence = (deterrence_lines(con, scenario_file.stem) + _two_sided_lines(con, scenario_file.stem)
+                      + robustness_lines(con, scenario_file.stem))
         rules = {r[0]: (r[1], r[2]) for r in con.execute(SHORT_RUN_RULES_SQL).fetchall()}
     write = lambda text="": print(text, file=out)  # noqa: E731
     write(f"chokepoint run: scenario '{scenario}', data: {data}, {seconds:.1f} s")

@@ -21,13 +21,21 @@ from chokepoint.model.horizons import LONG_RUN
 from chokepoint.warehouse.ledger import connect_read_only
 from graph.network import SupplyNetwork
 
-__all__ = ["read_only", "staged_tables", "network_from_warehouse", "STAGED_QUERIES"]
+__all__ = ["read_only", "staged_tables", "network_from_warehouse", "published_deterrence", "STAGED_QUERIES"]
 
 #: The staged tables the network and scenario are rebuilt from (the horizon tables only
 #: where the warehouse has them: warehouses written before the short-run model lack them).
 STAGED_QUERIES = {name: f"SELECT * FROM staging.{name}"
                   for name in (*NETWORK_TABLES, *HORIZON_TABLES, "src_scenario")}
 STAGING_TABLES_SQL = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
+
+
+#: The point-estimate placements of every scenario partition (None when no run wrote them).
+#: Long run only: the sweep evaluates the long-run network (docs/design.md#12-uncertainty).
+DETERRENCE_QUERY = ("SELECT DISTINCT scenario, placement_kind, controls FROM analytics.deterrence "
+                    "WHERE placement_kind IN ('optimal', 'deter_all') AND horizon = 'long_run'")
+_HAS_DETERRENCE = ("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'analytics' "
+                   "AND table_name = 'deterrence'")
 
 
 @contextmanager

@@ -70,7 +70,7 @@ from chokepoint.warehouse.ledger import (
     table_digests,
     write_chain,
 )
-from chokepoint.safety import quote_identifier
+from chokepoint.safety import qualified_name, quote_identifier
 from chokepoint.settings import crash_at, keep_snapshots, snapshot_retention_hours
 
 _log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ __all__ = [
     "clean_stale_builds",
     "describe_build",
     "publish_build",
+    "publish_tables",
     "publish",
     "list_snapshots",
     "rollback",
@@ -697,6 +698,72 @@ def publish_build(build, published, *, run_id: str, overrides: dict | None = Non
         _swap(build, paths, chain + [record], keep)
     discard_build(build)  # the build is the published file now; drop its lock file
     return record
+
+
+def _columns_of(con, schema: str, table: str) -> list[tuple[str, str]]:
+    return [tuple(r) for r in con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position", [schema, table]).fetchall()]
+
+
+def publish_tables(published, tables: dict, *, run_id: str, key_column: str = "scenario",
+                   overrides: dict | None = None, keep: int | None = None) -> dict:
+    """Publish a new snapshot: the current one with ``tables`` written into it, atomically,
+    with its ledger record (what ``chokepoint run`` does, for tables computed outside Dagster).
+
+    Each table (``"schema.table"`` → Polars frame) replaces the rows of the keys its frame
+    holds in ``key_column`` (other keys' rows stay, as a partitioned asset's do); a table
+    that does not exist yet, or whose columns changed, is created anew. The build starts
+    as a copy of the current snapshot (:func:`open_build`) and must still hold every table
+    the current ledger record names (:func:`publish_build` ``expected_tables``).
+
+    Returns
+    -------
+    dict
+        The ledger record appended.
+
+    Raises
+    ------
+    WarehouseError
+        If no warehouse is published, or the publish fails (nothing is published then).
+
+    Notes
+    -----
+    Cost: a byte copy of the current snapshot, one delete and insert per table, then
+    :func:`publish_build` (canonical digests of every table: linear in the warehouse's rows).
+    """
+    paths = WarehousePaths.of(published)
+    head = ledger_head(paths.published) if paths.published.exists() else None
+    if head is None:
+        raise WarehouseError(f"no published warehouse with a ledger at {paths.published}; run `chokepoint run` first")
+    build = open_build(paths.published, re.sub(r"[^A-Za-z0-9_-]", "_", run_id)[:80])
+    try:
+        with duckdb.connect(str(build)) as con:
+            for name, frame in tables.items():
+                schema, table = name.split(".", 1)
+                target = qualified_name(schema, table)
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
+                con.register("_incoming", frame.to_arrow())
+                try:
+                    incoming = [tuple(r) for r in con.execute(
+                        "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM _incoming)").fetchall()]
+                    if _table_exists(con, schema, table) and _columns_of(con, schema, table) == incoming:
+                        keys = frame[key_column].unique().to_list() if key_column in frame.columns else []
+                        con.execute(f"DELETE FROM {target} WHERE {quote_identifier(key_column)} IN "
+                                    "(SELECT UNNEST(?))", [keys])
+                        con.execute(f"INSERT INTO {target} SELECT * FROM _incoming")
+                    else:
+                        con.execute(f"DROP TABLE IF EXISTS {target}")
+                        con.execute(f"CREATE TABLE {target} AS SELECT * FROM _incoming")
+                finally:
+                    con.unregister("_incoming")
+            con.execute("CHECKPOINT")
+        expected = set(head["tables"]) | set(tables)
+        return publish_build(build, paths.published, run_id=run_id, overrides=overrides, expected_tables=expected,
+                             keep=keep)
+    except BaseException:
+        discard_build(build)
+        raise
 
 
 RUN_FAILURE_COLUMNS = ("run_id", "job", "failed_at", "failed_steps", "message", "tags", "recorded_by")

@@ -14,9 +14,10 @@ EXPECTED_TABLES = {
                 "countries", "input_types", "recipes", "capacities", "actors", "controls"],
     "analytics": ["supply_nodes", "supply_edges", "concentration", "chokepoints", "control_leverage", "capability",
                   "placements", "leverage_curve", "deterrence", "deter_all", "equilibria", "recruitment",
-                  "sensitivity"],
+                  "sensitivity", "robustness", "rank_intervals", "robust_placements", "uncertain_inputs"],
 }
-GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements", "deterrence", "reports", "publish"}
+GROUPS = {"sources", "staging", "supply_graph", "chokepoints", "placements", "deterrence", "robustness", "reports",
+          "publish"}
 
 
 def test_definitions_load():

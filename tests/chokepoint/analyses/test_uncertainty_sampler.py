@@ -1,0 +1,159 @@
+"""The sampler and the per-sample evaluation: shares renormalised per input and never above
+100 %, declared bounds respected, streams fixed by (seed, stream, chunk), the point draw
+reproducing the deterministic analysis, and the tables' arithmetic."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+import chokepoint.analyses.uncertainty as uncertainty
+from chokepoint.analyses.placements import joint_model, leverage_of
+from chokepoint.analyses.uncertainty import (PARAMETERS, STREAMS, chunk_bounds, chunk_rng, draw, evaluate_networks, inputs_table,
+                                             rank_intervals_table, robustness_table, run_chunk, sample_inputs,
+                                             sample_network, sweep_problem)
+from chokepoint.inputs.scenario import load_scenario
+from chokepoint.model.build import network_from_tables
+from optimization.errors import ModelError
+from tests.support.oracles import plain_capability
+from tests.support.sweep_cases import staged, write_scenario
+
+PLACEMENTS = {"optimal": ("usa-cloud-rus", "deu-cloud-rus"), "deter_all": ("usa-cloud-rus",)}
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    scenario = load_scenario(write_scenario(tmp_path_factory.mktemp("scenarios")))
+    tables = staged()
+    return tables, scenario, sweep_problem(tables, scenario, PLACEMENTS, rank_solves=1)
+
+
+def test_sampled_shares_are_renormalised_per_input_and_never_above_one(case):
+    tables, _, problem = case
+    capacities = tables["capacities"]
+    world = (capacities["capacity"] / capacities["share"]).to_numpy()
+    inputs = capacities["input_id"].to_numpy()
+    staged_total = capacities.group_by("input_id").agg(pl.col("share").sum()).to_dict(as_series=False)
+    staged_total = dict(zip(staged_total["input_id"], staged_total["share"]))
+    values = draw(problem, 50, chunk_rng(7, 0, 0))
+    moved = 0.0
+    for row in values:
+        kwargs, _ = sample_inputs(problem, row)
+        share = kwargs["producer_capacity"] / world
+        assert share.max() <= 1.0 + 1e-12
+        for k in set(inputs):
+            assert share[inputs == k].sum() == pytest.approx(staged_total[k], rel=1e-9, abs=1e-12)
+        moved = max(moved, float(np.abs(share - capacities["share"].to_numpy()).max()))
+    assert moved > 1e-3, "the shares were sampled, not left at the point estimate"
+
+
+def test_draws_respect_declared_bounds_and_fixed_values(case):
+    _, scenario, problem = case
+    values = draw(problem, 400, chunk_rng(3, 0, 1))
+    slots = dict(zip(PARAMETERS, problem.parameter_slots[0]))
+    p = values[:, slots["detection_probability"]]
+    assert p.min() >= 0.4 and p.max() <= 0.95 and p.std() > 0.05
+    g = values[:, slots["first_mover_gain"]]
+    assert g.min() >= 10.0 and g.max() <= 60.0
+    rus = scenario.actor("RUS")
+    assert np.all(values[:, slots["value_of_capability"]] == rus.value_of_capability)  # not declared: fixed
+    cloud = values[:, problem.cloud_slot]
+    assert cloud.min() >= 0.05 and cloud.max() <= 0.2
+    factors = values[:, problem.capacity_slots]
+    assert factors.min() >= 0.5 and factors.max() <= 2.0   # widest default (imputed shares)
+
+
+def test_streams_are_fixed_by_seed_stream_and_chunk(case):
+    _, _, problem = case
+    first = draw(problem, 5, chunk_rng(11, STREAMS["sweep"], 2))
+    assert np.array_equal(first, draw(problem, 5, chunk_rng(11, STREAMS["sweep"], 2)))
+    for other in (chunk_rng(12, STREAMS["sweep"], 2), chunk_rng(11, STREAMS["train"], 2),
+                  chunk_rng(11, STREAMS["sweep"], 3)):
+        assert not np.allclose(first, draw(problem, 5, other))
+    assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+
+
+def test_point_draw_reproduces_the_deterministic_leverage(case):
+    tables, scenario, problem = case
+    kwargs, parameters = sample_inputs(problem, problem.point)
+    network = sample_network(problem, kwargs)
+    out = evaluate_networks(problem, [("long_run", network)], parameters)
+    reference = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
+                                    tables["capacities"], scenario)
+    model = joint_model(reference, scenario, solver="HIGHS", time_limit=30)
+    for i, name in enumerate(problem.placements):
+        mask = np.isin([c.id for c in scenario.controls], PLACEMENTS[name])
+        assert out["leverage"][0, i] == pytest.approx(leverage_of(model, mask), abs=1e-7)
+    rus = scenario.actor("RUS")
+    lev = out["leverage"][0, 0, 0]
+    expected = rus.detection_probability * rus.value_of_capability * lev + rus.benefit_of_compliance - rus.first_mover_gain
+    assert out["margin"][0, 0, 0] == pytest.approx(expected)
+    assert bool(out["deterred"][0, 0, 0]) == (expected >= 0)
+    assert out["rank"].min() == 1
+    # Single points of failure: structural, loss exactly 1, ranked first; an independent LP agrees.
+    spof = np.flatnonzero(problem.spof[0])
+    assert spof.size > 0
+    assert np.all(out["loss"][0, spof] == 1.0) and np.all(out["rank"][0, spof] == 1)
+    sink = network.sink_of(network.actors.index("RUS"))
+    closed = problem.edge_entity == spof[0]
+    assert plain_capability(network, sink, closed) == pytest.approx(0.0, abs=1e-6)
+    assert plain_capability(network, sink, np.zeros(network.num_edges, bool)) > 0
+
+
+def test_a_route_lost_in_a_sample_is_refused(case):
+    _, _, problem = case
+    kwargs, _ = sample_inputs(problem, problem.point)
+    kwargs["transit_fraction"] = [0.0] * len(kwargs["transit_fraction"])   # hubs vanish: fewer routes
+    with pytest.raises(ModelError, match="routes differ"):
+        sample_network(problem, kwargs)
+
+
+def test_chunks_are_pure_and_tables_follow_their_definitions(case):
+    _, _, problem = case
+    a = run_chunk(problem, 5, 0, 0, 0, 6)
+    b = run_chunk(problem, 5, 0, 0, 0, 6)
+    for key in ("leverage", "margin", "deterred", "rank", "loss"):
+        assert np.array_equal(getattr(a, key), getattr(b, key))
+    table = robustness_table(problem, a, seed=5)
+    assert table.height == len(problem.placements) * len(problem.defectors)
+    for row in table.iter_rows(named=True):
+        i = list(problem.placements).index(row["placement"])
+        deterred = a.deterred[:, 0, i, 0]
+        assert row["p_deterred"] == deterred.mean()
+        assert row["p_deterred_se"] == pytest.approx(math.sqrt(deterred.mean() * (1 - deterred.mean()) / 6))
+        assert row["leverage_p05"] <= row["leverage_p50"] <= row["leverage_p95"]
+        assert row["margin_p05"] <= row["margin_p50"] <= row["margin_p95"]
+    ranks = rank_intervals_table(problem, a, seed=5)
+    assert ranks.height == len(problem.entity_names)
+    assert (ranks["rank_p05"] <= ranks["rank_p50"]).all() and (ranks["rank_p50"] <= ranks["rank_p95"]).all()
+    assert ranks["rank_p50"].min() >= 1
+
+
+def test_other_horizons_plug_in(case, monkeypatch):
+    tables, scenario, problem = case
+    halved = lambda net, _p: dataclasses.replace(net, node_capacity=net.node_capacity * 0.5)  # noqa: E731
+    monkeypatch.setitem(uncertainty.HORIZON_VIEWS, "half_run", halved)
+    both = sweep_problem(tables, scenario, PLACEMENTS, horizons=("long_run", "half_run"), rank_solves=0)
+    result = run_chunk(both, 1, 0, 0, 0, 2)
+    assert result.leverage.shape[1] == 2
+    table = robustness_table(both, result, seed=1)
+    assert set(table["horizon"]) == {"long_run", "half_run"}
+    with pytest.raises(KeyError, match="unknown horizon"):
+        sweep_problem(tables, scenario, PLACEMENTS, horizons=("short_term",))
+
+
+def test_inputs_table_records_every_drawn_quantity(case):
+    _, _, problem = case
+    table = inputs_table(problem)
+    assert table.height == len(problem.quantities)
+    declared = table.filter(pl.col("quantity") == "RUS.detection_probability").row(0, named=True)
+    assert (declared["distribution"], declared["low"], declared["mode"], declared["high"]) == ("triangular", 0.4,
+                                                                                               0.8, 0.95)
+    assert table.filter(pl.col("quantity") == "RUS.value_of_capability")["distribution"].to_list() == ["fixed"]
+    shares = table.filter(pl.col("kind") == "share_factor")
+    assert shares.height == problem.capacity_slots.size and set(shares["point"]) == {1.0}
+    assert set(shares["distribution"]) <= {"uniform", "lognormal"}
