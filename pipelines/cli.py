@@ -14,7 +14,6 @@ import argparse
 import importlib
 import os
 import sys
-from pathlib import Path
 
 from chokepoint.errors import ChokepointError
 from chokepoint.settings import default_environment

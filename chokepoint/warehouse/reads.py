@@ -68,3 +68,12 @@ def network_from_warehouse(warehouse, horizon: str = LONG_RUN) -> tuple[SupplyNe
     row = tables["src_scenario"].row(0, named=True)
     scenario = parse_scenario(row["text"], Path(row["path"]))
     return horizon_networks(tables, scenario)[horizon], scenario
+
+
+def published_deterrence(warehouse) -> pl.DataFrame | None:
+    """The ``optimal`` and ``deter_all`` placements of ``analytics.deterrence`` (scenario,
+    placement_kind, controls), or None when the warehouse has no such table."""
+    with read_only(warehouse) as con:
+        if not con.execute(_HAS_DETERRENCE).fetchone()[0]:
+            return None
+        return con.execute(DETERRENCE_QUERY).pl()
