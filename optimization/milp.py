@@ -63,7 +63,10 @@ def _options(solver: str, time_limit: float, rel_gap: float) -> dict:
         # LP solves settle on a "proven" optimum 13 times the true one.
         return {"solver": cp.HIGHS, "time_limit": float(time_limit), "mip_rel_gap": rel_gap, "mip_abs_gap": 1e-9,
                 "mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9,
-                "dual_feasibility_tolerance": 1e-9, "output_flag": False, "log_to_console": False}
+                "dual_feasibility_tolerance": 1e-9, "output_flag": False, "log_to_console": False,
+                # A re-solve started from the previous budget's solution reported a proven
+                # bound of 0 for a placement worth 1 (tests/chokepoint/model/test_entity_controls.py).
+                "warm_start": False}
     return {"solver": ScipKeepingStatus(),
             "scip_params": {"limits/time": float(time_limit), "limits/gap": rel_gap, "limits/absgap": 1e-9,
                             "numerics/feastol": 1e-9}}

@@ -21,6 +21,7 @@ from chokepoint.analyses.verification import VERIFICATION_SCHEMA, verification_t
 from chokepoint.inputs.controls_in_force import stage_controls_in_force
 from chokepoint.model.baseline import baseline_placement, no_baseline
 from chokepoint.model.build import NETWORK_TABLES, network_from_tables
+from chokepoint.model.horizons import LONG_RUN
 from optimization.capability import CapabilityModel
 from pipelines.assets.deterrence import GATE, partition_scenario, present_keys
 from pipelines.metadata import table_metadata
@@ -50,6 +51,11 @@ def _setups(context, settings: ChokepointSettings, tables: dict[str, pl.DataFram
             network, scenario, stage_controls_in_force(controls_in_force, tables["input_types"]["input_id"])))
         yield (key, scenario, network, baseline,
                CapabilityModel(network, solver="HIGHS", time_limit=time_limit), solver, time_limit)
+
+
+def _long_run(frame: pl.DataFrame) -> pl.DataFrame:
+    """The long-run rows of a horizon-aware table: retaliation runs on the long-run network."""
+    return frame.filter(pl.col("horizon") == LONG_RUN) if "horizon" in frame.columns else frame
 
 
 def _keyed(frame: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -131,7 +137,7 @@ def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: Chok
     tables = _tables(countries, input_types, recipes, capacities)
     for key, scenario, network, baseline, capability, solver, time_limit in _setups(context, settings, tables,
                                                                                    controls_in_force):
-        analysis = retaliation_analysis(network, scenario, baseline, deterrence.filter(pl.col("scenario") == key),
+        analysis = retaliation_analysis(network, scenario, baseline, _long_run(deterrence).filter(pl.col("scenario") == key),
                                         capability=capability, solver=solver, time_limit=time_limit)
         frames["retaliation"].append(_keyed(analysis.retaliation, key))
         frames["equilibria_retaliation"].append(_keyed(analysis.equilibria, key))
@@ -225,7 +231,7 @@ def equilibria_without_retaliation_match(equilibria_retaliation: pl.DataFrame,
     keys = ["scenario", "placement"]
     ours = (equilibria_retaliation.filter(pl.col("retaliation") == "without").group_by(keys)
             .agg(pl.col("pure_equilibria").first(), pl.col("compliance_is_equilibrium").first()))
-    theirs = equilibria.filter(pl.col("scenario").is_in(ours["scenario"].unique().to_list())).group_by(keys).agg(
+    theirs = _long_run(equilibria).filter(pl.col("scenario").is_in(ours["scenario"].unique().to_list())).group_by(keys).agg(
         pl.col("pure_equilibria").first().alias("expected"), pl.col("compliance_is_equilibrium").first().alias("want"))
     joined = ours.join(theirs, on=keys, how="full", coalesce=True)
     disagree = joined.filter((pl.col("pure_equilibria") != pl.col("expected"))
