@@ -35,6 +35,11 @@ def test_definitions_load():
     assert defs.resolve_schedule_def("weekly_refresh").cron_schedule == "0 3 * * 1"
 
 
+#: Written but empty in the default run: the robust placements need training MILPs, which the
+#: main job leaves to `chokepoint sweep` (`CHOKEPOINT_SWEEP_TRAIN`; docs/design.md#12-uncertainty).
+EMPTY_BY_DEFAULT = {"analytics.robust_placements"}
+
+
 def test_materialize_writes_every_table(materialized):
     result, database = materialized.result, materialized.database
     assert result.success
@@ -42,6 +47,8 @@ def test_materialize_writes_every_table(materialized):
         for schema, tables in EXPECTED_TABLES.items():
             for table in tables:
                 rows = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+                if f"{schema}.{table}" in EMPTY_BY_DEFAULT:
+                    continue
                 assert rows > 0, f"{schema}.{table} is empty"
 
 

@@ -32,7 +32,7 @@ def test_run_publishes_once_with_a_ledger_record(materialized):
     assert report.ok, report.problems
     head = report.head
     assert head["seq"] == 1 and head["run_id"] == result.run_id
-    assert head["tables"]["analytics.capability"]["rows"] == 10
+    assert head["tables"]["analytics.capability"]["rows"] == 20  # 10 actors × 2 horizons
     reference_files = {p.name for p in (DATA / "reference").glob("*.csv")}
     assert {"countries.csv", "shares.csv", "eto_input_map.csv"} <= reference_files
     assert {Path(p).name for p in head["inputs"]} == reference_files | {"default.toml"}
@@ -45,7 +45,7 @@ def test_hostile_names_are_stored_verbatim_and_harm_nothing(real_run):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("SELECT DISTINCT scenario FROM analytics.capability").fetchall() == [(HOSTILE,)]
         assert con.execute("SELECT name FROM staging.actors WHERE actor = 'CHN'").fetchone()[0] == f"China {HOSTILE}"
-        assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
+        assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 20  # 10 actors × 2 horizons
         tables = {f"{s}.{t}" for s, t in con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN "
             "('staging', 'analytics') AND table_type = 'BASE TABLE'").fetchall()}

@@ -41,7 +41,7 @@ def test_run_prints_summary_and_publishes_warehouse(materialized):
         assert f"\n{defector} " in out
     assert "euv_lithography" in out
     with duckdb.connect(str(run.database), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
+        assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 20  # 10 actors × 2 horizons
         assert con.execute("SELECT count(DISTINCT scenario) FROM analytics.deter_all").fetchone()[0] >= 3
         rows = {r[0]: r[1:] for r in con.execute(
             "SELECT defector, deterred, feasible_within_budget, deterrable, over_budget, margin FROM analytics.deter_all "

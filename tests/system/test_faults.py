@@ -111,7 +111,7 @@ def test_crashing_step(setting, capfd, monkeypatch, error):
         raise error
 
     # The network build crashes: every analysis downstream of it is skipped, so the run is short.
-    monkeypatch.setattr("pipelines.assets.supply_graph.network_from_tables", crash)
+    monkeypatch.setattr("pipelines.assets.supply_graph.horizon_networks", crash)
     line = _run_and_check(setting, capfd, [], step="supply_graph")
     assert str(error).strip("'") in line or type(error).__name__ in line
 

@@ -357,8 +357,9 @@ def test_loader_registry_covers_the_real_datasets():
     # Cut inside a quoted cell: the reader sees the unclosed quote.
     ("truncated in a quoted cell", lambda raw: raw[: raw.index(b'"', len(raw) // 2) + 5], "shares.csv"),
     # Cut inside an unquoted cell: the rows left are well-formed, so the reader cannot
-    # tell; the network's blocking check finds inputs without suppliers.
-    ("truncated between cells", lambda raw: raw[: len(raw) // 2 - 7], "requirements_without_supplier="),
+    # tell; the firm reference finds a firm split of a country capacity that is gone
+    # (before the network's check would find inputs without suppliers).
+    ("truncated between cells", lambda raw: raw[: len(raw) // 2 - 7], "to split among firms"),
     pytest.param("wrong encoding", lambda raw: raw.decode().replace("a", "ä").encode("utf-16"), "shares.csv",
                  marks=pytest.mark.slow),
     pytest.param("empty", lambda raw: b"", "shares.csv", marks=pytest.mark.slow),

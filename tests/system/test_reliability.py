@@ -95,7 +95,7 @@ def test_sigkill_at_each_point_of_the_publish_step(published, point):
     report = verify_warehouse(warehouse)
     assert report.ok, report.problems
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
+        assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 20  # 10 actors × 2 horizons
     # The next publish (no crash) cleans the dead build and repairs a lagging ledger file.
     env.pop("CHOKEPOINT_CRASH_AT")
     again = subprocess.run([sys.executable, "-c", _CRASHING_PUBLISH, str(warehouse)], env=env, cwd=PROJECT_ROOT,
@@ -134,7 +134,7 @@ def _kill_trials(published, trials: int, seed: int, final_real_run: bool) -> dic
         report = verify_warehouse(warehouse)
         assert report.ok, report.problems
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 10
+            assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 20  # 10 actors × 2 horizons
     survivors = [name for name in _builds(warehouse) if not name.endswith(".lock")]
     if final_real_run:
         final = subprocess.run([*CLI, "run"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,

@@ -16,14 +16,14 @@ PLACEMENT_COLUMNS = ["scenario", "target", "defector", "budget", "collateral_cap
 def placements_only():
     con = duckdb.connect()
     con.execute("CREATE SCHEMA analytics")
-    con.execute("CREATE TABLE analytics.placements (scenario VARCHAR, target VARCHAR, defector VARCHAR, "
+    con.execute("CREATE TABLE analytics.placements (scenario VARCHAR, horizon VARCHAR, target VARCHAR, defector VARCHAR, "
                 "budget DOUBLE, collateral_cap DOUBLE, controls VARCHAR[], n_controls BIGINT, cost DOUBLE, "
                 "collateral DOUBLE, capability_before DOUBLE, capability_after DOUBLE, leverage DOUBLE, "
                 "objective DOUBLE, bound DOUBLE, gap DOUBLE, status VARCHAR, optimal BOOLEAN)")
-    con.executemany("INSERT INTO analytics.placements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        ["s", "X", "X", 3.0, None, ["a-ctl", "b-ctl"], 2, 2.5, 0.1, 200.0, 50.0, 0.75, 0.25, 0.25, 0.0, "optimal",
+    con.executemany("INSERT INTO analytics.placements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        ["s", "short_run", "X", "X", 3.0, None, ["a-ctl", "b-ctl"], 2, 2.5, 0.1, 200.0, 50.0, 0.75, 0.25, 0.25, 0.0, "optimal",
          True],
-        ["s", "Y", "Y", 3.0, None, [], 0, 0.0, 0.0, 80.0, 80.0, 0.0, 1.0, 0.9, 0.1, "time_limit", False],
+        ["s", "short_run", "Y", "Y", 3.0, None, [], 0, 0.0, 0.0, 80.0, 80.0, 0.0, 1.0, 0.9, 0.1, "time_limit", False],
     ])
     yield con
     con.close()
