@@ -674,7 +674,7 @@ def safe_fixings(edges: EdgeList) -> np.ndarray:
 
 #: Enumeration proves an optimum when ``C(free, k) · (n + m)`` — subsets times the cost
 #: of evaluating one — is at most this (about a second of compiled loop).
-EXHAUSTIVE_WORK = 2e8
+EXHAUSTIVE_WORK = 1e9
 
 
 def exhaustive_critical_nodes(graph, k: int, *, fixed=None, max_work: float = EXHAUSTIVE_WORK):

@@ -19,16 +19,22 @@ from tests.support.real_data import needs_mirror
 DEFECTORS = ("CHN", "RUS", "ARE")
 
 
-def _verdicts(stdout: str) -> dict[str, str]:
-    """Defector → its line of the summary's deterrence verdict (the lines ``  ISO: …`` right
-    under the heading; the placement and race-game lines that follow are not verdicts)."""
+def _verdicts(stdout: str) -> dict[tuple[str, str], str]:
+    """(horizon, defector) → its line of the summary's deterrence verdict: under the heading,
+    a `` horizon:`` line, then the lines ``  ISO: …`` (the placement and race-game lines that
+    follow them are not verdicts)."""
     block = stdout.split("Deterrence verdict per candidate defector", 1)[1].splitlines()[1:]
-    found = {}
+    found, horizon = {}, None
     for line in block:
+        heading = re.match(r"^ ([a-z_]+):$", line)
+        if heading:
+            horizon = heading.group(1)
+            continue
         match = re.match(r"^  ([A-Z]{3}): (.+)$", line)
-        if not match:
+        if match and horizon:
+            found[(horizon, match.group(1))] = match.group(2)
+        elif not line.startswith("  "):
             break
-        found[match.group(1)] = match.group(2)
     return found
 
 
@@ -39,20 +45,26 @@ def test_run_prints_summary_and_publishes_warehouse(materialized):
     assert "Top 10 chokepoints" in out
     for defector in DEFECTORS:
         assert f"\n{defector} " in out
-    assert "euv_lithography" in out
     with duckdb.connect(str(run.database), read_only=True) as con:
+        # The summary's first chokepoint is the warehouse's: the node with the largest mean
+        # short-run removal loss over the defectors.
+        top_input, top_country = con.execute(
+            "SELECT input_id, iso3 FROM analytics.chokepoints WHERE scenario = 'default' AND horizon = 'short_run' "
+            "AND metric = 'removal_loss' AND entity_type = 'node' GROUP BY ALL "
+            "ORDER BY avg(value) DESC, input_id LIMIT 1").fetchone()
+        assert re.search(rf"^ 1  {top_input} +{top_country} ", out, re.M), (top_input, top_country)
         assert con.execute("SELECT count(*) FROM analytics.capability").fetchone()[0] == 20  # 10 actors × 2 horizons
         assert con.execute("SELECT count(DISTINCT scenario) FROM analytics.deter_all").fetchone()[0] >= 3
-        rows = {r[0]: r[1:] for r in con.execute(
-            "SELECT defector, deterred, feasible_within_budget, deterrable, over_budget, margin FROM analytics.deter_all "
-            "WHERE scenario = 'default'").fetchall()}
+        rows = {(r[0], r[1]): r[2:] for r in con.execute(
+            "SELECT horizon, defector, deterred, feasible_within_budget, deterrable, over_budget, margin "
+            "FROM analytics.deter_all WHERE scenario = 'default'").fetchall()}
     leftovers = sorted(p.name for p in run.database.parent.iterdir() if p.name != run.database.name)
     assert leftovers == sorted([f"{run.database.name}.ledger.jsonl", f".{run.database.name}.publish.lock",
                                 f"{run.database.stem}.snapshots"])  # the published snapshot, behind the link
     # The deterrence verdict of the run's scenario: one line per candidate defector, saying
     # what the warehouse says of it ("cannot be deterred" is not "deterred").
     verdicts = _verdicts(out)
-    assert set(verdicts) == set(DEFECTORS) == set(rows)
+    assert set(verdicts) == {(h, d) for h in ("short_run", "long_run") for d in DEFECTORS} == set(rows)
     for defector, (deterred, within, deterrable, over, margin) in rows.items():
         verdict = verdicts[defector]
         if deterred and within:

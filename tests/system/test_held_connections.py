@@ -47,6 +47,7 @@ from chokepoint.warehouse.store import (
 
 DATA = PROJECT_ROOT / "data"
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+FULL_RUN_CAPABILITY_ROWS = 20  # 10 actors × 2 horizons (short_run, long_run)
 CLI = [sys.executable, "-m", "pipelines.cli"]
 
 
@@ -177,7 +178,7 @@ def test_full_refresh_and_rollback_while_a_client_holds_the_warehouse_read_write
         assert client.ask() == {"idle": [3, 1, "small-3"], "txn": [3, 1, "small-3"]}, "still its own snapshot"
         head = ledger_head(warehouse)
         assert head["seq"] == 2 and head["kind"] == "publish"
-        assert _count_and_seq(warehouse) == (10, 2), "a new connection sees the new run"
+        assert _count_and_seq(warehouse) == (FULL_RUN_CAPABILITY_ROWS, 2), "a new connection sees the new run"
         verify = subprocess.run([*CLI, "verify", "--warehouse", str(warehouse)], cwd=PROJECT_ROOT, env=env,
                                 capture_output=True, text=True, timeout=300)
         assert verify.returncode == 0, verify.stdout + verify.stderr
@@ -201,13 +202,13 @@ def test_full_refresh_and_rollback_while_a_client_holds_the_warehouse_read_write
         # first client still holds.
         second = Client(warehouse, env)
         try:
-            assert second.ask()["idle"] == [10, 2, head["run_id"]]
+            assert second.ask()["idle"] == [FULL_RUN_CAPABILITY_ROWS, 2, head["run_id"]]
             started = time.monotonic()
             back = subprocess.run([*CLI, "rollback", "--warehouse", str(warehouse)], cwd=PROJECT_ROOT, env=env,
                                   capture_output=True, text=True, timeout=300)
             assert back.returncode == 0, back.stderr
             assert "now holds the tables of record #1" in back.stdout
-            assert second.ask()["txn"] == [10, 2, head["run_id"]], "the second client keeps its snapshot"
+            assert second.ask()["txn"] == [FULL_RUN_CAPABILITY_ROWS, 2, head["run_id"]], "the second client keeps its snapshot"
             assert client.ask()["txn"] == [3, 1, "small-3"]
             assert _count_and_seq(warehouse) == (3, 3)
             verify = subprocess.run([*CLI, "verify", "--warehouse", str(warehouse)], cwd=PROJECT_ROOT, env=env,
