@@ -673,7 +673,8 @@ def safe_fixings(edges: EdgeList) -> np.ndarray:
 
 
 #: Enumeration proves an optimum when ``C(free, k) · (n + m)`` — subsets times the cost
-#: of evaluating one — is at most this (about a second of compiled loop).
+#: of evaluating one — is at most this: 2–3 s of compiled loop here (5·10⁸ took 1.3 s:
+#: K = 2 on the 327-node firm-level supply network, proved instead of searched).
 EXHAUSTIVE_WORK = 1e9
 
 
