@@ -60,7 +60,10 @@ class SupplyNetwork:
     ``actor_edge_capacity`` (A × E, optional) each actor's cap on each route; without them
     every actor can use ``node_capacity`` and ``edge_capacity``, which always hold the
     physical capacities (so per-actor values never exceed them). :meth:`for_actor` gives
-    the network as one actor sees it.
+    the network as one actor sees it. ``node_tool_origin`` (N × C bool, optional):
+    ``[v, c]`` when node ``v``'s product is made with tools or design software from
+    country ``c`` — judged on the installed base (the long-run routes), so a short-run view
+    that waives tool routes keeps it; foreign-direct-product controls read it.
     """
 
     node_kind: np.ndarray
@@ -87,6 +90,7 @@ class SupplyNetwork:
     facilities: tuple[str, ...] = ()
     actor_capacity: np.ndarray | None = field(default=None, repr=False)
     actor_edge_capacity: np.ndarray | None = field(default=None, repr=False)
+    node_tool_origin: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def num_nodes(self) -> int:
@@ -172,6 +176,9 @@ class SupplyNetwork:
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
             if arr.size and (arr.min() < -1 or arr.max() >= len(labels)):
                 raise ValueError(f"{name} indices out of range")
+        if self.node_tool_origin is not None and self.node_tool_origin.shape != (n, len(self.countries)):
+            raise ValueError(f"node_tool_origin has shape {self.node_tool_origin.shape}, "
+                             f"expected ({n}, {len(self.countries)})")
         if self.actor_capacity is not None:
             if self.actor_capacity.shape != (len(self.actors), n):
                 raise ValueError(f"actor_capacity has shape {self.actor_capacity.shape}, "

@@ -21,7 +21,7 @@ import polars as pl
 
 from chokepoint.inputs.controls_in_force import baseline_controls
 from chokepoint.inputs.scenario import Control, Scenario
-from chokepoint.model.controls import control_route_masks, entity_routes, foreign_direct_product_routes, made_with
+from chokepoint.model.controls import control_route_masks, entity_routes, foreign_direct_product_routes, tainted_by
 from graph.network import SupplyNetwork
 
 __all__ = ["BaselinePlacement", "baseline_placement", "no_baseline"]
@@ -136,7 +136,7 @@ def baseline_placement(network: SupplyNetwork, scenario: Scenario, controls_in_f
             masks[control.id] = entity_routes(network, firm, k_index[control.input])
         else:
             jurisdiction = network.countries.index(control.jurisdiction)
-            tainted = made_with(installed_base or network, jurisdiction, tool_inputs)
+            tainted = tainted_by(network, jurisdiction, tool_inputs=tool_inputs, installed_base=installed_base)
             masks[control.id] = foreign_direct_product_routes(network, tainted, jurisdiction,
                                                               k_index[control.input], None, firm)
     closed = np.zeros(network.num_edges, dtype=bool)

@@ -10,6 +10,7 @@ lays out the nodes (:func:`graph.network.build_supply_network` or
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,19 +18,40 @@ import polars as pl
 
 from chokepoint.inputs.reference import COMPUTE_INPUT
 from chokepoint.inputs.scenario import Scenario
+from chokepoint.model.controls import tool_origin
 from chokepoint.model.horizons import (HORIZONS, LONG_RUN, SHORT_RUN, ShortRun, ShortRunRules, rules_from_tables,
                                        short_run_network)
 from graph.network import EDGE_KINDS, NODE_KINDS, SupplyNetwork, build_supply_network
 from graph.synthetic import SyntheticSpec, generate_facility_network
 
 __all__ = ["network_arrays", "network_from_tables", "synthetic_network_from_tables", "network_tables",
-           "HorizonNetworks", "horizon_networks", "headroom_table", "with_horizon_first", "NETWORK_TABLES", "HORIZON_TABLES"]
+           "HorizonNetworks", "horizon_networks", "headroom_table", "with_horizon_first", "NETWORK_TABLES", "HORIZON_TABLES",
+           "FDP_TOOL_STAGES", "fdp_tool_inputs", "with_tool_origin"]
 
 #: Staged tables every network is built from.
 NETWORK_TABLES = ("countries", "input_types", "recipes", "capacities")
 #: Staged tables that refine it: producers at firm and facility level and the short-run
 #: rules (each optional: without them producers are countries and nothing is restricted).
 HORIZON_TABLES = ("producers", "short_run_rules", "qualifications", "compute_sourcing")
+
+#: Stages whose products taint what is made with them under a foreign-direct-product rule:
+#: equipment (a "plant or major component of a plant") and design (software and
+#: technology, EDA among them) — 15 CFR 734.9, the US foreign-direct-product rules
+#: (https://www.ecfr.gov/current/title-15/subtitle-B/chapter-VII/subchapter-C/part-734/section-734.9).
+FDP_TOOL_STAGES = ("equipment", "design")
+
+
+def fdp_tool_inputs(input_types: pl.DataFrame) -> tuple[str, ...]:
+    """Input types of a :data:`FDP_TOOL_STAGES` stage (``staging.input_types.stage``)."""
+    if "stage" not in input_types.columns:
+        return ()
+    return tuple(input_types.filter(pl.col("stage").is_in(FDP_TOOL_STAGES))["input_id"].to_list())
+
+
+def with_tool_origin(network: SupplyNetwork, input_types: pl.DataFrame) -> SupplyNetwork:
+    """``network`` with ``node_tool_origin`` judged on its own routes (build it on the
+    long-run network: the short-run view derived from it keeps the installed base's taint)."""
+    return dataclasses.replace(network, node_tool_origin=tool_origin(network, fdp_tool_inputs(input_types)))
 
 
 def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
@@ -87,7 +109,8 @@ def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: 
 def network_from_tables(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
                         capacities: pl.DataFrame, scenario: Scenario) -> SupplyNetwork:
     """The country-level AND/OR network of a scenario (one producer per country and input)."""
-    return build_supply_network(**network_arrays(countries, input_types, recipes, capacities, scenario))
+    return with_tool_origin(build_supply_network(**network_arrays(countries, input_types, recipes, capacities,
+                                                                  scenario)), input_types)
 
 
 def synthetic_network_from_tables(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
@@ -248,8 +271,8 @@ def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> 
     plus the short-run derivation, O(N log N + E + R·A) for A actors.
     """
     producers = tables["capacities"] if _empty(tables, "producers") else tables["producers"]
-    long_run = build_supply_network(**network_arrays(tables["countries"], tables["input_types"], tables["recipes"],
-                                                     producers, scenario))
+    long_run = with_tool_origin(build_supply_network(**network_arrays(
+        tables["countries"], tables["input_types"], tables["recipes"], producers, scenario)), tables["input_types"])
     empty_rules = pl.DataFrame(schema={"input_id": pl.String, "qualification": pl.String, "utilisation": pl.Float64})
     empty_qualified = pl.DataFrame(schema={"buyer_firm_id": pl.String, "input_id": pl.String,
                                            "supplier_firm_id": pl.String, "basis": pl.String})

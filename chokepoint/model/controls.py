@@ -22,7 +22,7 @@ from chokepoint.inputs.scenario import Control, Scenario
 from graph.network import (PRODUCER, SupplyNetwork, compute_exclusion_routes, export_control_routes,
                            secondary_control_routes)
 
-__all__ = ["control_route_masks", "made_with", "entity_routes", "foreign_direct_product_routes"]
+__all__ = ["control_route_masks", "made_with", "tool_origin", "tainted_by", "entity_routes", "foreign_direct_product_routes"]
 
 
 def made_with(network: SupplyNetwork, jurisdiction: int, tool_inputs) -> np.ndarray:
@@ -53,6 +53,40 @@ def made_with(network: SupplyNetwork, jurisdiction: int, tool_inputs) -> np.ndar
         step = np.isin(src, frontier) & producer[dst] & ~tainted[dst]
         frontier = np.unique(dst[step])
     return tainted
+
+
+def tool_origin(network: SupplyNetwork, tool_inputs) -> np.ndarray:
+    """:func:`made_with` for every country at once: ``[v, c]`` when node ``v``'s product
+    is made with country ``c``'s tools or design software (``tool_inputs``).
+
+    Returns
+    -------
+    bool array (N, C), the value of :attr:`graph.network.SupplyNetwork.node_tool_origin`
+
+    Notes
+    -----
+    C sweeps of :func:`made_with`, O(C·(N + E)) numpy work per level of the DAG; a
+    country that supplies no tool input costs one vector test.
+    """
+    origin = np.zeros((network.num_nodes, len(network.countries)), dtype=bool)
+    tools = np.zeros(len(network.inputs), dtype=bool)
+    tools[[network.inputs.index(k) for k in tool_inputs if k in network.inputs]] = True
+    src = network.edge_src
+    tool_route = (network.node_kind[src] == PRODUCER) & tools[network.edge_input]
+    for country in np.unique(network.node_country[src[tool_route]]):
+        origin[:, country] = made_with(network, int(country), tool_inputs)
+    return origin
+
+
+def tainted_by(network: SupplyNetwork, jurisdiction: int, *, tool_inputs=(),
+               installed_base: SupplyNetwork | None = None) -> np.ndarray:
+    """Nodes whose product is made in effect with ``jurisdiction``'s tools: the network's
+    recorded ``node_tool_origin`` when no ``tool_inputs`` or ``installed_base`` is given,
+    else :func:`made_with` on ``installed_base`` (default ``network``)."""
+    base = installed_base if installed_base is not None else network
+    if network.node_tool_origin is not None and not tool_inputs and base is network:
+        return network.node_tool_origin[:, jurisdiction]
+    return made_with(base, jurisdiction, tool_inputs)
 
 
 def entity_routes(network: SupplyNetwork, firm: int, input_type: int) -> np.ndarray:
@@ -92,6 +126,10 @@ def control_route_masks(network: SupplyNetwork, scenario: Scenario, *, tool_inpu
         The network whose routes say who supplied each producer's tools (the long-run
         network when ``network`` is a short-run view that waived tool routes); default
         ``network`` itself. Same nodes as ``network``.
+
+    Without ``tool_inputs`` and ``installed_base``, a network that carries
+    ``node_tool_origin`` (as every network :func:`chokepoint.model.build.horizon_networks`
+    builds does) gives the taint; otherwise a product is tainted only by its origin.
     """
     c_index = {c: i for i, c in enumerate(network.countries)}
     k_index = {k: i for i, k in enumerate(network.inputs)}
@@ -121,6 +159,6 @@ def _mask(network, control: Control, c_index, k_index, actor, f_index, taint, to
         return entity_routes(network, firm, k_index[control.input])
     jurisdiction = c_index[control.jurisdiction]
     if jurisdiction not in taint:
-        taint[jurisdiction] = made_with(installed_base, jurisdiction, tool_inputs)
+        taint[jurisdiction] = tainted_by(network, jurisdiction, tool_inputs=tool_inputs, installed_base=installed_base)
     return foreign_direct_product_routes(network, taint[jurisdiction], jurisdiction, k_index[control.input],
                                          None if firm is not None else actor, firm)

@@ -3,6 +3,7 @@ from the CSV with the graph-level route functions, dates respected, nothing with
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 
@@ -13,10 +14,14 @@ from chokepoint.inputs.controls_in_force import read_controls_in_force
 from chokepoint.inputs.scenario import BaselineSettings, load_scenario
 from chokepoint.model.baseline import baseline_placement
 from chokepoint.model.build import network_from_tables
+from chokepoint.model.controls import foreign_direct_product_routes, made_with
 from graph.network import PRODUCER, export_control_routes
 from tests.conftest import DATA
 
 AS_OF = "2025-12-31"
+#: Tool inputs of a foreign-direct-product rule, from the file: equipment and design stages.
+with open(DATA / "reference" / "input_types.csv", encoding="utf-8") as _file:
+    TOOLS = tuple(row["input_id"] for row in csv.DictReader(_file) if row["stage"] in ("equipment", "design"))
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +32,11 @@ def setup(reference):
     return scenario, network, read_controls_in_force(DATA / "reference" / "controls_in_force.csv")
 
 
-def _expected(network, scenario, frame, day: dt.date) -> np.ndarray:
-    """Union of export-control routes of every modelled country measure in force on ``day``,
-    read row by row from the file (the reference network has no firms, so firm measures
-    and foreign-direct-product rules on firms close nothing)."""
+def _expected(network, scenario, frame, day: dt.date, tools=()) -> np.ndarray:
+    """Union of the routes of every modelled country measure in force on ``day``, read row
+    by row from the file: an export control's routes, and for a foreign-direct-product rule
+    also what is made with the jurisdiction's ``tools`` (judged per country by
+    :func:`made_with`). The reference network has no firms, so firm measures close nothing."""
     actor_of = {m: a.id for a in scenario.actors for m in a.members}
     expected = np.zeros(network.num_edges, dtype=bool)
     for row in frame.iter_rows(named=True):
@@ -47,6 +53,9 @@ def _expected(network, scenario, frame, day: dt.date) -> np.ndarray:
         for target in targets:
             j, k = network.countries.index(row["imposed_by"]), network.inputs.index(row["input_id"])
             expected |= export_control_routes(network, j, k, network.actors.index(target))
+            if row["kind"] == "foreign_direct_product":
+                expected |= foreign_direct_product_routes(network, made_with(network, j, tools), j, k,
+                                                          network.actors.index(target), None)
     return expected
 
 
@@ -55,8 +64,11 @@ def test_closed_routes_equal_the_rows_in_force(setup):
     baseline = baseline_placement(network, scenario, frame)
     assert baseline.name == "status_quo" and baseline.as_of == AS_OF
     # A foreign-direct-product rule on a destination closes the jurisdiction's own exports there
-    # and those made with its tools; without tool inputs (the default) only the former.
-    assert (baseline.closed == _expected(network, scenario, frame, dt.date.fromisoformat(AS_OF))).all()
+    # and those made with its tools and design software (the equipment and design stages).
+    day = dt.date.fromisoformat(AS_OF)
+    assert (baseline.closed == _expected(network, scenario, frame, day, TOOLS)).all()
+    origin_only = _expected(network, scenario, frame, day)
+    assert (baseline.closed & ~origin_only).any(), "the tool taint closes routes the origin alone does not"
     assert baseline.closed.any()
     src = network.edge_src[baseline.closed]
     assert (network.node_kind[src] == PRODUCER).all()
@@ -72,7 +84,7 @@ def test_dates_are_respected(setup):
     assert not before_any.closed.any()
     mid = "2024-01-01"
     assert (baseline_placement(network, scenario, frame, as_of=mid).closed
-            == _expected(network, scenario, frame, dt.date.fromisoformat(mid))).all()
+            == _expected(network, scenario, frame, dt.date.fromisoformat(mid), TOOLS)).all()
 
 
 def test_no_baseline_closes_nothing(setup):

@@ -4,13 +4,20 @@ foreign-direct-product rules, route by route on the firm-level toy network of
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from types import SimpleNamespace
 
 import numpy as np
+import polars as pl
 import pytest
 
-from chokepoint.model.controls import entity_routes, foreign_direct_product_routes, made_with
+from chokepoint.inputs.scenario import Control
+from chokepoint.model.controls import (control_route_masks, entity_routes, foreign_direct_product_routes, made_with,
+                                       tool_origin)
+from chokepoint.model.build import fdp_tool_inputs, horizon_networks
 from chokepoint.model.horizons import short_run_network
+from graph.network import export_control_routes
 from optimization.interdiction import InterdictionModel
 from tests.chokepoint.model.test_horizons import INPUTS, _toy, independent_capability
 
@@ -85,3 +92,55 @@ def test_entity_and_fdp_controls_placed_by_the_milp_equal_brute_force(horizon):
                    for m in itertools.product([0, 1], repeat=len(cost)) if cost[np.array(m, bool)].sum() <= budget + 1e-9)
         assert result.optimal
         assert result.objective == pytest.approx(best, abs=1e-7)
+
+
+def test_tool_origin_is_made_with_for_every_country():
+    network, _ = _toy()
+    origin = tool_origin(network, ("tools",))
+    assert origin.shape == (network.num_nodes, len(network.countries))
+    for c in range(len(network.countries)):
+        assert (origin[:, c] == made_with(network, c, ("tools",))).all(), network.countries[c]
+    assert origin.any()
+
+
+def test_a_short_run_view_keeps_the_installed_base_taint_for_fdp_masks():
+    network, rules = _toy()
+    recorded = dataclasses.replace(network, node_tool_origin=tool_origin(network, ("tools",)))
+    short = short_run_network(recorded, rules, INPUTS.index("compute")).network
+    nld = network.countries.index("NLD")
+    scenario = SimpleNamespace(controls=(Control(id="nld-fdp-chn", kind="foreign_direct_product", jurisdiction="NLD",
+                                                 destination="CHN", cost=1.0, input="fab"),))
+    for view in (recorded, short):
+        masks = control_route_masks(view, scenario)
+        explicit = control_route_masks(view, scenario, tool_inputs=("tools",), installed_base=network)
+        assert (masks["nld-fdp-chn"] == explicit["nld-fdp-chn"]).all()
+        tainted = made_with(network, nld, ("tools",))
+        expected = foreign_direct_product_routes(view, tainted, nld, INPUTS.index("fab"), view.actors.index("CHN"),
+                                                 None)
+        assert (masks["nld-fdp-chn"] == expected).all() and expected.any()
+    # Without the recorded taint, only the jurisdiction's own products count (none here).
+    bare = dataclasses.replace(short, node_tool_origin=None)
+    assert not control_route_masks(bare, scenario)["nld-fdp-chn"].any()
+
+
+def test_the_built_networks_record_the_installed_base_taint_of_the_equipment_and_design_stages(reference, scenario):
+    tables = {"countries": reference.countries, "input_types": reference.input_types, "recipes": reference.recipes,
+              "capacities": reference.capacities}
+    networks = horizon_networks(tables, scenario)
+    long_run, short = networks["long_run"], networks["short_run"]
+    tools = tuple(reference.input_types.filter(pl.col("stage").is_in(["equipment", "design"]))["input_id"])
+    assert fdp_tool_inputs(reference.input_types) == tools and "euv_lithography" in tools
+    assert (long_run.node_tool_origin == tool_origin(long_run, tools)).all()
+    assert (short.node_tool_origin == long_run.node_tool_origin).all()
+    # A US foreign-direct-product rule on leading-edge wafers for China: routes from foundries
+    # outside the US close too, because they run on US tools; nothing untainted closes.
+    usa, chn = long_run.countries.index("USA"), long_run.actors.index("CHN")
+    rule = Control(id="usa-fdp-wafers-chn", kind="foreign_direct_product", jurisdiction="USA", destination="CHN",
+                   cost=1.0, input="leading_edge_logic_fab")
+    for view in (long_run, short):
+        mask = control_route_masks(view, dataclasses.replace(scenario, controls=(rule,)))[rule.id]
+        origins = view.node_country[view.edge_src[mask]]
+        assert (origins != usa).any()
+        assert (long_run.node_tool_origin[view.edge_src[mask], usa] | (origins == usa)).all()
+        assert (mask <= export_control_routes(view, usa, view.inputs.index("leading_edge_logic_fab"), chn)
+                | long_run.node_tool_origin[view.edge_src, usa]).all()
