@@ -27,7 +27,7 @@ from chokepoint.analyses.deterrence import MARGIN_TOLERANCE
 from chokepoint.analyses.placements import catalogue_arrays, collateral_weights
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.inputs.uncertainty import Distribution
-from chokepoint.model.build import network_arrays
+from chokepoint.model.build import network_arrays, with_tool_origin
 from graph.failure import Propagation
 from graph.network import SupplyNetwork, build_supply_network
 from optimization.capability import CapabilityModel
@@ -147,7 +147,8 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
             raise KeyError(f"unknown horizon {horizon!r} (known: {', '.join(HORIZON_VIEWS)})")
     kwargs = network_arrays(tables["countries"], tables["input_types"], tables["recipes"], tables["capacities"],
                             scenario)
-    network = build_supply_network(**kwargs)
+    # Route masks are computed once, on the point estimate: with the installed base's taint.
+    network = with_tool_origin(build_supply_network(**kwargs), tables["input_types"])
     spec = scenario.uncertainty
     quantities: list[str] = []
     distributions: list[Distribution | None] = []
