@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from chokepoint.model.horizons import HORIZONS
 from chokepoint.safety import qualified_name
 
 __all__ = ["two_sided_lines", "lines_from_frames", "RETALIATION_PLACEMENT"]
@@ -37,7 +38,21 @@ def lines_from_frames(scenario: str, baseline_effect: pl.DataFrame, retaliation:
         (any scenarios; filtered here).
     placement : str
         The coalition placement whose best retaliation is reported.
+
+    With a ``horizon`` column in every table, one block of lines per horizon (short run
+    first), each line labelled ``scenario/DEFECTOR (horizon)``.
     """
+    frames = (baseline_effect, retaliation, verification)
+    if all("horizon" in frame.columns for frame in frames):
+        horizons = [h for h in HORIZONS if any(h in frame["horizon"].to_list() for frame in frames)]
+        return [line for horizon in horizons for line in _lines(
+            scenario, *(frame.filter(pl.col("horizon") == horizon) for frame in frames), placement=placement,
+            label=f" ({horizon})")]
+    return _lines(scenario, *frames, placement=placement, label="")
+
+
+def _lines(scenario: str, baseline_effect: pl.DataFrame, retaliation: pl.DataFrame, verification: pl.DataFrame, *,
+           placement: str, label: str) -> list[str]:
     effect = baseline_effect.filter((pl.col("scenario") == scenario) & pl.col("candidate_defector"))
     counter = (retaliation.filter((pl.col("scenario") == scenario) & (pl.col("placement") == placement))
                .group_by("defector", maintain_order=True)
@@ -79,7 +94,7 @@ def lines_from_frames(scenario: str, baseline_effect: pl.DataFrame, retaliation:
                              f"{sanctions})")
             else:
                 parts.append(f"sanctions are the cheaper way to deter it (cost {r['sanctions_cost']:g})")
-        lines.append(f"{scenario}/{defector}: " + "; ".join(parts))
+        lines.append(f"{scenario}/{defector}{label}: " + "; ".join(parts))
     return lines
 
 

@@ -7,9 +7,13 @@ against each coalition placement with the credibility test and the race game wit
 retaliation as a move (``analytics.retaliation``, ``analytics.equilibria_retaliation``), and
 verification chosen together with controls (``analytics.verification``). Partitioned by
 scenario file like the rest of the ``deterrence`` group; every figure is marginal to the scenario's
-baseline (``status_quo``: the controls in force on ``[baseline] as_of``).
+baseline (``status_quo``: the controls in force on ``[baseline] as_of``), and every table has a
+``horizon`` column: each analysis runs on both horizons' networks
+(``docs/design.md#9-horizons``), the short run first.
 """
 
+
+from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
@@ -18,52 +22,69 @@ from chokepoint.analyses.retaliation import (BASELINE_EFFECT_SCHEMA, COUNTER_CHO
                                              EQUILIBRIA_RETALIATION_SCHEMA, RETALIATION_SCHEMA,
                                              baseline_effect_table, counter_chokepoints_table, retaliation_analysis)
 from chokepoint.analyses.verification import VERIFICATION_SCHEMA, verification_table
-from chokepoint.inputs.controls_in_force import stage_controls_in_force
-from chokepoint.model.baseline import baseline_placement, no_baseline
-from chokepoint.model.build import NETWORK_TABLES, network_from_tables
-from chokepoint.model.horizons import LONG_RUN
+from chokepoint.inputs.scenario import Scenario
+from chokepoint.model.baseline import BaselinePlacement, baseline_placement, no_baseline
+from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_networks, with_horizon_first
 from optimization.capability import CapabilityModel
 from pipelines.assets.deterrence import GATE, partition_scenario, present_keys
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
+from graph.network import SupplyNetwork
 
 GROUP = "deterrence"
 OWNERS = ["team:chokepoint"]
 KINDS = {"cvxpy", "duckdb"}
-# The controls file as read, validated here against the input taxonomy only: the baseline acts on the
-# country-level network, whose firm measures close nothing, so it does not wait for the firm-id check of
-# staging.controls_in_force.
-# Retaliation and verification are long-run analyses on the country-level network for now.
-STAGED = {name: dg.AssetIn(key=["staging", name]) for name in NETWORK_TABLES}
-INS = {**STAGED, "controls_in_force": dg.AssetIn(key=["staging", "src_reference_controls_in_force"])}
+# The controls in force as staged: firm measures checked against staging.firms (real data), so an
+# entity listing closes the routes into the firm's nodes of the firm-level network.
+STAGED = {name: dg.AssetIn(key=["staging", name]) for name in (*NETWORK_TABLES, *HORIZON_TABLES)}
+INS = {**STAGED, "controls_in_force": dg.AssetIn(key=["staging", "controls_in_force"]),
+       "firms": dg.AssetIn(key=["staging", "firms"])}
 
 
-def _setups(context, settings: ChokepointSettings, tables: dict[str, pl.DataFrame], controls_in_force: pl.DataFrame):
-    """Per present partition: key, scenario, network, baseline, capability LP, solver and limit."""
+@dataclass(frozen=True)
+class Setup:
+    """One (scenario partition, horizon): its network, baseline, capability LP and solver."""
+
+    key: str
+    horizon: str
+    scenario: Scenario
+    network: SupplyNetwork
+    baseline: BaselinePlacement
+    capability: CapabilityModel
+    solver: str
+    time_limit: float
+
+    def keyed(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with this partition's key as ``scenario`` and this horizon."""
+        return with_horizon_first(frame.with_columns(pl.lit(self.key).alias("scenario"),
+                                                     pl.lit(self.horizon).alias("horizon")))
+
+
+def _setups(context, settings: ChokepointSettings, tables: dict[str, pl.DataFrame], controls_in_force: pl.DataFrame,
+            firms: pl.DataFrame):
+    """Per present partition and horizon (short run first): a :class:`Setup`."""
     keys, _ = present_keys(context, settings)
+    firm_countries = dict(zip(firms["firm_id"].to_list(), firms["iso3"].to_list())) if firms.height else {}
     for key in keys:
         scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
-        network = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
-                                      tables["capacities"], scenario)
         solver, time_limit = settings.solver_for(scenario), settings.time_limit_for(scenario)
-        baseline = (no_baseline(network) if controls_in_force.is_empty() else baseline_placement(
-            network, scenario, stage_controls_in_force(controls_in_force, tables["input_types"]["input_id"])))
-        yield (key, scenario, network, baseline,
-               CapabilityModel(network, solver="HIGHS", time_limit=time_limit), solver, time_limit)
+        for horizon, network in horizon_networks(tables, scenario).items():
+            baseline = (no_baseline(network) if controls_in_force.is_empty() else baseline_placement(
+                network, scenario, controls_in_force, firm_countries=firm_countries))
+            yield Setup(key, horizon, scenario, network, baseline,
+                        CapabilityModel(network, solver="HIGHS", time_limit=time_limit), solver, time_limit)
 
 
-def _long_run(frame: pl.DataFrame) -> pl.DataFrame:
-    """The long-run rows of a horizon-aware table: retaliation runs on the long-run network."""
-    return frame.filter(pl.col("horizon") == LONG_RUN) if "horizon" in frame.columns else frame
+def _empty(schema: dict) -> pl.DataFrame:
+    return with_horizon_first(pl.DataFrame(schema={**schema, "horizon": pl.String}))
 
 
-def _keyed(frame: pl.DataFrame, key: str) -> pl.DataFrame:
-    return frame.with_columns(pl.lit(key).alias("scenario"))
-
-
-def _tables(countries, input_types, recipes, capacities) -> dict[str, pl.DataFrame]:
-    return {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities}
+def _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
+            compute_sourcing) -> dict[str, pl.DataFrame]:
+    return {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
+            "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
+            "compute_sourcing": compute_sourcing}
 
 
 @dg.asset(
@@ -73,20 +94,23 @@ def _tables(countries, input_types, recipes, capacities) -> dict[str, pl.DataFra
                  "attainable compute with no controls and with the modelled measures in force on `[baseline] "
                  "as_of` (both sides), the leverage of all of them and of each side's alone, and for candidate "
                  "defectors the best next placement within budget marginal to the baseline. Grain: one row per "
-                 "(scenario, actor)."),
+                 "(scenario, horizon, actor)."),
 )
 def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
                     input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
-                    controls_in_force: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [pl.DataFrame(schema=BASELINE_EFFECT_SCHEMA)]
-    tables = _tables(countries, input_types, recipes, capacities)
-    for key, scenario, network, baseline, capability, solver, time_limit in _setups(context, settings, tables,
-                                                                                   controls_in_force):
-        parts.append(_keyed(baseline_effect_table(network, scenario, baseline, capability=capability, solver=solver,
-                                                  time_limit=time_limit), key))
+                    producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
+                    compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame,
+                    firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    parts = [_empty(BASELINE_EFFECT_SCHEMA)]
+    tables = _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
+                     compute_sourcing)
+    for one in _setups(context, settings, tables, controls_in_force, firms):
+        parts.append(one.keyed(baseline_effect_table(one.network, one.scenario, one.baseline,
+                                                     capability=one.capability, solver=one.solver,
+                                                     time_limit=one.time_limit)))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.select(
-        "scenario", "actor", "leverage_baseline", "leverage_by_others", "next_leverage"), limit=20))
+        "scenario", "horizon", "actor", "leverage_baseline", "leverage_by_others", "next_leverage"), limit=20))
 
 
 @dg.asset(
@@ -96,18 +120,22 @@ def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSetti
                  "counter-control (withholding an input its members hold at least `[retaliation] share_threshold` "
                  "of, or excluding the signatories from its clouds) and each signatory, the loss of the "
                  "signatory's attainable compute (capability LP, on top of the baseline), ranked. Grain: one row "
-                 "per (scenario, defector, counter_control, signatory)."),
+                 "per (scenario, horizon, defector, counter_control, signatory)."),
 )
 def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
                         input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
-                        controls_in_force: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [pl.DataFrame(schema=COUNTER_CHOKEPOINTS_SCHEMA)]
-    tables = _tables(countries, input_types, recipes, capacities)
-    for key, scenario, network, baseline, capability, _, _ in _setups(context, settings, tables, controls_in_force):
-        parts.append(_keyed(counter_chokepoints_table(network, scenario, baseline, capability=capability), key))
+                        producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
+                        compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame,
+                        firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    parts = [_empty(COUNTER_CHOKEPOINTS_SCHEMA)]
+    tables = _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
+                     compute_sourcing)
+    for one in _setups(context, settings, tables, controls_in_force, firms):
+        parts.append(one.keyed(counter_chokepoints_table(one.network, one.scenario, one.baseline,
+                                                         capability=one.capability)))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") == 1).select(
-        "scenario", "defector", "signatory", "counter_control", "loss"), limit=20, rows=frame.height))
+        "scenario", "horizon", "defector", "signatory", "counter_control", "loss"), limit=20, rows=frame.height))
 
 
 @dg.multi_asset(
@@ -119,37 +147,42 @@ def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointS
             "time-limited), the signatories' losses, the coalition's expected loss p·loss, the credibility test "
             "(expected loss ≤ tolerance; failing placements reported, not dropped) and the margin when the "
             "defector anticipates that a non-credible sanction is not imposed. Grain: one row per (scenario, "
-            "placement, defector, signatory).")),
+            "horizon, placement, defector, signatory).")),
         "equilibria_retaliation": dg.AssetOut(key_prefix="analytics", kinds=KINDS, owners=OWNERS, group_name=GROUP,
                                               metadata=PARTITION_EXPR, description=(
             "The race game of `analytics.equilibria` under each placement without and with retaliation as a move "
             "(leverage kept only where the placement is credible against that defector). Grain: one row per "
-            "(scenario, placement, retaliation, equilibrium).")),
+            "(scenario, horizon, placement, retaliation, equilibrium).")),
     },
     ins={**INS, "deterrence": dg.AssetIn(key=["analytics", "deterrence"])}, deps=GATE,
     **PARTITIONED_ASSET,
 )
 def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                                countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
-                               capacities: pl.DataFrame, controls_in_force: pl.DataFrame, deterrence: pl.DataFrame):
-    frames = {"retaliation": [pl.DataFrame(schema=RETALIATION_SCHEMA)],
-              "equilibria_retaliation": [pl.DataFrame(schema=EQUILIBRIA_RETALIATION_SCHEMA)]}
-    tables = _tables(countries, input_types, recipes, capacities)
-    for key, scenario, network, baseline, capability, solver, time_limit in _setups(context, settings, tables,
-                                                                                   controls_in_force):
-        analysis = retaliation_analysis(network, scenario, baseline, _long_run(deterrence).filter(pl.col("scenario") == key),
-                                        capability=capability, solver=solver, time_limit=time_limit)
-        frames["retaliation"].append(_keyed(analysis.retaliation, key))
-        frames["equilibria_retaliation"].append(_keyed(analysis.equilibria, key))
+                               capacities: pl.DataFrame, producers: pl.DataFrame, short_run_rules: pl.DataFrame,
+                               qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame,
+                               controls_in_force: pl.DataFrame, firms: pl.DataFrame, deterrence: pl.DataFrame):
+    frames = {"retaliation": [_empty(RETALIATION_SCHEMA)],
+              "equilibria_retaliation": [_empty(EQUILIBRIA_RETALIATION_SCHEMA)]}
+    tables = _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
+                     compute_sourcing)
+    for one in _setups(context, settings, tables, controls_in_force, firms):
+        # The coalition's placements of the same partition and horizon.
+        placed = deterrence.filter((pl.col("scenario") == one.key) & (pl.col("horizon") == one.horizon))
+        analysis = retaliation_analysis(one.network, one.scenario, one.baseline, placed, capability=one.capability,
+                                        solver=one.solver, time_limit=one.time_limit)
+        frames["retaliation"].append(one.keyed(analysis.retaliation))
+        frames["equilibria_retaliation"].append(one.keyed(analysis.equilibria))
     out = {name: pl.concat(parts, how="vertical") for name, parts in frames.items()}
-    verdicts = out["retaliation"].group_by("scenario", "placement", "defector", maintain_order=True).agg(
+    verdicts = out["retaliation"].group_by("scenario", "horizon", "placement", "defector", maintain_order=True).agg(
         pl.col("coalition_loss").first(), pl.col("expected_loss").first(), pl.col("credible").first())
     yield dg.Output(out["retaliation"], output_name="retaliation", metadata=table_metadata(
         verdicts, limit=20, rows=out["retaliation"].height,
         not_credible=verdicts.filter(~pl.col("credible")).height))
     yield dg.Output(out["equilibria_retaliation"], output_name="equilibria_retaliation",
                     metadata=table_metadata(out["equilibria_retaliation"].select(
-                        "scenario", "placement", "retaliation", "defectors", "compliance_unique"), limit=20))
+                        "scenario", "horizon", "placement", "retaliation", "defectors", "compliance_unique"),
+                        limit=20))
 
 
 @dg.asset(
@@ -160,20 +193,24 @@ def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: Chok
                  "(G − B)/V (MILP, McCormick-exact product), against sanctions alone; per mechanism and defector "
                  "its cost, coverage, detection before and after, whether it is chosen (for all defectors, and "
                  "for that defector alone) and whether verification deters that defector more cheaply than "
-                 "sanctions. Grain: one row per (scenario, mechanism, actor)."),
+                 "sanctions. Grain: one row per (scenario, horizon, mechanism, actor)."),
 )
 def verification(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
                  input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
-                 controls_in_force: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [pl.DataFrame(schema=VERIFICATION_SCHEMA)]
-    tables = _tables(countries, input_types, recipes, capacities)
-    for key, scenario, network, baseline, capability, solver, time_limit in _setups(context, settings, tables,
-                                                                                   controls_in_force):
-        parts.append(_keyed(verification_table(network, scenario, capability=capability, solver=solver,
-                                               time_limit=time_limit, baseline_closed=baseline.closed), key))
+                 producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
+                 compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame,
+                 firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    parts = [_empty(VERIFICATION_SCHEMA)]
+    tables = _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
+                     compute_sourcing)
+    for one in _setups(context, settings, tables, controls_in_force, firms):
+        parts.append(one.keyed(verification_table(one.network, one.scenario, capability=one.capability,
+                                                  solver=one.solver, time_limit=one.time_limit,
+                                                  baseline_closed=one.baseline.closed)))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.select(
-        "scenario", "mechanism", "actor", "chosen", "detection_after", "verification_cheaper"), limit=20))
+        "scenario", "horizon", "mechanism", "actor", "chosen", "detection_after", "verification_cheaper"),
+        limit=20))
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "baseline_effect"]), description=(
@@ -196,7 +233,7 @@ def retaliation_certified(retaliation: pl.DataFrame) -> dg.AssetCheckResult:
     unproven = retaliation.filter(~pl.col("optimal")).height
     out_of_range = retaliation.filter((pl.col("loss") < -1e-9) | (pl.col("loss") > 1 + 1e-9)).height
     means = (retaliation.filter(pl.col("capability_before") > 0)
-             .group_by("scenario", "placement", "defector")
+             .group_by("scenario", "horizon", "placement", "defector")
              .agg((pl.col("loss").mean() - pl.col("coalition_loss").first()).abs().alias("error")))
     mean_error = float(means["error"].max() or 0.0)
     wrong = retaliation.filter(pl.col("credible") != (pl.col("expected_loss") <= pl.col("tolerance") + 1e-9)).height
@@ -207,7 +244,8 @@ def retaliation_certified(retaliation: pl.DataFrame) -> dg.AssetCheckResult:
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "counter_chokepoints"]), description=(
     "Every loss lies in [0, 1] and equals (capability_before − capability_after) / capability_before; no "
-    "counter-control raises a signatory's capability; ranks run 1, 2, … within (scenario, defector, signatory)."))
+    "counter-control raises a signatory's capability; ranks run 1, 2, … within (scenario, horizon, defector, "
+    "signatory)."))
 def counter_chokepoints_consistent(counter_chokepoints: pl.DataFrame) -> dg.AssetCheckResult:
     frame = counter_chokepoints
     raised = frame.filter(pl.col("capability_after") > pl.col("capability_before") * (1 + 1e-9) + 1e-9).height
@@ -215,7 +253,7 @@ def counter_chokepoints_consistent(counter_chokepoints: pl.DataFrame) -> dg.Asse
         ((pl.col("capability_before") - pl.col("capability_after")) / pl.col("capability_before"))
         .clip(0.0, 1.0).alias("again"))
     error = float((recomputed["again"] - recomputed["loss"]).abs().max() or 0.0)
-    ranks = frame.group_by("scenario", "defector", "signatory").agg(
+    ranks = frame.group_by("scenario", "horizon", "defector", "signatory").agg(
         (pl.col("rank").sort() == pl.int_range(1, pl.len() + 1)).all().alias("ok"))
     bad_ranks = ranks.filter(~pl.col("ok")).height
     return dg.AssetCheckResult(passed=raised == bad_ranks == 0 and error <= 1e-8, metadata={
@@ -224,14 +262,14 @@ def counter_chokepoints_consistent(counter_chokepoints: pl.DataFrame) -> dg.Asse
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "equilibria_retaliation"]), description=(
     "Without retaliation the game is the one of analytics.equilibria: the same number of equilibria and the "
-    "same compliance verdict under every placement of the same scenario."),
+    "same compliance verdict under every placement of the same scenario and horizon."),
     additional_ins={"equilibria": dg.AssetIn(key=["analytics", "equilibria"])})
 def equilibria_without_retaliation_match(equilibria_retaliation: pl.DataFrame,
                                          equilibria: pl.DataFrame) -> dg.AssetCheckResult:
-    keys = ["scenario", "placement"]
+    keys = ["scenario", "horizon", "placement"]
     ours = (equilibria_retaliation.filter(pl.col("retaliation") == "without").group_by(keys)
             .agg(pl.col("pure_equilibria").first(), pl.col("compliance_is_equilibrium").first()))
-    theirs = _long_run(equilibria).filter(pl.col("scenario").is_in(ours["scenario"].unique().to_list())).group_by(keys).agg(
+    theirs = equilibria.filter(pl.col("scenario").is_in(ours["scenario"].unique().to_list())).group_by(keys).agg(
         pl.col("pure_equilibria").first().alias("expected"), pl.col("compliance_is_equilibrium").first().alias("want"))
     joined = ours.join(theirs, on=keys, how="full", coalesce=True)
     disagree = joined.filter((pl.col("pure_equilibria") != pl.col("expected"))

@@ -43,28 +43,30 @@ def test_every_table_has_status_quo_rows_and_checks_pass(status_quo):
 def test_credibility_is_reported_not_dropped(status_quo):
     _, database = status_quo
     with duckdb.connect(str(database), read_only=True) as con:
-        placements = con.execute("SELECT count(DISTINCT placement) FROM analytics.deterrence "
-                                 "WHERE scenario = 'status_quo'").fetchone()[0]
-        rows = con.execute("SELECT placement, defector, count(*), bool_and(credible) = bool_or(credible), "
+        placements = dict(con.execute("SELECT horizon, count(DISTINCT placement) FROM analytics.deterrence "
+                                      "WHERE scenario = 'status_quo' GROUP BY 1").fetchall())
+        rows = con.execute("SELECT horizon, placement, defector, count(*), bool_and(credible) = bool_or(credible), "
                            "any_value(expected_loss), any_value(detection_probability * coalition_loss) "
                            "FROM analytics.retaliation GROUP BY ALL").fetchall()
     signatories = sum(a.signatory for a in load_scenario(DATA / "scenarios" / "status_quo.toml").actors)
-    assert len({r[0] for r in rows}) == placements
-    for _, _, count, one_verdict, expected, product in rows:
+    assert {r[0] for r in rows} == {"short_run", "long_run"}
+    assert all(len({r[1] for r in rows if r[0] == h}) == placements[h] for h in ("short_run", "long_run"))
+    for _, _, _, count, one_verdict, expected, product in rows:
         assert count == signatories and one_verdict and expected == pytest.approx(product)
 
 
 def test_game_with_retaliation_has_both_cases_per_placement(status_quo):
     _, database = status_quo
     with duckdb.connect(str(database), read_only=True) as con:
-        cases = con.execute("SELECT placement, list(DISTINCT retaliation ORDER BY retaliation) "
-                            "FROM analytics.equilibria_retaliation GROUP BY 1").fetchall()
+        cases = con.execute("SELECT horizon, placement, list(DISTINCT retaliation ORDER BY retaliation) "
+                            "FROM analytics.equilibria_retaliation GROUP BY 1, 2").fetchall()
         # Without retaliation the game is the one of analytics.equilibria.
         same = con.execute(
             "SELECT count(*) FROM analytics.equilibria_retaliation r JOIN analytics.equilibria e "
-            "USING (scenario, placement, equilibrium) WHERE r.retaliation = 'without' "
+            "USING (scenario, horizon, placement, equilibrium) WHERE r.retaliation = 'without' "
             "AND (r.defectors <> e.defectors OR r.kind <> e.kind)").fetchone()[0]
-    assert cases and all(c == ["with", "without"] for _, c in cases)
+    assert {h for h, _, _ in cases} == {"short_run", "long_run"}
+    assert all(c == ["with", "without"] for _, _, c in cases)
     assert same == 0
 
 
@@ -84,5 +86,6 @@ def test_summary_lines_per_defector(status_quo):
     defectors = [a.id for a in load_scenario(DATA / "scenarios" / "status_quo.toml").defectors]
     with duckdb.connect(str(database), read_only=True) as con:
         lines = two_sided_lines(con, "status_quo")
-    assert [line.split(":")[0] for line in lines] == [f"status_quo/{d}" for d in defectors]
+    assert [line.split(":")[0] for line in lines] == [f"status_quo/{d} ({h})" for h in ("short_run", "long_run")
+                                                      for d in defectors]
     assert all("controls in force take" in line and "retaliation" in line for line in lines)

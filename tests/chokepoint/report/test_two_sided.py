@@ -61,3 +61,16 @@ def test_reads_the_warehouse_tables():
         con.execute(f"CREATE TABLE analytics.{name} AS SELECT * FROM frame")  # noqa: S608 (test constants)
         con.unregister("frame")
     assert two_sided_lines(con, "sq") == lines_from_frames("sq", EFFECT, RETALIATION, VERIFICATION)
+
+
+def test_one_block_per_horizon_short_run_first_each_from_its_own_rows():
+    def horizons(frame: pl.DataFrame, short_scale: float) -> pl.DataFrame:
+        long = frame.with_columns(pl.lit("long_run").alias("horizon"))
+        short = frame.with_columns(pl.lit("short_run").alias("horizon"))
+        if "leverage_baseline" in frame.columns:
+            short = short.with_columns(pl.col("leverage_baseline") * short_scale)
+        return pl.concat([long, short])   # long run stored first: the order printed is the model's
+
+    lines = lines_from_frames("sq", horizons(EFFECT, 0.5), horizons(RETALIATION, 1.0), horizons(VERIFICATION, 1.0))
+    assert [line.split(":")[0] for line in lines] == ["sq/X (short_run)", "sq/X (long_run)"]
+    assert "take 12.5 %" in lines[0] and "take 25.0 %" in lines[1]
