@@ -12,9 +12,11 @@ from tests.conftest import DATA, resources
 
 
 def test_synthetic_assets_materialize_with_config(tmp_path):
-    from pipelines.assets import sources, staging, synthetic_network
+    from pipelines.assets import firms, sources, staging, synthetic_network
 
-    selection = [*sources.assets, *staging.assets, *synthetic_network.assets, *synthetic_network.checks]
+    # Staging reads the firm reference files (firms' source assets) for the real-data merge.
+    selection = [*sources.assets, *staging.assets, *firms.assets, *synthetic_network.assets,
+                 *synthetic_network.checks]
     folder = tmp_path / "synthetic"
     found = resources(tmp_path, database=tmp_path / "w.duckdb", direct=True, data_mode="reference")
     result = dg.materialize(selection, resources=found, instance=dg.DagsterInstance.ephemeral(), run_config={
