@@ -24,7 +24,7 @@ from chokepoint.inputs.scenario import Control, Scenario
 from chokepoint.model.controls import control_route_masks, entity_routes, foreign_direct_product_routes, tainted_by
 from graph.network import SupplyNetwork
 
-__all__ = ["BaselinePlacement", "baseline_placement", "no_baseline"]
+__all__ = ["BaselinePlacement", "baseline_placement", "no_baseline", "scenario_baseline"]
 
 
 @dataclass(frozen=True)
@@ -145,3 +145,18 @@ def baseline_placement(network: SupplyNetwork, scenario: Scenario, controls_in_f
     return BaselinePlacement(name="status_quo", as_of=str(day), controls=tuple(kept),
                              measures={c.id: measures[c.id] for c in kept}, masks=masks, closed=closed,
                              skipped=tuple(skipped))
+
+
+def scenario_baseline(network: SupplyNetwork, scenario: Scenario, controls_in_force: pl.DataFrame,
+                      firms: pl.DataFrame | None = None) -> BaselinePlacement:
+    """The baseline of ``scenario`` on ``network`` from the staged tables.
+
+    ``controls_in_force`` is ``staging.controls_in_force`` (empty: no baseline);
+    ``firms`` is ``staging.firms`` (``firm_id``, ``iso3``), which gives firm measures their
+    destination actor. A scenario without ``[baseline]`` gets :func:`no_baseline`.
+    """
+    if controls_in_force.is_empty():
+        return no_baseline(network)
+    firm_countries = (dict(zip(firms["firm_id"].to_list(), firms["iso3"].to_list()))
+                      if firms is not None and firms.height else {})
+    return baseline_placement(network, scenario, controls_in_force, firm_countries=firm_countries)

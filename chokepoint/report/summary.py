@@ -128,6 +128,28 @@ def _two_sided_lines(con, scenario_key: str) -> list[str]:
         return []
 
 
+#: Scenario partitions whose figures are marginal to a baseline (controls in force), with its day.
+BASELINE_SCENARIOS_SQL = ("SELECT scenario, any_value(as_of) FROM analytics.baseline_effect WHERE baseline <> 'none' "
+                          "GROUP BY scenario ORDER BY scenario")
+
+
+def baseline_lines(con, run_scenario_key: str) -> list[str]:
+    """Summary lines for every other scenario partition with a baseline (``status_quo``):
+    per defector and horizon, what the controls in force achieve, what the best next
+    placement adds, retaliation and credibility, verification or sanctions."""
+    try:
+        keys = [(key, day) for key, day in con.execute(BASELINE_SCENARIOS_SQL).fetchall() if key != run_scenario_key]
+    except duckdb.CatalogException:
+        return []
+    lines = []
+    for key, day in keys:
+        found = _two_sided_lines(con, key)
+        if found:
+            lines += ["", f"Controls in force (scenario '{key}': the measures in force on {day} are its baseline; "
+                          "every figure is marginal to them)"] + [f"  {line}" for line in found]
+    return lines
+
+
 def deterrence_lines(con, scenario_key: str) -> list[str]:
     """Summary lines: the deterrence verdict per defector and the race game's equilibria, per horizon."""
     try:
@@ -207,7 +229,7 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
         scenario_file = Path(con.execute("SELECT path FROM staging.src_scenario").fetchone()[0])
         placements = placement_lines(con)
         deterrence = (deterrence_lines(con, scenario_file.stem) + _two_sided_lines(con, scenario_file.stem)
-                      + robustness_lines(con, scenario_file.stem))
+                      + robustness_lines(con, scenario_file.stem) + baseline_lines(con, scenario_file.stem))
         rules = {r[0]: (r[1], r[2]) for r in con.execute(SHORT_RUN_RULES_SQL).fetchall()}
     write = lambda text="": print(text, file=out)  # noqa: E731
     write(f"chokepoint run: scenario '{scenario}', data: {data}, {seconds:.1f} s")

@@ -20,6 +20,7 @@ from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import deterrence_margins_png, markdown_image
 from chokepoint.analyses.recruitment import RECRUITMENT_SCHEMA, recruitment_table
 from chokepoint.inputs.scenario import Scenario, load_scenario
+from chokepoint.model.baseline import BaselinePlacement, scenario_baseline
 from optimization.capability import CapabilityModel
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET, SCENARIO_PARTITIONS
@@ -35,6 +36,10 @@ KINDS = {"cvxpy", "duckdb"}
 SCHEMAS = {"deterrence": DETERRENCE_SCHEMA, "deter_all": DETER_ALL_SCHEMA, "equilibria": EQUILIBRIA_SCHEMA,
            "sensitivity": SENSITIVITY_SCHEMA}
 STAGED = {name: dg.AssetIn(key=["staging", name]) for name in (*NETWORK_TABLES, *HORIZON_TABLES)}
+#: What a scenario's baseline is made of: the controls in force as staged (firm measures
+#: checked against staging.firms on real data) and the firms' countries.
+BASELINE_INS = {"controls_in_force": dg.AssetIn(key=["staging", "controls_in_force"]),
+                "firms": dg.AssetIn(key=["staging", "firms"])}
 #: The run's network and its blocking well-formedness check gate the analysis: staged data
 #: that does not form a valid network is not analysed for any scenario.
 GATE = [dg.AssetKey(["supply_graph", "supply_network"])]
@@ -71,13 +76,34 @@ def _solver(settings: ChokepointSettings, scenario: Scenario) -> tuple[str, floa
     return settings.solver_for(scenario), settings.time_limit_for(scenario)
 
 
-def _keyed(frame: pl.DataFrame, key: str, horizon: str) -> pl.DataFrame:
+def _keyed(frame: pl.DataFrame, key: str, horizon: str, baseline: str) -> pl.DataFrame:
     # The partition key (file stem) is the scenario column, whatever the file's `name` says.
-    return with_horizon_first(frame.with_columns(pl.lit(key).alias("scenario"), pl.lit(horizon).alias("horizon")))
+    return _baseline_after_horizon(with_horizon_first(frame.with_columns(
+        pl.lit(key).alias("scenario"), pl.lit(horizon).alias("horizon"), pl.lit(baseline).alias("baseline"))))
 
 
 def _empty(schema: dict) -> pl.DataFrame:
-    return with_horizon_first(pl.DataFrame(schema={**schema, "horizon": pl.String}))
+    return _baseline_after_horizon(with_horizon_first(pl.DataFrame(
+        schema={**schema, "horizon": pl.String, "baseline": pl.String})))
+
+
+def _baseline_after_horizon(frame: pl.DataFrame) -> pl.DataFrame:
+    rest = [c for c in frame.columns if c != "baseline"]
+    at = rest.index("horizon") + 1
+    return frame.select(*rest[:at], "baseline", *rest[at:])
+
+
+def horizon_baselines(tables: dict[str, pl.DataFrame], scenario: Scenario, controls_in_force: pl.DataFrame,
+                      firms: pl.DataFrame):
+    """(horizon, network, baseline) per horizon, short run first: the baseline placement of
+    the scenario (``status_quo``: the controls in force) on that horizon's network."""
+    for horizon, network in horizon_networks(tables, scenario).items():
+        yield horizon, network, scenario_baseline(network, scenario, controls_in_force, firms)
+
+
+def marginal_to(baseline: BaselinePlacement):
+    """The routes figures are marginal to: None for no baseline (the plain models)."""
+    return None if baseline.name == "none" else baseline.closed
 
 
 @dg.multi_asset(
@@ -106,13 +132,13 @@ def _empty(schema: dict) -> pl.DataFrame:
             "or its own supply shares (capacities ×1.25 / ×0.75, leverage re-computed) move one at a time; "
             "whether the swing flips the verdict; threshold p*. Grain: one row per (scenario, actor, parameter).")),
     },
-    ins=STAGED, deps=GATE,
+    ins={**STAGED, **BASELINE_INS}, deps=GATE,
     **PARTITIONED_ASSET,
 )
 def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
                         input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
                         producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
-                        compute_sourcing: pl.DataFrame):
+                        compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame, firms: pl.DataFrame):
     tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
               "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
               "compute_sourcing": compute_sourcing}
@@ -121,10 +147,11 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
     for key in keys:
         scenario = partition_scenario(settings, key, countries, input_types)
         solver, time_limit = _solver(settings, scenario)
-        for horizon in HORIZONS:
-            analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=horizon)
+        for horizon, _, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
+            analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=horizon,
+                                          baseline_closed=marginal_to(baseline))
             for name in frames:
-                frames[name].append(_keyed(getattr(analysis, name), key, horizon))
+                frames[name].append(_keyed(getattr(analysis, name), key, horizon, baseline.name))
     out = {name: pl.concat(parts, how="vertical") for name, parts in frames.items()}
     margins = out["deterrence"].filter(pl.col("candidate_defector") & pl.col("placement_kind").is_in(
         ["none", "optimal", "deter_all"]) & (pl.col("horizon") == HORIZONS[0])).with_columns(
@@ -146,7 +173,7 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
 
 
 @dg.asset(
-    key_prefix="analytics", group_name=GROUP, kinds=KINDS, owners=OWNERS, ins=STAGED, deps=GATE,
+    key_prefix="analytics", group_name=GROUP, kinds=KINDS, owners=OWNERS, ins={**STAGED, **BASELINE_INS}, deps=GATE,
     metadata=PARTITION_EXPR,
     description=("Whom to recruit: for each non-signatory outside the defectors that produces something or hosts a "
                  "transit hub, how much leverage over each defector rises if it joins and its routes come under "
@@ -156,8 +183,8 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
 )
 def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
                 input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame, producers: pl.DataFrame,
-                short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
-                compute_sourcing: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+                short_run_rules: pl.DataFrame, qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame,
+                controls_in_force: pl.DataFrame, firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
               "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
               "compute_sourcing": compute_sourcing}
@@ -166,10 +193,11 @@ def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings,
     for key in keys:
         scenario = partition_scenario(settings, key, countries, input_types)
         solver, time_limit = _solver(settings, scenario)
-        for horizon, network in horizon_networks(tables, scenario).items():
+        for horizon, network, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
             table = recruitment_table(network, scenario, solver=solver, time_limit=time_limit,
-                                      capability=CapabilityModel(network, solver="HIGHS", time_limit=time_limit))
-            parts.append(_keyed(table, key, horizon))
+                                      capability=CapabilityModel(network, solver="HIGHS", time_limit=time_limit),
+                                      baseline_closed=marginal_to(baseline))
+            parts.append(_keyed(table, key, horizon, baseline.name))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 5).select(
         "scenario", "horizon", "rank", "country", "defector", "leverage_before", "leverage_after", "leverage_gain"),

@@ -23,10 +23,11 @@ from chokepoint.analyses.retaliation import (BASELINE_EFFECT_SCHEMA, COUNTER_CHO
                                              baseline_effect_table, counter_chokepoints_table, retaliation_analysis)
 from chokepoint.analyses.verification import VERIFICATION_SCHEMA, verification_table
 from chokepoint.inputs.scenario import Scenario
-from chokepoint.model.baseline import BaselinePlacement, baseline_placement, no_baseline
-from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_networks, with_horizon_first
+from chokepoint.model.baseline import BaselinePlacement
+from chokepoint.model.build import with_horizon_first
 from optimization.capability import CapabilityModel
-from pipelines.assets.deterrence import GATE, partition_scenario, present_keys
+from pipelines.assets.deterrence import (BASELINE_INS, GATE, STAGED, horizon_baselines, partition_scenario,
+                                         present_keys)
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
@@ -35,11 +36,7 @@ from graph.network import SupplyNetwork
 GROUP = "deterrence"
 OWNERS = ["team:chokepoint"]
 KINDS = {"cvxpy", "duckdb"}
-# The controls in force as staged: firm measures checked against staging.firms (real data), so an
-# entity listing closes the routes into the firm's nodes of the firm-level network.
-STAGED = {name: dg.AssetIn(key=["staging", name]) for name in (*NETWORK_TABLES, *HORIZON_TABLES)}
-INS = {**STAGED, "controls_in_force": dg.AssetIn(key=["staging", "controls_in_force"]),
-       "firms": dg.AssetIn(key=["staging", "firms"])}
+INS = {**STAGED, **BASELINE_INS}
 
 
 @dataclass(frozen=True)
@@ -65,13 +62,10 @@ def _setups(context, settings: ChokepointSettings, tables: dict[str, pl.DataFram
             firms: pl.DataFrame):
     """Per present partition and horizon (short run first): a :class:`Setup`."""
     keys, _ = present_keys(context, settings)
-    firm_countries = dict(zip(firms["firm_id"].to_list(), firms["iso3"].to_list())) if firms.height else {}
     for key in keys:
         scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
         solver, time_limit = settings.solver_for(scenario), settings.time_limit_for(scenario)
-        for horizon, network in horizon_networks(tables, scenario).items():
-            baseline = (no_baseline(network) if controls_in_force.is_empty() else baseline_placement(
-                network, scenario, controls_in_force, firm_countries=firm_countries))
+        for horizon, network, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
             yield Setup(key, horizon, scenario, network, baseline,
                         CapabilityModel(network, solver="HIGHS", time_limit=time_limit), solver, time_limit)
 

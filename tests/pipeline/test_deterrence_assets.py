@@ -8,9 +8,17 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import numpy as np
+import pytest
 
+from chokepoint.inputs.scenario import load_scenario
+from chokepoint.model.baseline import scenario_baseline
+from chokepoint.model.build import horizon_networks
+from chokepoint.model.controls import control_route_masks
+from chokepoint.warehouse.reads import staged_tables
+from optimization.capability import CapabilityModel
 from pipelines.partitions import scenario_keys
-from tests.conftest import copy_data, materialize
+from tests.conftest import DATA, copy_data, materialize
 
 TABLES = ("deterrence", "deter_all", "equilibria", "sensitivity", "recruitment")
 #: The deterrence assets of one partition and what they need.
@@ -79,3 +87,46 @@ def test_every_scenario_partition_gets_its_own_report(materialized):
         assert "data:image/png;base64," in text      # margins plot embedded, no network needed
     # Only the run's scenario (default) has the full analysis.
     assert "Top chokepoints" in (materialized.reports / "default.html").read_text(encoding="utf-8")
+
+
+def test_status_quo_figures_are_marginal_to_the_controls_in_force(materialized):
+    """The status_quo partition's deterrence tables say `baseline = status_quo` (the others
+    `none`), and a leverage they report is re-derived independently: attainable compute with
+    the baseline's routes closed, then with the placement's routes closed too."""
+    with duckdb.connect(str(materialized.database), read_only=True) as con:
+        for table in TABLES:
+            found = dict(con.execute(f"SELECT scenario, list(DISTINCT baseline) FROM analytics.{table} "  # noqa: S608
+                                     "GROUP BY 1").fetchall())
+            assert found == {key: ["status_quo" if key == "status_quo" else "none"] for key in scenario_keys()}, table
+        rows = con.execute("SELECT horizon, actor, controls, leverage FROM analytics.deterrence "
+                           "WHERE scenario = 'status_quo' AND placement_kind = 'optimal' AND candidate_defector "
+                           "ORDER BY horizon, actor").fetchall()
+        in_force = con.execute("SELECT * FROM staging.controls_in_force").pl()
+        firms = con.execute("SELECT * FROM staging.firms").pl()
+    tables = staged_tables(materialized.database)
+    scenario = load_scenario(DATA / "scenarios" / "status_quo.toml")
+    networks = horizon_networks(tables, scenario)
+    assert rows and {r[0] for r in rows} == {"short_run", "long_run"}
+    differs = 0
+    for horizon, actor, controls, leverage in rows:
+        network = networks[horizon]
+        baseline = scenario_baseline(network, scenario, in_force, firms)
+        assert baseline.name == "status_quo" and baseline.closed.any()
+        masks = control_route_masks(network, scenario)
+        placed = baseline.closed.copy()
+        for control in controls:
+            placed |= masks[control]
+        model = CapabilityModel(network, solver="HIGHS", time_limit=60)
+        sink = network.sink_of(network.actors.index(actor))
+        before = model.solve(sink, (~baseline.closed).astype(float)).value
+        after = model.solve(sink, (~placed).astype(float)).value
+        expected = 0.0 if before <= 0 else max(0.0, 1 - after / before)
+        assert leverage == pytest.approx(expected, abs=1e-6), (horizon, actor, controls)
+        # Not marginal (no baseline) would read differently wherever the baseline bites.
+        plain_before = model.solve(sink).value
+        plain = np.zeros(network.num_edges, dtype=bool)
+        for control in controls:
+            plain |= masks[control]
+        plain_after = model.solve(sink, (~plain).astype(float)).value
+        differs += abs((0.0 if plain_before <= 0 else 1 - plain_after / plain_before) - expected) > 1e-6
+    assert differs, "the baseline changes at least one leverage figure"

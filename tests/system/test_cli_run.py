@@ -45,6 +45,11 @@ def test_run_prints_summary_and_publishes_warehouse(materialized):
     assert "Top 10 chokepoints" in out
     for defector in DEFECTORS:
         assert f"\n{defector} " in out
+    # The status_quo partition answers per defector and horizon what the controls in force achieve.
+    assert "Controls in force (scenario 'status_quo'" in out
+    for horizon in ("short_run", "long_run"):
+        for defector in DEFECTORS:
+            assert f"  status_quo/{defector} ({horizon}): controls in force take " in out, (horizon, defector)
     with duckdb.connect(str(run.database), read_only=True) as con:
         # The summary's first chokepoint is the warehouse's: the node with the largest mean
         # short-run removal loss over the defectors.
