@@ -169,17 +169,39 @@ class CapabilityModel:
         net = self.network
         weights = np.zeros(net.num_nodes)
         weights[sink] = 1.0
+        return self._solve(weights, self.route_bound(sink), net.for_sink(sink).node_capacity[self._cap_index],
+                           route_open, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
+
+    def solve_weighted(self, weights: np.ndarray, route_open: np.ndarray | None = None, *,
+                       label: str = "weighted production LP") -> CapabilityResult:
+        """Maximum of ``weights · y`` (production at several nodes at once) with the given
+        routes open, on the physical capacities (no actor's headroom).
+
+        Parameters
+        ----------
+        weights : array (N,)
+            Non-negative weight of each node's production.
+        route_open : array (E,), optional
+            As in :meth:`solve`.
+        label : str
+            Names the LP in errors.
+        """
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (self.network.num_nodes,) or np.isnan(weights).any() or (weights < 0).any():
+            raise ValueError("weights must hold one non-negative number per node")
+        return self._solve(weights, self.bound, self.network.node_capacity[self._cap_index], route_open, label)
+
+    def _solve(self, weights: np.ndarray, bound: np.ndarray, capacity: np.ndarray, route_open, label: str):
+        net = self.network
         self.weights.value = weights
         open_ = np.ones(net.num_edges) if route_open is None else np.asarray(route_open, dtype=np.float64)
         if open_.shape != (net.num_edges,) or np.isnan(open_).any() or open_.min() < 0:
             raise ValueError("route_open must hold one non-negative number per route")
-        bound = self.route_bound(sink)
-        capacity = net.for_sink(sink).node_capacity[self._cap_index]
         self.route_cap.value = bound * open_
         if self._cap_index.size:
             self.capacity.value = capacity
         started = time.perf_counter()
-        solve_checked(self.problem, self.options, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
+        solve_checked(self.problem, self.options, label)
         seconds = time.perf_counter() - started
         y = np.maximum(self.y.value, 0.0)
         f = np.maximum(self.f.value, 0.0)

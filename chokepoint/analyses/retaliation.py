@@ -32,6 +32,7 @@ from optimization.capability import CapabilityModel
 from optimization.interdiction import InterdictionModel
 
 __all__ = ["CounterCatalogue", "counter_catalogue", "baseline_effect_table", "counter_chokepoints_table",
+           "chip_output_weights",
            "RetaliationAnalysis", "retaliation_analysis", "BASELINE_EFFECT_SCHEMA", "COUNTER_CHOKEPOINTS_SCHEMA",
            "RETALIATION_SCHEMA", "EQUILIBRIA_RETALIATION_SCHEMA", "CLOUDS"]
 
@@ -185,20 +186,47 @@ def baseline_effect_table(network: SupplyNetwork, scenario: Scenario, baseline: 
     return pl.DataFrame(rows, schema=BASELINE_EFFECT_SCHEMA)
 
 
+def chip_output_weights(network: SupplyNetwork, members, chip_inputs) -> np.ndarray | None:
+    """Weights of a country group's chip output: each producer of a ``chip_inputs`` type in
+    ``members`` weighs 1 / the group's capacity of that type, so the group's full output is
+    one per type it makes. None when it makes none of them."""
+    countries = np.array([network.countries.index(c) for c in members if c in network.countries], dtype=np.int64)
+    weights = np.zeros(network.num_nodes)
+    for name in chip_inputs:
+        if name not in network.inputs:
+            continue
+        nodes = np.flatnonzero((network.node_kind == PRODUCER) & (network.node_input == network.inputs.index(name))
+                               & np.isin(network.node_country, countries) & np.isfinite(network.node_capacity)
+                               & (network.node_capacity > 0))
+        if nodes.size:
+            weights[nodes] = 1.0 / network.node_capacity[nodes].sum()
+    return weights if weights.any() else None
+
+
 def counter_chokepoints_table(network: SupplyNetwork, scenario: Scenario, baseline: BaselinePlacement, *,
-                              capability: CapabilityModel) -> pl.DataFrame:
-    """Where the coalition is vulnerable: each signatory's loss of attainable compute when one
-    defector applies one counter-control alone, on top of the baseline.
+                              capability: CapabilityModel, chip_inputs=()) -> pl.DataFrame:
+    """Where the coalition is vulnerable: each signatory's loss of attainable compute, and of
+    its chip output, when one defector applies one counter-control alone, on top of the
+    baseline.
 
     ``loss = (C_s(x0) − C_s(x0 ∪ r)) / C_s(x0)`` (0 where ``C_s(x0) = 0``), ranked within
-    (defector, signatory), largest first.
+    (defector, signatory), largest first. ``chip_output_*``: the most the signatory's
+    producers of ``chip_inputs`` (the fabrication stage: wafers for every use, most of them
+    not AI) can make on the physical capacities, as the mean share of its own capacity per
+    type (:func:`chip_output_weights`), before and after; null where it makes none.
 
     Notes
     -----
-    One capability LP per (defector, counter-control, signatory).
+    Two LPs per (defector, counter-control, signatory): its capability and its chip output.
     """
     signatories = _signatories(network, scenario)
-    before = {sink: capability.solve(sink, (~baseline.closed).astype(np.float64)).value for _, sink in signatories}
+    open_before = (~baseline.closed).astype(np.float64)
+    before = {sink: capability.solve(sink, open_before).value for _, sink in signatories}
+    chip_weights = {sink: chip_output_weights(network, scenario.actor(who).members, chip_inputs)
+                    for who, sink in signatories}
+    chips_before = {sink: None if chip_weights[sink] is None else
+                    capability.solve_weighted(chip_weights[sink], open_before, label=f"chip output of {who}").value
+                    / _types(network, chip_weights[sink]) for who, sink in signatories}
     rows = []
     for defector in scenario.defectors:
         catalogue = counter_catalogue(network, scenario, defector.id)
@@ -206,15 +234,28 @@ def counter_chokepoints_table(network: SupplyNetwork, scenario: Scenario, baseli
             closed = baseline.closed | catalogue.closes[p]
             for signatory, sink in signatories:
                 after = capability.solve(sink, (~closed).astype(np.float64)).value if before[sink] > 0 else 0.0
+                chips, chips_after = chips_before[sink], None
+                if chips is not None:
+                    weights = chip_weights[sink]
+                    chips_after = (capability.solve_weighted(weights, (~closed).astype(np.float64),
+                                                             label=f"chip output of {signatory}").value
+                                   / _types(network, weights)) if chips > 0 else 0.0
                 rows.append({"scenario": scenario.name, "baseline": baseline.name, "defector": defector.id,
                              "counter_control": control_id, "input_id": catalogue.inputs[p],
                              "defector_share": float(catalogue.shares[p]),
                              "routes_closed": int((catalogue.closes[p] & ~baseline.closed).sum()),
                              "signatory": signatory, "capability_before": before[sink], "capability_after": after,
-                             "loss": _loss(before[sink], after)})
+                             "loss": _loss(before[sink], after), "chip_output_before": chips,
+                             "chip_output_after": chips_after,
+                             "chip_output_loss": None if chips is None else _loss(chips, chips_after)})
     frame = pl.DataFrame(rows, schema={k: v for k, v in COUNTER_CHOKEPOINTS_SCHEMA.items() if k != "rank"})
     return frame.with_columns(pl.col("loss").rank("ordinal", descending=True).over("defector", "signatory")
                               .cast(pl.Int64).alias("rank")).sort("defector", "signatory", "rank")
+
+
+def _types(network: SupplyNetwork, weights: np.ndarray) -> int:
+    """Number of input types with a weighted producer (the full chip output's value)."""
+    return int(np.unique(network.node_input[weights > 0]).size)
 
 
 @dataclass(frozen=True)
@@ -336,7 +377,9 @@ BASELINE_EFFECT_SCHEMA = {
 COUNTER_CHOKEPOINTS_SCHEMA = {
     "scenario": pl.String, "baseline": pl.String, "defector": pl.String, "counter_control": pl.String,
     "input_id": pl.String, "defector_share": pl.Float64, "routes_closed": pl.Int64, "signatory": pl.String,
-    "capability_before": pl.Float64, "capability_after": pl.Float64, "loss": pl.Float64, "rank": pl.Int64,
+    "capability_before": pl.Float64, "capability_after": pl.Float64, "loss": pl.Float64,
+    "chip_output_before": pl.Float64, "chip_output_after": pl.Float64, "chip_output_loss": pl.Float64,
+    "rank": pl.Int64,
 }
 RETALIATION_SCHEMA = {
     "scenario": pl.String, "baseline": pl.String, "placement": pl.String, "placement_kind": pl.String,

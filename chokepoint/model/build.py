@@ -26,7 +26,7 @@ from graph.synthetic import SyntheticSpec, generate_facility_network
 
 __all__ = ["network_arrays", "network_from_tables", "synthetic_network_from_tables", "network_tables",
            "HorizonNetworks", "horizon_networks", "headroom_table", "with_horizon_first", "NETWORK_TABLES", "HORIZON_TABLES",
-           "FDP_TOOL_STAGES", "fdp_tool_inputs", "with_tool_origin"]
+           "FDP_TOOL_STAGES", "CHIP_OUTPUT_STAGES", "inputs_of_stages", "fdp_tool_inputs", "with_tool_origin"]
 
 #: Staged tables every network is built from.
 NETWORK_TABLES = ("countries", "input_types", "recipes", "capacities")
@@ -41,11 +41,21 @@ HORIZON_TABLES = ("producers", "short_run_rules", "qualifications", "compute_sou
 FDP_TOOL_STAGES = ("equipment", "design")
 
 
-def fdp_tool_inputs(input_types: pl.DataFrame) -> tuple[str, ...]:
-    """Input types of a :data:`FDP_TOOL_STAGES` stage (``staging.input_types.stage``)."""
+#: Stages whose output is a country's chip output (wafers for every use, most of them not
+#: AI): what `analytics.counter_chokepoints.chip_output_loss` measures.
+CHIP_OUTPUT_STAGES = ("fabrication",)
+
+
+def inputs_of_stages(input_types: pl.DataFrame, stages) -> tuple[str, ...]:
+    """Input types whose ``stage`` (``staging.input_types.stage``) is one of ``stages``."""
     if "stage" not in input_types.columns:
         return ()
-    return tuple(input_types.filter(pl.col("stage").is_in(FDP_TOOL_STAGES))["input_id"].to_list())
+    return tuple(input_types.filter(pl.col("stage").is_in(list(stages)))["input_id"].to_list())
+
+
+def fdp_tool_inputs(input_types: pl.DataFrame) -> tuple[str, ...]:
+    """Input types of a :data:`FDP_TOOL_STAGES` stage."""
+    return inputs_of_stages(input_types, FDP_TOOL_STAGES)
 
 
 def with_tool_origin(network: SupplyNetwork, input_types: pl.DataFrame) -> SupplyNetwork:

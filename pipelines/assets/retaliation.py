@@ -24,7 +24,7 @@ from chokepoint.analyses.retaliation import (BASELINE_EFFECT_SCHEMA, COUNTER_CHO
 from chokepoint.analyses.verification import VERIFICATION_SCHEMA, verification_table
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.model.baseline import BaselinePlacement
-from chokepoint.model.build import with_horizon_first
+from chokepoint.model.build import CHIP_OUTPUT_STAGES, inputs_of_stages, with_horizon_first
 from optimization.capability import CapabilityModel
 from pipelines.assets.deterrence import (BASELINE_INS, GATE, STAGED, horizon_baselines, partition_scenario,
                                          present_keys)
@@ -113,7 +113,8 @@ def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSetti
     description=("Counter-chokepoints: where the coalition is vulnerable. For each candidate defector's "
                  "counter-control (withholding an input its members hold at least `[retaliation] share_threshold` "
                  "of, or excluding the signatories from its clouds) and each signatory, the loss of the "
-                 "signatory's attainable compute (capability LP, on top of the baseline), ranked. Grain: one row "
+                 "signatory's attainable compute (capability LP, on top of the baseline), ranked, and of its chip "
+                 "output (its fabrication-stage producers' most output, all uses). Grain: one row "
                  "per (scenario, horizon, defector, counter_control, signatory)."),
 )
 def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
@@ -126,7 +127,8 @@ def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointS
                      compute_sourcing)
     for one in _setups(context, settings, tables, controls_in_force, firms):
         parts.append(one.keyed(counter_chokepoints_table(one.network, one.scenario, one.baseline,
-                                                         capability=one.capability)))
+                                                         capability=one.capability,
+                                                         chip_inputs=inputs_of_stages(input_types, CHIP_OUTPUT_STAGES))))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") == 1).select(
         "scenario", "horizon", "defector", "signatory", "counter_control", "loss"), limit=20, rows=frame.height))
@@ -238,8 +240,8 @@ def retaliation_certified(retaliation: pl.DataFrame) -> dg.AssetCheckResult:
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "counter_chokepoints"]), description=(
     "Every loss lies in [0, 1] and equals (capability_before − capability_after) / capability_before; no "
-    "counter-control raises a signatory's capability; ranks run 1, 2, … within (scenario, horizon, defector, "
-    "signatory)."))
+    "counter-control raises a signatory's capability or chip output (a share of its own capacity, ≤ 1); "
+    "ranks run 1, 2, … within (scenario, horizon, defector, signatory)."))
 def counter_chokepoints_consistent(counter_chokepoints: pl.DataFrame) -> dg.AssetCheckResult:
     frame = counter_chokepoints
     raised = frame.filter(pl.col("capability_after") > pl.col("capability_before") * (1 + 1e-9) + 1e-9).height
@@ -247,11 +249,16 @@ def counter_chokepoints_consistent(counter_chokepoints: pl.DataFrame) -> dg.Asse
         ((pl.col("capability_before") - pl.col("capability_after")) / pl.col("capability_before"))
         .clip(0.0, 1.0).alias("again"))
     error = float((recomputed["again"] - recomputed["loss"]).abs().max() or 0.0)
+    chips = frame.filter(pl.col("chip_output_before").is_not_null())
+    chip_bad = chips.filter((pl.col("chip_output_loss") < -1e-9) | (pl.col("chip_output_loss") > 1 + 1e-9)
+                            | (pl.col("chip_output_after") > pl.col("chip_output_before") * (1 + 1e-9) + 1e-9)
+                            | (pl.col("chip_output_before") > 1 + 1e-9)).height
     ranks = frame.group_by("scenario", "horizon", "defector", "signatory").agg(
         (pl.col("rank").sort() == pl.int_range(1, pl.len() + 1)).all().alias("ok"))
     bad_ranks = ranks.filter(~pl.col("ok")).height
-    return dg.AssetCheckResult(passed=raised == bad_ranks == 0 and error <= 1e-8, metadata={
-        "rows": frame.height, "capability_raised": raised, "max_loss_error": error, "bad_rank_groups": bad_ranks})
+    return dg.AssetCheckResult(passed=raised == bad_ranks == chip_bad == 0 and error <= 1e-8, metadata={
+        "rows": frame.height, "capability_raised": raised, "max_loss_error": error, "bad_rank_groups": bad_ranks,
+        "chip_output_rows": chips.height, "chip_output_out_of_range": chip_bad})
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "equilibria_retaliation"]), description=(

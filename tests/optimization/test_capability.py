@@ -54,8 +54,9 @@ def test_five_node_and_example_by_hand():
     assert model.solve(sink, without_e).value == pytest.approx(5.0)
 
 
-def plain_lp_capability(network, sink, route_open):
-    """The capability LP written directly for scipy's linprog, variables [y, f]."""
+def plain_lp_capability(network, sink, route_open, weights=None):
+    """The capability LP written directly for scipy's linprog, variables [y, f]; with
+    ``weights``, the weighted production of every node instead of the sink's."""
     n, e = network.num_nodes, network.num_edges
     rows, rhs = [], []
     for v in range(n):  # out-flow <= production
@@ -73,7 +74,10 @@ def plain_lp_capability(network, sink, route_open):
     bounds = [(0, c if np.isfinite(c) else None) for c in network.node_capacity]
     bounds += [(0, (c if np.isfinite(c) else None) if o else 0) for c, o in zip(network.edge_capacity, route_open)]
     objective = np.zeros(n + e)
-    objective[sink] = -1.0
+    if weights is None:
+        objective[sink] = -1.0
+    else:
+        objective[:n] = -np.asarray(weights)
     result = linprog(objective, A_ub=np.array(rows), b_ub=np.array(rhs), bounds=bounds, method="highs")
     assert result.status == 0
     return -result.fun
@@ -90,6 +94,27 @@ def test_and_or_capability_equals_plain_lp(seed):
         result = model.solve(sink, route_open.astype(float))
         assert result.value == pytest.approx(plain_lp_capability(network, sink, route_open), rel=1e-7, abs=1e-7)
         assert result.duality_gap <= 1e-7
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_weighted_production_equals_plain_lp(seed):
+    network = random_and_or_network(seed, n=14)
+    model = CapabilityModel(network)
+    rng = np.random.default_rng(50 + seed)
+    for trial in range(3):
+        weights = rng.random(network.num_nodes) * (rng.random(network.num_nodes) > 0.5)
+        route_open = np.ones(network.num_edges, dtype=bool) if trial == 0 else rng.random(network.num_edges) > 0.3
+        result = model.solve_weighted(weights, route_open.astype(float))
+        expected = plain_lp_capability(network, None, route_open, weights=weights)
+        assert result.value == pytest.approx(expected, rel=1e-7, abs=1e-7)
+        assert result.duality_gap <= 1e-7
+    # The sink's own capability is the weighted LP with one unit weight on the sink.
+    sink = network.num_nodes - 1
+    unit = np.zeros(network.num_nodes)
+    unit[sink] = 1.0
+    assert model.solve_weighted(unit).value == pytest.approx(model.solve(sink).value, rel=1e-9, abs=1e-9)
+    with pytest.raises(ValueError, match="one non-negative number per node"):
+        model.solve_weighted(-unit)
 
 
 @pytest.mark.parametrize("seed", range(15))

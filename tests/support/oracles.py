@@ -37,12 +37,16 @@ class PlainLP:
         self.a_ub = sp.vstack([ship, *need_rows]).tocsr()
         self.node_bounds = [(0, c if np.isfinite(c) else None) for c in network.node_capacity]
 
-    def value(self, sink, closed) -> float:
+    def value(self, sink, closed, weights=None) -> float:
+        """max y_sink (or, with ``weights``, max weights · y) with the ``closed`` routes shut."""
         net = self.network
         bounds = self.node_bounds + [(0, 0 if shut else (c if np.isfinite(c) else None))
                                      for c, shut in zip(net.edge_capacity, closed)]
         objective = np.zeros(self.a_ub.shape[1])
-        objective[sink] = -1.0
+        if weights is None:
+            objective[sink] = -1.0
+        else:
+            objective[:self.n] = -np.asarray(weights, dtype=float)
         result = linprog(objective, A_ub=self.a_ub, b_ub=np.zeros(self.a_ub.shape[0]), bounds=bounds, method="highs")
         assert result.status == 0, result.message
         return -result.fun
@@ -51,10 +55,10 @@ class PlainLP:
 _PLAIN: dict[int, PlainLP] = {}
 
 
-def plain_capability(network, sink, closed) -> float:
+def plain_capability(network, sink, closed, weights=None) -> float:
     if id(network) not in _PLAIN:
         _PLAIN[id(network)] = PlainLP(network)
-    return _PLAIN[id(network)].value(sink, closed)
+    return _PLAIN[id(network)].value(sink, closed, weights)
 
 
 def placements_within(cost, budget, closes=None, collateral=None, cap=math.inf):

@@ -89,6 +89,36 @@ def test_counter_chokepoints_match_plain_lp(setup):
     assert frame["loss"].is_between(0, 1).all()
 
 
+def test_chip_output_losses_match_plain_lp_by_hand_weights(setup, reference):
+    scenario, network, baseline, capability = setup
+    chip_inputs = tuple(reference.input_types.filter(pl.col("stage") == "fabrication")["input_id"])
+    frame = counter_chokepoints_table(network, scenario, baseline, capability=capability, chip_inputs=chip_inputs)
+    catalogue = counter_catalogue(network, scenario, "CHN")
+    producer = network.node_kind == PRODUCER
+    checked = 0
+    for row in frame.filter(pl.col("defector") == "CHN").iter_rows(named=True):
+        members = [network.countries.index(c) for c in scenario.actor(row["signatory"]).members]
+        # Weights written out again: 1 / the signatory's capacity of each fabrication type it makes.
+        weights, types = np.zeros(network.num_nodes), 0
+        for name in chip_inputs:
+            own = producer & (network.node_input == network.inputs.index(name)) & np.isin(network.node_country, members)
+            if network.node_capacity[own].sum() > 0:
+                weights[own] = 1.0 / network.node_capacity[own].sum()
+                types += 1
+        if not types:
+            assert row["chip_output_before"] is None and row["chip_output_loss"] is None
+            continue
+        p = catalogue.ids.index(row["counter_control"])
+        before = plain_capability(network, None, baseline.closed, weights) / types
+        after = plain_capability(network, None, baseline.closed | catalogue.closes[p], weights) / types
+        assert row["chip_output_before"] == pytest.approx(before, abs=1e-7)
+        assert row["chip_output_after"] == pytest.approx(after, abs=1e-7)
+        assert row["chip_output_loss"] == pytest.approx(max(before - after, 0) / before if before else 0, abs=1e-6)
+        checked += 1
+    assert checked, "some signatory makes chips"
+    assert frame.filter(pl.col("chip_output_before").is_not_null())["chip_output_before"].le(1 + 1e-9).all()
+
+
 def test_best_retaliation_equals_brute_force_and_is_monotone(setup):
     scenario, network, baseline, capability = setup
     placements = {"tools": ["usa-etch-chn", "usa-deposition-chn"]}
