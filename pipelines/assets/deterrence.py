@@ -93,6 +93,12 @@ def _baseline_after_horizon(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(*rest[:at], "baseline", *rest[at:])
 
 
+def network_inputs(staged: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, pl.DataFrame]:
+    """The staged inputs an asset of :data:`STAGED` and :data:`BASELINE_INS` received, split
+    into the network tables, the controls in force and the firms."""
+    return ({name: staged[name] for name in STAGED}, staged["controls_in_force"], staged["firms"])
+
+
 def horizon_baselines(tables: dict[str, pl.DataFrame], scenario: Scenario, controls_in_force: pl.DataFrame,
                       firms: pl.DataFrame):
     """(horizon, network, baseline) per horizon, short run first: the baseline placement of
@@ -135,17 +141,12 @@ def marginal_to(baseline: BaselinePlacement):
     ins={**STAGED, **BASELINE_INS}, deps=GATE,
     **PARTITIONED_ASSET,
 )
-def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
-                        input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
-                        producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
-                        compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame, firms: pl.DataFrame):
-    tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
-              "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
-              "compute_sourcing": compute_sourcing}
+def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointSettings, **staged: pl.DataFrame):
+    tables, controls_in_force, firms = network_inputs(staged)
     frames: dict[str, list[pl.DataFrame]] = {name: [_empty(schema)] for name, schema in SCHEMAS.items()}
     keys, missing = present_keys(context, settings)
     for key in keys:
-        scenario = partition_scenario(settings, key, countries, input_types)
+        scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
         solver, time_limit = _solver(settings, scenario)
         for horizon, _, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
             analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=horizon,
@@ -181,17 +182,13 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
                  "Ranked by mean gain. Grain: one row per (scenario, country, defector)."),
     **PARTITIONED_ASSET,
 )
-def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
-                input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame, producers: pl.DataFrame,
-                short_run_rules: pl.DataFrame, qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame,
-                controls_in_force: pl.DataFrame, firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
-              "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
-              "compute_sourcing": compute_sourcing}
+def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings,
+                **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    tables, controls_in_force, firms = network_inputs(staged)
     parts = [_empty(RECRUITMENT_SCHEMA)]
     keys, _ = present_keys(context, settings)
     for key in keys:
-        scenario = partition_scenario(settings, key, countries, input_types)
+        scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
         solver, time_limit = _solver(settings, scenario)
         for horizon, network, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
             table = recruitment_table(network, scenario, solver=solver, time_limit=time_limit,

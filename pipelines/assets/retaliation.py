@@ -26,8 +26,8 @@ from chokepoint.inputs.scenario import Scenario
 from chokepoint.model.baseline import BaselinePlacement
 from chokepoint.model.build import CHIP_OUTPUT_STAGES, inputs_of_stages, with_horizon_first
 from optimization.capability import CapabilityModel
-from pipelines.assets.deterrence import (BASELINE_INS, GATE, STAGED, horizon_baselines, partition_scenario,
-                                         present_keys)
+from pipelines.assets.deterrence import (BASELINE_INS, GATE, STAGED, horizon_baselines, network_inputs,
+                                         partition_scenario, present_keys)
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
@@ -58,9 +58,10 @@ class Setup:
                                                      pl.lit(self.horizon).alias("horizon")))
 
 
-def _setups(context, settings: ChokepointSettings, tables: dict[str, pl.DataFrame], controls_in_force: pl.DataFrame,
-            firms: pl.DataFrame):
-    """Per present partition and horizon (short run first): a :class:`Setup`."""
+def _setups(context, settings: ChokepointSettings, staged: dict[str, pl.DataFrame]):
+    """Per present partition and horizon (short run first): a :class:`Setup`, from the
+    staged inputs of :data:`INS` as the asset received them."""
+    tables, controls_in_force, firms = network_inputs(staged)
     keys, _ = present_keys(context, settings)
     for key in keys:
         scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
@@ -74,13 +75,6 @@ def _empty(schema: dict) -> pl.DataFrame:
     return with_horizon_first(pl.DataFrame(schema={**schema, "horizon": pl.String}))
 
 
-def _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
-            compute_sourcing) -> dict[str, pl.DataFrame]:
-    return {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
-            "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
-            "compute_sourcing": compute_sourcing}
-
-
 @dg.asset(
     key_prefix="analytics", group_name=GROUP, kinds=KINDS, owners=OWNERS, ins=INS, deps=GATE,
     metadata=PARTITION_EXPR, **PARTITIONED_ASSET,
@@ -90,15 +84,10 @@ def _tables(countries, input_types, recipes, capacities, producers, short_run_ru
                  "defectors the best next placement within budget marginal to the baseline. Grain: one row per "
                  "(scenario, horizon, actor)."),
 )
-def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
-                    input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
-                    producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
-                    compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame,
-                    firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSettings,
+                    **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     parts = [_empty(BASELINE_EFFECT_SCHEMA)]
-    tables = _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
-                     compute_sourcing)
-    for one in _setups(context, settings, tables, controls_in_force, firms):
+    for one in _setups(context, settings, staged):
         parts.append(one.keyed(baseline_effect_table(one.network, one.scenario, one.baseline,
                                                      capability=one.capability, solver=one.solver,
                                                      time_limit=one.time_limit)))
@@ -117,18 +106,14 @@ def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSetti
                  "output (its fabrication-stage producers' most output, all uses). Grain: one row "
                  "per (scenario, horizon, defector, counter_control, signatory)."),
 )
-def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
-                        input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
-                        producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
-                        compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame,
-                        firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointSettings,
+                        **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     parts = [_empty(COUNTER_CHOKEPOINTS_SCHEMA)]
-    tables = _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
-                     compute_sourcing)
-    for one in _setups(context, settings, tables, controls_in_force, firms):
+    for one in _setups(context, settings, staged):
         parts.append(one.keyed(counter_chokepoints_table(one.network, one.scenario, one.baseline,
                                                          capability=one.capability,
-                                                         chip_inputs=inputs_of_stages(input_types, CHIP_OUTPUT_STAGES))))
+                                                         chip_inputs=inputs_of_stages(staged["input_types"],
+                                                                                      CHIP_OUTPUT_STAGES))))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") == 1).select(
         "scenario", "horizon", "defector", "signatory", "counter_control", "loss"), limit=20, rows=frame.height))
@@ -154,15 +139,10 @@ def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointS
     **PARTITIONED_ASSET,
 )
 def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: ChokepointSettings,
-                               countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
-                               capacities: pl.DataFrame, producers: pl.DataFrame, short_run_rules: pl.DataFrame,
-                               qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame,
-                               controls_in_force: pl.DataFrame, firms: pl.DataFrame, deterrence: pl.DataFrame):
+                               deterrence: pl.DataFrame, **staged: pl.DataFrame):
     frames = {"retaliation": [_empty(RETALIATION_SCHEMA)],
               "equilibria_retaliation": [_empty(EQUILIBRIA_RETALIATION_SCHEMA)]}
-    tables = _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
-                     compute_sourcing)
-    for one in _setups(context, settings, tables, controls_in_force, firms):
+    for one in _setups(context, settings, staged):
         # The coalition's placements of the same partition and horizon.
         placed = deterrence.filter((pl.col("scenario") == one.key) & (pl.col("horizon") == one.horizon))
         analysis = retaliation_analysis(one.network, one.scenario, one.baseline, placed, capability=one.capability,
@@ -191,15 +171,10 @@ def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: Chok
                  "for that defector alone) and whether verification deters that defector more cheaply than "
                  "sanctions. Grain: one row per (scenario, horizon, mechanism, actor)."),
 )
-def verification(context: dg.AssetExecutionContext, settings: ChokepointSettings, countries: pl.DataFrame,
-                 input_types: pl.DataFrame, recipes: pl.DataFrame, capacities: pl.DataFrame,
-                 producers: pl.DataFrame, short_run_rules: pl.DataFrame, qualifications: pl.DataFrame,
-                 compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame,
-                 firms: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def verification(context: dg.AssetExecutionContext, settings: ChokepointSettings,
+                 **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     parts = [_empty(VERIFICATION_SCHEMA)]
-    tables = _tables(countries, input_types, recipes, capacities, producers, short_run_rules, qualifications,
-                     compute_sourcing)
-    for one in _setups(context, settings, tables, controls_in_force, firms):
+    for one in _setups(context, settings, staged):
         parts.append(one.keyed(verification_table(one.network, one.scenario, capability=one.capability,
                                                   solver=one.solver, time_limit=one.time_limit,
                                                   baseline_closed=one.baseline.closed)))
