@@ -13,23 +13,14 @@ from polars.testing import assert_frame_equal
 
 from chokepoint.analyses.chokepoints import control_leverage_table
 from chokepoint.analyses.placements import catalogue_arrays, placement_models
-from chokepoint.inputs.controls_in_force import read_controls_in_force
-from chokepoint.inputs.scenario import load_scenario
-from chokepoint.model.baseline import baseline_placement
-from chokepoint.model.build import network_from_tables
 from chokepoint.model.controls import control_route_masks
-from optimization.capability import CapabilityModel
-from tests.conftest import DATA
 from tests.support.oracles import plain_capability
+from tests.support.status_quo import status_quo_setup
 
 
 @pytest.fixture(scope="module")
 def setup(reference):
-    scenario = load_scenario(DATA / "scenarios" / "status_quo.toml")
-    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
-                                  reference.capacities, scenario)
-    baseline = baseline_placement(network, scenario, read_controls_in_force(DATA / "reference" / "controls_in_force.csv"))
-    return scenario, network, baseline, CapabilityModel(network, solver="HIGHS", time_limit=60)
+    return status_quo_setup(reference)
 
 
 def test_single_control_leverage_is_marginal(setup):

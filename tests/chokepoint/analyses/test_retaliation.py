@@ -14,14 +14,11 @@ import pytest
 
 from chokepoint.analyses.placements import catalogue_arrays
 from chokepoint.analyses.retaliation import counter_catalogue, counter_chokepoints_table, retaliation_analysis
-from chokepoint.inputs.controls_in_force import read_controls_in_force
 from chokepoint.inputs.scenario import load_scenario
-from chokepoint.model.baseline import baseline_placement
-from chokepoint.model.build import network_from_tables
 from graph.network import PRODUCER
-from optimization.capability import CapabilityModel
 from tests.conftest import DATA
 from tests.support.oracles import plain_capability
+from tests.support.status_quo import status_quo_setup
 
 
 #: A smaller coalition keeps the brute force short: two signatories, the status_quo defectors.
@@ -35,10 +32,7 @@ def setup(reference):
     signatory_countries = {m for a in actors if a.signatory for m in a.members}
     scenario = dataclasses.replace(full, actors=actors, placements=(), controls=tuple(
         c for c in full.controls if c.destination in KEEP and c.jurisdiction in signatory_countries))
-    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
-                                  reference.capacities, scenario)
-    baseline = baseline_placement(network, scenario, read_controls_in_force(DATA / "reference" / "controls_in_force.csv"))
-    return scenario, network, baseline, CapabilityModel(network, solver="HIGHS", time_limit=60)
+    return status_quo_setup(reference, scenario)
 
 
 def _deterrence_rows(scenario, placements: dict[str, list[str]]) -> pl.DataFrame:

@@ -11,24 +11,15 @@ import pytest
 
 from chokepoint.analyses.placements import placement_models
 from chokepoint.analyses.verification import verification_table
-from chokepoint.inputs.controls_in_force import read_controls_in_force
-from chokepoint.inputs.scenario import load_scenario
-from chokepoint.model.baseline import baseline_placement
-from chokepoint.model.build import network_from_tables
-from optimization.capability import CapabilityModel
 from optimization.deter_all import DeterAllModel, detection_with
-from tests.conftest import DATA
+from tests.support.status_quo import status_quo_setup
 
 pytestmark = pytest.mark.slow     # ~40 s: 2 + 2·D MILPs with every defector's dual block
 
 
 @pytest.fixture(scope="module")
 def setup(reference):
-    scenario = load_scenario(DATA / "scenarios" / "status_quo.toml")
-    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
-                                  reference.capacities, scenario)
-    baseline = baseline_placement(network, scenario, read_controls_in_force(DATA / "reference" / "controls_in_force.csv"))
-    capability = CapabilityModel(network, solver="HIGHS", time_limit=60)
+    scenario, network, baseline, capability = status_quo_setup(reference)
     frame = verification_table(network, scenario, capability=capability, solver="HIGHS", time_limit=60,
                                baseline_closed=baseline.closed)
     return scenario, network, baseline, capability, frame
