@@ -188,8 +188,9 @@ def baseline_effect_table(network: SupplyNetwork, scenario: Scenario, baseline: 
 
 def chip_output_weights(network: SupplyNetwork, members, chip_inputs) -> np.ndarray | None:
     """Weights of a country group's chip output: each producer of a ``chip_inputs`` type in
-    ``members`` weighs 1 / the group's capacity of that type, so the group's full output is
-    one per type it makes. None when it makes none of them."""
+    ``members`` weighs 1 / (the group's capacity of that type × the number of such types it
+    makes), so the weighted output is the mean share of its own capacity per type and its
+    full output is 1. None when it makes none of them."""
     countries = np.array([network.countries.index(c) for c in members if c in network.countries], dtype=np.int64)
     weights = np.zeros(network.num_nodes)
     for name in chip_inputs:
@@ -200,7 +201,8 @@ def chip_output_weights(network: SupplyNetwork, members, chip_inputs) -> np.ndar
                                & (network.node_capacity > 0))
         if nodes.size:
             weights[nodes] = 1.0 / network.node_capacity[nodes].sum()
-    return weights if weights.any() else None
+    types = np.unique(network.node_input[weights > 0]).size
+    return weights / types if types else None
 
 
 def counter_chokepoints_table(network: SupplyNetwork, scenario: Scenario, baseline: BaselinePlacement, *,
@@ -226,20 +228,18 @@ def counter_chokepoints_table(network: SupplyNetwork, scenario: Scenario, baseli
                     for who, sink in signatories}
     chips_before = {sink: None if chip_weights[sink] is None else
                     capability.solve_weighted(chip_weights[sink], open_before, label=f"chip output of {who}").value
-                    / _types(network, chip_weights[sink]) for who, sink in signatories}
+                    for who, sink in signatories}
     rows = []
     for defector in scenario.defectors:
         catalogue = counter_catalogue(network, scenario, defector.id)
         for p, control_id in enumerate(catalogue.ids):
-            closed = baseline.closed | catalogue.closes[p]
+            open_after = (~(baseline.closed | catalogue.closes[p])).astype(np.float64)
             for signatory, sink in signatories:
-                after = capability.solve(sink, (~closed).astype(np.float64)).value if before[sink] > 0 else 0.0
+                after = capability.solve(sink, open_after).value if before[sink] > 0 else 0.0
                 chips, chips_after = chips_before[sink], None
                 if chips is not None:
-                    weights = chip_weights[sink]
-                    chips_after = (capability.solve_weighted(weights, (~closed).astype(np.float64),
-                                                             label=f"chip output of {signatory}").value
-                                   / _types(network, weights)) if chips > 0 else 0.0
+                    chips_after = 0.0 if chips <= 0 else capability.solve_weighted(
+                        chip_weights[sink], open_after, label=f"chip output of {signatory}").value
                 rows.append({"scenario": scenario.name, "baseline": baseline.name, "defector": defector.id,
                              "counter_control": control_id, "input_id": catalogue.inputs[p],
                              "defector_share": float(catalogue.shares[p]),
@@ -251,11 +251,6 @@ def counter_chokepoints_table(network: SupplyNetwork, scenario: Scenario, baseli
     frame = pl.DataFrame(rows, schema={k: v for k, v in COUNTER_CHOKEPOINTS_SCHEMA.items() if k != "rank"})
     return frame.with_columns(pl.col("loss").rank("ordinal", descending=True).over("defector", "signatory")
                               .cast(pl.Int64).alias("rank")).sort("defector", "signatory", "rank")
-
-
-def _types(network: SupplyNetwork, weights: np.ndarray) -> int:
-    """Number of input types with a weighted producer (the full chip output's value)."""
-    return int(np.unique(network.node_input[weights > 0]).size)
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,7 @@ def made_with(network: SupplyNetwork, jurisdiction: int, tool_inputs) -> np.ndar
     -----
     One breadth-first sweep over routes, O(N + E) numpy work per level of the DAG.
     """
-    tools = np.zeros(len(network.inputs), dtype=bool)
-    tools[[network.inputs.index(k) for k in tool_inputs if k in network.inputs]] = True
+    tools = _tool_types(network, tool_inputs)
     producer = network.node_kind == PRODUCER
     src, dst = network.edge_src, network.edge_dst
     from_jurisdiction = producer[src] & (network.node_country[src] == jurisdiction) & tools[network.edge_input]
@@ -53,6 +52,11 @@ def made_with(network: SupplyNetwork, jurisdiction: int, tool_inputs) -> np.ndar
         step = np.isin(src, frontier) & producer[dst] & ~tainted[dst]
         frontier = np.unique(dst[step])
     return tainted
+
+
+def _tool_types(network: SupplyNetwork, tool_inputs) -> np.ndarray:
+    """Flag per input type of the network: is it one of ``tool_inputs``."""
+    return np.isin(np.asarray(network.inputs, dtype=object), list(tool_inputs))
 
 
 def tool_origin(network: SupplyNetwork, tool_inputs) -> np.ndarray:
@@ -69,10 +73,8 @@ def tool_origin(network: SupplyNetwork, tool_inputs) -> np.ndarray:
     country that supplies no tool input costs one vector test.
     """
     origin = np.zeros((network.num_nodes, len(network.countries)), dtype=bool)
-    tools = np.zeros(len(network.inputs), dtype=bool)
-    tools[[network.inputs.index(k) for k in tool_inputs if k in network.inputs]] = True
     src = network.edge_src
-    tool_route = (network.node_kind[src] == PRODUCER) & tools[network.edge_input]
+    tool_route = (network.node_kind[src] == PRODUCER) & _tool_types(network, tool_inputs)[network.edge_input]
     for country in np.unique(network.node_country[src[tool_route]]):
         origin[:, country] = made_with(network, int(country), tool_inputs)
     return origin

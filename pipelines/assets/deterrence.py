@@ -76,21 +76,21 @@ def _solver(settings: ChokepointSettings, scenario: Scenario) -> tuple[str, floa
     return settings.solver_for(scenario), settings.time_limit_for(scenario)
 
 
-def _keyed(frame: pl.DataFrame, key: str, horizon: str, baseline: str) -> pl.DataFrame:
-    # The partition key (file stem) is the scenario column, whatever the file's `name` says.
-    return _baseline_after_horizon(with_horizon_first(frame.with_columns(
-        pl.lit(key).alias("scenario"), pl.lit(horizon).alias("horizon"), pl.lit(baseline).alias("baseline"))))
-
-
-def _empty(schema: dict) -> pl.DataFrame:
-    return _baseline_after_horizon(with_horizon_first(pl.DataFrame(
-        schema={**schema, "horizon": pl.String, "baseline": pl.String})))
-
-
-def _baseline_after_horizon(frame: pl.DataFrame) -> pl.DataFrame:
+def keyed(frame: pl.DataFrame, key: str, horizon: str, baseline: str | None = None) -> pl.DataFrame:
+    """``frame`` of one partition and horizon with its ``scenario`` (the partition key, the
+    file stem, whatever the file's `name` says) and ``horizon`` first, and — when given —
+    ``baseline`` right after them."""
+    frame = with_horizon_first(frame.with_columns(pl.lit(key).alias("scenario"), pl.lit(horizon).alias("horizon")))
+    if baseline is None:
+        return frame
     rest = [c for c in frame.columns if c != "baseline"]
     at = rest.index("horizon") + 1
-    return frame.select(*rest[:at], "baseline", *rest[at:])
+    return frame.with_columns(pl.lit(baseline).alias("baseline")).select(*rest[:at], "baseline", *rest[at:])
+
+
+def empty(schema: dict, *, with_baseline: bool = False) -> pl.DataFrame:
+    """An empty table of ``schema`` with the columns :func:`keyed` adds."""
+    return keyed(pl.DataFrame(schema=schema), "", "", "" if with_baseline else None)
 
 
 def network_inputs(staged: dict[str, pl.DataFrame]) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, pl.DataFrame]:
@@ -143,7 +143,8 @@ def marginal_to(baseline: BaselinePlacement):
 )
 def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointSettings, **staged: pl.DataFrame):
     tables, controls_in_force, firms = network_inputs(staged)
-    frames: dict[str, list[pl.DataFrame]] = {name: [_empty(schema)] for name, schema in SCHEMAS.items()}
+    frames: dict[str, list[pl.DataFrame]] = {name: [empty(schema, with_baseline=True)]
+                                             for name, schema in SCHEMAS.items()}
     keys, missing = present_keys(context, settings)
     for key in keys:
         scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
@@ -152,7 +153,7 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
             analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=horizon,
                                           baseline_closed=marginal_to(baseline))
             for name in frames:
-                frames[name].append(_keyed(getattr(analysis, name), key, horizon, baseline.name))
+                frames[name].append(keyed(getattr(analysis, name), key, horizon, baseline.name))
     out = {name: pl.concat(parts, how="vertical") for name, parts in frames.items()}
     margins = out["deterrence"].filter(pl.col("candidate_defector") & pl.col("placement_kind").is_in(
         ["none", "optimal", "deter_all"]) & (pl.col("horizon") == HORIZONS[0])).with_columns(
@@ -185,7 +186,7 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
 def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                 **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     tables, controls_in_force, firms = network_inputs(staged)
-    parts = [_empty(RECRUITMENT_SCHEMA)]
+    parts = [empty(RECRUITMENT_SCHEMA, with_baseline=True)]
     keys, _ = present_keys(context, settings)
     for key in keys:
         scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
@@ -194,7 +195,7 @@ def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings,
             table = recruitment_table(network, scenario, solver=solver, time_limit=time_limit,
                                       capability=CapabilityModel(network, solver="HIGHS", time_limit=time_limit),
                                       baseline_closed=marginal_to(baseline))
-            parts.append(_keyed(table, key, horizon, baseline.name))
+            parts.append(keyed(table, key, horizon, baseline.name))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 5).select(
         "scenario", "horizon", "rank", "country", "defector", "leverage_before", "leverage_after", "leverage_gain"),

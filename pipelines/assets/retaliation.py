@@ -14,6 +14,7 @@ baseline (``status_quo``: the controls in force on ``[baseline] as_of``), and ev
 
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import dagster as dg
 import polars as pl
@@ -24,10 +25,10 @@ from chokepoint.analyses.retaliation import (BASELINE_EFFECT_SCHEMA, COUNTER_CHO
 from chokepoint.analyses.verification import VERIFICATION_SCHEMA, verification_table
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.model.baseline import BaselinePlacement
-from chokepoint.model.build import CHIP_OUTPUT_STAGES, inputs_of_stages, with_horizon_first
+from chokepoint.model.build import CHIP_OUTPUT_STAGES, inputs_of_stages
 from optimization.capability import CapabilityModel
-from pipelines.assets.deterrence import (BASELINE_INS, GATE, STAGED, horizon_baselines, network_inputs,
-                                         partition_scenario, present_keys)
+from pipelines.assets.deterrence import (BASELINE_INS, GATE, STAGED, empty, horizon_baselines, keyed,
+                                         network_inputs, partition_scenario, present_keys)
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
@@ -48,14 +49,19 @@ class Setup:
     scenario: Scenario
     network: SupplyNetwork
     baseline: BaselinePlacement
-    capability: CapabilityModel
     solver: str
     time_limit: float
 
+    @cached_property
+    def capability(self) -> CapabilityModel:
+        """The horizon's capability LP, built on first use (verification of a scenario
+        without mechanisms never needs it)."""
+        return CapabilityModel(self.network, solver="HIGHS", time_limit=self.time_limit)
+
     def keyed(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with this partition's key as ``scenario`` and this horizon."""
-        return with_horizon_first(frame.with_columns(pl.lit(self.key).alias("scenario"),
-                                                     pl.lit(self.horizon).alias("horizon")))
+        """``frame`` with this partition's key as ``scenario`` and this horizon (the analyses
+        write their own ``baseline`` column)."""
+        return keyed(frame, self.key, self.horizon)
 
 
 def _setups(context, settings: ChokepointSettings, staged: dict[str, pl.DataFrame]):
@@ -67,12 +73,7 @@ def _setups(context, settings: ChokepointSettings, staged: dict[str, pl.DataFram
         scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
         solver, time_limit = settings.solver_for(scenario), settings.time_limit_for(scenario)
         for horizon, network, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
-            yield Setup(key, horizon, scenario, network, baseline,
-                        CapabilityModel(network, solver="HIGHS", time_limit=time_limit), solver, time_limit)
-
-
-def _empty(schema: dict) -> pl.DataFrame:
-    return with_horizon_first(pl.DataFrame(schema={**schema, "horizon": pl.String}))
+            yield Setup(key, horizon, scenario, network, baseline, solver, time_limit)
 
 
 @dg.asset(
@@ -86,7 +87,7 @@ def _empty(schema: dict) -> pl.DataFrame:
 )
 def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                     **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [_empty(BASELINE_EFFECT_SCHEMA)]
+    parts = [empty(BASELINE_EFFECT_SCHEMA)]
     for one in _setups(context, settings, staged):
         parts.append(one.keyed(baseline_effect_table(one.network, one.scenario, one.baseline,
                                                      capability=one.capability, solver=one.solver,
@@ -108,12 +109,11 @@ def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSetti
 )
 def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                         **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [_empty(COUNTER_CHOKEPOINTS_SCHEMA)]
+    parts = [empty(COUNTER_CHOKEPOINTS_SCHEMA)]
+    chip_inputs = inputs_of_stages(staged["input_types"], CHIP_OUTPUT_STAGES)
     for one in _setups(context, settings, staged):
         parts.append(one.keyed(counter_chokepoints_table(one.network, one.scenario, one.baseline,
-                                                         capability=one.capability,
-                                                         chip_inputs=inputs_of_stages(staged["input_types"],
-                                                                                      CHIP_OUTPUT_STAGES))))
+                                                         capability=one.capability, chip_inputs=chip_inputs)))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") == 1).select(
         "scenario", "horizon", "defector", "signatory", "counter_control", "loss"), limit=20, rows=frame.height))
@@ -140,8 +140,8 @@ def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointS
 )
 def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                                deterrence: pl.DataFrame, **staged: pl.DataFrame):
-    frames = {"retaliation": [_empty(RETALIATION_SCHEMA)],
-              "equilibria_retaliation": [_empty(EQUILIBRIA_RETALIATION_SCHEMA)]}
+    frames = {"retaliation": [empty(RETALIATION_SCHEMA)],
+              "equilibria_retaliation": [empty(EQUILIBRIA_RETALIATION_SCHEMA)]}
     for one in _setups(context, settings, staged):
         # The coalition's placements of the same partition and horizon.
         placed = deterrence.filter((pl.col("scenario") == one.key) & (pl.col("horizon") == one.horizon))
@@ -173,7 +173,7 @@ def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: Chok
 )
 def verification(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                  **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [_empty(VERIFICATION_SCHEMA)]
+    parts = [empty(VERIFICATION_SCHEMA)]
     for one in _setups(context, settings, staged):
         parts.append(one.keyed(verification_table(one.network, one.scenario, capability=one.capability,
                                                   solver=one.solver, time_limit=one.time_limit,
