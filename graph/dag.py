@@ -6,7 +6,7 @@ import numpy as np
 
 from graph.gt import gt, graph_from_arrays
 
-__all__ = ["topological_order", "find_cycle"]
+__all__ = ["topological_order", "find_cycle", "upstream_of"]
 
 
 def topological_order(num_vertices: int, src, dst) -> np.ndarray:
@@ -74,3 +74,43 @@ def find_cycle(num_vertices: int, src, dst) -> list[int]:
         node = successor[node]
     cycle = path[seen[node]:]
     return cycle + [cycle[0]]
+
+
+def upstream_of(num_vertices: int, src, dst, targets) -> np.ndarray:
+    """Vertices from which some target can be reached (the targets included).
+
+    Parameters
+    ----------
+    num_vertices : int
+    src, dst : array_like of int
+        Directed edges.
+    targets : array_like of int
+        Vertex indices.
+
+    Returns
+    -------
+    numpy.ndarray of bool, length ``num_vertices``
+
+    Raises
+    ------
+    ValueError
+        If a target or an edge end lies outside ``0 .. num_vertices - 1``.
+
+    Notes
+    -----
+    O(V + E): one graph-tool out-component search on the reversed graph from an added
+    vertex joined to every target.
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    targets = np.unique(np.asarray(targets, dtype=np.int64))
+    for name, ids in (("targets", targets), ("edge ends", np.concatenate([src.ravel(), dst.ravel()]))):
+        if ids.size and (ids.min() < 0 or ids.max() >= num_vertices):
+            raise ValueError(f"{name} must lie in 0 .. {num_vertices - 1}")
+    if targets.size == 0:
+        return np.zeros(num_vertices, dtype=bool)
+    root = num_vertices
+    graph = graph_from_arrays(num_vertices + 1, np.concatenate([dst, np.full(targets.size, root)]),
+                              np.concatenate([src, targets]))
+    reached = np.asarray(gt.topology.label_out_component(graph, graph.vertex(root)).a, dtype=bool)
+    return reached[:num_vertices]

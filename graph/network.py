@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graph.dag import upstream_of
 from graph.gt import gt, graph_from_arrays
 
 __all__ = [
@@ -138,6 +139,16 @@ class SupplyNetwork:
         such as the sink of a max-flow instance)."""
         actor = int(self.node_actor[sink])
         return self if actor < 0 else self.for_actor(actor)
+
+    def routes_reaching(self, sinks) -> np.ndarray:
+        """Routes on some path to one of ``sinks`` (boolean mask of length E).
+
+        Only these routes can carry flow that ends in those sinks, so a capability of the
+        sinks depends on which of them are open and on no other route (see
+        :mod:`optimization.capability`: shipping less than is made is always allowed).
+        O(N + E) (:func:`graph.dag.upstream_of`).
+        """
+        return upstream_of(self.num_nodes, self.edge_src, self.edge_dst, sinks)[self.edge_dst]
 
     def edge_requirement(self) -> np.ndarray:
         """For each edge, the requirement row it serves (-1 if its target needs no such input)."""

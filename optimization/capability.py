@@ -119,6 +119,8 @@ class CapabilityModel:
         constraints = [c for c in (self.c_capacity, self.c_out, self.c_need, self.c_route) if c is not None]
         self.problem = require_dpp(cp.Problem(cp.Maximize(self.weights @ self.y), constraints), "capability LP")
         self._dual = None
+        self._memo: dict = {}
+        self._reaching: dict[bytes, np.ndarray] = {}
 
     def route_bound(self, sink: int) -> np.ndarray:
         """Data-derived bound ``M_e`` on each route's flow for the actor of ``sink``
@@ -171,6 +173,41 @@ class CapabilityModel:
         weights[sink] = 1.0
         return self._solve(weights, self.route_bound(sink), net.for_sink(sink).node_capacity[self._cap_index],
                            route_open, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
+
+    def solve_closed(self, sink: int, closed: np.ndarray, *, memo: dict | None = None) -> CapabilityResult:
+        """:meth:`solve` with the ``closed`` routes shut, memoised.
+
+        The memo (``memo``, default the model's own) is keyed by the closed routes on some
+        path to ``sink`` only (:meth:`graph.network.SupplyNetwork.routes_reaching`): the LP's
+        optimum does not depend on the others (shipping less than is made is allowed, so
+        the flow into nodes that cannot reach ``sink`` can be set to zero), and placements
+        that differ only where no flow to ``sink`` can pass share one solve.
+        """
+        sink = int(sink)
+        closed = np.asarray(closed, dtype=bool)
+        key = (sink, np.packbits(closed & self._routes_reaching(np.array([sink]))).tobytes())
+        memo = self._memo if memo is None else memo
+        if key not in memo:
+            memo[key] = self.solve(sink, (~closed).astype(np.float64))
+        return memo[key]
+
+    def solve_weighted_closed(self, weights: np.ndarray, closed: np.ndarray, *,
+                              label: str = "weighted production LP") -> CapabilityResult:
+        """:meth:`solve_weighted` with the ``closed`` routes shut, memoised as in
+        :meth:`solve_closed` by the closed routes on some path to a node of positive weight."""
+        weights = np.asarray(weights, dtype=np.float64)
+        closed = np.asarray(closed, dtype=bool)
+        reaching = self._routes_reaching(np.flatnonzero(weights > 0))
+        key = ("weighted", weights.tobytes(), np.packbits(closed & reaching).tobytes())
+        if key not in self._memo:
+            self._memo[key] = self.solve_weighted(weights, (~closed).astype(np.float64), label=label)
+        return self._memo[key]
+
+    def _routes_reaching(self, targets: np.ndarray) -> np.ndarray:
+        key = np.asarray(targets, dtype=np.int64).tobytes()
+        if key not in self._reaching:
+            self._reaching[key] = self.network.routes_reaching(targets)
+        return self._reaching[key]
 
     def solve_weighted(self, weights: np.ndarray, route_open: np.ndarray | None = None, *,
                        label: str = "weighted production LP") -> CapabilityResult:

@@ -370,11 +370,9 @@ class InterdictionModel:
         return float(shares.mean() if self.aggregate == "mean" else shares.max())
 
     def capability_after(self, sink: int, closed: np.ndarray):
-        """Capability LP of ``sink`` with ``closed`` routes shut (memoised, shareable)."""
-        key = (int(sink), np.packbits(closed).tobytes())
-        if key not in self._lp_cache:
-            self._lp_cache[key] = self.capability.solve(int(sink), (~closed).astype(np.float64))
-        return self._lp_cache[key]
+        """Capability LP of ``sink`` with ``closed`` routes shut (memoised in the shareable
+        ``lp_cache``, keyed as :meth:`optimization.capability.CapabilityModel.solve_closed` does)."""
+        return self.capability.solve_closed(sink, closed, memo=self._lp_cache)
 
     def evaluate(self, chosen_mask: np.ndarray) -> tuple[float, list]:
         """Exact objective of a placement and the capability LP result of each sink."""

@@ -219,27 +219,29 @@ def counter_chokepoints_table(network: SupplyNetwork, scenario: Scenario, baseli
 
     Notes
     -----
-    Two LPs per (defector, counter-control, signatory): its capability and its chip output.
+    At most two LPs per (defector, counter-control, signatory): its capability and its chip
+    output, each skipped (memoised) where the counter-control closes no route on a path to
+    the signatory's sink or fabs (:meth:`optimization.capability.CapabilityModel.solve_closed`).
     """
     signatories = _signatories(network, scenario)
-    open_before = (~baseline.closed).astype(np.float64)
-    before = {sink: capability.solve(sink, open_before).value for _, sink in signatories}
+    before = {sink: capability.solve_closed(sink, baseline.closed).value for _, sink in signatories}
     chip_weights = {sink: chip_output_weights(network, scenario.actor(who).members, chip_inputs)
                     for who, sink in signatories}
     chips_before = {sink: None if chip_weights[sink] is None else
-                    capability.solve_weighted(chip_weights[sink], open_before, label=f"chip output of {who}").value
+                    capability.solve_weighted_closed(chip_weights[sink], baseline.closed,
+                                                     label=f"chip output of {who}").value
                     for who, sink in signatories}
     rows = []
     for defector in scenario.defectors:
         catalogue = counter_catalogue(network, scenario, defector.id)
         for p, control_id in enumerate(catalogue.ids):
-            open_after = (~(baseline.closed | catalogue.closes[p])).astype(np.float64)
+            closed_after = baseline.closed | catalogue.closes[p]
             for signatory, sink in signatories:
-                after = capability.solve(sink, open_after).value if before[sink] > 0 else 0.0
+                after = capability.solve_closed(sink, closed_after).value if before[sink] > 0 else 0.0
                 chips, chips_after = chips_before[sink], None
                 if chips is not None:
-                    chips_after = 0.0 if chips <= 0 else capability.solve_weighted(
-                        chip_weights[sink], open_after, label=f"chip output of {signatory}").value
+                    chips_after = 0.0 if chips <= 0 else capability.solve_weighted_closed(
+                        chip_weights[sink], closed_after, label=f"chip output of {signatory}").value
                 rows.append({"scenario": scenario.name, "baseline": baseline.name, "defector": defector.id,
                              "counter_control": control_id, "input_id": catalogue.inputs[p],
                              "defector_share": float(catalogue.shares[p]),
@@ -293,7 +295,8 @@ def retaliation_analysis(network: SupplyNetwork, scenario: Scenario, baseline: B
     With retaliation as a move the defector anticipates that a non-credible sanction is
     not imposed: its leverage becomes ``L_d · credible``, ``margin_with_retaliation =
     p·V·L·credible + B − G``, and the race game is solved again with those leverages.
-    One MILP per (distinct closed-route set of a placement, defector), P ≤ number of inputs + 1
+    One MILP per (defector, distinct set of a placement's closed routes on a path to a
+    signatory's sink), P ≤ number of inputs + 1
     binaries.
     """
     settings = scenario.retaliation
@@ -305,6 +308,8 @@ def retaliation_analysis(network: SupplyNetwork, scenario: Scenario, baseline: B
                   .agg(pl.col("placement_kind").first(), pl.col("controls").first(), pl.col("placement_cost").first(),
                        pl.col("within_budget").first(), pl.col("actor"), pl.col("leverage"), pl.col("margin")))
     counters = {d.id: counter_catalogue(network, scenario, d.id) for d in scenario.defectors}
+    # The MILP's objective depends only on routes on some path to a signatory's sink.
+    reaching = network.routes_reaching([sink for _, sink in signatories])
     lp_cache: dict = {}
     solved: dict[tuple, tuple] = {}
     rows, equilibria = [], []
@@ -317,8 +322,9 @@ def retaliation_analysis(network: SupplyNetwork, scenario: Scenario, baseline: B
         credible: dict[str, bool] = {}
         for defector in scenario.defectors:
             counter = counters[defector.id]
-            # Placements closing the same routes (often `optimal` and an analyst's) share one solve.
-            key = (defector.id, np.packbits(closed).tobytes())
+            # Placements closing the same routes towards the signatories (often `optimal` and an
+            # analyst's, or placements that differ only on routes into the defector) share one solve.
+            key = (defector.id, np.packbits(closed & reaching).tobytes())
             if key not in solved:
                 model = InterdictionModel(network, [sink for _, sink in signatories], counter.closes, counter.cost,
                                           aggregate="mean", solver=solver, time_limit=time_limit,

@@ -45,7 +45,8 @@ def verification_table(network: SupplyNetwork, scenario: Scenario, *, capability
     A defector is *deterrable* by sanctions alone when ``p_d L̄_d ≥ need_d`` and with
     verification when ``p_d(all) L̄_d ≥ need_d``, ``L̄_d`` the leverage of every control (or
     of the best placement within the collateral cap). Costs are not capped by the scenario
-    budget (``within_budget`` says whether they fit). 2 + 2·D MILPs for D defectors.
+    budget (``within_budget`` says whether they fit). 2 MILPs over all D defectors, and up to
+    2·D over one defector each (on that defector's own model).
     """
     mechanisms = scenario.verification
     defectors = list(scenario.defectors)
@@ -69,21 +70,24 @@ def verification_table(network: SupplyNetwork, scenario: Scenario, *, capability
     # need = −inf: already deterred (G ≤ B); +inf: no sanction deters (V = 0 < G − B).
     by_sanctions = (p0 * ceiling >= need - 1e-9) & ~np.isposinf(need)
     with_verification = (p_max * ceiling >= need - 1e-9) & ~np.isposinf(need)
-    sanctions = DeterVerifyModel(model, np.zeros(0), np.zeros((0, len(defectors))))
-    joint = DeterVerifyModel(model, cost, coverage)
-
     def solve(deter: DeterVerifyModel, targeted: np.ndarray) -> DeterVerifyResult:
         return deter.solve(p0, np.where(targeted, need, -math.inf), time_limit=time_limit)
 
-    all_sanctions = solve(sanctions, by_sanctions)
-    all_joint = solve(joint, with_verification)
+    def solve_alone(k: int, mechanism_cost: np.ndarray) -> DeterVerifyResult:
+        # One defector's target on its own model: the other defectors' dual blocks would
+        # constrain nothing (their need is -inf) but triple the MILP.
+        alone = DeterVerifyModel(models[defectors[k].id], mechanism_cost, coverage[:mechanism_cost.size, [k]])
+        return alone.solve(p0[[k]], need[[k]], time_limit=time_limit)
+
+    no_mechanism = np.zeros(0)
+    all_sanctions = solve(DeterVerifyModel(model, no_mechanism, np.zeros((0, len(defectors)))), by_sanctions)
+    all_joint = solve(DeterVerifyModel(model, cost, coverage), with_verification)
     chosen_all = np.zeros(len(mechanisms), dtype=bool)
     chosen_all[all_joint.mechanisms] = True
     rows = []
     for k, actor in enumerate(defectors):
-        alone = np.arange(len(defectors)) == k
-        only_sanctions = solve(sanctions, alone & by_sanctions) if by_sanctions[k] else None
-        only_joint = solve(joint, alone & with_verification) if with_verification[k] else None
+        only_sanctions = solve_alone(k, no_mechanism) if by_sanctions[k] else None
+        only_joint = solve_alone(k, cost) if with_verification[k] else None
         chosen_alone = np.zeros(len(mechanisms), dtype=bool)
         if only_joint is not None and only_joint.feasible:
             chosen_alone[only_joint.mechanisms] = True

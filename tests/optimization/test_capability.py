@@ -181,3 +181,35 @@ def test_bad_route_open_vector_is_rejected():
     model = CapabilityModel(five_node_and_example())
     with pytest.raises(ValueError, match="route_open"):
         model.solve(model.network.sink_of(0), np.ones(2))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_memo_keyed_by_routes_towards_the_target_gives_the_independent_optimum(seed):
+    """Closing routes that cannot reach the target changes nothing: ``solve_closed`` returns
+    the memoised result for them, and every value equals the plain LP with exactly those
+    routes closed."""
+    network = random_and_or_network(seed, n=16)
+    model = CapabilityModel(network)
+    rng = np.random.default_rng(300 + seed)
+    target = int(rng.integers(network.num_nodes // 2, network.num_nodes))  # the sink or an intermediate node
+    towards = network.routes_reaching([target])
+    weights = np.zeros(network.num_nodes)
+    weights[rng.choice(network.num_nodes, size=3, replace=False)] = rng.uniform(0.5, 2.0, size=3)
+    towards_weighted = network.routes_reaching(np.flatnonzero(weights))
+    hits = 0
+    for _ in range(6):
+        closed = rng.random(network.num_edges) < 0.25
+        first = model.solve_closed(target, closed)
+        elsewhere = closed | (~towards & (rng.random(network.num_edges) < 0.7))
+        again = model.solve_closed(target, elsewhere)
+        hits += again is first and bool((elsewhere != closed).any())
+        for routes in (closed, elsewhere):
+            assert model.solve_closed(target, routes).value == pytest.approx(
+                plain_lp_capability(network, target, ~routes), rel=1e-7, abs=1e-7)
+        weighted = model.solve_weighted_closed(weights, closed | (~towards_weighted & (rng.random(network.num_edges) < 0.7)))
+        assert weighted is model.solve_weighted_closed(weights, closed)
+        assert weighted.value == pytest.approx(plain_lp_capability(network, None, ~closed, weights=weights),
+                                               rel=1e-7, abs=1e-7)
+    assert towards.dtype == bool and towards.shape == (network.num_edges,)
+    if (~towards).any():
+        assert hits > 0  # the memo did serve routes closed away from the target
