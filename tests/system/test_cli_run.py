@@ -11,8 +11,8 @@ import hashlib
 import re
 
 import duckdb
-import pytest
 
+from chokepoint.inputs.real.manifest import load_manifest
 from tests.conftest import SYNTHETIC_NODES, clean_env, run_cli
 from tests.support.real_data import needs_mirror
 
@@ -136,6 +136,24 @@ def test_run_says_it_fell_back_to_the_reference_data(materialized):
     # No complete real-data copy: the reason names both places looked at.
     assert "no complete real-data copy" in second
     assert "no-mirror" in second and "no-cache" in second, second
+
+
+@needs_mirror
+def test_run_without_any_copy_fetches_verifies_then_runs_on_the_real_data(real_run):
+    """The shared real-data run is the one end-to-end run from nothing: no mirror, an empty
+    cache, a local server as the data origin (see ``tests/conftest.py::real_run``)."""
+    assert real_run.returncode == 0, real_run.stderr[-2000:]
+    ingested = load_manifest()["dataset"].drop_nulls().len()
+    lines = real_run.stdout.splitlines()
+    assert lines[0].startswith(f"chokepoint run: fetched {ingested} real-data files (")
+    assert lines[1].startswith("chokepoint run: scenario ") and "data: real (" in lines[1]
+    assert int((real_run.folder / "requests").read_text()) == ingested
+    with duckdb.connect(str(real_run.database), read_only=True) as con:
+        mode = con.execute("SELECT * FROM staging.data_mode").pl().row(0, named=True)
+        files = con.execute("SELECT status, count(*) FROM staging.real_data_files GROUP BY status").fetchall()
+    assert (mode["mode"], mode["requested"], mode["source"]) == ("real", "auto", "cache")
+    assert mode["root"] == str(real_run.folder / "cache")
+    assert files == [("ok", ingested)]
 
 
 @needs_mirror

@@ -34,7 +34,8 @@ def setting(tmp_path, monkeypatch, dagster_home):
     saved = dict(os.environ)
     warehouse = tmp_path / "warehouse" / "chokepoint.duckdb"
     publish_generation(warehouse, 0)
-    data = copy_data(tmp_path / "data")
+    # One scenario partition: the fault is met by its first solving step; the others need not run.
+    data = copy_data(tmp_path / "data", scenarios=("default",))
     # The run writes these into os.environ; monkeypatch restores them afterwards.
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     monkeypatch.setenv("CHOKEPOINT_WAREHOUSE", str(warehouse))

@@ -44,6 +44,7 @@ from chokepoint.warehouse.store import (
     rollback,
     verify_warehouse,
 )
+from tests.conftest import copy_data
 
 DATA = PROJECT_ROOT / "data"
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
@@ -136,7 +137,8 @@ def _record(payload: dict) -> None:
 @pytest.mark.timeout(3000)
 def test_full_refresh_and_rollback_while_a_client_holds_the_warehouse_read_write(tmp_path):
     warehouse = tmp_path / "warehouse" / "chokepoint.duckdb"
-    env = _env(tmp_path, warehouse)
+    # A whole run of every asset, on one scenario partition (the others add time, not behaviour here).
+    env = _env(tmp_path, warehouse, CHOKEPOINT_DATA_DIR=str(copy_data(tmp_path / "data", scenarios=("default",))))
     _publish_small(warehouse, 3)
     client = Client(warehouse, env)
     figures = {"refresh": {}, "rollback": {}, "sql_during_refresh": {}}

@@ -2,23 +2,19 @@
 cache or mirror holds it, and otherwise runs on the reference data saying why in one line.
 
 The decision is tested as a unit (:func:`chokepoint.inputs.real.prepare.prepare_real_data`
-and :func:`pipelines.commands.cmd_run.prepare_data`) against a local HTTP server; one
-end-to-end ``chokepoint run`` covers the fetch path.
+and :func:`pipelines.commands.cmd_run.prepare_data`) against a local HTTP server; the
+end-to-end ``chokepoint run`` that fetches is the shared real-data run
+(``tests/conftest.py::real_run``, checked in ``tests/system/test_cli_run.py``).
 """
 
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 
-import duckdb
 import pytest
 
 from chokepoint.inputs.real.manifest import load_manifest, locate_real_data
 from chokepoint.inputs.real.prepare import prepare_real_data
-from chokepoint.settings import PROJECT_ROOT
 from tests.support.real_data import MIRROR, closed_port, mirror_copy, needs_mirror, serve
 
 #: Files a run needs: every manifest row that feeds a dataset (licences and notes are fetched only).
@@ -121,28 +117,3 @@ def test_no_fetch_is_a_run_option():
 
     assert build_parser().parse_args(["run", "--no-fetch"]).no_fetch is True
     assert build_parser().parse_args(["run"]).no_fetch is False
-
-
-@needs_mirror
-def test_cli_run_without_any_copy_fetches_then_runs_on_the_real_data(tmp_path):
-    """The one end-to-end run: no mirror, no cache, a local server as the data origin."""
-    (tmp_path / "empty-mirror").mkdir()
-    warehouse = tmp_path / "warehouse" / "chokepoint.duckdb"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHOKEPOINT_", "DAGSTER_"))}
-    env.update({"DAGSTER_HOME": str(tmp_path / "dagster"), "CHOKEPOINT_SHARED_DATA": str(tmp_path / "empty-mirror"),
-                "CHOKEPOINT_CACHE": str(tmp_path / "cache"), "CHOKEPOINT_REPORTS": str(tmp_path / "reports")})
-    with serve(MIRROR) as (base, requests):
-        env["CHOKEPOINT_FETCH_BASE"] = base
-        result = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--warehouse", str(warehouse)],
-                                capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"chokepoint run: fetched {INGESTED} real-data files (")
-    assert lines[1].startswith("chokepoint run: scenario ") and "data: real (" in lines[1]
-    assert len(requests) == INGESTED
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        mode = con.execute("SELECT * FROM staging.data_mode").pl().row(0, named=True)
-        files = con.execute("SELECT status, count(*) FROM staging.real_data_files GROUP BY status").fetchall()
-    assert (mode["mode"], mode["requested"], mode["source"]) == ("real", "auto", "cache")
-    assert mode["root"] == str(tmp_path / "cache")
-    assert files == [("ok", INGESTED)]
