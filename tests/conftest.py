@@ -7,10 +7,13 @@
   in a subprocess of *this* interpreter on *this* checkout (``python -m pipelines.cli``;
   ``.venv/bin/chokepoint`` may belong to another checkout).
 - Two whole-pipeline runs shared by every test of a test run (across xdist workers):
-  ``materialized`` (the reference data, what most tests read) and ``real_run`` (the
-  real data, fetched from a local server, with hostile scenario names). Each is made
-  once, by the first worker that needs it, under a file lock, with ``chokepoint run``;
-  the other workers read the same files. Tests that change a warehouse copy it first.
+  ``materialized`` (the reference data, the ``default`` scenario partition: what most
+  tests read) and ``real_run`` (the real data, fetched by the run itself from a local
+  server, every scenario partition, hostile scenario names). Each is made once, by the
+  first worker that needs it, under a file lock, with ``chokepoint run``; the other
+  workers read the same files. Tests that change a warehouse copy it first. These are the
+  suite's only runs of the whole job on every partition; tests that need a run of their
+  own (faults, a refresh under held connections) use one partition (:func:`copy_data`).
 
 Scheduling (``--dist loadfile``, see :func:`pytest_collection_modifyitems`): the two
 modules that build the shared runs come first, so that the two workers build them at once;

@@ -1,5 +1,6 @@
 """The partitioned deterrence assets (one partition per scenario file), their checks, the
-summary verdict and the per-scenario reports, on the shared run of every asset."""
+summary verdict and the per-scenario reports, on the shared runs of every asset (every
+partition: ``real_run``; the reference data's ``default`` partition: ``materialized``)."""
 
 from __future__ import annotations
 
@@ -25,22 +26,22 @@ TABLES = ("deterrence", "deter_all", "equilibria", "sensitivity", "recruitment")
 PARTITION = dg.AssetSelection.assets(["analytics", "deter_all"]).upstream().required_multi_asset_neighbors()
 
 
-def test_deterrence_tables_cover_every_scenario_partition(materialized):
-    evaluations = {e.check_name: e for e in materialized.result.get_asset_check_evaluations()}
+def test_deterrence_tables_cover_every_scenario_partition(real_run):
+    evaluations = {e.check_name: e for e in real_run.result.get_asset_check_evaluations()}
     for name in ("deter_all_certified", "equilibria_agree_with_margins", "sensitivity_consistent",
                  "recruitment_monotone"):
         assert evaluations[name].passed, evaluations[name].metadata
-    with duckdb.connect(str(materialized.database), read_only=True) as con:
+    with duckdb.connect(str(real_run.database), read_only=True) as con:
         for table in TABLES:
             found = {r[0] for r in con.execute(f"SELECT DISTINCT scenario FROM analytics.{table}").fetchall()}  # noqa: S608
             assert found == set(scenario_keys()), table
 
 
-def test_one_partition_rematerialises_without_touching_the_others(materialized, tmp_path):
+def test_one_partition_rematerialises_without_touching_the_others(real_run, tmp_path):
     """Every partition of a copy of the shared warehouse is marked; re-running one
     partition replaces its rows and leaves the others' as they were."""
     database = tmp_path / "w.duckdb"
-    database.write_bytes(materialized.database.read_bytes())
+    database.write_bytes(real_run.database.read_bytes())
     with duckdb.connect(str(database)) as con:
         con.execute("UPDATE analytics.deter_all SET status = 'marker'")
         marked = dict(con.execute("SELECT scenario, count(*) FROM analytics.deter_all GROUP BY 1").fetchall())
@@ -79,21 +80,21 @@ def test_run_summary_prints_the_deterrence_verdict(materialized):
     assert "race game, placement 'optimal'" in out
 
 
-def test_every_scenario_partition_gets_its_own_report(materialized):
+def test_every_scenario_partition_gets_its_own_report(real_run):
     for key in scenario_keys():
-        path = materialized.reports / f"{key}.html"
+        path = real_run.reports / f"{key}.html"
         text = path.read_text(encoding="utf-8")
         assert "Deter all: the verdict" in text and "Whom to recruit" in text, key
         assert "data:image/png;base64," in text      # margins plot embedded, no network needed
     # Only the run's scenario (default) has the full analysis.
-    assert "Top chokepoints" in (materialized.reports / "default.html").read_text(encoding="utf-8")
+    assert "Top chokepoints" in (real_run.reports / "default.html").read_text(encoding="utf-8")
 
 
-def test_status_quo_figures_are_marginal_to_the_controls_in_force(materialized):
+def test_status_quo_figures_are_marginal_to_the_controls_in_force(real_run):
     """The status_quo partition's deterrence tables say `baseline = status_quo` (the others
     `none`), and a leverage they report is re-derived independently: attainable compute with
     the baseline's routes closed, then with the placement's routes closed too."""
-    with duckdb.connect(str(materialized.database), read_only=True) as con:
+    with duckdb.connect(str(real_run.database), read_only=True) as con:
         for table in TABLES:
             found = dict(con.execute(f"SELECT scenario, list(DISTINCT baseline) FROM analytics.{table} "  # noqa: S608
                                      "GROUP BY 1").fetchall())
@@ -103,7 +104,7 @@ def test_status_quo_figures_are_marginal_to_the_controls_in_force(materialized):
                            "ORDER BY horizon, actor").fetchall()
         in_force = con.execute("SELECT * FROM staging.controls_in_force").pl()
         firms = con.execute("SELECT * FROM staging.firms").pl()
-    tables = staged_tables(materialized.database)
+    tables = staged_tables(real_run.database)
     scenario = load_scenario(DATA / "scenarios" / "status_quo.toml")
     networks = horizon_networks(tables, scenario)
     assert rows and {r[0] for r in rows} == {"short_run", "long_run"}

@@ -18,17 +18,17 @@ from tests.conftest import materialize
 PARTITION = (dg.AssetSelection.assets(["analytics", "robustness"]).upstream().required_multi_asset_neighbors())
 
 
-def test_every_partition_in_the_shared_run(materialized):
-    """The run every test reads (``chokepoint run`` on the reference data) swept every scenario
-    partition and printed the probability line."""
-    evaluations = {e.check_name: e for e in materialized.result.get_asset_check_evaluations()}
+def test_every_partition_in_the_shared_run(real_run):
+    """The shared run of every partition (``chokepoint run`` on the real data) swept every
+    scenario partition and printed the probability line."""
+    evaluations = {e.check_name: e for e in real_run.result.get_asset_check_evaluations()}
     for name in ("robustness_consistent", "rank_intervals_ordered", "robust_placements_consistent"):
         assert evaluations[name].passed, evaluations[name].metadata
-    with duckdb.connect(str(materialized.database), read_only=True) as con:
+    with duckdb.connect(str(real_run.database), read_only=True) as con:
         found = {r[0] for r in con.execute("SELECT DISTINCT scenario FROM analytics.robustness").fetchall()}
         inputs = {r[0] for r in con.execute("SELECT DISTINCT scenario FROM analytics.uncertain_inputs").fetchall()}
     assert found == inputs == set(scenario_keys())
-    assert "deterred with probability" in materialized.stdout
+    assert "deterred with probability" in real_run.stdout
 
 
 @pytest.mark.slow
