@@ -17,6 +17,7 @@ s–t max-flow LP.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from graph.dag import upstream_of
 from graph.failure import throughput_bound
 from graph.network import SupplyNetwork
 from optimization.errors import UnboundedError
@@ -57,6 +59,14 @@ class CapabilityResult:
 def route_bounds(network: SupplyNetwork) -> np.ndarray:
     """Data-derived upper bound ``M_e`` on the flow each route can carry."""
     return np.minimum(network.edge_capacity, throughput_bound(network)[network.edge_src])
+
+
+def _restricted(result: CapabilityResult, nodes: np.ndarray, routes: np.ndarray) -> CapabilityResult:
+    """``result`` with production, flows and route duals zero off ``nodes`` / ``routes``
+    (see :meth:`CapabilityModel.solve_closed`)."""
+    return dataclasses.replace(result, production=np.where(nodes, result.production, 0.0),
+                               flow=np.where(routes, result.flow, 0.0),
+                               route_dual=np.where(routes, result.route_dual, 0.0))
 
 
 class CapabilityModel:
@@ -120,7 +130,7 @@ class CapabilityModel:
         self.problem = require_dpp(cp.Problem(cp.Maximize(self.weights @ self.y), constraints), "capability LP")
         self._dual = None
         self._memo: dict = {}
-        self._reaching: dict[bytes, np.ndarray] = {}
+        self._reaching: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     def route_bound(self, sink: int) -> np.ndarray:
         """Data-derived bound ``M_e`` on each route's flow for the actor of ``sink``
@@ -178,17 +188,23 @@ class CapabilityModel:
         """:meth:`solve` with the ``closed`` routes shut, memoised.
 
         The memo (``memo``, default the model's own) is keyed by the closed routes on some
-        path to ``sink`` only (:meth:`graph.network.SupplyNetwork.routes_reaching`): the LP's
-        optimum does not depend on the others (shipping less than is made is allowed, so
-        the flow into nodes that cannot reach ``sink`` can be set to zero), and placements
-        that differ only where no flow to ``sink`` can pass share one solve.
+        path to ``sink`` only (:meth:`graph.network.SupplyNetwork.routes_reaching`), and the
+        result it keeps is an optimal primal–dual pair of every LP with that key: production,
+        flows and route duals of the nodes and routes that cannot reach ``sink`` set to zero.
+        Why that is exact: shipping less than is made is allowed, so zero flow into those
+        nodes stays feasible with the same value; zeroing their duals keeps the dual
+        feasible (their constraints hold with zeros, and the constraints of the other
+        nodes only gain slack) without raising the dual objective, so it stays optimal —
+        and with zero duals on those routes it does not depend on whether they are open.
+        Placements that differ only where no flow to ``sink`` can pass share one solve.
         """
         sink = int(sink)
         closed = np.asarray(closed, dtype=bool)
-        key = (sink, np.packbits(closed & self._routes_reaching(np.array([sink]))).tobytes())
+        nodes, routes = self._upstream(np.array([sink]))
+        key = (sink, np.packbits(closed & routes).tobytes())
         memo = self._memo if memo is None else memo
         if key not in memo:
-            memo[key] = self.solve(sink, (~closed).astype(np.float64))
+            memo[key] = _restricted(self.solve(sink, (~closed).astype(np.float64)), nodes, routes)
         return memo[key]
 
     def solve_weighted_closed(self, weights: np.ndarray, closed: np.ndarray, *,
@@ -197,16 +213,20 @@ class CapabilityModel:
         :meth:`solve_closed` by the closed routes on some path to a node of positive weight."""
         weights = np.asarray(weights, dtype=np.float64)
         closed = np.asarray(closed, dtype=bool)
-        reaching = self._routes_reaching(np.flatnonzero(weights > 0))
-        key = ("weighted", weights.tobytes(), np.packbits(closed & reaching).tobytes())
+        nodes, routes = self._upstream(np.flatnonzero(weights > 0))
+        key = ("weighted", weights.tobytes(), np.packbits(closed & routes).tobytes())
         if key not in self._memo:
-            self._memo[key] = self.solve_weighted(weights, (~closed).astype(np.float64), label=label)
+            self._memo[key] = _restricted(self.solve_weighted(weights, (~closed).astype(np.float64), label=label),
+                                          nodes, routes)
         return self._memo[key]
 
-    def _routes_reaching(self, targets: np.ndarray) -> np.ndarray:
+    def _upstream(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes from which a target can be reached, and the routes into them."""
         key = np.asarray(targets, dtype=np.int64).tobytes()
         if key not in self._reaching:
-            self._reaching[key] = self.network.routes_reaching(targets)
+            net = self.network
+            nodes = upstream_of(net.num_nodes, net.edge_src, net.edge_dst, targets)
+            self._reaching[key] = (nodes, nodes[net.edge_dst])
         return self._reaching[key]
 
     def solve_weighted(self, weights: np.ndarray, route_open: np.ndarray | None = None, *,

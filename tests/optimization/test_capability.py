@@ -213,3 +213,27 @@ def test_memo_keyed_by_routes_towards_the_target_gives_the_independent_optimum(s
     assert towards.dtype == bool and towards.shape == (network.num_edges,)
     if (~towards).any():
         assert hits > 0  # the memo did serve routes closed away from the target
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_memoised_result_is_an_optimal_pair_of_every_lp_sharing_its_key(seed):
+    """Filled with routes closed away from the target, then read for an LP where they are
+    open: its flow is feasible there with the same value, and its route duals still certify
+    first-order losses there (weak duality: closing route e costs at least μ_e · M_e)."""
+    network = random_and_or_network(seed, n=16)
+    model = CapabilityModel(network)
+    rng = np.random.default_rng(500 + seed)
+    target = int(rng.integers(network.num_nodes // 2, network.num_nodes))
+    towards = network.routes_reaching([target])
+    closed = rng.random(network.num_edges) < 0.2
+    model.solve_closed(target, closed | ~towards)      # fills the memo with every other route closed
+    memoised = model.solve_closed(target, closed)      # the same key: those routes open here
+    bound = model.route_bound(target) * (~closed)
+    assert (memoised.flow[~towards] == 0).all() and (memoised.route_dual[~towards] == 0).all()
+    assert (memoised.flow <= bound + 1e-7).all()
+    assert memoised.value == pytest.approx(plain_lp_capability(network, target, ~closed), rel=1e-7, abs=1e-7)
+    for edge in np.flatnonzero((memoised.route_dual > 1e-9) & ~closed & np.isfinite(bound))[:6]:
+        shut = closed.copy()
+        shut[edge] = True
+        after = plain_lp_capability(network, target, ~shut)
+        assert after <= memoised.value - memoised.route_dual[edge] * bound[edge] + 1e-6 * max(1.0, memoised.value)
