@@ -3,8 +3,9 @@
 As an analyst would: a DuckDB client opens the published ``chokepoint.duckdb`` the
 default way (read-write, as the DuckDB shell and most SQL tools do), one connection
 idle between queries and one inside an open transaction, and keeps querying while a
-full ``chokepoint run`` refreshes the warehouse and ``chokepoint sql`` is used from
-another terminal; then the same around ``chokepoint rollback``. The refresh and the
+``chokepoint run`` of every asset (on one scenario partition) refreshes the warehouse
+and ``chokepoint sql`` is used from another terminal; then the same around
+``chokepoint rollback``. The refresh and the
 rollback publish, the client keeps its snapshot, a new connection sees the new run,
 ``chokepoint verify`` passes.
 
