@@ -104,6 +104,7 @@ def test_leverage_curve_matches_direct_solves_between_breakpoints(scenario, mode
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 8,584 placements × independent LPs on the firm-level network: 1,427 s alone
 def test_reference_placements_equal_brute_force(network, scenario, models):
     """Every placement of the 22-control catalogue within budget 4 (8,584 of them), each
     evaluated with an independent LP (the capability LP written out from its definition
