@@ -82,10 +82,10 @@ def dagster_home(tmp_path_factory) -> Path:
 
 def copy_data(target: Path, scenarios: tuple[str, ...] | None = None) -> Path:
     """A copy of the project's data/ in ``target``: the reference data and the scenario
-    files, or only ``scenarios`` (file stems). A run on a copy with only ``("default",)``
-    analyses that one scenario partition and skips the others (check
-    ``scenario_files_present`` warns): a whole run at about a third of the work, for tests
-    of what a run does around its analysis (publishing, faults, held connections)."""
+    files, or only ``scenarios`` (file stems). The scenario partitions are the files of the
+    data folder, so a run on a copy with only ``("default",)`` analyses that one partition: a
+    whole run at about a third of the work, for tests of what a run does around its
+    analysis (publishing, faults, held connections)."""
     shutil.copytree(REFERENCE, target / "reference")
     if scenarios is None:
         shutil.copytree(DATA / "scenarios", target / "scenarios")
@@ -320,8 +320,7 @@ def materialized(tmp_path_factory) -> CliRun:
 
 def hostile_data(target: Path) -> Path:
     """The project's data with a default scenario whose free-text fields hold SQL."""
-    shutil.copytree(REFERENCE, target / "reference")
-    shutil.copytree(DATA / "scenarios", target / "scenarios")
+    copy_data(target)
     path = target / "scenarios" / "default.toml"
     lines = path.read_text().splitlines()
     top = [i for i, line in enumerate(lines) if line.startswith(("name =", "description ="))][:2]

@@ -70,6 +70,7 @@ def verification_table(network: SupplyNetwork, scenario: Scenario, *, capability
     # need = −inf: already deterred (G ≤ B); +inf: no sanction deters (V = 0 < G − B).
     by_sanctions = (p0 * ceiling >= need - 1e-9) & ~np.isposinf(need)
     with_verification = (p_max * ceiling >= need - 1e-9) & ~np.isposinf(need)
+
     def solve(deter: DeterVerifyModel, targeted: np.ndarray) -> DeterVerifyResult:
         return deter.solve(p0, np.where(targeted, need, -math.inf), time_limit=time_limit)
 
