@@ -34,6 +34,7 @@ __all__ = [
     "compute_exclusion_routes",
     "secondary_control_routes",
     "restrict_network",
+    "without_routes",
 ]
 
 PRODUCER, TRANSIT, SINK, SOURCE = 0, 1, 2, 3
@@ -459,6 +460,34 @@ def restrict_network(network: SupplyNetwork, *, keep_edges: np.ndarray, keep_req
     )
     restricted.validate()
     return restricted
+
+
+def without_routes(network: SupplyNetwork, closed: np.ndarray) -> SupplyNetwork:
+    """The same network without the ``closed`` routes: every node, requirement and per-actor
+    capacity kept (a world where those routes are shut, e.g. by controls in force).
+
+    Parameters
+    ----------
+    network : SupplyNetwork
+    closed : bool array (E,)
+        Routes to drop.
+
+    Returns
+    -------
+    SupplyNetwork
+        Route ``j`` of the result is route ``np.flatnonzero(~closed)[j]`` of ``network``.
+
+    Notes
+    -----
+    O(N + E + A · E) array work for N nodes, E routes and A actors with their own route
+    capacities. A capability LP on the result equals the LP on ``network`` with the closed
+    routes' flows fixed at zero.
+    """
+    closed = np.asarray(closed)
+    if closed.dtype != bool or closed.shape != (network.num_edges,):
+        raise ValueError(f"closed must be a bool array with one flag per route ({network.num_edges})")
+    return restrict_network(network, keep_edges=~closed, keep_requirements=np.ones(network.req_node.size, dtype=bool),
+                            actor_capacity=network.actor_capacity, actor_edge_capacity=network.actor_edge_capacity)
 
 
 def max_flow_network(num_nodes: int, src, dst, capacity, source: int, sink: int) -> SupplyNetwork:

@@ -125,17 +125,35 @@ def require_optimal(problem: cp.Problem, what: str) -> None:
     raise SolverError(what, str(status), "the solver failed: try the other solver (HIGHS/SCIP)")
 
 
+#: How cvxpy says that the solver returned no solution with a status it does not know.
+_NO_SOLUTION = "Cannot unpack invalid solution"
+
+
 def solve_checked(problem: cp.Problem, options: dict, what: str) -> None:
     """Solve with :func:`solver_options` keywords; anything but a proven optimum raises.
 
     cvxpy's own ``SolverError`` (SCIP stopped without any solution) becomes
     :class:`~optimization.errors.SolverLimitError` when SCIP reports a limit, otherwise
     :class:`~optimization.errors.SolverError`; statuses go through :func:`require_optimal`.
+    A re-solve that HiGHS ends with no solution and status unknown from the warm start
+    cvxpy gives it (the previous solve's point) is solved once more from scratch; a cold
+    solve that ends so raises :class:`~optimization.errors.SolverError`.
     """
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")  # status checked below
-            problem.solve(**options)
+            try:
+                problem.solve(**options)
+            except ValueError as exc:
+                if not str(exc).startswith(_NO_SOLUTION):
+                    raise
+                try:
+                    problem.solve(**options, warm_start=False)
+                except ValueError as again:
+                    if not str(again).startswith(_NO_SOLUTION):
+                        raise
+                    raise SolverError(what, "unknown", "the solver stopped without a solution or a status, also "
+                                                       "from a cold start: try the other solver (HIGHS/SCIP)") from None
     except cp.error.SolverError as exc:
         scip_status = (getattr(options["solver"], "last", None) or {}).get("status")
         if scip_status in ("timelimit", "nodelimit", "memlimit", "gaplimit", "userinterrupt"):

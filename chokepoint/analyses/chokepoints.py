@@ -526,13 +526,16 @@ def control_leverage_table(network: SupplyNetwork, scenario: Scenario, model: Ca
 
 
 def capability_table(network: SupplyNetwork, scenario: Scenario, model: CapabilityModel,
-                     control_leverage: pl.DataFrame) -> pl.DataFrame:
-    """Per actor: attainable capability with no controls; for candidate defectors also
-    the single best catalogue control within budget and the capability it leaves."""
+                     control_leverage: pl.DataFrame, *, baseline_closed: np.ndarray | None = None) -> pl.DataFrame:
+    """Per actor: attainable capability with no controls — or, with ``baseline_closed``
+    (routes of the baseline placement), with the baseline in force; for candidate defectors
+    also the single best catalogue control within budget (from ``control_leverage``, made
+    with the same baseline) and the capability it leaves."""
     rows = []
     budget = scenario.settings.budget
+    route_open = None if baseline_closed is None else (~np.asarray(baseline_closed, dtype=bool)).astype(np.float64)
     for index, actor in enumerate(scenario.actors):
-        base = model.solve(network.sink_of(index))
+        base = model.solve(network.sink_of(index), route_open)
         best = (control_leverage.filter((pl.col("defector") == actor.id) & (pl.col("cost") <= budget))
                 .sort(["leverage", "cost", "control_id"], descending=[True, False, False]).head(1))
         has_best = actor.candidate_defector and best.height and best["leverage"][0] > 0

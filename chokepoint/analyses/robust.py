@@ -30,7 +30,8 @@ CVAR_LEVEL = 0.1
 POINT = "optimal"
 
 ROBUST_PLACEMENTS_SCHEMA = {
-    "scenario": pl.String, "horizon": pl.String, "placement": pl.String, "objective": pl.String,
+    "scenario": pl.String, "horizon": pl.String, "baseline": pl.String, "placement": pl.String,
+    "objective": pl.String,
     "controls": pl.List(pl.String), "cost": pl.Float64, "budget": pl.Float64, "train_samples": pl.Int64,
     "train_objective": pl.Float64, "train_bound": pl.Float64, "optimal": pl.Boolean, "status": pl.String,
     "test_samples": pl.Int64, "test_mean_leverage": pl.Float64, "test_cvar10_leverage": pl.Float64,
@@ -92,7 +93,7 @@ def robust_placements_table(problem: SweepProblem, *, seed: int, train: int, tes
         for name, controls in placements.items():
             chosen = np.isin(np.array(problem.control_ids), controls)
             masks[name] = (problem.closes[chosen].any(axis=0) if chosen.any()
-                           else np.zeros(problem.edge_src.size, dtype=bool))
+                           else np.zeros(problem.num_routes, dtype=bool))
         tested = run_sweep(dataclasses.replace(problem, placements=masks, placement_controls=placements,
                                                horizons=(horizon,), ranks=False),
                            test, seed, stream=STREAMS["test"], client=client)
@@ -107,7 +108,8 @@ def robust_placements_table(problem: SweepProblem, *, seed: int, train: int, tes
                 train_objective, bound, optimal, status = result.objective, result.bound, result.optimal, result.status
                 kind = "mean" if result.objective_kind == "mean" else f"cvar{round(100 * alpha)}"
             rows.append({
-                "scenario": scenario or problem.scenario, "horizon": horizon, "placement": name, "objective": kind,
+                "scenario": scenario or problem.scenario, "horizon": horizon, "baseline": problem.baseline,
+                "placement": name, "objective": kind,
                 "controls": list(placements[name]), "cost": float(problem.cost[chosen].sum()),
                 "budget": problem.budget, "train_samples": train, "train_objective": train_objective,
                 "train_bound": None if math.isnan(bound) else bound, "optimal": optimal, "status": status,

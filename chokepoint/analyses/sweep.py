@@ -62,7 +62,8 @@ def point_placements(deterrence: pl.DataFrame | None, tables: dict, scenario: Sc
 def sweep_tables(tables: dict, scenario: Scenario, key: str, placements: dict[str, tuple[str, ...]], *, samples: int,
                  seed: int, client: Client | None, solver: str, time_limit: float, robust: bool = True,
                  train: int = 8, test: int | None = None, horizons=("long_run",), rank_top_k: int = 5,
-                 rank_solves: int = 25) -> SweepTables:
+                 rank_solves: int = 25, controls_in_force: pl.DataFrame | None = None,
+                 firms: pl.DataFrame | None = None) -> SweepTables:
     """The tables of one scenario's sweep (``key``: the scenario column), and the drawn
     quantities with their distributions (``analytics.uncertain_inputs``).
 
@@ -72,6 +73,8 @@ def sweep_tables(tables: dict, scenario: Scenario, key: str, placements: dict[st
     empty (the LP-only sweep). ``rank_top_k``, ``rank_solves``: the top entities whose
     removal-loss rank is proven in each sample, and the LP re-solves per defector and sample
     allowed for it (:func:`~chokepoint.analyses.uncertainty.sweep_problem`).
+    ``controls_in_force``, ``firms`` (staged): the scenario's baseline, kept in force in
+    every sample, so that every figure is marginal to it (``baseline`` column).
 
     Notes
     -----
@@ -80,7 +83,8 @@ def sweep_tables(tables: dict, scenario: Scenario, key: str, placements: dict[st
     blocks and a test sweep of ``test`` samples (:func:`~chokepoint.analyses.robust.robust_placements_table`).
     """
     problem = sweep_problem(tables, scenario, placements, horizons=horizons, time_limit=time_limit,
-                            rank_top_k=rank_top_k, rank_solves=rank_solves)
+                            rank_top_k=rank_top_k, rank_solves=rank_solves, controls_in_force=controls_in_force,
+                            firms=firms)
     result = run_sweep(problem, samples, seed, stream=STREAMS["sweep"], client=client)
     robust_frame = (robust_placements_table(problem, seed=seed, train=train, test=test or samples, solver=solver,
                                             time_limit=time_limit, client=client, scenario=key)

@@ -27,9 +27,10 @@ from chokepoint.analyses.deterrence import MARGIN_TOLERANCE
 from chokepoint.analyses.placements import catalogue_arrays, collateral_weights
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.inputs.uncertainty import Distribution
+from chokepoint.model.baseline import no_baseline, scenario_baseline
 from chokepoint.model.build import network_arrays, with_tool_origin
 from graph.failure import Propagation
-from graph.network import SupplyNetwork, build_supply_network
+from graph.network import SupplyNetwork, build_supply_network, without_routes
 from optimization.capability import CapabilityModel
 from optimization.deterrence_margin import deterrence_margin
 from optimization.errors import ModelError
@@ -65,6 +66,12 @@ class SweepProblem:
     (``None``: fixed at its point estimate); ``slots`` says where the quantities sit:
     ``parameters`` (D × 4 indices into the quantity vector), ``cloud``, ``transit``,
     ``capacity`` (one per producer row), ``recipe`` (one per recipe row).
+
+    ``baseline`` names the scenario's baseline placement (``none`` / ``status_quo``);
+    ``kept`` flags the routes it leaves open (None: all). Every route array below
+    (``placements``, ``edge_entity``, ``closes``, ``collateral``) is over the kept routes:
+    samples are evaluated on the network the baseline leaves (:func:`sample_network`), so
+    every figure is marginal to it. ``edge_src`` / ``edge_dst`` are every route's.
     """
 
     scenario: str
@@ -99,6 +106,13 @@ class SweepProblem:
     collateral: np.ndarray = field(default=None, repr=False)
     collateral_cap: float = math.inf
     budget: float = 0.0
+    baseline: str = "none"
+    kept: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def num_routes(self) -> int:
+        """Routes of the networks samples are evaluated on (those the baseline leaves)."""
+        return int(self.edge_src.size if self.kept is None else self.kept.sum())
 
 
 def _provenance(frame: pl.DataFrame, estimate_column: str = "source") -> np.ndarray:
@@ -113,7 +127,8 @@ def _provenance(frame: pl.DataFrame, estimate_column: str = "source") -> np.ndar
 
 def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placements: dict[str, tuple[str, ...]], *,
                   horizons=("long_run",), rank_top_k: int = 3, rank_solves: int = 3,
-                  time_limit: float | None = None, all_actors: bool = False) -> SweepProblem:
+                  time_limit: float | None = None, all_actors: bool = False,
+                  controls_in_force: pl.DataFrame | None = None, firms: pl.DataFrame | None = None) -> SweepProblem:
     """The compact problem of a scenario's sweep.
 
     Parameters
@@ -136,6 +151,10 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
         :class:`graph.failure.Propagation`: O(M · (N + E))) lose exactly 1 in every sample.
     all_actors : bool
         Also solve every non-defector actor's attainable compute (one LP each per sample).
+    controls_in_force, firms : polars.DataFrame, optional
+        ``staging.controls_in_force`` and ``staging.firms``: the scenario's baseline
+        (:func:`chokepoint.model.baseline.scenario_baseline`; ``status_quo``: the controls in
+        force), placed on the point estimate's routes and kept closed in every sample.
 
     Raises
     ------
@@ -148,7 +167,11 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     kwargs = network_arrays(tables["countries"], tables["input_types"], tables["recipes"], tables["capacities"],
                             scenario)
     # Route masks are computed once, on the point estimate: with the installed base's taint.
-    network = with_tool_origin(build_supply_network(**kwargs), tables["input_types"])
+    full = with_tool_origin(build_supply_network(**kwargs), tables["input_types"])
+    baseline = (no_baseline(full) if controls_in_force is None
+                else scenario_baseline(full, scenario, controls_in_force, firms))
+    kept = None if baseline.name == "none" else ~baseline.closed
+    network = baseline.in_force(full)
     spec = scenario.uncertainty
     quantities: list[str] = []
     distributions: list[Distribution | None] = []
@@ -176,7 +199,9 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     recipe_slots = np.array([
         add(f"coefficient.{p}.{i}", spec.data["estimate_coefficient" if flag else "observed_coefficient"], 1.0)
         for p, i, flag in zip(tables["recipes"]["product"], tables["recipes"]["input"], estimate)], dtype=np.int64)
-    catalogue = catalogue_arrays(network, scenario)
+    catalogue = catalogue_arrays(full, scenario)
+    closes = catalogue.closes.reshape(-1, full.num_edges)
+    closes = closes if kept is None else closes[:, kept]
     index = {c: i for i, c in enumerate(catalogue.ids)}
     masks, controls = {}, {}
     for name, ids in placements.items():
@@ -185,8 +210,7 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
             if control not in index:
                 raise KeyError(f"placement {name!r} names control {control!r}, not in scenario {scenario.name!r}")
             chosen[index[control]] = True
-        masks[name] = (catalogue.closes[chosen].any(axis=0) if chosen.any()
-                       else np.zeros(network.num_edges, dtype=bool))
+        masks[name] = closes[chosen].any(axis=0) if chosen.any() else np.zeros(network.num_edges, dtype=bool)
         controls[name] = tuple(ids)
     groups = entity_groups(network)
     edge_entity = groups.group[network.edge_src]
@@ -201,13 +225,14 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
         scenario=scenario.name, kwargs=kwargs, quantities=tuple(quantities), distributions=tuple(distributions),
         point=np.array(point, dtype=np.float64), parameter_slots=parameter_slots, cloud_slot=cloud_slot,
         transit_slots=transit_slots, capacity_slots=capacity_slots, recipe_slots=recipe_slots, defectors=defectors,
-        placements=masks, placement_controls=controls, edge_src=network.edge_src.copy(),
-        edge_dst=network.edge_dst.copy(), entity_names=tuple(str(n) for n in groups.group_names),
+        placements=masks, placement_controls=controls, edge_src=full.edge_src.copy(),
+        edge_dst=full.edge_dst.copy(), entity_names=tuple(str(n) for n in groups.group_names),
         edge_entity=edge_entity.astype(np.int64), horizons=tuple(horizons), rank_top_k=rank_top_k,
         rank_solves=rank_solves, time_limit=float(time_limit or scenario.settings.time_limit_s),
-        closes=catalogue.closes, cost=catalogue.cost, control_ids=catalogue.ids,
-        collateral=collateral_weights(network, scenario), collateral_cap=scenario.settings.collateral_cap,
-        budget=scenario.settings.budget, all_actors=all_actors, spof=spof)
+        closes=closes, cost=catalogue.cost, control_ids=catalogue.ids,
+        collateral=collateral_weights(full, scenario)[slice(None) if kept is None else kept],
+        collateral_cap=scenario.settings.collateral_cap, budget=scenario.settings.budget, all_actors=all_actors,
+        spof=spof, baseline=baseline.name, kept=kept)
 
 
 def chunk_rng(seed: int, stream: int, chunk: int) -> np.random.Generator:
@@ -264,7 +289,8 @@ def sample_inputs(problem: SweepProblem, values: np.ndarray) -> tuple[dict, np.n
 
 
 def sample_network(problem: SweepProblem, kwargs: dict) -> SupplyNetwork:
-    """The long-run network of one draw, checked to have the problem's routes.
+    """The long-run network of one draw, checked to have the problem's routes, without the
+    routes the problem's baseline closes.
 
     Raises
     ------
@@ -276,7 +302,7 @@ def sample_network(problem: SweepProblem, kwargs: dict) -> SupplyNetwork:
     if not (np.array_equal(network.edge_src, problem.edge_src) and np.array_equal(network.edge_dst, problem.edge_dst)):
         raise ModelError("sampled network", "its routes differ from the point estimate's: a sampled share or "
                                             "fraction removed a route; keep distribution bounds above 0")
-    return network
+    return network if problem.kept is None else without_routes(network, ~problem.kept)
 
 
 @dataclass(frozen=True)
@@ -376,13 +402,13 @@ def merge_chunks(chunks: list[ChunkResult]) -> ChunkResult:
 
 
 ROBUSTNESS_SCHEMA = {
-    "scenario": pl.String, "horizon": pl.String, "defector": pl.String, "placement": pl.String,
+    "scenario": pl.String, "horizon": pl.String, "baseline": pl.String, "defector": pl.String, "placement": pl.String,
     "controls": pl.List(pl.String), "samples": pl.Int64, "p_deterred": pl.Float64, "p_deterred_se": pl.Float64,
     "leverage_p05": pl.Float64, "leverage_p50": pl.Float64, "leverage_p95": pl.Float64,
     "margin_p05": pl.Float64, "margin_p50": pl.Float64, "margin_p95": pl.Float64, "seed": pl.Int64,
 }
 RANK_INTERVALS_SCHEMA = {
-    "scenario": pl.String, "horizon": pl.String, "entity": pl.String, "samples": pl.Int64,
+    "scenario": pl.String, "horizon": pl.String, "baseline": pl.String, "entity": pl.String, "samples": pl.Int64,
     "rank_p05": pl.Float64, "rank_p50": pl.Float64, "rank_p95": pl.Float64, "loss_p50": pl.Float64,
     "seed": pl.Int64,
 }
@@ -401,7 +427,8 @@ def robustness_table(problem: SweepProblem, result: ChunkResult, *, seed: int, s
                 prob = float(deterred.mean()) if n else math.nan
                 lev = np.quantile(result.leverage[:, h, i, d], [0.05, 0.5, 0.95])
                 mar = np.quantile(result.margin[:, h, i, d], [0.05, 0.5, 0.95])
-                rows.append({"scenario": scenario or problem.scenario, "horizon": horizon, "defector": defector,
+                rows.append({"scenario": scenario or problem.scenario, "horizon": horizon,
+                             "baseline": problem.baseline, "defector": defector,
                              "placement": name, "controls": list(problem.placement_controls[name]), "samples": n,
                              "p_deterred": prob, "p_deterred_se": math.sqrt(prob * (1.0 - prob) / n),
                              "leverage_p05": float(lev[0]), "leverage_p50": float(lev[1]),
@@ -420,7 +447,8 @@ def rank_intervals_table(problem: SweepProblem, result: ChunkResult, *, seed: in
         q = np.quantile(result.rank[:, h, :].astype(np.float64), [0.05, 0.5, 0.95], axis=0)
         parts.append(pl.DataFrame({
             "scenario": [scenario or problem.scenario] * len(problem.entity_names),
-            "horizon": [horizon] * len(problem.entity_names), "entity": list(problem.entity_names),
+            "horizon": [horizon] * len(problem.entity_names),
+            "baseline": [problem.baseline] * len(problem.entity_names), "entity": list(problem.entity_names),
             "samples": [n] * len(problem.entity_names), "rank_p05": q[0], "rank_p50": q[1], "rank_p95": q[2],
             "loss_p50": np.quantile(result.loss[:, h, :], 0.5, axis=0), "seed": [int(seed)] * len(problem.entity_names),
         }, schema=RANK_INTERVALS_SCHEMA))

@@ -22,9 +22,9 @@ import polars as pl
 from chokepoint.inputs.controls_in_force import baseline_controls
 from chokepoint.inputs.scenario import Control, Scenario
 from chokepoint.model.controls import control_route_masks, entity_routes, foreign_direct_product_routes, tainted_by
-from graph.network import SupplyNetwork
+from graph.network import SupplyNetwork, without_routes
 
-__all__ = ["BaselinePlacement", "baseline_placement", "no_baseline", "scenario_baseline"]
+__all__ = ["BaselinePlacement", "baseline_placement", "no_baseline", "scenario_baseline", "scenario_baselines"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,17 @@ class BaselinePlacement:
     masks: dict[str, np.ndarray]
     closed: np.ndarray
     skipped: tuple[dict, ...]
+
+    @property
+    def marginal_to(self) -> np.ndarray | None:
+        """The routes figures are marginal to, as the analyses take them (``baseline_closed``):
+        None for no baseline, so that the plain models are used unchanged."""
+        return None if self.name == "none" else self.closed
+
+    def in_force(self, network: SupplyNetwork) -> SupplyNetwork:
+        """``network`` as the baseline leaves it: its closed routes removed (the network
+        itself for no baseline)."""
+        return network if self.name == "none" else without_routes(network, self.closed)
 
     def closed_by(self, jurisdictions) -> np.ndarray:
         """Routes closed by the measures of the given imposing countries (ISO3)."""
@@ -160,3 +171,12 @@ def scenario_baseline(network: SupplyNetwork, scenario: Scenario, controls_in_fo
     firm_countries = (dict(zip(firms["firm_id"].to_list(), firms["iso3"].to_list()))
                       if firms is not None and firms.height else {})
     return baseline_placement(network, scenario, controls_in_force, firm_countries=firm_countries)
+
+
+def scenario_baselines(networks, scenario: Scenario, controls_in_force: pl.DataFrame,
+                       firms: pl.DataFrame | None = None) -> dict[str, BaselinePlacement]:
+    """Horizon → the baseline of ``scenario`` on that horizon's network
+    (:func:`scenario_baseline`); ``networks`` is a
+    :class:`~chokepoint.model.build.HorizonNetworks` or any mapping with ``items()``."""
+    return {horizon: scenario_baseline(network, scenario, controls_in_force, firms)
+            for horizon, network in networks.items()}

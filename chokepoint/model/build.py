@@ -25,7 +25,7 @@ from graph.network import EDGE_KINDS, NODE_KINDS, SupplyNetwork, build_supply_ne
 from graph.synthetic import SyntheticSpec, generate_facility_network
 
 __all__ = ["network_arrays", "network_from_tables", "synthetic_network_from_tables", "network_tables",
-           "HorizonNetworks", "horizon_networks", "headroom_table", "with_horizon_first", "NETWORK_TABLES", "HORIZON_TABLES",
+           "HorizonNetworks", "horizon_networks", "headroom_table", "with_horizon_first", "with_baseline", "NETWORK_TABLES", "HORIZON_TABLES",
            "FDP_TOOL_STAGES", "CHIP_OUTPUT_STAGES", "inputs_of_stages", "fdp_tool_inputs", "with_tool_origin"]
 
 #: Staged tables every network is built from.
@@ -246,12 +246,30 @@ class HorizonNetworks:
         frames = [analyse(network).with_columns(pl.lit(horizon).alias("horizon")) for horizon, network in self.items()]
         return with_horizon_first(pl.concat(frames, how="vertical"))
 
+    def table_marginal(self, baselines: Mapping, analyse: Callable) -> pl.DataFrame:
+        """``analyse(horizon, network, baseline)`` run on each horizon's network with that
+        horizon's baseline placement (``baselines``: horizon →
+        :class:`~chokepoint.model.baseline.BaselinePlacement`), stacked, with ``horizon`` and
+        ``baseline`` (its name) columns after ``scenario``."""
+        frames = [with_baseline(with_horizon_first(analyse(horizon, network, baselines[horizon]).with_columns(
+            pl.lit(horizon).alias("horizon"))), baselines[horizon].name) for horizon, network in self.items()]
+        return pl.concat(frames, how="vertical")
+
 
 def with_horizon_first(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with its ``horizon`` column right after ``scenario`` (or first)."""
     rest = [c for c in frame.columns if c != "horizon"]
     at = rest.index("scenario") + 1 if "scenario" in rest else 0
     return frame.select(*rest[:at], "horizon", *rest[at:])
+
+
+def with_baseline(frame: pl.DataFrame, baseline: str) -> pl.DataFrame:
+    """``frame`` with a ``baseline`` column (``none`` / ``status_quo``: what its figures are
+    marginal to) right after ``horizon`` (or first)."""
+    rest = [c for c in frame.columns if c != "baseline"]
+    at = rest.index("horizon") + 1 if "horizon" in rest else 0
+    return frame.with_columns(pl.lit(baseline, dtype=pl.String).alias("baseline")).select(
+        *rest[:at], "baseline", *rest[at:])
 
 
 def _empty(tables: Mapping[str, pl.DataFrame], name: str) -> bool:

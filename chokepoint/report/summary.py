@@ -217,6 +217,25 @@ def data_description(con) -> tuple[str, str]:
             "(staging.merge_decisions says why)")
 
 
+def run_baseline(con, key: str) -> str | None:
+    """What the run scenario's tables are marginal to, in words (None for no baseline, or a
+    warehouse written before the ``baseline`` column); ``key`` is the scenario file's stem
+    (its partition key, for the day of the baseline)."""
+    columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_schema = 'analytics' AND table_name = 'capability'").fetchall()}
+    if "baseline" not in columns:
+        return None
+    name = con.execute("SELECT any_value(baseline) FROM analytics.capability").fetchone()[0]
+    if name in (None, "none"):
+        return None
+    try:
+        as_of = con.execute("SELECT any_value(as_of) FROM analytics.baseline_effect WHERE scenario = ?",
+                            [key]).fetchone()[0]
+    except duckdb.CatalogException:
+        as_of = None
+    return f"{name} (the modelled controls in force" + (f" on {as_of})" if as_of else ")")
+
+
 def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, out=sys.stdout, top: int = 10) -> None:
     """Print the top chokepoints (nodes and firms, both horizons) and each candidate
     defector's capability, placements and deterrence verdicts."""
@@ -227,6 +246,7 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
         scenario = con.execute("SELECT any_value(scenario) FROM analytics.capability").fetchone()[0]
         data, detail = data_description(con)
         scenario_file = Path(con.execute("SELECT path FROM staging.src_scenario").fetchone()[0])
+        baseline = run_baseline(con, scenario_file.stem)
         placements = placement_lines(con)
         deterrence = (deterrence_lines(con, scenario_file.stem) + _two_sided_lines(con, scenario_file.stem)
                       + robustness_lines(con, scenario_file.stem) + baseline_lines(con, scenario_file.stem))
@@ -235,6 +255,9 @@ def print_summary(warehouse: Path, *, run_id: str = "", seconds: float = 0.0, ou
     write(f"chokepoint run: scenario '{scenario}', data: {data}, {seconds:.1f} s")
     if detail:
         write(f"  {detail}")
+    if baseline:
+        write(f"  baseline: {baseline} — every figure below is marginal to it (capability with the measures in "
+              "force; losses and leverage on top of them)")
     write(f"warehouse: {warehouse}" + (f"  (run {run_id[:8]})" if run_id else ""))
     write()
     write(f"Top {len(top_rows)} chokepoints (share of a defector's attainable AI compute lost if removed; mean over "

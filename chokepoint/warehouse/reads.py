@@ -25,8 +25,11 @@ __all__ = ["read_only", "staged_tables", "network_from_warehouse", "published_de
 
 #: The staged tables the network and scenario are rebuilt from (the horizon tables only
 #: where the warehouse has them: warehouses written before the short-run model lack them).
+#: Staged tables read when present: the firm-level and short-run tables, and what a
+#: scenario's baseline is made of (the controls in force and the firms' countries).
+OPTIONAL_STAGED = (*HORIZON_TABLES, "controls_in_force", "firms")
 STAGED_QUERIES = {name: f"SELECT * FROM staging.{name}"
-                  for name in (*NETWORK_TABLES, *HORIZON_TABLES, "src_scenario")}
+                  for name in (*NETWORK_TABLES, *OPTIONAL_STAGED, "src_scenario")}
 STAGING_TABLES_SQL = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
 
 
@@ -49,11 +52,12 @@ def read_only(warehouse):
 
 
 def staged_tables(warehouse) -> dict[str, pl.DataFrame]:
-    """The staged tables a network is built from (whatever data the run staged)."""
+    """The staged tables a network and its baseline are built from (whatever data the run
+    staged; the optional ones only where present)."""
     with read_only(warehouse) as con:
         present = {row[0] for row in con.execute(STAGING_TABLES_SQL).fetchall()}
         return {name: con.execute(STAGED_QUERIES[name]).pl() for name in STAGED_QUERIES
-                if name in present or name not in HORIZON_TABLES}
+                if name in present or name not in OPTIONAL_STAGED}
 
 
 def network_from_warehouse(warehouse, horizon: str = LONG_RUN) -> tuple[SupplyNetwork, Scenario]:

@@ -5,7 +5,8 @@ import polars as pl
 
 from chokepoint.analyses.chokepoints import ChokepointRun, chokepoint_analysis, concentration_table
 from chokepoint.analyses.consistency import consistency, inconsistencies
-from chokepoint.model.build import HorizonNetworks, with_horizon_first
+from chokepoint.model.baseline import BaselinePlacement
+from chokepoint.model.build import HorizonNetworks
 from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import chokepoint_ranking_png
 from graph.network import SupplyNetwork
@@ -72,6 +73,7 @@ def concentration_bounds(concentration: pl.DataFrame) -> dg.AssetCheckResult:
 @dg.asset(
     key_prefix="analytics", group_name=GROUP, kinds={"graph-tool", "cvxpy", "duckdb"}, owners=OWNERS,
     ins={"horizon_networks": dg.AssetIn(key=["supply_graph", "horizon_networks"]),
+         "baselines": dg.AssetIn(key=["supply_graph", "baselines"]),
          "src_scenario": dg.AssetIn(key=["staging", "src_scenario"]),
          "capacities": dg.AssetIn(key=["staging", "capacities"])},
     description=("Chokepoints per candidate defector and horizon (short run: qualified routes and headroom; long "
@@ -82,19 +84,25 @@ def concentration_bounds(concentration: pl.DataFrame) -> dg.AssetCheckResult:
                  "the largest remaining upper bound until the top 10 is proven — see metadata), loss_lower_bound "
                  "(dual prices, all), loss_upper_bound (surviving flow, tightened by every re-solve, all), "
                  "single_point_of_failure (AND/OR), failure_cascade, or_dominator / or_dominated (OR skeleton), "
-                 "betweenness (flow-weighted, exact), core_number, supplier_share. Grain: one row per (scenario, "
+                 "betweenness (flow-weighted, exact), core_number, supplier_share. With a baseline (`status_quo`: the "
+                 "controls in force) every metric is computed on the network the baseline leaves, so losses are "
+                 "marginal to it (`baseline` column). Grain: one row per (scenario, "
                  "horizon, defector, entity, metric), ranked within (horizon, defector, entity type, metric), "
                  "1 = largest."),
 )
 def chokepoints(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
-                src_scenario: pl.DataFrame, capacities: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+                baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame,
+                capacities: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    frames, metadata = [], {}
-    for horizon, network in horizon_networks.items():
-        run = chokepoint_analysis(network, scenario, capacities, capability_model(network, scenario, settings))
-        frames.append(run.table.with_columns(pl.lit(horizon).alias("horizon")))
+    metadata = {}
+
+    def table(horizon: str, network: SupplyNetwork, baseline: BaselinePlacement) -> pl.DataFrame:
+        in_force = baseline.in_force(network)
+        run = chokepoint_analysis(in_force, scenario, capacities, capability_model(in_force, scenario, settings))
         metadata.update(run_metadata(run, prefix=f"{horizon}: "))
-    frame = with_horizon_first(pl.concat(frames, how="vertical"))
+        return run.table
+
+    frame = horizon_networks.table_marginal(baselines, table)
     top = (frame.filter((pl.col("metric") == "removal_loss") & (pl.col("entity_type") == "node"))
            .sort(["horizon", "defector", "rank"]).group_by("horizon", "defector", maintain_order=True).head(5))
     plot = plot_metadata(chokepoint_ranking_png(frame.filter(pl.col("horizon") == HORIZONS[0])),

@@ -15,12 +15,12 @@ import polars as pl
 
 from chokepoint.analyses.deterrence import (DETER_ALL_SCHEMA, DETERRENCE_SCHEMA, EQUILIBRIA_SCHEMA, MARGIN_TOLERANCE,
                                    SENSITIVITY_SCHEMA, analyse_deterrence, verdict_lines)
-from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_networks, with_horizon_first
+from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_networks, with_baseline, with_horizon_first
 from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import deterrence_margins_png, markdown_image
 from chokepoint.analyses.recruitment import RECRUITMENT_SCHEMA, recruitment_table
 from chokepoint.inputs.scenario import Scenario, load_scenario
-from chokepoint.model.baseline import BaselinePlacement, scenario_baseline
+from chokepoint.model.baseline import scenario_baselines
 from optimization.capability import CapabilityModel
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET, SCENARIO_PARTITIONS
@@ -81,11 +81,7 @@ def keyed(frame: pl.DataFrame, key: str, horizon: str, baseline: str | None = No
     file stem, whatever the file's `name` says) and ``horizon`` first, and — when given —
     ``baseline`` right after them."""
     frame = with_horizon_first(frame.with_columns(pl.lit(key).alias("scenario"), pl.lit(horizon).alias("horizon")))
-    if baseline is None:
-        return frame
-    rest = [c for c in frame.columns if c != "baseline"]
-    at = rest.index("horizon") + 1
-    return frame.with_columns(pl.lit(baseline).alias("baseline")).select(*rest[:at], "baseline", *rest[at:])
+    return frame if baseline is None else with_baseline(frame, baseline)
 
 
 def empty(schema: dict, *, with_baseline: bool = False) -> pl.DataFrame:
@@ -103,13 +99,10 @@ def horizon_baselines(tables: dict[str, pl.DataFrame], scenario: Scenario, contr
                       firms: pl.DataFrame):
     """(horizon, network, baseline) per horizon, short run first: the baseline placement of
     the scenario (``status_quo``: the controls in force) on that horizon's network."""
-    for horizon, network in horizon_networks(tables, scenario).items():
-        yield horizon, network, scenario_baseline(network, scenario, controls_in_force, firms)
-
-
-def marginal_to(baseline: BaselinePlacement):
-    """The routes figures are marginal to: None for no baseline (the plain models)."""
-    return None if baseline.name == "none" else baseline.closed
+    networks = horizon_networks(tables, scenario)
+    baselines = scenario_baselines(networks, scenario, controls_in_force, firms)
+    for horizon, network in networks.items():
+        yield horizon, network, baselines[horizon]
 
 
 @dg.multi_asset(
@@ -151,7 +144,7 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
         solver, time_limit = _solver(settings, scenario)
         for horizon, _, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
             analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=horizon,
-                                          baseline_closed=marginal_to(baseline))
+                                          baseline_closed=baseline.marginal_to)
             for name in frames:
                 frames[name].append(keyed(getattr(analysis, name), key, horizon, baseline.name))
     out = {name: pl.concat(parts, how="vertical") for name, parts in frames.items()}
@@ -194,7 +187,7 @@ def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings,
         for horizon, network, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
             table = recruitment_table(network, scenario, solver=solver, time_limit=time_limit,
                                       capability=CapabilityModel(network, solver="HIGHS", time_limit=time_limit),
-                                      baseline_closed=marginal_to(baseline))
+                                      baseline_closed=baseline.marginal_to)
             parts.append(keyed(table, key, horizon, baseline.name))
     frame = pl.concat(parts, how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 5).select(

@@ -10,7 +10,8 @@ import polars as pl
 from chokepoint.analyses.chokepoints import capability_table, control_leverage_table
 from chokepoint.model.controls import control_route_masks
 from chokepoint.analyses.placements import catalogue_arrays, leverage_curve_table, placement_models, placements_table
-from chokepoint.model.build import HorizonNetworks, with_horizon_first
+from chokepoint.model.baseline import BaselinePlacement
+from chokepoint.model.build import HorizonNetworks
 from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import leverage_curve_png
 from graph.network import SupplyNetwork
@@ -25,7 +26,10 @@ GROUP = "placements"
 OWNERS = ["team:chokepoint"]
 GAP_TOLERANCE = 1e-6
 NETWORK_INS = {"horizon_networks": dg.AssetIn(key=["supply_graph", "horizon_networks"]),
+               "baselines": dg.AssetIn(key=["supply_graph", "baselines"]),
                "src_scenario": dg.AssetIn(key=["staging", "src_scenario"])}
+MARGINAL = (" With a baseline (`status_quo`: the controls in force) every figure is marginal to it (`baseline` "
+            "column).")
 HORIZON_GRAIN = "one row per (scenario, horizon, "
 
 
@@ -33,32 +37,37 @@ HORIZON_GRAIN = "one row per (scenario, horizon, "
     key_prefix="analytics", group_name=GROUP, kinds={"cvxpy", "duckdb"}, owners=OWNERS, ins=NETWORK_INS,
     description=("Each catalogue control alone against each candidate defector, in each horizon: attainable "
                  "compute before and after (capability LP, HiGHS), leverage = (C0 − C1)/C0, cost, leverage per "
-                 "cost, solver status and duality gap. Grain: " + HORIZON_GRAIN + "defector, control)."),
+                 "cost, solver status and duality gap." + MARGINAL + " Grain: " + HORIZON_GRAIN
+                 + "defector, control)."),
 )
 def control_leverage(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
-                     src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+                     baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    frame = horizon_networks.table(lambda network: control_leverage_table(
-        network, scenario, capability_model(network, scenario, settings), control_route_masks(network, scenario)))
+    frame = horizon_networks.table_marginal(baselines, lambda _, network, baseline: control_leverage_table(
+        network, scenario, capability_model(network, scenario, settings), control_route_masks(network, scenario),
+        baseline_closed=baseline.marginal_to))
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 3), limit=15, rows=frame.height))
 
 
 @dg.asset(
     key_prefix="analytics", group_name=GROUP, kinds={"cvxpy", "duckdb"}, owners=OWNERS,
     ins={**NETWORK_INS, "control_leverage": dg.AssetIn(key=["analytics", "control_leverage"])},
-    description=("Attainable AI compute (H100-equivalents per year) of every actor with no controls, in each "
-                 "horizon; for candidate defectors also the single best catalogue control within budget and the "
-                 "capability and leverage it leaves. Grain: " + HORIZON_GRAIN + "actor)."),
+    description=("Attainable AI compute (H100-equivalents per year) of every actor with no controls (or with "
+                 "the baseline's), in each horizon; for candidate defectors also the single best catalogue control "
+                 "within budget and the capability and leverage it leaves." + MARGINAL + " Grain: "
+                 + HORIZON_GRAIN + "actor)."),
 )
-def capability(settings: ChokepointSettings, horizon_networks: HorizonNetworks, src_scenario: pl.DataFrame,
+def capability(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
+               baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame,
                control_leverage: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    frames = []
-    for horizon, network in horizon_networks.items():
-        frames.append(capability_table(network, scenario, capability_model(network, scenario, settings),
-                                       control_leverage.filter(pl.col("horizon") == horizon).drop("horizon"))
-                      .with_columns(pl.lit(horizon).alias("horizon")))
-    frame = with_horizon_first(pl.concat(frames, how="vertical"))
+
+    def table(horizon: str, network: SupplyNetwork, baseline: BaselinePlacement) -> pl.DataFrame:
+        return capability_table(network, scenario, capability_model(network, scenario, settings),
+                                control_leverage.filter(pl.col("horizon") == horizon).drop("horizon", "baseline"),
+                                baseline_closed=baseline.marginal_to)
+
+    frame = horizon_networks.table_marginal(baselines, table)
     return dg.Output(frame, metadata=table_metadata(frame.select(
         "horizon", "actor", "candidate_defector", "capability_before", "best_control", "capability_after",
         "leverage"), limit=30))
@@ -79,11 +88,12 @@ def control_leverage_certified(control_leverage: pl.DataFrame) -> dg.AssetCheckR
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "capability"]), description=(
-    "Re-computing each defector's capability after applying its best control (fresh LP) reproduces the "
-    "reported value, and baseline solves are optimal with duality gap ≤ 1e-6."),
+    "Re-computing each defector's capability after applying its best control and the baseline's routes (fresh "
+    "LP) reproduces the reported value, and the solves before any control are optimal with duality gap ≤ 1e-6."),
     additional_ins=NETWORK_INS)
 def capability_reproducible(settings: ChokepointSettings, capability: pl.DataFrame,
-                            horizon_networks: HorizonNetworks, src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
+                            horizon_networks: HorizonNetworks, baselines: dict[str, BaselinePlacement],
+                            src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
     scenario = scenario_of(src_scenario)
     worst = 0.0
     for horizon, network in horizon_networks.items():
@@ -92,6 +102,7 @@ def capability_reproducible(settings: ChokepointSettings, capability: pl.DataFra
         for row in capability.filter(pl.col("horizon") == horizon).iter_rows(named=True):
             sink = network.sink_of(network.actors.index(row["actor"]))
             mask = masks[row["best_control"]] if row["best_control"] else np.zeros(network.num_edges, bool)
+            mask = mask | baselines[horizon].closed
             again = model.solve(sink, (~mask).astype(np.float64)).value
             worst = max(worst, abs(again - row["capability_after"]) / max(1.0, abs(row["capability_after"])))
     gap = float(capability["duality_gap"].max())
@@ -100,9 +111,9 @@ def capability_reproducible(settings: ChokepointSettings, capability: pl.DataFra
         "max_relative_difference": worst, "max_duality_gap": gap, "all_optimal": optimal})
 
 
-def _models(settings: ChokepointSettings, network: SupplyNetwork, scenario):
+def _models(settings: ChokepointSettings, network: SupplyNetwork, scenario, baseline: BaselinePlacement):
     return placement_models(network, scenario, solver=settings.solver_for(scenario),
-                            time_limit=settings.time_limit_for(scenario))
+                            time_limit=settings.time_limit_for(scenario), baseline_closed=baseline.marginal_to)
 
 
 @dg.asset(
@@ -115,13 +126,13 @@ def _models(settings: ChokepointSettings, network: SupplyNetwork, scenario):
         "before/after and leverage per defector (exact capability LP after applying the placement), objective = "
         "remaining capability share minimised (mean for the joint placement), proven bound, relative gap, status "
         "(optimal only when proven with gap ≤ 1e-6), solver, seconds, largest relative capability loss of a "
-        "signatory. Grain: " + HORIZON_GRAIN + "target, defector)."),
+        "signatory." + MARGINAL + " Grain: " + HORIZON_GRAIN + "target, defector)."),
 )
 def placements(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
-               src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+               baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    frame = horizon_networks.table(
-        lambda network: placements_table(network, scenario, _models(settings, network, scenario)))
+    frame = horizon_networks.table_marginal(baselines, lambda _, network, baseline: placements_table(
+        network, scenario, _models(settings, network, scenario, baseline), baseline_closed=baseline.marginal_to))
     preview = frame.select("horizon", "target", "defector", "leverage", "cost", "collateral", "status", "gap",
                            pl.col("controls").list.join(", ").alias("controls"))
     return dg.Output(frame, metadata=table_metadata(preview, limit=20, rows=frame.height,
@@ -135,13 +146,13 @@ def placements(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
         "and for the joint placement (target 'ALL'), from budget 0 to the cost of the whole catalogue. Point k "
         "is the least budget that buys more leverage than point k−1 and the best placement within it; leverage "
         "is constant between points. `exact` marks points resting on proven MILP optima. Grain: " + HORIZON_GRAIN
-        + "target, point, defector)."),
+        + "target, point, defector)." + MARGINAL),
 )
 def leverage_curve(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
-                   src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+                   baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    frame = horizon_networks.table(
-        lambda network: leverage_curve_table(network, scenario, _models(settings, network, scenario)))
+    frame = horizon_networks.table_marginal(baselines, lambda _, network, baseline: leverage_curve_table(
+        network, scenario, _models(settings, network, scenario, baseline)))
     preview = frame.select("horizon", "target", "point", "budget", "defector", "leverage", "exact",
                            pl.col("controls").list.join(", ").alias("controls"))
     # One line per target; the joint placement's line is its mean leverage over the defectors, the
@@ -165,21 +176,24 @@ def _certified(frame: pl.DataFrame, proven: str) -> dict:
     }
 
 
-def _reproduce(frame: pl.DataFrame, networks: HorizonNetworks, scenario) -> float:
-    """Largest relative difference between reported and freshly re-computed capability."""
+def _reproduce(frame: pl.DataFrame, networks: HorizonNetworks, baselines: dict[str, BaselinePlacement],
+               scenario) -> float:
+    """Largest relative difference between reported and freshly re-computed capability
+    (the placement's and the baseline's routes closed)."""
     worst = 0.0
     for horizon, network in networks.items():
-        worst = max(worst, _reproduce_on(frame.filter(pl.col("horizon") == horizon), network, scenario))
+        worst = max(worst, _reproduce_on(frame.filter(pl.col("horizon") == horizon), network,
+                                         baselines[horizon].closed, scenario))
     return worst
 
 
-def _reproduce_on(frame: pl.DataFrame, network: SupplyNetwork, scenario) -> float:
+def _reproduce_on(frame: pl.DataFrame, network: SupplyNetwork, baseline_closed: np.ndarray, scenario) -> float:
     catalogue = catalogue_arrays(network, scenario)
     index = {c: i for i, c in enumerate(catalogue.ids)}
     fresh = CapabilityModel(network, solver="HIGHS", time_limit=scenario.settings.time_limit_s)
     worst = 0.0
     for row in frame.iter_rows(named=True):
-        closed = np.zeros(network.num_edges, dtype=bool)
+        closed = baseline_closed.copy()
         for control in row["controls"]:
             closed |= catalogue.closes[index[control]]
         sink = network.sink_of(network.actors.index(row["defector"]))
@@ -206,10 +220,10 @@ def placements_certified(placements: pl.DataFrame) -> dg.AssetCheckResult:
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "placements"]), description=(
     "Re-computing each defector's capability with a fresh capability LP after applying the reported placement "
-    "reproduces the reported value (relative difference ≤ 1e-6)."), additional_ins=NETWORK_INS)
+    "and the baseline reproduces the reported value (relative difference ≤ 1e-6)."), additional_ins=NETWORK_INS)
 def placements_reproducible(placements: pl.DataFrame, horizon_networks: HorizonNetworks,
-                            src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
-    worst = _reproduce(placements, horizon_networks, scenario_of(src_scenario))
+                            baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
+    worst = _reproduce(placements, horizon_networks, baselines, scenario_of(src_scenario))
     return dg.AssetCheckResult(passed=worst <= 1e-6, metadata={"max_relative_difference": worst})
 
 
@@ -236,11 +250,12 @@ def leverage_curve_certified(leverage_curve: pl.DataFrame) -> dg.AssetCheckResul
 
 
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["analytics", "leverage_curve"]), description=(
-    "Re-computing capability with a fresh capability LP after applying each frontier point's placement "
-    "reproduces the reported value (relative difference ≤ 1e-6)."), additional_ins=NETWORK_INS)
+    "Re-computing capability with a fresh capability LP after applying each frontier point's placement and the "
+    "baseline reproduces the reported value (relative difference ≤ 1e-6)."), additional_ins=NETWORK_INS)
 def leverage_curve_reproducible(leverage_curve: pl.DataFrame, horizon_networks: HorizonNetworks,
+                                baselines: dict[str, BaselinePlacement],
                                 src_scenario: pl.DataFrame) -> dg.AssetCheckResult:
-    worst = _reproduce(leverage_curve, horizon_networks, scenario_of(src_scenario))
+    worst = _reproduce(leverage_curve, horizon_networks, baselines, scenario_of(src_scenario))
     return dg.AssetCheckResult(passed=worst <= 1e-6, metadata={"max_relative_difference": worst})
 
 

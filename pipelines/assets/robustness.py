@@ -20,7 +20,7 @@ from chokepoint.analyses.montecarlo import dask_client
 from chokepoint.analyses.sweep import TABLE_SCHEMAS, point_placements, probability_lines, sweep_tables
 from chokepoint.model.build import NETWORK_TABLES
 from chokepoint.model.horizons import LONG_RUN
-from pipelines.assets.deterrence import GATE, partition_scenario, present_keys
+from pipelines.assets.deterrence import BASELINE_INS, GATE, partition_scenario, present_keys
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
@@ -97,13 +97,14 @@ def default_engine() -> SweepEngine:
             "share and recipe-coefficient factors by provenance), its point value and its distribution. "
             "Grain: one row per (scenario, quantity).")),
     },
-    ins={**STAGED, "deterrence": dg.AssetIn(key=["analytics", "deterrence"])}, deps=GATE,
+    ins={**STAGED, **BASELINE_INS, "deterrence": dg.AssetIn(key=["analytics", "deterrence"])}, deps=GATE,
     resource_defs={"sweep_engine": default_engine()},
     **PARTITIONED_ASSET,
 )
 def robustness_sweep(context: dg.AssetExecutionContext, settings: ChokepointSettings, sweep_engine: SweepEngine,
                      countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
-                     capacities: pl.DataFrame, deterrence: pl.DataFrame):
+                     capacities: pl.DataFrame, controls_in_force: pl.DataFrame, firms: pl.DataFrame,
+                     deterrence: pl.DataFrame):
     tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities}
     frames = {name: [pl.DataFrame(schema=schema)] for name, schema in TABLE_SCHEMAS.items()}
     keys, _ = present_keys(context, settings)
@@ -116,7 +117,8 @@ def robustness_sweep(context: dg.AssetExecutionContext, settings: ChokepointSett
             result = sweep_tables(tables, scenario, key, placements, samples=sweep_engine.samples,
                                   seed=sweep_engine.seed, client=client, solver=solver, time_limit=time_limit,
                                   robust=sweep_engine.train > 0, train=max(sweep_engine.train, 1),
-                                  rank_top_k=sweep_engine.rank_top_k, rank_solves=sweep_engine.rank_solves)
+                                  rank_top_k=sweep_engine.rank_top_k, rank_solves=sweep_engine.rank_solves,
+                                  controls_in_force=controls_in_force, firms=firms)
             for name, frame in result.by_name().items():
                 frames[name].append(frame)
     out = {name.split(".")[1]: pl.concat(parts, how="vertical") for name, parts in frames.items()}

@@ -8,6 +8,7 @@ import polars as pl
 
 from chokepoint.model.build import (HORIZON_TABLES, NETWORK_TABLES, HorizonNetworks, headroom_table, horizon_networks,
                                     network_tables)
+from chokepoint.model.baseline import BaselinePlacement, scenario_baselines
 from chokepoint.model.checks import network_problems
 from chokepoint.model.horizons import HORIZONS
 from graph.network import SupplyNetwork, to_graph_tool
@@ -81,6 +82,28 @@ def supply_graph(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl
         headroom.filter(pl.col("spare").is_not_null()).sort("headroom").head(10), rows=headroom.height))
 
 
+@dg.asset(
+    key_prefix="supply_graph", group_name=GROUP, io_manager_key="object_io_manager", kinds={"numpy"}, owners=OWNERS,
+    ins={"horizon_networks": dg.AssetIn(key=["supply_graph", "horizon_networks"]),
+         "src_scenario": dg.AssetIn(key=["staging", "src_scenario"]),
+         "controls_in_force": dg.AssetIn(key=["staging", "controls_in_force"]),
+         "firms": dg.AssetIn(key=["staging", "firms"])},
+    description=("The run scenario's baseline placement in each horizon: nothing (`none`) or, for a scenario "
+                 "with `[baseline] controls_in_force = true` (`status_quo`), the modelled controls in force on "
+                 "its `as_of` day on both sides and the routes they close. The chokepoint and placement tables "
+                 "of the run are computed on the network it leaves and are marginal to it (`baseline` column)."),
+)
+def baselines(horizon_networks: HorizonNetworks, src_scenario: pl.DataFrame, controls_in_force: pl.DataFrame,
+              firms: pl.DataFrame) -> dg.Output[dict[str, BaselinePlacement]]:
+    found = scenario_baselines(horizon_networks, scenario_of(src_scenario), controls_in_force, firms)
+    metadata = {"baseline": next(iter(found.values())).name, "as_of": str(next(iter(found.values())).as_of)}
+    for horizon, baseline in found.items():
+        metadata.update({f"{horizon}_controls": len(baseline.controls),
+                         f"{horizon}_routes_closed": int(baseline.closed.sum()),
+                         f"{horizon}_measures_not_modelled": len(baseline.skipped)})
+    return dg.Output(found, metadata=metadata)
+
+
 @dg.asset_check(blocking=True, asset=dg.AssetKey(["supply_graph", "supply_network"]), description=(
     "The network is a DAG (graph-tool), every route serves a requirement of its buyer, and every input type "
     "a producer needs has at least one supplier route."))
@@ -110,5 +133,5 @@ def horizons_nested(horizon_networks: HorizonNetworks) -> dg.AssetCheckResult:
         "horizons": dg.MetadataValue.json(list(HORIZONS))})
 
 
-assets = [supply_graph]
+assets = [supply_graph, baselines]
 checks = [supply_network_well_formed, horizons_nested]

@@ -71,7 +71,8 @@ def sweep(args, out=None) -> int:
                                           time_limit=time_limit)
             result = sweep_tables(staged, scenario, key, placements, samples=args.samples, seed=args.seed,
                                   client=client, solver=solver, time_limit=time_limit, robust=not args.no_robust,
-                                  train=args.train)
+                                  train=args.train, controls_in_force=tables.get("controls_in_force"),
+                                  firms=tables.get("firms"))
     except (OSError, TimeoutError) as exc:
         if not args.scheduler:
             raise

@@ -106,3 +106,63 @@ def test_network_rejects_bad_arrays():
         build_supply_network(countries=["A"], inputs=["x"], producer_country=[0], producer_input=[0],
                              producer_capacity=[-1.0], recipe_product=[], recipe_input=[], recipe_coefficient=[],
                              compute_input=0)
+
+
+def _horizons(reference, scenario):
+    from chokepoint.model.build import horizon_networks
+
+    tables = {"countries": reference.countries, "input_types": reference.input_types, "recipes": reference.recipes,
+              "capacities": reference.capacities}
+    return horizon_networks(tables, scenario)
+
+
+def test_without_routes_keeps_nodes_requirements_and_actor_capacities(reference, scenario):
+    from graph.network import without_routes
+
+    rng = np.random.default_rng(7)
+    per_actor = 0
+    for _, network in _horizons(reference, scenario).items():
+        closed = rng.random(network.num_edges) < 0.2
+        cut = without_routes(network, closed)
+        kept = np.flatnonzero(~closed)
+        assert cut.num_nodes == network.num_nodes and cut.num_edges == kept.size
+        assert (cut.node_capacity == network.node_capacity).all() and cut.node_names == network.node_names
+        for name in ("edge_src", "edge_dst", "edge_input", "edge_capacity", "edge_kind"):
+            assert (getattr(cut, name) == getattr(network, name)[kept]).all(), name
+        assert (cut.req_node == network.req_node).all() and (cut.req_coefficient == network.req_coefficient).all()
+        if network.actor_capacity is None:
+            assert cut.actor_capacity is None
+        else:
+            per_actor += 1
+            assert (cut.actor_capacity == network.actor_capacity).all()
+            assert (cut.actor_edge_capacity == network.actor_edge_capacity[:, kept]).all()
+    assert per_actor == 1, "the short run has per-actor capacities"
+
+
+def test_capability_without_routes_equals_the_routes_shut(reference, scenario):
+    """The capability LP on the network without some routes equals an independent LP on the
+    whole network with those routes' flows fixed at zero, for every actor."""
+    from graph.network import without_routes
+    from optimization.capability import CapabilityModel
+    from tests.support.oracles import plain_capability
+
+    network = _horizons(reference, scenario).long_run
+    closed = np.random.default_rng(3).random(network.num_edges) < 0.3
+    model = CapabilityModel(without_routes(network, closed), solver="HIGHS", time_limit=60)
+    lost = 0
+    for actor in range(len(network.actors)):
+        sink = network.sink_of(actor)
+        value = model.solve(sink).value
+        assert value == pytest.approx(plain_capability(network, sink, closed), rel=1e-7, abs=1e-6)
+        lost += value < plain_capability(network, sink, np.zeros(network.num_edges, bool)) - 1e-6
+    assert lost, "closing 30 % of the routes costs some actor something"
+
+
+def test_without_routes_refuses_a_mask_of_the_wrong_shape_or_type(reference, scenario):
+    from graph.network import without_routes
+
+    network = _horizons(reference, scenario).long_run
+    with pytest.raises(ValueError, match="one flag per route"):
+        without_routes(network, np.zeros(network.num_edges - 1, dtype=bool))
+    with pytest.raises(ValueError, match="bool array"):
+        without_routes(network, np.zeros(network.num_edges))

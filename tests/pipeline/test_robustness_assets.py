@@ -27,7 +27,13 @@ def test_every_partition_in_the_shared_run(real_run):
     with duckdb.connect(str(real_run.database), read_only=True) as con:
         found = {r[0] for r in con.execute("SELECT DISTINCT scenario FROM analytics.robustness").fetchall()}
         inputs = {r[0] for r in con.execute("SELECT DISTINCT scenario FROM analytics.uncertain_inputs").fetchall()}
+        baselines = {table: dict(con.execute(f"SELECT scenario, list(DISTINCT baseline) FROM analytics.{table} "  # noqa: S608
+                                             "GROUP BY 1").fetchall())
+                     for table in ("robustness", "rank_intervals")}
     assert found == inputs == set(scenario_keys())
+    # The status_quo partition's sweep keeps the controls in force in every sample.
+    for table, found in baselines.items():
+        assert found == {k: ["status_quo" if k == "status_quo" else "none"] for k in scenario_keys()}, table
     assert "deterred with probability" in real_run.stdout
 
 

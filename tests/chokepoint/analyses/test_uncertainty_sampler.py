@@ -157,3 +157,43 @@ def test_inputs_table_records_every_drawn_quantity(case):
     shares = table.filter(pl.col("kind") == "share_factor")
     assert shares.height == problem.capacity_slots.size and set(shares["point"]) == {1.0}
     assert set(shares["distribution"]) <= {"uniform", "lognormal"}
+
+
+def test_a_baseline_stays_in_force_in_every_sample():
+    """status_quo: the controls in force close the same routes in every draw and every figure is
+    marginal to them — the point draw's leverage equals the independent LP's
+    (C(x0) − C(x0 ∪ x)) / C(x0) on the whole network; a sampled draw keeps those routes shut."""
+    from chokepoint.inputs.controls_in_force import read_controls_in_force
+    from chokepoint.model.baseline import baseline_placement
+    from chokepoint.model.build import with_tool_origin
+    from tests.conftest import DATA
+
+    scenario = load_scenario(DATA / "scenarios" / "status_quo.toml")
+    tables = staged()
+    in_force = read_controls_in_force(DATA / "reference" / "controls_in_force.csv")
+    placements = {"optimal": ("usa-cloud-chn", "nld-duv-chn")}
+    problem = sweep_problem(tables, scenario, placements, rank_solves=0, controls_in_force=in_force)
+    plain = sweep_problem(tables, scenario, placements, rank_solves=0)
+    assert (problem.baseline, plain.baseline, plain.kept) == ("status_quo", "none", None)
+    network = with_tool_origin(network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
+                                                   tables["capacities"], scenario), tables["input_types"])
+    baseline = baseline_placement(network, scenario, in_force)
+    assert baseline.closed.any() and (problem.kept == ~baseline.closed).all()
+    assert problem.closes.shape[1] == problem.num_routes == int((~baseline.closed).sum())
+    kwargs, parameters = sample_inputs(problem, problem.point)
+    sampled = sample_network(problem, kwargs)
+    assert sampled.num_edges == problem.num_routes
+    out = evaluate_networks(problem, [("long_run", sampled)], parameters)
+    placed = np.isin([c.id for c in scenario.controls], placements["optimal"])
+    closed = baseline.closed | plain.closes[placed].any(axis=0)
+    without = evaluate_networks(plain, [("long_run", sample_network(plain, sample_inputs(plain, plain.point)[0]))],
+                                parameters)
+    for d, defector in enumerate(problem.defectors):
+        sink = network.sink_of(network.actors.index(defector))
+        before = plain_capability(network, sink, baseline.closed)
+        expected = 0.0 if before <= 0 else max(0.0, 1 - plain_capability(network, sink, closed) / before)
+        assert out["leverage"][0, 0, d] == pytest.approx(expected, abs=1e-6), defector
+    chn = problem.defectors.index("CHN")
+    assert abs(without["leverage"][0, 0, chn] - out["leverage"][0, 0, chn]) > 1e-6, "the baseline bites on CHN"
+    table = robustness_table(problem, run_chunk(problem, 2, 0, 0, 0, 2), seed=2)
+    assert set(table["baseline"]) == {"status_quo"}

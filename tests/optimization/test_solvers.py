@@ -1,0 +1,56 @@
+"""``solve_checked``: a warm-started re-solve that HiGHS ends without a solution or a status is
+solved once more from scratch; a cold solve that ends so raises a typed error."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import pytest
+
+from optimization.errors import SolverError
+from optimization.solvers import solve_checked, solver_options
+
+
+class _NoSolutionWhenWarm:
+    """A small LP whose ``solve`` fails as cvxpy does on HiGHS's unknown status, on warm
+    starts (``cold_too``: also cold), and records the ``warm_start`` of every call."""
+
+    def __init__(self, cold_too: bool = False):
+        x = cp.Variable(2, nonneg=True)
+        self.problem = cp.Problem(cp.Maximize(x[0] + 2 * x[1]), [x[0] + x[1] <= 3, x[1] <= 1])
+        self.cold_too, self.calls = cold_too, []
+        solve = self.problem.solve
+
+        def failing(**options):
+            warm = options.get("warm_start", True)
+            self.calls.append(warm)
+            if warm or self.cold_too:
+                raise ValueError("Cannot unpack invalid solution: Solution(status=UNKNOWN, opt_val=None)")
+            return solve(**options)
+
+        self.problem.solve = failing
+
+
+def test_a_warm_start_without_a_solution_is_solved_again_cold():
+    case = _NoSolutionWhenWarm()
+    solve_checked(case.problem, solver_options("HIGHS", 10), "toy LP")
+    assert case.calls == [True, False]
+    assert case.problem.status == cp.OPTIMAL and case.problem.value == pytest.approx(4.0)
+
+
+def test_a_cold_solve_without_a_solution_raises_a_typed_error():
+    case = _NoSolutionWhenWarm(cold_too=True)
+    with pytest.raises(SolverError, match="toy LP.*cold start"):
+        solve_checked(case.problem, solver_options("HIGHS", 10), "toy LP")
+    assert case.calls == [True, False]
+
+
+def test_other_value_errors_are_not_swallowed():
+    x = cp.Variable()
+    problem = cp.Problem(cp.Maximize(x), [x <= 1])
+
+    def broken(**options):
+        raise ValueError("something else")
+
+    problem.solve = broken
+    with pytest.raises(ValueError, match="something else"):
+        solve_checked(problem, solver_options("HIGHS", 10), "toy LP")
