@@ -12,12 +12,24 @@ defector the sample count at which the standard error of its probability of bein
 falls below 0.01 (``p(1 − p) / 0.01²`` with the measured p).
 
 Writes ``bench/results/sweep.{md,json}``. Run: ``.venv/bin/python -m bench bench_sweep``.
+
+With ``CHOKEPOINT_BENCH_WAREHOUSE`` naming a warehouse a ``chokepoint run`` wrote on the real
+data, it also sweeps ``CHOKEPOINT_BENCH_SWEEP_SAMPLES`` samples (default 1,000) of that
+warehouse's staged data for each scenario named in ``CHOKEPOINT_BENCH_SWEEP_SCENARIOS``
+(default ``default``) on 2 local workers, once (too long to repeat), with the warehouse's
+published point-estimate placements and, for a scenario with a baseline, the controls in
+force kept in every sample: seconds, samples per second, peak RSS per worker, each
+defector's probability of being deterred with its standard error, and the sample count for
+a standard error below 0.01 → ``bench/results/sweep_real.{md,json}``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import resource
+import time
+from pathlib import Path
 
 import polars as pl
 
@@ -28,6 +40,7 @@ from chokepoint.analyses.uncertainty import robustness_table, sweep_problem
 from chokepoint.inputs.reference import load_reference
 from chokepoint.inputs.scenario import load_scenario
 from chokepoint.settings import PROJECT_ROOT
+from chokepoint.warehouse.reads import published_deterrence, staged_tables
 
 SAMPLES = 16
 CHUNK = 4
@@ -84,6 +97,54 @@ def main() -> None:
               "p(1 − p)/0.01² at the measured p (0 when every sample agrees):", ""]
     lines += [f"- {d}: p = {payload['p_deterred_optimal'][d]:.2f}, n ≥ {n}" for d, n in needed.items()]
     path = write_results("sweep", payload, "\n".join(lines))
+    print(path.read_text())
+    if os.environ.get("CHOKEPOINT_BENCH_WAREHOUSE"):
+        real_data_sweep(Path(os.environ["CHOKEPOINT_BENCH_WAREHOUSE"]))
+
+
+def real_data_sweep(warehouse: Path, workers: int = 2) -> None:
+    """One long sweep per scenario on a real-data warehouse's staged tables (see the module)."""
+    samples = int(os.environ.get("CHOKEPOINT_BENCH_SWEEP_SAMPLES", "1000"))
+    names = os.environ.get("CHOKEPOINT_BENCH_SWEEP_SCENARIOS", "default").split(",")
+    tables = staged_tables(warehouse)
+    network_tables = {name: tables[name] for name in ("countries", "input_types", "recipes", "capacities")}
+    deterrence = published_deterrence(warehouse)
+    rows, lines = [], ["# Monte Carlo sweep on the real data", "",
+                       f"Staged tables of `{warehouse}` (a `chokepoint run` on the real data), {samples} samples on "
+                       f"{workers} local Dask workers, one sweep per scenario (`CHOKEPOINT_BENCH_WAREHOUSE={warehouse} "
+                       "CHOKEPOINT_BENCH_SWEEP_SCENARIOS=" + ",".join(names) + " .venv/bin/python -m bench "
+                       "bench_sweep`); point-estimate placements as the warehouse published them (long run).", "",
+                       "| scenario | baseline | samples | seconds | samples/s | peak RSS per worker (MiB) |",
+                       "|---|---|---|---|---|---|"]
+    verdicts = []
+    for name in names:
+        scenario = load_scenario(PROJECT_ROOT / "data" / "scenarios" / f"{name}.toml")
+        scenario.validate_against(tables["countries"]["iso3"], tables["input_types"]["input_id"])
+        placements = point_placements(deterrence, network_tables, scenario, name, solver="HIGHS", time_limit=60,
+                                      controls_in_force=tables.get("controls_in_force"), firms=tables.get("firms"))
+        problem = sweep_problem(network_tables, scenario, placements, controls_in_force=tables.get("controls_in_force"),
+                                firms=tables.get("firms"))
+        with dask_client(workers=workers) as client:
+            started = time.perf_counter()
+            result = run_sweep(problem, samples, SEED, chunk_size=CHUNK * 4, client=client)
+            seconds = time.perf_counter() - started
+            rss = max(client.run(_worker_rss_mib).values())
+        table = robustness_table(problem, result, seed=SEED, scenario=name)
+        rows.append({"scenario": name, "baseline": problem.baseline, "samples": samples, "seconds": seconds,
+                     "samples_per_s": samples / seconds, "worker_rss_mib": rss,
+                     "verdicts": table.drop("controls").to_dicts()})
+        lines.append(f"| {name} | {problem.baseline} | {samples} | {seconds:.0f} | {samples / seconds:.2f} | "
+                     f"{rss:.0f} |")
+        for r in table.iter_rows(named=True):
+            p = r["p_deterred"]
+            verdicts.append(f"- {name}, {r['defector']} ({r['horizon']}), {r['placement']} placement "
+                            f"({', '.join(r['controls']) or 'none'}): deterred with probability {p:.3f} ± "
+                            f"{r['p_deterred_se']:.3f}; leverage P5/P50/P95 {r['leverage_p05']:.3f} / "
+                            f"{r['leverage_p50']:.3f} / {r['leverage_p95']:.3f}; n ≥ "
+                            f"{math.ceil(p * (1 - p) / 0.01 ** 2)} for a standard error below 0.01")
+    lines += ["", "Verdicts:", "", *verdicts]
+    path = write_results("sweep_real", {"warehouse": str(warehouse), "workers": workers, "rows": rows},
+                         "\n".join(lines))
     print(path.read_text())
 
 

@@ -19,6 +19,9 @@ from chokepoint.analyses.robust import ROBUST_PLACEMENTS_SCHEMA, robust_placemen
 from chokepoint.analyses.uncertainty import (INPUTS_SCHEMA, RANK_INTERVALS_SCHEMA, ROBUSTNESS_SCHEMA, STREAMS,
                                              inputs_table, rank_intervals_table, robustness_table, sweep_problem)
 from chokepoint.inputs.scenario import Scenario
+from chokepoint.model.baseline import no_baseline, scenario_baseline
+from chokepoint.model.build import horizon_networks
+from chokepoint.model.horizons import LONG_RUN
 
 __all__ = ["SweepTables", "sweep_tables", "point_placements", "probability_lines", "SWEPT_PLACEMENTS",
            "TABLE_SCHEMAS"]
@@ -43,18 +46,25 @@ class SweepTables:
 
 
 def point_placements(deterrence: pl.DataFrame | None, tables: dict, scenario: Scenario, key: str, *,
-                     solver: str, time_limit: float) -> dict[str, tuple[str, ...]]:
+                     solver: str, time_limit: float, controls_in_force: pl.DataFrame | None = None,
+                     firms: pl.DataFrame | None = None) -> dict[str, tuple[str, ...]]:
     """The point-estimate ``optimal`` and ``deter_all`` placements of a scenario: from the
-    published ``analytics.deterrence`` rows of ``key`` when given, else computed
-    (:func:`chokepoint.analyses.deterrence.analyse_deterrence`). A scenario in which no
-    placement deters anyone has no ``deter_all`` placement."""
+    published ``analytics.deterrence`` rows of ``key`` when given (the long run's), else
+    computed on the long-run network the sweep samples
+    (:func:`chokepoint.analyses.deterrence.analyse_deterrence`), marginal to the scenario's
+    baseline when ``controls_in_force`` (and ``firms``) are given, as the published rows
+    are. A scenario in which no placement deters anyone has no ``deter_all`` placement."""
     found: dict[str, tuple[str, ...]] = {}
     if deterrence is not None and deterrence.height:
         rows = deterrence.filter((pl.col("scenario") == key) & pl.col("placement_kind").is_in(SWEPT_PLACEMENTS))
         for kind, controls in zip(rows["placement_kind"], rows["controls"]):
             found.setdefault(kind, tuple(controls))
     if not found:   # a scenario with no deter-all placement (none deters) has only the optimal one
-        analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit)
+        network = horizon_networks(tables, scenario)[LONG_RUN]
+        baseline = (no_baseline(network) if controls_in_force is None
+                    else scenario_baseline(network, scenario, controls_in_force, firms))
+        analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=LONG_RUN,
+                                      baseline_closed=baseline.marginal_to)
         found = {p.kind: p.controls for p in analysis.placements if p.kind in SWEPT_PLACEMENTS}
     return {kind: found[kind] for kind in SWEPT_PLACEMENTS if kind in found}
 

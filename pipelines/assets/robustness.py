@@ -113,7 +113,8 @@ def robustness_sweep(context: dg.AssetExecutionContext, settings: ChokepointSett
         for key in keys:
             scenario = partition_scenario(settings, key, countries, input_types)
             solver, time_limit = settings.solver_for(scenario), settings.time_limit_for(scenario)
-            placements = point_placements(long_run, tables, scenario, key, solver=solver, time_limit=time_limit)
+            placements = point_placements(long_run, tables, scenario, key, solver=solver, time_limit=time_limit,
+                                          controls_in_force=controls_in_force, firms=firms)
             result = sweep_tables(tables, scenario, key, placements, samples=sweep_engine.samples,
                                   seed=sweep_engine.seed, client=client, solver=solver, time_limit=time_limit,
                                   robust=sweep_engine.train > 0, train=max(sweep_engine.train, 1),

@@ -68,7 +68,8 @@ def sweep(args, out=None) -> int:
         # The cluster first: an unreachable scheduler fails before any solve.
         with dask_client(scheduler=args.scheduler, workers=args.workers) as client:
             placements = point_placements(published_deterrence(published), staged, scenario, key, solver=solver,
-                                          time_limit=time_limit)
+                                          time_limit=time_limit, controls_in_force=tables.get("controls_in_force"),
+                                          firms=tables.get("firms"))
             result = sweep_tables(staged, scenario, key, placements, samples=args.samples, seed=args.seed,
                                   client=client, solver=solver, time_limit=time_limit, robust=not args.no_robust,
                                   train=args.train, controls_in_force=tables.get("controls_in_force"),

@@ -197,3 +197,27 @@ def test_a_baseline_stays_in_force_in_every_sample():
     assert abs(without["leverage"][0, 0, chn] - out["leverage"][0, 0, chn]) > 1e-6, "the baseline bites on CHN"
     table = robustness_table(problem, run_chunk(problem, 2, 0, 0, 0, 2), seed=2)
     assert set(table["baseline"]) == {"status_quo"}
+
+
+def test_point_placements_without_published_rows_are_the_long_run_marginal_optimum():
+    """With no published deterrence rows the sweep computes its point-estimate placement on
+    the long-run network it samples, marginal to the baseline: the joint interdiction MILP's
+    optimum there."""
+    from chokepoint.analyses.placements import joint_model
+    from chokepoint.analyses.sweep import point_placements
+    from chokepoint.inputs.controls_in_force import read_controls_in_force
+    from chokepoint.model.baseline import baseline_placement
+    from chokepoint.model.build import horizon_networks
+    from tests.conftest import DATA
+
+    scenario = load_scenario(DATA / "scenarios" / "status_quo.toml")
+    tables = staged()
+    in_force = read_controls_in_force(DATA / "reference" / "controls_in_force.csv")
+    found = point_placements(None, tables, scenario, "status_quo", solver="HIGHS", time_limit=60,
+                             controls_in_force=in_force)
+    network = horizon_networks(tables, scenario).long_run
+    model = joint_model(network, scenario, solver="HIGHS", time_limit=60,
+                        baseline_closed=baseline_placement(network, scenario, in_force).closed)
+    best = model.solve(scenario.settings.budget)
+    assert best.optimal
+    assert set(found["optimal"]) == {scenario.controls[i].id for i in best.chosen}
