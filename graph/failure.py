@@ -382,7 +382,8 @@ def country_single_points_of_failure(network: SupplyNetwork, sink: int, propagat
     return ess.groups(sink, "country").astype(np.int64)
 
 
-def surviving_fraction(network: SupplyNetwork, flow, closed, *, propagation: Propagation | None = None) -> np.ndarray:
+def surviving_fraction(network: SupplyNetwork, flow, closed, *, propagation: Propagation | None = None,
+                       production=None) -> np.ndarray:
     """Share of every node's production that certainly survives closing routes.
 
     Parameters
@@ -392,6 +393,15 @@ def surviving_fraction(network: SupplyNetwork, flow, closed, *, propagation: Pro
         A feasible route flow (e.g. the capability LP's optimum).
     closed : bool array (E,) or (E, B)
         Routes closed in each of B scenarios (removing a node = closing its out-routes).
+    propagation : Propagation, optional
+        Of ``network`` (built when not given).
+    production : array (N,), optional
+        The production that goes with ``flow``. Given, the bound holds also for a flow
+        that meets its constraints only up to a solver's tolerance (an LP optimum): each
+        node's outgoing flows are first cut to its production and every flow to its
+        route's capacity, and each requirement's share is taken of the larger of what
+        arrives and what the production needs (``a[v,k] y[v]``). Without it the flow is
+        taken as exactly feasible.
 
     Returns
     -------
@@ -403,11 +413,15 @@ def surviving_fraction(network: SupplyNetwork, flow, closed, *, propagation: Pro
 
     Notes
     -----
-    ``s[v] = min_k (Σ_{e∈in_k(v)} f_e · open_e · s[src e]) / (Σ_{e∈in_k(v)} f_e)`` (1
-    where v receives no flow of k, which only happens when ``y[v] = 0``), in
-    topological order. Feasible because ``a[v,k] y[v] ≤ Σ f_e`` makes
-    ``a[v,k] y[v] s[v] ≤ Σ f_e open_e s[src e]``, outflow scales with ``s[v]``, and
-    scaled flows stay under route capacities. One sparse product per level:
+    ``s[v] = min_k (Σ_{e∈in_k(v)} f_e · open_e · s[src e]) / max(Σ_{e∈in_k(v)} f_e, a[v,k] y[v])``
+    (1 where v receives no flow of k, which only happens when ``y[v] = 0``; with
+    ``production``, 0 where a production that needs k receives none of it), in
+    topological order. Feasible because ``a[v,k] y[v] s[v] ≤ Σ f_e open_e s[src e]``,
+    outflow (at most ``y[v]``) scales with ``s[v]``, and scaled flows stay under route
+    capacities. Without ``production`` the denominator is ``Σ f_e``, which is at least
+    ``a[v,k] y[v]`` for an exactly feasible flow. The solver's tolerance matters where an
+    input's quantities are tiny (a hub passing on micrograms of germanium meets its
+    requirement to 1e-8 absolute, a relative error of 1e-3). One sparse product per level:
     O(depth · R + (E + V) · B).
     """
     net = network
@@ -421,7 +435,20 @@ def surviving_fraction(network: SupplyNetwork, flow, closed, *, propagation: Pro
     batch = closed.shape[1]
     s = np.ones((net.num_nodes, batch))
     r = net.req_node.size
-    total = np.bincount(prop.edge_req, weights=flow, minlength=r)
+    need = np.zeros(r)
+    if production is not None:
+        y = np.asarray(production, dtype=np.float64)
+        if y.shape != (net.num_nodes,):
+            raise ValueError("production needs one value per node")
+        y = np.minimum(np.clip(y, 0.0, None), net.node_capacity)
+        shipped = np.bincount(net.edge_src, weights=flow, minlength=net.num_nodes)
+        cut = np.divide(y, shipped, out=np.ones(net.num_nodes), where=shipped > y)
+        flow = np.minimum(np.clip(flow, 0.0, None) * cut[net.edge_src], net.edge_capacity)
+        need = net.req_coefficient * y[net.req_node]
+    arrived = np.bincount(prop.edge_req, weights=flow, minlength=r)
+    total = np.maximum(arrived, need)
+    starved = (need > 0) & (arrived <= 0)
+    s[net.req_node[starved]] = 0.0
     for lvl in range(prop.level_bounds.size - 1):
         edges = prop.edge_order[prop.level_bounds[lvl]:prop.level_bounds[lvl + 1]]
         edges = edges[flow[edges] > 0]

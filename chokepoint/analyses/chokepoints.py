@@ -138,7 +138,8 @@ def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, ed
     closed[valid, edge_entity[valid]] = True
     # Flows are scaled within the capacities the sink's actor can use (its short-run headroom).
     net = net.for_sink(sink)
-    surviving = surviving_fraction(net, base.flow, closed, propagation=propagation)[sink]
+    surviving = surviving_fraction(net, base.flow, closed, propagation=propagation,
+                                   production=base.production)[sink]
     upper = np.maximum(np.clip(1.0 - surviving, 0.0, 1.0), lower)
     exact = np.where(upper - lower <= BOUND_TOLERANCE, lower, np.nan)
     solved = np.zeros(num_entities, dtype=bool)
@@ -153,7 +154,8 @@ def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, ed
         if after.value > 1e-12 * c0:
             # The re-solve's flow is feasible with everything open too: a second flow
             # to scale down, which tightens every other entity's upper bound.
-            kept = surviving_fraction(net, after.flow, closed, propagation=propagation)[sink] * after.value / c0
+            kept = surviving_fraction(net, after.flow, closed, propagation=propagation,
+                                      production=after.production)[sink] * after.value / c0
             upper = np.maximum(np.minimum(upper, np.clip(1.0 - kept, 0.0, 1.0)), lower)
             newly = np.isnan(exact) & (upper - lower <= BOUND_TOLERANCE)
             exact[newly] = lower[newly]

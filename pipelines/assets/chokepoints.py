@@ -17,6 +17,11 @@ from pipelines.resources import ChokepointSettings
 
 GROUP = "chokepoints"
 OWNERS = ["team:chokepoint"]
+#: What the run scenario's analyses read: its network in each horizon, the baseline placed
+#: on each, and the scenario.
+NETWORK_INS = {"horizon_networks": dg.AssetIn(key=["supply_graph", "horizon_networks"]),
+               "baselines": dg.AssetIn(key=["supply_graph", "baselines"]),
+               "src_scenario": dg.AssetIn(key=["staging", "src_scenario"])}
 
 
 def capability_model(network: SupplyNetwork, scenario, settings: ChokepointSettings) -> CapabilityModel:
@@ -72,10 +77,7 @@ def concentration_bounds(concentration: pl.DataFrame) -> dg.AssetCheckResult:
 
 @dg.asset(
     key_prefix="analytics", group_name=GROUP, kinds={"graph-tool", "cvxpy", "duckdb"}, owners=OWNERS,
-    ins={"horizon_networks": dg.AssetIn(key=["supply_graph", "horizon_networks"]),
-         "baselines": dg.AssetIn(key=["supply_graph", "baselines"]),
-         "src_scenario": dg.AssetIn(key=["staging", "src_scenario"]),
-         "capacities": dg.AssetIn(key=["staging", "capacities"])},
+    ins={**NETWORK_INS, "capacities": dg.AssetIn(key=["staging", "capacities"])},
     description=("Chokepoints per candidate defector and horizon (short run: qualified routes and headroom; long "
                  "run: fungible capacity). Entities: producer nodes aggregated to country × input (`node`), "
                  "firms (`firm`) and facilities (`facility`) where the data has them, countries, and import "

@@ -17,7 +17,7 @@ from chokepoint.report.plots import leverage_curve_png
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
 from optimization.interdiction import OPTIMALITY_GAP
-from pipelines.assets.chokepoints import capability_model
+from pipelines.assets.chokepoints import NETWORK_INS, capability_model
 from pipelines.assets.staging import scenario_of
 from pipelines.metadata import plot_metadata, table_metadata
 from pipelines.resources import ChokepointSettings
@@ -25,9 +25,6 @@ from pipelines.resources import ChokepointSettings
 GROUP = "placements"
 OWNERS = ["team:chokepoint"]
 GAP_TOLERANCE = 1e-6
-NETWORK_INS = {"horizon_networks": dg.AssetIn(key=["supply_graph", "horizon_networks"]),
-               "baselines": dg.AssetIn(key=["supply_graph", "baselines"]),
-               "src_scenario": dg.AssetIn(key=["staging", "src_scenario"])}
 MARGINAL = (" With a baseline (`status_quo`: the controls in force) every figure is marginal to it (`baseline` "
             "column).")
 HORIZON_GRAIN = "one row per (scenario, horizon, "

@@ -176,3 +176,61 @@ def test_surviving_fraction_gives_a_feasible_flow_and_an_upper_bound_on_the_loss
         assert (into >= network.req_coefficient * production[network.req_node] - 1e-7).all()
         after = model.solve(sink, (~closed[:, b]).astype(float)).value
         assert after >= production[sink] - 1e-6 * max(1.0, base.value)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_surviving_fraction_with_production_holds_for_a_flow_off_by_a_tolerance(seed):
+    """An LP optimum meets its constraints only up to the solver's tolerance; given the
+    production, the scaled point is feasible exactly all the same (outflows cut to
+    production, requirements met), so ``1 − s`` stays a certified upper bound."""
+    network = random_and_or_network(seed, n=14)
+    sink = network.num_nodes - 1
+    base = CapabilityModel(network).solve(sink)
+    rng = np.random.default_rng(seed)
+    # Every flow off by up to 0.1 %: some requirements short, some outflows above production.
+    noisy = base.flow * (1 + rng.uniform(-1e-3, 1e-3, base.flow.size))
+    closed = rng.random((network.num_edges, 6)) < 0.2
+    closed[:, 0] = False
+    s = surviving_fraction(network, noisy, closed, production=base.production)
+    assert s.shape == (network.num_nodes, 6) and (s >= 0).all() and (s <= 1).all()
+    y = np.minimum(base.production.clip(0), network.node_capacity)
+    shipped = np.bincount(network.edge_src, weights=noisy, minlength=network.num_nodes)
+    cut = np.ones(network.num_nodes)
+    cut[shipped > y] = y[shipped > y] / shipped[shipped > y]
+    usable = np.minimum(noisy * cut[network.edge_src], network.edge_capacity)
+    for b in range(6):
+        flow = usable * s[network.edge_src, b] * ~closed[:, b]
+        production = y * s[:, b]
+        out = np.bincount(network.edge_src, weights=flow, minlength=network.num_nodes)
+        into = np.bincount(network.edge_requirement(), weights=flow, minlength=network.req_node.size)
+        need = network.req_coefficient * production[network.req_node]
+        assert (out <= production * (1 + 1e-12) + 1e-12).all()
+        assert (into >= need * (1 - 1e-12) - 1e-12).all()
+        assert (flow <= network.edge_capacity).all()
+    # An exactly feasible flow gives the same shares with or without its production.
+    exact = surviving_fraction(network, base.flow, closed)
+    assert np.allclose(exact, surviving_fraction(network, base.flow, closed, production=base.production), atol=1e-6)
+
+
+def test_without_the_production_a_flow_off_by_a_tolerance_can_claim_too_much():
+    """Why the production is passed: scaled by the shares computed from the flow alone, a
+    flow that misses a requirement by a tolerance gives a point that misses it too."""
+    misses = 0
+    for seed in range(12):
+        network = random_and_or_network(seed, n=14)
+        base = CapabilityModel(network).solve(network.num_nodes - 1)
+        rng = np.random.default_rng(seed)
+        noisy = base.flow * (1 + rng.uniform(-1e-3, 1e-3, base.flow.size))
+        s = surviving_fraction(network, noisy, np.zeros(network.num_edges, dtype=bool))
+        into = np.bincount(network.edge_requirement(), weights=noisy * s[network.edge_src],
+                           minlength=network.req_node.size)
+        need = network.req_coefficient * (base.production * s)[network.req_node]
+        misses += bool((into < need * (1 - 1e-9) - 1e-12).any())
+    assert misses
+
+
+def test_surviving_fraction_refuses_a_production_of_the_wrong_shape():
+    network = random_and_or_network(0)
+    with pytest.raises(ValueError, match="one value per node"):
+        surviving_fraction(network, np.zeros(network.num_edges), np.zeros(network.num_edges, bool),
+                           production=np.zeros(network.num_nodes + 1))
