@@ -100,3 +100,17 @@ def test_rank_and_robust_placement_checks_fail_on_broken_rows():
 def test_engine_runs_in_process_without_workers_or_scheduler():
     with SweepEngine(samples=2).client() as client:
         assert client is None
+
+
+def test_the_main_jobs_sweep_is_small_unless_a_setting_raises_it(monkeypatch):
+    """Four samples per partition by default (the sweep's share of a real-data run is measured
+    in docs/results.md); CHOKEPOINT_SWEEP_SAMPLES raises it, and a bad value names the setting."""
+    from chokepoint.errors import InputError
+
+    monkeypatch.delenv("CHOKEPOINT_SWEEP_SAMPLES", raising=False)
+    assert default_engine().samples == SweepEngine().samples == 4
+    monkeypatch.setenv("CHOKEPOINT_SWEEP_SAMPLES", "200")
+    assert default_engine().samples == 200
+    monkeypatch.setenv("CHOKEPOINT_SWEEP_SAMPLES", "0")
+    with pytest.raises(InputError, match="CHOKEPOINT_SWEEP_SAMPLES.*below the minimum 1"):
+        default_engine()
