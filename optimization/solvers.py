@@ -129,6 +129,18 @@ def require_optimal(problem: cp.Problem, what: str) -> None:
 _NO_SOLUTION = "Cannot unpack invalid solution"
 
 
+def _solved(problem: cp.Problem, options: dict) -> bool:
+    """``problem.solve(**options)``; False when the solver returned no solution and a status
+    cvxpy does not know (any other error propagates)."""
+    try:
+        problem.solve(**options)
+    except ValueError as exc:
+        if not str(exc).startswith(_NO_SOLUTION):
+            raise
+        return False
+    return True
+
+
 def solve_checked(problem: cp.Problem, options: dict, what: str) -> None:
     """Solve with :func:`solver_options` keywords; anything but a proven optimum raises.
 
@@ -142,18 +154,9 @@ def solve_checked(problem: cp.Problem, options: dict, what: str) -> None:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")  # status checked below
-            try:
-                problem.solve(**options)
-            except ValueError as exc:
-                if not str(exc).startswith(_NO_SOLUTION):
-                    raise
-                try:
-                    problem.solve(**options, warm_start=False)
-                except ValueError as again:
-                    if not str(again).startswith(_NO_SOLUTION):
-                        raise
-                    raise SolverError(what, "unknown", "the solver stopped without a solution or a status, also "
-                                                       "from a cold start: try the other solver (HIGHS/SCIP)") from None
+            if not _solved(problem, options) and not _solved(problem, {**options, "warm_start": False}):
+                raise SolverError(what, "unknown", "the solver stopped without a solution or a status, also "
+                                                   "from a cold start: try the other solver (HIGHS/SCIP)")
     except cp.error.SolverError as exc:
         scip_status = (getattr(options["solver"], "last", None) or {}).get("status")
         if scip_status in ("timelimit", "nodelimit", "memlimit", "gaplimit", "userinterrupt"):

@@ -200,8 +200,7 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
         add(f"coefficient.{p}.{i}", spec.data["estimate_coefficient" if flag else "observed_coefficient"], 1.0)
         for p, i, flag in zip(tables["recipes"]["product"], tables["recipes"]["input"], estimate)], dtype=np.int64)
     catalogue = catalogue_arrays(full, scenario)
-    closes = catalogue.closes.reshape(-1, full.num_edges)
-    closes = closes if kept is None else closes[:, kept]
+    closes = catalogue.closes if kept is None else catalogue.closes[:, kept]
     index = {c: i for i, c in enumerate(catalogue.ids)}
     masks, controls = {}, {}
     for name, ids in placements.items():

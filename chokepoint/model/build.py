@@ -240,12 +240,6 @@ class HorizonNetworks:
         """(horizon, network) pairs in report order: short run first."""
         return ((horizon, self[horizon]) for horizon in HORIZONS)
 
-    def table(self, analyse: Callable[[SupplyNetwork], pl.DataFrame]) -> pl.DataFrame:
-        """``analyse`` run on each horizon's network, stacked, with a ``horizon`` column
-        after ``scenario`` (or first)."""
-        frames = [analyse(network).with_columns(pl.lit(horizon).alias("horizon")) for horizon, network in self.items()]
-        return with_horizon_first(pl.concat(frames, how="vertical"))
-
     def table_marginal(self, baselines: Mapping, analyse: Callable) -> pl.DataFrame:
         """``analyse(horizon, network, baseline)`` run on each horizon's network with that
         horizon's baseline placement (``baselines``: horizon →

@@ -221,11 +221,10 @@ def run_baseline(con, key: str) -> str | None:
     """What the run scenario's tables are marginal to, in words (None for no baseline, or a
     warehouse written before the ``baseline`` column); ``key`` is the scenario file's stem
     (its partition key, for the day of the baseline)."""
-    columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
-                                         "WHERE table_schema = 'analytics' AND table_name = 'capability'").fetchall()}
-    if "baseline" not in columns:
+    try:
+        name = con.execute("SELECT any_value(baseline) FROM analytics.capability").fetchone()[0]
+    except duckdb.BinderException:   # a warehouse written before the column
         return None
-    name = con.execute("SELECT any_value(baseline) FROM analytics.capability").fetchone()[0]
     if name in (None, "none"):
         return None
     try:
