@@ -16,9 +16,10 @@ Writes ``bench/results/sweep.{md,json}``. Run: ``.venv/bin/python -m bench bench
 With ``CHOKEPOINT_BENCH_WAREHOUSE`` naming a warehouse a ``chokepoint run`` wrote on the real
 data, it also sweeps ``CHOKEPOINT_BENCH_SWEEP_SAMPLES`` samples (default 1,000) of that
 warehouse's staged data for each scenario named in ``CHOKEPOINT_BENCH_SWEEP_SCENARIOS``
-(default ``default``) on 2 local workers, once (too long to repeat), with the warehouse's
-published point-estimate placements and, for a scenario with a baseline, the controls in
-force kept in every sample: seconds, samples per second, peak RSS per worker, each
+(default ``default``) and each horizon named in ``CHOKEPOINT_BENCH_SWEEP_HORIZONS`` (default
+``long_run``; ``short_run,long_run`` for both) on 2 local workers, once (too long to repeat),
+with the warehouse's published point-estimate placements of that horizon and, for a scenario
+with a baseline, the controls in force kept in every sample: seconds, samples per second, peak RSS per worker, each
 defector's probability of being deterred with its standard error, and the sample count for
 a standard error below 0.01 → ``bench/results/sweep_real.{md,json}``.
 """
@@ -39,6 +40,8 @@ from chokepoint.analyses.sweep import point_placements
 from chokepoint.analyses.uncertainty import robustness_table, sweep_problem
 from chokepoint.inputs.reference import load_reference
 from chokepoint.inputs.scenario import load_scenario
+from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES
+from chokepoint.model.horizons import LONG_RUN
 from chokepoint.settings import PROJECT_ROOT
 from chokepoint.warehouse.reads import published_deterrence, staged_tables
 
@@ -58,7 +61,7 @@ def main() -> None:
     scenario = load_scenario(PROJECT_ROOT / "data" / "scenarios" / "default.toml")
     tables = {"countries": reference.countries, "input_types": reference.input_types,
               "recipes": reference.recipes, "capacities": reference.capacities}
-    placements = point_placements(None, tables, scenario, "default", solver="HIGHS", time_limit=60)
+    placements = point_placements(None, tables, scenario, "default", LONG_RUN, solver="HIGHS", time_limit=60)
     problem = sweep_problem(tables, scenario, placements)
     in_process, result = median_seconds(lambda: run_sweep(problem, SAMPLES, SEED, chunk_size=CHUNK), 1)
     rows = [{"workers": 0, "seconds": in_process, "samples_per_s": SAMPLES / in_process, "worker_rss_mib": None}]
@@ -106,34 +109,38 @@ def real_data_sweep(warehouse: Path, workers: int = 2) -> None:
     """One long sweep per scenario on a real-data warehouse's staged tables (see the module)."""
     samples = int(os.environ.get("CHOKEPOINT_BENCH_SWEEP_SAMPLES", "1000"))
     names = os.environ.get("CHOKEPOINT_BENCH_SWEEP_SCENARIOS", "default").split(",")
+    horizons = os.environ.get("CHOKEPOINT_BENCH_SWEEP_HORIZONS", LONG_RUN).split(",")
     tables = staged_tables(warehouse)
-    network_tables = {name: tables[name] for name in ("countries", "input_types", "recipes", "capacities")}
+    network_tables = {name: tables[name] for name in (*NETWORK_TABLES, *HORIZON_TABLES) if name in tables}
     deterrence = published_deterrence(warehouse)
     rows, lines = [], ["# Monte Carlo sweep on the real data", "",
                        f"Staged tables of `{warehouse}` (a `chokepoint run` on the real data), {samples} samples on "
                        f"{workers} local Dask workers, one sweep per scenario (`CHOKEPOINT_BENCH_WAREHOUSE={warehouse} "
-                       "CHOKEPOINT_BENCH_SWEEP_SCENARIOS=" + ",".join(names) + " .venv/bin/python -m bench "
-                       "bench_sweep`); point-estimate placements as the warehouse published them (long run).", "",
-                       "| scenario | baseline | samples | seconds | samples/s | peak RSS per worker (MiB) |",
-                       "|---|---|---|---|---|---|"]
+                       "CHOKEPOINT_BENCH_SWEEP_SCENARIOS=" + ",".join(names) + " CHOKEPOINT_BENCH_SWEEP_HORIZONS="
+                       + ",".join(horizons) + " .venv/bin/python -m bench bench_sweep`); point-estimate placements "
+                       "of each horizon as the warehouse published them.", "",
+                       "| scenario | horizon | baseline | samples | seconds | samples/s | peak RSS per worker (MiB) |",
+                       "|---|---|---|---|---|---|---|"]
     verdicts = []
-    for name in names:
+    for name, horizon in ((n, h) for n in names for h in horizons):
         scenario = load_scenario(PROJECT_ROOT / "data" / "scenarios" / f"{name}.toml")
         scenario.validate_against(tables["countries"]["iso3"], tables["input_types"]["input_id"])
-        placements = point_placements(deterrence, network_tables, scenario, name, solver="HIGHS", time_limit=60,
-                                      controls_in_force=tables.get("controls_in_force"), firms=tables.get("firms"))
-        problem = sweep_problem(network_tables, scenario, placements, controls_in_force=tables.get("controls_in_force"),
-                                firms=tables.get("firms"))
+        placements = point_placements(deterrence, network_tables, scenario, name, horizon, solver="HIGHS",
+                                      time_limit=60, controls_in_force=tables.get("controls_in_force"),
+                                      firms=tables.get("firms"))
+        problem = sweep_problem(network_tables, scenario, placements, horizon=horizon,
+                                controls_in_force=tables.get("controls_in_force"), firms=tables.get("firms"))
         with dask_client(workers=workers) as client:
             started = time.perf_counter()
             result = run_sweep(problem, samples, SEED, chunk_size=CHUNK * 4, client=client)
             seconds = time.perf_counter() - started
             rss = max(client.run(_worker_rss_mib).values())
         table = robustness_table(problem, result, seed=SEED, scenario=name)
-        rows.append({"scenario": name, "baseline": problem.baseline, "samples": samples, "seconds": seconds,
+        rows.append({"scenario": name, "horizon": horizon, "baseline": problem.baseline, "samples": samples,
+                     "seconds": seconds,
                      "samples_per_s": samples / seconds, "worker_rss_mib": rss,
                      "verdicts": table.drop("controls").to_dicts()})
-        lines.append(f"| {name} | {problem.baseline} | {samples} | {seconds:.0f} | {samples / seconds:.2f} | "
+        lines.append(f"| {name} | {horizon} | {problem.baseline} | {samples} | {seconds:.0f} | {samples / seconds:.2f} | "
                      f"{rss:.0f} |")
         for r in table.iter_rows(named=True):
             p = r["p_deterred"]

@@ -18,8 +18,8 @@ import polars as pl
 from distributed import Client
 
 from chokepoint.analyses.montecarlo import run_sweep
-from chokepoint.analyses.uncertainty import (HORIZON_VIEWS, STREAMS, SweepProblem, chunk_rng, draw, sample_inputs,
-                                             sample_network)
+from chokepoint.analyses.uncertainty import (STREAMS, SweepProblem, chunk_rng, draw, sample_inputs, sample_network,
+                                             sample_rules)
 from optimization.robust import RobustPlacementModel, cvar
 
 __all__ = ["robust_placements_table", "ROBUST_PLACEMENTS_SCHEMA", "CVAR_LEVEL", "POINT"]
@@ -46,7 +46,7 @@ def _controls(problem: SweepProblem, chosen) -> tuple[str, ...]:
 def robust_placements_table(problem: SweepProblem, *, seed: int, train: int, test: int, solver: str,
                             time_limit: float, client: Client | None = None, alpha: float = CVAR_LEVEL,
                             scenario: str | None = None) -> pl.DataFrame:
-    """``analytics.robust_placements``: per horizon, the sample-average placement
+    """``analytics.robust_placements`` of the problem's horizon: the sample-average placement
     (``saa_mean``), the CVaR placement (``saa_cvar10``) and the point-estimate placement
     (``point_estimate``, the problem's :data:`POINT` placement), each with its training
     objective (mean remaining share, or its CVaR) and its out-of-sample leverage on
@@ -68,55 +68,52 @@ def robust_placements_table(problem: SweepProblem, *, seed: int, train: int, tes
     with three placements (no ranks).
     """
     rows = []
+    started = time.perf_counter()
     values = draw(problem, train, chunk_rng(seed, STREAMS["train"], 0))
-    sampled = [sample_network(problem, sample_inputs(problem, row)[0]) for row in values]
+    networks = [sample_network(problem, sample_inputs(problem, row)[0], sample_rules(problem, row)) for row in values]
     point_mask = problem.placements.get(POINT)
-    for horizon in problem.horizons:
-        started = time.perf_counter()
-        networks = [HORIZON_VIEWS[horizon](net, problem) for net in sampled]
-        sinks = [networks[0].sink_of(networks[0].actors.index(d)) for d in problem.defectors]
-        model = RobustPlacementModel(networks, sinks, problem.closes, problem.cost, collateral=problem.collateral,
-                                     collateral_cap=problem.collateral_cap, solver=solver, time_limit=time_limit,
-                                     alpha=alpha)
-        # Fallbacks when a MILP finds no incumbent in time: the point estimate, then the SAA placement.
-        point_chosen = (np.isin(np.array(problem.control_ids), problem.placement_controls[POINT])
-                        if point_mask is not None else np.zeros(len(problem.control_ids), dtype=bool))
-        saa = model.solve("mean", problem.budget, candidates=[point_chosen])
-        saa_chosen = np.isin(np.arange(len(problem.control_ids)), saa.chosen)
-        results = {"saa_mean": saa, "saa_cvar10": model.solve("cvar", problem.budget,
-                                                              candidates=[point_chosen, saa_chosen])}
-        seconds = time.perf_counter() - started
-        placements = {name: _controls(problem, r.chosen) for name, r in results.items()}
-        if point_mask is not None:
-            placements["point_estimate"] = problem.placement_controls[POINT]
-        masks = {}
-        for name, controls in placements.items():
-            chosen = np.isin(np.array(problem.control_ids), controls)
-            masks[name] = (problem.closes[chosen].any(axis=0) if chosen.any()
-                           else np.zeros(problem.num_routes, dtype=bool))
-        tested = run_sweep(dataclasses.replace(problem, placements=masks, placement_controls=placements,
-                                               horizons=(horizon,), ranks=False),
-                           test, seed, stream=STREAMS["test"], client=client)
-        for i, name in enumerate(masks):
-            leverage = tested.leverage[:, 0, i, :].mean(axis=1)
-            chosen = np.isin(np.array(problem.control_ids), placements[name])
-            result = results.get(name)
-            if result is None:
-                shares = model.exact_shares(chosen)
-                train_objective, bound, optimal, status, kind = float(np.mean(shares)), math.nan, False, "point", "point"
-            else:
-                train_objective, bound, optimal, status = result.objective, result.bound, result.optimal, result.status
-                kind = "mean" if result.objective_kind == "mean" else f"cvar{round(100 * alpha)}"
-            rows.append({
-                "scenario": scenario or problem.scenario, "horizon": horizon, "baseline": problem.baseline,
-                "placement": name, "objective": kind,
-                "controls": list(placements[name]), "cost": float(problem.cost[chosen].sum()),
-                "budget": problem.budget, "train_samples": train, "train_objective": train_objective,
-                "train_bound": None if math.isnan(bound) else bound, "optimal": optimal, "status": status,
-                "test_samples": test, "test_mean_leverage": float(leverage.mean()),
-                "test_cvar10_leverage": 1.0 - cvar(1.0 - leverage, alpha),
-                "test_leverage_p05": float(np.quantile(leverage, 0.05)),
-                "test_p_all_deterred": float(tested.deterred[:, 0, i, :].all(axis=1).mean()),
-                "seed": int(seed), "seconds": seconds if result is not None else 0.0,
-            })
+    sinks = [networks[0].sink_of(networks[0].actors.index(d)) for d in problem.defectors]
+    model = RobustPlacementModel(networks, sinks, problem.closes, problem.cost, collateral=problem.collateral,
+                                 collateral_cap=problem.collateral_cap, solver=solver, time_limit=time_limit,
+                                 alpha=alpha)
+    # Fallbacks when a MILP finds no incumbent in time: the point estimate, then the SAA placement.
+    point_chosen = (np.isin(np.array(problem.control_ids), problem.placement_controls[POINT])
+                    if point_mask is not None else np.zeros(len(problem.control_ids), dtype=bool))
+    saa = model.solve("mean", problem.budget, candidates=[point_chosen])
+    saa_chosen = np.isin(np.arange(len(problem.control_ids)), saa.chosen)
+    results = {"saa_mean": saa, "saa_cvar10": model.solve("cvar", problem.budget,
+                                                          candidates=[point_chosen, saa_chosen])}
+    seconds = time.perf_counter() - started
+    placements = {name: _controls(problem, r.chosen) for name, r in results.items()}
+    if point_mask is not None:
+        placements["point_estimate"] = problem.placement_controls[POINT]
+    masks = {}
+    for name, controls in placements.items():
+        chosen = np.isin(np.array(problem.control_ids), controls)
+        masks[name] = (problem.closes[chosen].any(axis=0) if chosen.any()
+                       else np.zeros(problem.num_routes, dtype=bool))
+    tested = run_sweep(dataclasses.replace(problem, placements=masks, placement_controls=placements, ranks=False),
+                       test, seed, stream=STREAMS["test"], client=client)
+    for i, name in enumerate(masks):
+        leverage = tested.leverage[:, i, :].mean(axis=1)
+        chosen = np.isin(np.array(problem.control_ids), placements[name])
+        result = results.get(name)
+        if result is None:
+            shares = model.exact_shares(chosen)
+            train_objective, bound, optimal, status, kind = float(np.mean(shares)), math.nan, False, "point", "point"
+        else:
+            train_objective, bound, optimal, status = result.objective, result.bound, result.optimal, result.status
+            kind = "mean" if result.objective_kind == "mean" else f"cvar{round(100 * alpha)}"
+        rows.append({
+            "scenario": scenario or problem.scenario, "horizon": problem.horizon, "baseline": problem.baseline,
+            "placement": name, "objective": kind,
+            "controls": list(placements[name]), "cost": float(problem.cost[chosen].sum()),
+            "budget": problem.budget, "train_samples": train, "train_objective": train_objective,
+            "train_bound": None if math.isnan(bound) else bound, "optimal": optimal, "status": status,
+            "test_samples": test, "test_mean_leverage": float(leverage.mean()),
+            "test_cvar10_leverage": 1.0 - cvar(1.0 - leverage, alpha),
+            "test_leverage_p05": float(np.quantile(leverage, 0.05)),
+            "test_p_all_deterred": float(tested.deterred[:, i, :].all(axis=1).mean()),
+            "seed": int(seed), "seconds": seconds if result is not None else 0.0,
+        })
     return pl.DataFrame(rows, schema=ROBUST_PLACEMENTS_SCHEMA)

@@ -7,15 +7,21 @@ object is ever pickled. :func:`run_chunk` evaluates one chunk of samples; its ra
 stream derives from ``(seed, stream, chunk)`` with :class:`numpy.random.SeedSequence`,
 so the samples, and hence the results, do not depend on which worker runs which chunk.
 
-Per sample and horizon: every actor's attainable compute, each placement's leverage over
-each candidate defector, the defector's deterrence margin ``p·V·L + B − G`` with its
-sampled parameters, and the removal-loss rank of every node entity (country × input).
-Horizons are pluggable: :data:`HORIZON_VIEWS` maps a horizon name to a function from the
-sample's long-run network to that horizon's network (``long_run`` is the identity).
+A problem is one horizon's (``docs/design.md#9-horizons``): the sample's long-run network
+is built from the arrays, and the short run's is derived from it with the scenario's
+short-run rules (:func:`chokepoint.model.horizons.short_run_network`: qualified routes,
+headroom from the sampled capacities and utilisations). Both horizons' problems draw the same
+quantities in the same order, so with the same seed they see the same samples (common random
+numbers: short-run and long-run figures differ by the horizon, not by the draws).
+
+Per sample: every actor's attainable compute, each placement's leverage over each candidate
+defector, the defector's deterrence margin ``p·V·L + B − G`` with its sampled parameters,
+and the removal-loss rank of every node entity (country × input).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -25,18 +31,20 @@ import polars as pl
 from chokepoint.analyses.chokepoints import entity_groups, removal_losses
 from chokepoint.analyses.deterrence import MARGIN_TOLERANCE
 from chokepoint.analyses.placements import catalogue_arrays, collateral_weights
+from chokepoint.inputs.reference import COMPUTE_INPUT
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.inputs.uncertainty import Distribution
 from chokepoint.model.baseline import no_baseline, scenario_baseline
-from chokepoint.model.build import network_arrays, with_tool_origin
+from chokepoint.model.build import horizon_networks, network_arrays, producer_table
+from chokepoint.model.horizons import HORIZONS, LONG_RUN, SHORT_RUN, ShortRunRules, short_run_network
 from graph.failure import Propagation
 from graph.network import SupplyNetwork, build_supply_network, without_routes
 from optimization.capability import CapabilityModel
 from optimization.deterrence_margin import deterrence_margin
 from optimization.errors import ModelError
 
-__all__ = ["SweepProblem", "ChunkResult", "HORIZON_VIEWS", "PARAMETERS", "sweep_problem", "draw", "sample_inputs",
-           "sample_network", "evaluate_networks", "run_chunk", "chunk_bounds", "chunk_rng", "merge_chunks",
+__all__ = ["SweepProblem", "ChunkResult", "PARAMETERS", "sweep_problem", "draw", "sample_inputs",
+           "sample_rules", "sample_network", "evaluate_network", "run_chunk", "chunk_bounds", "chunk_rng", "merge_chunks",
            "robustness_table", "rank_intervals_table", "inputs_table", "ROBUSTNESS_SCHEMA", "RANK_INTERVALS_SCHEMA",
            "INPUTS_SCHEMA", "STREAMS"]
 
@@ -48,30 +56,28 @@ STREAMS = {"sweep": 0, "train": 1, "test": 2}
 _FLOOR = 1e-9
 
 
-def _long_run(network: SupplyNetwork, problem: "SweepProblem") -> SupplyNetwork:
-    return network
-
-
-#: Horizon name → network of that horizon from the sample's long-run network. Another
-#: horizon (``short_run``) plugs in with one entry; every table then carries its rows.
-HORIZON_VIEWS = {"long_run": _long_run}
-
-
 @dataclass(frozen=True)
 class SweepProblem:
-    """Everything a sample needs, as arrays (picklable, small).
+    """Everything a sample of one horizon needs, as arrays (picklable, small).
 
-    ``kwargs`` are :func:`chokepoint.model.build.network_arrays` of the staged tables;
-    ``quantities`` names each uncertain quantity and ``distributions`` its distribution
-    (``None``: fixed at its point estimate); ``slots`` says where the quantities sit:
-    ``parameters`` (D × 4 indices into the quantity vector), ``cloud``, ``transit``,
-    ``capacity`` (one per producer row), ``recipe`` (one per recipe row).
+    ``kwargs`` are :func:`chokepoint.model.build.network_arrays` of the staged tables (the
+    producer table: firms and facilities where the data has them); ``quantities`` names
+    each uncertain quantity and ``distributions`` its distribution (``None``: fixed at its
+    point estimate); ``slots`` say where the quantities sit: ``parameters`` (D × 4 indices
+    into the quantity vector), ``cloud``, ``transit``, ``capacity`` (one per producer row:
+    the factor of its country and input), ``recipe`` (one per recipe row), ``utilisation``
+    (one per input type of ``utilisation_inputs``).
+
+    ``horizon`` is ``long_run`` or ``short_run``; ``rules`` (short run only) are the
+    scenario's short-run rules at their point values, ``compute_input`` the index of the
+    compute input type. ``edge_src`` / ``edge_dst`` are every route of the horizon's network
+    (before the baseline).
 
     ``baseline`` names the scenario's baseline placement (``none`` / ``status_quo``);
     ``kept`` flags the routes it leaves open (None: all). Every route array below
     (``placements``, ``edge_entity``, ``closes``, ``collateral``) is over the kept routes:
     samples are evaluated on the network the baseline leaves (:func:`sample_network`), so
-    every figure is marginal to it. ``edge_src`` / ``edge_dst`` are every route's.
+    every figure is marginal to it.
     """
 
     scenario: str
@@ -91,7 +97,11 @@ class SweepProblem:
     edge_dst: np.ndarray
     entity_names: tuple[str, ...]
     edge_entity: np.ndarray
-    horizons: tuple[str, ...] = ("long_run",)
+    horizon: str = LONG_RUN
+    rules: ShortRunRules | None = None
+    compute_input: int = -1
+    utilisation_inputs: tuple[str, ...] = ()
+    utilisation_slots: np.ndarray = field(default=None, repr=False)
     rank_top_k: int = 3
     rank_solves: int = 3
     time_limit: float = 60.0
@@ -125,23 +135,36 @@ def _provenance(frame: pl.DataFrame, estimate_column: str = "source") -> np.ndar
     return flags
 
 
+def _producer_slots(capacities: pl.DataFrame, producers: pl.DataFrame, slots: np.ndarray) -> np.ndarray:
+    """The share-factor slot of each producer row: that of its (input, country) capacity row,
+    so the firms and facilities of a country move together and its total stays the country's."""
+    index = {(k, c): int(slot) for k, c, slot in zip(capacities["input_id"], capacities["iso3"], slots)}
+    missing = [(k, c) for k, c in zip(producers["input_id"], producers["iso3"]) if (k, c) not in index]
+    if missing:
+        raise KeyError(f"producer rows with no staged capacity row (input, country): {sorted(set(missing))[:5]}")
+    return np.array([index[(k, c)] for k, c in zip(producers["input_id"], producers["iso3"])], dtype=np.int64)
+
+
 def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placements: dict[str, tuple[str, ...]], *,
-                  horizons=("long_run",), rank_top_k: int = 3, rank_solves: int = 3,
+                  horizon: str = LONG_RUN, rank_top_k: int = 3, rank_solves: int = 3,
                   time_limit: float | None = None, all_actors: bool = False,
                   controls_in_force: pl.DataFrame | None = None, firms: pl.DataFrame | None = None) -> SweepProblem:
-    """The compact problem of a scenario's sweep.
+    """The compact problem of a scenario's sweep in one horizon.
 
     Parameters
     ----------
     tables : dict of polars.DataFrame
-        Staged ``countries``, ``input_types``, ``recipes``, ``capacities``.
+        Staged ``countries``, ``input_types``, ``recipes``, ``capacities`` and, where
+        present, the firm-level and short-run tables (``producers``, ``short_run_rules``,
+        ``qualifications``, ``compute_sourcing``): the networks are
+        :func:`chokepoint.model.build.horizon_networks` of them, as in the pipeline.
     scenario : Scenario
         With its ``[uncertainty]`` distributions (data rows get the provenance defaults).
     placements : dict
         Placement name → control ids of the scenario's catalogue (e.g. the point-estimate
-        ``optimal`` and ``deter_all`` placements of ``analytics.deterrence``).
-    horizons : sequence of str
-        Keys of :data:`HORIZON_VIEWS`.
+        ``optimal`` and ``deter_all`` placements of ``analytics.deterrence`` in this horizon).
+    horizon : str
+        ``long_run`` or ``short_run``.
     rank_top_k, rank_solves :
         Removal losses per sample (:func:`chokepoint.analyses.chokepoints.removal_losses`):
         at most ``rank_solves`` LP re-solves per defector to prove its top ``rank_top_k``
@@ -154,20 +177,22 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     controls_in_force, firms : polars.DataFrame, optional
         ``staging.controls_in_force`` and ``staging.firms``: the scenario's baseline
         (:func:`chokepoint.model.baseline.scenario_baseline`; ``status_quo``: the controls in
-        force), placed on the point estimate's routes and kept closed in every sample.
+        force), placed on the point estimate's routes of this horizon and kept closed in
+        every sample.
 
     Raises
     ------
     KeyError
-        If a horizon has no view or a placement names an unknown control.
+        If the horizon is unknown, a placement names an unknown control or a producer row
+        has no capacity row.
     """
-    for horizon in horizons:
-        if horizon not in HORIZON_VIEWS:
-            raise KeyError(f"unknown horizon {horizon!r} (known: {', '.join(HORIZON_VIEWS)})")
-    kwargs = network_arrays(tables["countries"], tables["input_types"], tables["recipes"], tables["capacities"],
-                            scenario)
+    if horizon not in HORIZONS:
+        raise KeyError(f"unknown horizon {horizon!r} (known: {', '.join(HORIZONS)})")
+    producers = producer_table(tables)
+    kwargs = network_arrays(tables["countries"], tables["input_types"], tables["recipes"], producers, scenario)
     # Route masks are computed once, on the point estimate: with the installed base's taint.
-    full = with_tool_origin(build_supply_network(**kwargs), tables["input_types"])
+    networks = horizon_networks(tables, scenario)
+    full = networks[horizon]
     baseline = (no_baseline(full) if controls_in_force is None
                 else scenario_baseline(full, scenario, controls_in_force, firms))
     kept = None if baseline.name == "none" else ~baseline.closed
@@ -191,7 +216,7 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     transit = sorted(scenario.transit.items())
     transit_slots = np.array([add(f"transit.{c}", spec.transit.get(c), f) for c, f in transit], dtype=np.int64)
     imputed = _provenance(tables["capacities"])
-    capacity_slots = np.array([
+    share_slots = np.array([
         add(f"share.{k}.{c}", spec.data["imputed_share" if flag else "observed_share"], 1.0)
         for k, c, flag in zip(tables["capacities"]["input_id"], tables["capacities"]["iso3"], imputed)],
         dtype=np.int64)
@@ -199,6 +224,18 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     recipe_slots = np.array([
         add(f"coefficient.{p}.{i}", spec.data["estimate_coefficient" if flag else "observed_coefficient"], 1.0)
         for p, i, flag in zip(tables["recipes"]["product"], tables["recipes"]["input"], estimate)], dtype=np.int64)
+    # Utilisations are drawn in both horizons' problems (so both draw the same quantities) and used in the short run.
+    rules_frame = tables.get("short_run_rules")
+    utilisation_inputs: tuple[str, ...] = ()
+    utilisation_slots = np.empty(0, dtype=np.int64)
+    if rules_frame is not None and rules_frame.height:
+        rated = rules_frame.filter(pl.col("utilisation").is_not_null())
+        rated = rated.filter(pl.col("input_id").is_in(list(networks.rules.utilisation)))
+        estimated = _provenance(rated)
+        utilisation_inputs = tuple(rated["input_id"].to_list())
+        utilisation_slots = np.array([
+            add(f"utilisation.{k}", spec.data["estimate_utilisation" if flag else "observed_utilisation"], 1.0)
+            for k, flag in zip(utilisation_inputs, estimated)], dtype=np.int64)
     catalogue = catalogue_arrays(full, scenario)
     closes = catalogue.closes if kept is None else catalogue.closes[:, kept]
     index = {c: i for i, c in enumerate(catalogue.ids)}
@@ -223,10 +260,14 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     return SweepProblem(
         scenario=scenario.name, kwargs=kwargs, quantities=tuple(quantities), distributions=tuple(distributions),
         point=np.array(point, dtype=np.float64), parameter_slots=parameter_slots, cloud_slot=cloud_slot,
-        transit_slots=transit_slots, capacity_slots=capacity_slots, recipe_slots=recipe_slots, defectors=defectors,
+        transit_slots=transit_slots, capacity_slots=_producer_slots(tables["capacities"], producers, share_slots),
+        recipe_slots=recipe_slots, defectors=defectors,
         placements=masks, placement_controls=controls, edge_src=full.edge_src.copy(),
         edge_dst=full.edge_dst.copy(), entity_names=tuple(str(n) for n in groups.group_names),
-        edge_entity=edge_entity.astype(np.int64), horizons=tuple(horizons), rank_top_k=rank_top_k,
+        edge_entity=edge_entity.astype(np.int64), horizon=horizon,
+        rules=networks.rules if horizon == SHORT_RUN else None,
+        compute_input=list(full.inputs).index(COMPUTE_INPUT), utilisation_inputs=utilisation_inputs,
+        utilisation_slots=utilisation_slots, rank_top_k=rank_top_k,
         rank_solves=rank_solves, time_limit=float(time_limit or scenario.settings.time_limit_s),
         closes=closes, cost=catalogue.cost, control_ids=catalogue.ids,
         collateral=collateral_weights(full, scenario)[slice(None) if kept is None else kept],
@@ -287,9 +328,26 @@ def sample_inputs(problem: SweepProblem, values: np.ndarray) -> tuple[dict, np.n
     return kwargs, values[problem.parameter_slots]
 
 
-def sample_network(problem: SweepProblem, kwargs: dict) -> SupplyNetwork:
-    """The long-run network of one draw, checked to have the problem's routes, without the
-    routes the problem's baseline closes.
+def sample_rules(problem: SweepProblem, values: np.ndarray) -> ShortRunRules | None:
+    """The short-run rules of one draw (None for a long-run problem): each rated input's
+    utilisation times its factor, at most 100 % (``ρ'_k = min(ρ_k f_k, 1)``)."""
+    if problem.rules is None:
+        return None
+    if not problem.utilisation_inputs:
+        return problem.rules
+    utilisation = dict(problem.rules.utilisation)
+    for k, factor in zip(problem.utilisation_inputs, values[problem.utilisation_slots]):
+        utilisation[k] = min(utilisation[k] * float(factor), 1.0)
+    return dataclasses.replace(problem.rules, utilisation=utilisation)
+
+
+def sample_network(problem: SweepProblem, kwargs: dict, rules: ShortRunRules | None = None) -> SupplyNetwork:
+    """The network of one draw in the problem's horizon, checked to have the problem's
+    routes, without the routes the problem's baseline closes.
+
+    The long-run network is built from ``kwargs``; a short-run problem derives its view
+    with ``rules`` (:func:`sample_rules`; default: the problem's point rules), so headroom
+    follows the sampled capacities and utilisations.
 
     Raises
     ------
@@ -298,17 +356,23 @@ def sample_network(problem: SweepProblem, kwargs: dict) -> SupplyNetwork:
         route masks, so they would no longer mean the same controls).
     """
     network = build_supply_network(**kwargs)
+    if problem.rules is not None:
+        network = short_run_network(network, rules or problem.rules, problem.compute_input).network
     if not (np.array_equal(network.edge_src, problem.edge_src) and np.array_equal(network.edge_dst, problem.edge_dst)):
         raise ModelError("sampled network", "its routes differ from the point estimate's: a sampled share or "
                                             "fraction removed a route; keep distribution bounds above 0")
     return network if problem.kept is None else without_routes(network, ~problem.kept)
 
 
+#: Per-sample result arrays of :class:`ChunkResult`.
+RESULT_ARRAYS = ("capability", "leverage", "margin", "deterred", "rank", "loss")
+
+
 @dataclass(frozen=True)
 class ChunkResult:
-    """Per-sample arrays of one chunk (S samples, H horizons, A actors, P placements, D
-    defectors, M entities): ``capability`` (S, H, A), ``leverage`` and ``margin``
-    (S, H, P, D), ``deterred`` (S, H, P, D) bool, ``rank`` and ``loss`` (S, H, M)."""
+    """Per-sample arrays of one chunk (S samples, A actors, P placements, D defectors,
+    M entities): ``capability`` (S, A), ``leverage`` and ``margin`` (S, P, D),
+    ``deterred`` (S, P, D) bool, ``rank`` and ``loss`` (S, M)."""
 
     start: int
     capability: np.ndarray
@@ -319,61 +383,55 @@ class ChunkResult:
     loss: np.ndarray
 
 
-def evaluate_networks(problem: SweepProblem, pairs: list[tuple[str, SupplyNetwork]], parameters: np.ndarray
-                      ) -> dict[str, np.ndarray]:
-    """Evaluate one sample on each ``(horizon, network)`` pair.
+def evaluate_network(problem: SweepProblem, network: SupplyNetwork, parameters: np.ndarray) -> dict[str, np.ndarray]:
+    """Evaluate one sample on its network (:func:`sample_network`).
 
-    Returns arrays with a leading horizon axis (in the order of ``pairs``): ``capability``
-    (H, A; NaN for actors other than the candidate defectors unless ``all_actors``),
-    ``leverage``, ``margin`` (H, P, D), ``deterred`` (H, P, D), ``rank``, ``loss`` (H, M).
+    Returns ``capability`` (A; NaN for actors other than the candidate defectors unless
+    ``all_actors``), ``leverage``, ``margin``, ``deterred`` (P, D), ``rank``, ``loss`` (M).
 
     Notes
     -----
-    Per horizon: one capability LP model built from the arrays, D (or A) + P·D capability LPs and
-    at most ``rank_solves`` removal re-solves per defector; removal-loss bounds are
+    One capability LP model built from the arrays, D (or A) + P·D capability LPs and at most
+    ``rank_solves`` removal re-solves per defector; removal-loss bounds are
     O(depth · R + (N + E) · M) numpy work per defector.
     """
     names = list(problem.placements)
     p, v, b, g = (parameters[:, i] for i in range(4))
     entities = len(problem.entity_names)
-    out = {key: [] for key in ("capability", "leverage", "margin", "deterred", "rank", "loss")}
-    for _horizon, network in pairs:
-        model = CapabilityModel(network, solver="HIGHS", time_limit=problem.time_limit)
-        sinks = [network.sink_of(i) for i in range(len(network.actors))]
-        defector_index = [network.actors.index(d) for d in problem.defectors]
-        solved = range(len(sinks)) if problem.all_actors else defector_index
-        base = {a: model.solve(sinks[a]) for a in solved}
-        capability = np.array([base[a].value if a in base else math.nan for a in range(len(sinks))])
-        c0 = capability[defector_index]
-        leverage = np.zeros((len(names), len(defector_index)))
-        for i, name in enumerate(names):
-            route_open = (~problem.placements[name]).astype(np.float64)
-            if problem.placements[name].any():
-                after = np.array([model.solve(sinks[a], route_open).value for a in defector_index])
-            else:
-                after = c0
-            leverage[i] = np.clip(np.divide(c0 - after, c0, out=np.zeros_like(c0), where=c0 > 0), 0.0, 1.0)
-        margin = deterrence_margin(p[None, :], v[None, :], leverage, b[None, :], g[None, :])
-        deterred = margin >= -MARGIN_TOLERANCE * np.maximum(1.0, g[None, :])
-        loss = np.zeros(entities)
-        for j, a in enumerate(defector_index if problem.ranks else ()):
-            spof = np.flatnonzero(problem.spof[j]) if problem.spof is not None else np.empty(0, np.int64)
-            found = removal_losses(model, sinks[a], base[a], problem.edge_entity, entities, top_k=problem.rank_top_k,
-                                   max_solves=problem.rank_solves)
-            # Exact where proven (LP re-solve or coinciding bounds), else the certified lower bound: the
-            # top ``rank_top_k`` are exact whenever certified (every other entity's upper bound is below them).
-            # Single points of failure lose everything (structural, no LP needed).
-            exact = found.exact.copy()
-            exact[spof] = 1.0 if base[a].value > 0 else 0.0
-            loss += np.where(np.isnan(exact), found.lower, exact)
-        loss /= max(len(defector_index), 1)
-        # Rank 1 = largest loss; ties share the best rank (as analytics.chokepoints).
-        order = np.sort(loss)[::-1]
-        rank = np.searchsorted(-order, -loss, side="left") + 1
-        for key, value in (("capability", capability), ("leverage", leverage), ("margin", margin),
-                           ("deterred", deterred), ("rank", rank), ("loss", loss)):
-            out[key].append(value)
-    return {key: np.stack(value) for key, value in out.items()}
+    model = CapabilityModel(network, solver="HIGHS", time_limit=problem.time_limit)
+    sinks = [network.sink_of(i) for i in range(len(network.actors))]
+    defector_index = [network.actors.index(d) for d in problem.defectors]
+    solved = range(len(sinks)) if problem.all_actors else defector_index
+    base = {a: model.solve(sinks[a]) for a in solved}
+    capability = np.array([base[a].value if a in base else math.nan for a in range(len(sinks))])
+    c0 = capability[defector_index]
+    leverage = np.zeros((len(names), len(defector_index)))
+    for i, name in enumerate(names):
+        route_open = (~problem.placements[name]).astype(np.float64)
+        if problem.placements[name].any():
+            after = np.array([model.solve(sinks[a], route_open).value for a in defector_index])
+        else:
+            after = c0
+        leverage[i] = np.clip(np.divide(c0 - after, c0, out=np.zeros_like(c0), where=c0 > 0), 0.0, 1.0)
+    margin = deterrence_margin(p[None, :], v[None, :], leverage, b[None, :], g[None, :])
+    deterred = margin >= -MARGIN_TOLERANCE * np.maximum(1.0, g[None, :])
+    loss = np.zeros(entities)
+    for j, a in enumerate(defector_index if problem.ranks else ()):
+        spof = np.flatnonzero(problem.spof[j]) if problem.spof is not None else np.empty(0, np.int64)
+        found = removal_losses(model, sinks[a], base[a], problem.edge_entity, entities, top_k=problem.rank_top_k,
+                               max_solves=problem.rank_solves)
+        # Exact where proven (LP re-solve or coinciding bounds), else the certified lower bound: the
+        # top ``rank_top_k`` are exact whenever certified (every other entity's upper bound is below them).
+        # Single points of failure lose everything (structural, no LP needed).
+        exact = found.exact.copy()
+        exact[spof] = 1.0 if base[a].value > 0 else 0.0
+        loss += np.where(np.isnan(exact), found.lower, exact)
+    loss /= max(len(defector_index), 1)
+    # Rank 1 = largest loss; ties share the best rank (as analytics.chokepoints).
+    order = np.sort(loss)[::-1]
+    rank = np.searchsorted(-order, -loss, side="left") + 1
+    return {"capability": capability, "leverage": leverage, "margin": margin, "deterred": deterred, "rank": rank,
+            "loss": loss}
 
 
 def run_chunk(problem: SweepProblem, seed: int, stream: int, chunk: int, start: int, stop: int) -> ChunkResult:
@@ -386,18 +444,16 @@ def run_chunk(problem: SweepProblem, seed: int, stream: int, chunk: int, start: 
     per_sample = []
     for row in values:
         kwargs, parameters = sample_inputs(problem, row)
-        network = sample_network(problem, kwargs)
-        pairs = [(h, HORIZON_VIEWS[h](network, problem)) for h in problem.horizons]
-        per_sample.append(evaluate_networks(problem, pairs, parameters))
-    stacked = {key: np.stack([s[key] for s in per_sample]) for key in per_sample[0]} if per_sample else {}
+        network = sample_network(problem, kwargs, sample_rules(problem, row))
+        per_sample.append(evaluate_network(problem, network, parameters))
+    stacked = {key: np.stack([s[key] for s in per_sample]) for key in RESULT_ARRAYS} if per_sample else {}
     return ChunkResult(start=start, **stacked)
 
 
 def merge_chunks(chunks: list[ChunkResult]) -> ChunkResult:
     """One result from chunks, in sample order (whatever order they finished in)."""
     chunks = sorted(chunks, key=lambda c: c.start)
-    return ChunkResult(start=0, **{key: np.concatenate([getattr(c, key) for c in chunks])
-                                   for key in ("capability", "leverage", "margin", "deterred", "rank", "loss")})
+    return ChunkResult(start=0, **{key: np.concatenate([getattr(c, key) for c in chunks]) for key in RESULT_ARRAYS})
 
 
 ROBUSTNESS_SCHEMA = {
@@ -419,20 +475,19 @@ def robustness_table(problem: SweepProblem, result: ChunkResult, *, seed: int, s
     deterred with its standard error ``sqrt(p (1 − p) / n)`` and leverage and margin quantiles."""
     n = result.leverage.shape[0]
     rows = []
-    for h, horizon in enumerate(problem.horizons):
-        for i, name in enumerate(problem.placements):
-            for d, defector in enumerate(problem.defectors):
-                deterred = result.deterred[:, h, i, d]
-                prob = float(deterred.mean()) if n else math.nan
-                lev = np.quantile(result.leverage[:, h, i, d], [0.05, 0.5, 0.95])
-                mar = np.quantile(result.margin[:, h, i, d], [0.05, 0.5, 0.95])
-                rows.append({"scenario": scenario or problem.scenario, "horizon": horizon,
-                             "baseline": problem.baseline, "defector": defector,
-                             "placement": name, "controls": list(problem.placement_controls[name]), "samples": n,
-                             "p_deterred": prob, "p_deterred_se": math.sqrt(prob * (1.0 - prob) / n),
-                             "leverage_p05": float(lev[0]), "leverage_p50": float(lev[1]),
-                             "leverage_p95": float(lev[2]), "margin_p05": float(mar[0]), "margin_p50": float(mar[1]),
-                             "margin_p95": float(mar[2]), "seed": int(seed)})
+    for i, name in enumerate(problem.placements):
+        for d, defector in enumerate(problem.defectors):
+            deterred = result.deterred[:, i, d]
+            prob = float(deterred.mean()) if n else math.nan
+            lev = np.quantile(result.leverage[:, i, d], [0.05, 0.5, 0.95])
+            mar = np.quantile(result.margin[:, i, d], [0.05, 0.5, 0.95])
+            rows.append({"scenario": scenario or problem.scenario, "horizon": problem.horizon,
+                         "baseline": problem.baseline, "defector": defector,
+                         "placement": name, "controls": list(problem.placement_controls[name]), "samples": n,
+                         "p_deterred": prob, "p_deterred_se": math.sqrt(prob * (1.0 - prob) / n),
+                         "leverage_p05": float(lev[0]), "leverage_p50": float(lev[1]),
+                         "leverage_p95": float(lev[2]), "margin_p05": float(mar[0]), "margin_p50": float(mar[1]),
+                         "margin_p95": float(mar[2]), "seed": int(seed)})
     return pl.DataFrame(rows, schema=ROBUSTNESS_SCHEMA)
 
 
@@ -441,17 +496,14 @@ def rank_intervals_table(problem: SweepProblem, result: ChunkResult, *, seed: in
     """``analytics.rank_intervals``: per (horizon, node entity) the 5th, 50th and 95th
     percentile of its removal-loss rank over the samples (1 = the largest loss)."""
     n = result.rank.shape[0]
-    parts = []
-    for h, horizon in enumerate(problem.horizons):
-        q = np.quantile(result.rank[:, h, :].astype(np.float64), [0.05, 0.5, 0.95], axis=0)
-        parts.append(pl.DataFrame({
-            "scenario": [scenario or problem.scenario] * len(problem.entity_names),
-            "horizon": [horizon] * len(problem.entity_names),
-            "baseline": [problem.baseline] * len(problem.entity_names), "entity": list(problem.entity_names),
-            "samples": [n] * len(problem.entity_names), "rank_p05": q[0], "rank_p50": q[1], "rank_p95": q[2],
-            "loss_p50": np.quantile(result.loss[:, h, :], 0.5, axis=0), "seed": [int(seed)] * len(problem.entity_names),
-        }, schema=RANK_INTERVALS_SCHEMA))
-    frame = pl.concat(parts) if parts else pl.DataFrame(schema=RANK_INTERVALS_SCHEMA)
+    count = len(problem.entity_names)
+    q = np.quantile(result.rank.astype(np.float64), [0.05, 0.5, 0.95], axis=0)
+    frame = pl.DataFrame({
+        "scenario": [scenario or problem.scenario] * count, "horizon": [problem.horizon] * count,
+        "baseline": [problem.baseline] * count, "entity": list(problem.entity_names),
+        "samples": [n] * count, "rank_p05": q[0], "rank_p50": q[1], "rank_p95": q[2],
+        "loss_p50": np.quantile(result.loss, 0.5, axis=0), "seed": [int(seed)] * count,
+    }, schema=RANK_INTERVALS_SCHEMA)
     return frame.sort("scenario", "horizon", "rank_p50", "entity")
 
 
@@ -464,12 +516,13 @@ INPUTS_SCHEMA = {
 
 def inputs_table(problem: SweepProblem, *, scenario: str | None = None) -> pl.DataFrame:
     """``analytics.uncertain_inputs``: every quantity the sweep draws, its point value and its
-    distribution (``fixed`` when it stays at the point value). Share and coefficient rows are
-    multiplicative factors (point 1) before the per-input renormalisation."""
+    distribution (``fixed`` when it stays at the point value). Share, coefficient and
+    utilisation rows are multiplicative factors (point 1; shares before the per-input
+    renormalisation, utilisations capped at 100 %)."""
     def kind(name: str) -> str:
         head = name.split(".", 1)[0]
         return {"share": "share_factor", "coefficient": "coefficient_factor", "settings": "setting",
-                "transit": "transit_fraction"}.get(head, "actor_parameter")
+                "transit": "transit_fraction", "utilisation": "utilisation_factor"}.get(head, "actor_parameter")
 
     def number(value: float):
         return None if value is None or not math.isfinite(value) else float(value)

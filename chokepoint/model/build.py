@@ -25,7 +25,7 @@ from graph.network import EDGE_KINDS, NODE_KINDS, SupplyNetwork, build_supply_ne
 from graph.synthetic import SyntheticSpec, generate_facility_network
 
 __all__ = ["network_arrays", "network_from_tables", "synthetic_network_from_tables", "network_tables",
-           "HorizonNetworks", "horizon_networks", "headroom_table", "with_horizon_first", "with_baseline", "NETWORK_TABLES", "HORIZON_TABLES",
+           "HorizonNetworks", "horizon_networks", "producer_table", "headroom_table", "with_horizon_first", "with_baseline", "NETWORK_TABLES", "HORIZON_TABLES",
            "FDP_TOOL_STAGES", "CHIP_OUTPUT_STAGES", "inputs_of_stages", "fdp_tool_inputs", "with_tool_origin"]
 
 #: Staged tables every network is built from.
@@ -270,6 +270,12 @@ def _empty(tables: Mapping[str, pl.DataFrame], name: str) -> bool:
     return name not in tables or tables[name] is None or tables[name].height == 0
 
 
+def producer_table(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """The finest producer table staged: ``producers`` (firms and facilities) where present
+    and non-empty, else the country-level ``capacities``."""
+    return tables["capacities"] if _empty(tables, "producers") else tables["producers"]
+
+
 def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> HorizonNetworks:
     """Both horizons' networks of a scenario from staged tables.
 
@@ -292,9 +298,9 @@ def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> 
     Cost: one network build, O(N + E + R) for N nodes, E routes and R requirement rows,
     plus the short-run derivation, O(N log N + E + R·A) for A actors.
     """
-    producers = tables["capacities"] if _empty(tables, "producers") else tables["producers"]
     long_run = with_tool_origin(build_supply_network(**network_arrays(
-        tables["countries"], tables["input_types"], tables["recipes"], producers, scenario)), tables["input_types"])
+        tables["countries"], tables["input_types"], tables["recipes"], producer_table(tables), scenario)),
+        tables["input_types"])
     empty_rules = pl.DataFrame(schema={"input_id": pl.String, "qualification": pl.String, "utilisation": pl.Float64})
     empty_qualified = pl.DataFrame(schema={"buyer_firm_id": pl.String, "input_id": pl.String,
                                            "supplier_firm_id": pl.String, "basis": pl.String})

@@ -33,10 +33,10 @@ STAGED_QUERIES = {name: f"SELECT * FROM staging.{name}"
 STAGING_TABLES_SQL = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'"
 
 
-#: The point-estimate placements of every scenario partition (None when no run wrote them).
-#: Long run only: the sweep evaluates the long-run network (docs/design.md#12-uncertainty).
-DETERRENCE_QUERY = ("SELECT DISTINCT scenario, placement_kind, controls FROM analytics.deterrence "
-                    "WHERE placement_kind IN ('optimal', 'deter_all') AND horizon = 'long_run'")
+#: The point-estimate placements of every scenario partition and horizon (None when no run
+#: wrote them): the sweep evaluates each horizon's (docs/design.md#12-uncertainty).
+DETERRENCE_QUERY = ("SELECT DISTINCT scenario, horizon, placement_kind, controls FROM analytics.deterrence "
+                    "WHERE placement_kind IN ('optimal', 'deter_all')")
 _HAS_DETERRENCE = ("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'analytics' "
                    "AND table_name = 'deterrence'")
 
@@ -76,7 +76,7 @@ def network_from_warehouse(warehouse, horizon: str = LONG_RUN) -> tuple[SupplyNe
 
 def published_deterrence(warehouse) -> pl.DataFrame | None:
     """The ``optimal`` and ``deter_all`` placements of ``analytics.deterrence`` (scenario,
-    placement_kind, controls), or None when the warehouse has no such table."""
+    horizon, placement_kind, controls), or None when the warehouse has no such table."""
     with read_only(warehouse) as con:
         if not con.execute(_HAS_DETERRENCE).fetchone()[0]:
             return None

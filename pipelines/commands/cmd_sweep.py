@@ -21,6 +21,8 @@ from pathlib import Path
 from chokepoint.analyses.sweep import point_placements, probability_lines, sweep_tables
 from chokepoint.analyses.montecarlo import dask_client
 from chokepoint.inputs.scenario import load_scenario, parse_scenario
+from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES
+from chokepoint.model.horizons import HORIZONS
 from chokepoint.settings import scenario_dir, warehouse_path
 from chokepoint.warehouse.reads import published_deterrence, staged_tables
 from chokepoint.warehouse.store import publish_tables
@@ -60,16 +62,18 @@ def sweep(args, out=None) -> int:
     scenario, key = _scenario(args, tables)
     solver = (args.solver or scenario.settings.solver).upper()
     time_limit = float(args.time_limit or scenario.settings.time_limit_s)
-    staged = {name: tables[name] for name in ("countries", "input_types", "recipes", "capacities")}
+    staged = {name: tables[name] for name in (*NETWORK_TABLES, *HORIZON_TABLES) if name in tables}
     where = f"scheduler {args.scheduler}" if args.scheduler else f"{args.workers or 'local'} workers"
     print(f"chokepoint sweep: scenario '{key}', {args.samples} samples, seed {args.seed}, on {where}", file=out,
           flush=True)
     try:
         # The cluster first: an unreachable scheduler fails before any solve.
         with dask_client(scheduler=args.scheduler, workers=args.workers) as client:
-            placements = point_placements(published_deterrence(published), staged, scenario, key, solver=solver,
-                                          time_limit=time_limit, controls_in_force=tables.get("controls_in_force"),
-                                          firms=tables.get("firms"))
+            deterrence = published_deterrence(published)
+            placements = {horizon: point_placements(deterrence, staged, scenario, key, horizon, solver=solver,
+                                                    time_limit=time_limit,
+                                                    controls_in_force=tables.get("controls_in_force"),
+                                                    firms=tables.get("firms")) for horizon in HORIZONS}
             result = sweep_tables(staged, scenario, key, placements, samples=args.samples, seed=args.seed,
                                   client=client, solver=solver, time_limit=time_limit, robust=not args.no_robust,
                                   train=args.train, controls_in_force=tables.get("controls_in_force"),

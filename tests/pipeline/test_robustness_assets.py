@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from chokepoint.analyses.robust import ROBUST_PLACEMENTS_SCHEMA
+from chokepoint.model.horizons import HORIZONS
 from pipelines.assets.robustness import (SweepEngine, default_engine, rank_intervals_ordered,
                                          robust_placements_consistent, robustness_consistent)
 from pipelines.partitions import scenario_keys
@@ -20,7 +21,8 @@ PARTITION = (dg.AssetSelection.assets(["analytics", "robustness"]).upstream().re
 
 def test_every_partition_in_the_shared_run(real_run):
     """The shared run of every partition (``chokepoint run`` on the real data) swept every
-    scenario partition and printed the probability line."""
+    scenario partition in both horizons, each with that horizon's published point-estimate
+    placements, and printed the probability line."""
     evaluations = {e.check_name: e for e in real_run.result.get_asset_check_evaluations()}
     for name in ("robustness_consistent", "rank_intervals_ordered", "robust_placements_consistent"):
         assert evaluations[name].passed, evaluations[name].metadata
@@ -30,7 +32,16 @@ def test_every_partition_in_the_shared_run(real_run):
         baselines = {table: dict(con.execute(f"SELECT scenario, list(DISTINCT baseline) FROM analytics.{table} "  # noqa: S608
                                              "GROUP BY 1").fetchall())
                      for table in ("robustness", "rank_intervals")}
+        horizons = {table: set(con.execute(f"SELECT DISTINCT scenario, horizon FROM analytics.{table}").fetchall())  # noqa: S608
+                    for table in ("robustness", "rank_intervals")}
+        swept = con.execute("SELECT DISTINCT scenario, horizon, placement, list_sort(controls) "
+                            "FROM analytics.robustness").fetchall()
+        published = con.execute("SELECT DISTINCT scenario, horizon, placement_kind, list_sort(controls) "
+                                "FROM analytics.deterrence WHERE placement_kind IN ('optimal', 'deter_all')").fetchall()
     assert found == inputs == set(scenario_keys())
+    for table, pairs in horizons.items():
+        assert pairs == {(k, h) for k in scenario_keys() for h in HORIZONS}, table
+    assert set(swept) == set(published)
     # The status_quo partition's sweep keeps the controls in force in every sample.
     for table, found in baselines.items():
         assert found == {k: ["status_quo" if k == "status_quo" else "none"] for k in scenario_keys()}, table
@@ -47,7 +58,8 @@ def test_one_partition_materialises_with_passing_checks(tmp_path):
         assert evaluations[name].passed, evaluations[name].metadata
     samples = default_engine().samples
     with duckdb.connect(str(database), read_only=True) as con:
-        rows = con.execute("SELECT DISTINCT scenario, horizon, placement, samples FROM analytics.robustness").fetchall()
+        rows = con.execute("SELECT DISTINCT scenario, horizon, placement, samples FROM analytics.robustness "
+                           "WHERE horizon = 'long_run'").fetchall()
         ranks = con.execute("SELECT count(*), min(rank_p50) FROM analytics.rank_intervals").fetchone()
         inputs = con.execute("SELECT count(*), count(*) FILTER (WHERE distribution <> 'fixed') "
                              "FROM analytics.uncertain_inputs WHERE scenario = 'narrow'").fetchone()
@@ -55,8 +67,11 @@ def test_one_partition_materialises_with_passing_checks(tmp_path):
         expected = con.execute("SELECT count(DISTINCT actor) FROM analytics.deterrence WHERE candidate_defector")
         expected = expected.fetchone()[0]
         kinds = {r[0] for r in con.execute("SELECT DISTINCT placement_kind FROM analytics.deterrence WHERE "
-                                           "placement_kind IN ('optimal', 'deter_all')").fetchall()}
+                                           "placement_kind IN ('optimal', 'deter_all') AND horizon = 'long_run'")
+                 .fetchall()}
+        horizons = {r[0] for r in con.execute("SELECT DISTINCT horizon FROM analytics.robustness").fetchall()}
     assert {(r[0], r[1], r[3]) for r in rows} == {("narrow", "long_run", samples)}
+    assert horizons == set(HORIZONS)
     assert {r[2] for r in rows} == kinds and "optimal" in kinds
     assert defectors == expected
     assert ranks[0] > 0 and ranks[1] == 1
@@ -103,12 +118,14 @@ def test_engine_runs_in_process_without_workers_or_scheduler():
 
 
 def test_the_main_jobs_sweep_is_small_unless_a_setting_raises_it(monkeypatch):
-    """Four samples per partition by default (the sweep's share of a real-data run is measured
-    in docs/results.md); CHOKEPOINT_SWEEP_SAMPLES raises it, and a bad value names the setting."""
+    """Three samples per partition and horizon by default, no removal-loss re-solves (the
+    sweep's share of a real-data run is measured in docs/results.md); CHOKEPOINT_SWEEP_SAMPLES
+    raises it, and a bad value names the setting."""
     from chokepoint.errors import InputError
 
     monkeypatch.delenv("CHOKEPOINT_SWEEP_SAMPLES", raising=False)
-    assert default_engine().samples == SweepEngine().samples == 4
+    assert default_engine().samples == SweepEngine().samples == 3
+    assert default_engine().rank_solves == 0
     monkeypatch.setenv("CHOKEPOINT_SWEEP_SAMPLES", "200")
     assert default_engine().samples == 200
     monkeypatch.setenv("CHOKEPOINT_SWEEP_SAMPLES", "0")

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import duckdb
 
+from chokepoint.inputs.firm_reference import (build_compute_sourcing, build_producers, build_qualifications,
+                                              parse_compute_sourcing, parse_firm_capacity, parse_qualifications,
+                                              parse_short_run)
 from chokepoint.inputs.reference import load_reference
+from chokepoint.inputs.tables import read_csv_text
 from chokepoint.inputs.scenario import load_scenario
 from chokepoint.warehouse.store import discard_build, open_build, publish_build
 from tests.conftest import REFERENCE
 
-__all__ = ["SCENARIO_TEXT", "write_scenario", "staged", "publish_staged"]
+__all__ = ["SCENARIO_TEXT", "write_scenario", "staged", "staged_horizons", "publish_staged"]
 
 #: One defector (RUS), a small catalogue, distributions on its parameters and the settings.
 SCENARIO_TEXT = """
@@ -88,15 +92,32 @@ def staged() -> dict:
             "capacities": ref.capacities}
 
 
+def staged_horizons() -> dict:
+    """:func:`staged` plus the reference data's firm-level and short-run tables, built as the
+    staging assets build them on reference data (no facilities, no Epoch rows)."""
+    tables = staged()
+    input_ids, iso3s = tables["input_types"]["input_id"], tables["countries"]["iso3"]
+    firm_capacity = parse_firm_capacity(read_csv_text(REFERENCE / "firm_capacity.csv"), input_ids, iso3s,
+                                        tables["capacities"].select("input_id", "iso3").rows())
+    producers, _ = build_producers(tables["capacities"], firm_capacity, None)
+    return {**tables, "producers": producers,
+            "short_run_rules": parse_short_run(read_csv_text(REFERENCE / "short_run.csv"), input_ids),
+            "qualifications": build_qualifications(parse_qualifications(
+                read_csv_text(REFERENCE / "qualifications.csv"), input_ids)),
+            "compute_sourcing": build_compute_sourcing(parse_compute_sourcing(
+                read_csv_text(REFERENCE / "compute_sourcing.csv"), iso3s))}
+
+
 def publish_staged(published: Path, scenario_path: Path) -> dict:
-    """Publish a warehouse holding the reference data as staged tables and the scenario as
+    """Publish a warehouse holding the reference data as staged tables, firm-level and
+    short-run tables included (:func:`staged_horizons`), and the scenario as
     ``staging.src_scenario`` (what a run on the reference data stages)."""
     load_scenario(scenario_path)
     build = open_build(published, f"test-sweep-{abs(hash(str(published))) % 10_000}", fresh=True)
     try:
         with duckdb.connect(str(build)) as con:
             con.execute("CREATE SCHEMA IF NOT EXISTS staging")
-            for name, frame in staged().items():
+            for name, frame in staged_horizons().items():
                 con.register("_frame", frame.to_arrow())
                 con.execute(f"CREATE TABLE staging.{name} AS SELECT * FROM _frame")
                 con.unregister("_frame")

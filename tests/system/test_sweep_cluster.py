@@ -119,7 +119,7 @@ def test_results_are_identical_on_one_and_two_workers(cluster, problem, in_proce
     _same(one, in_process)
     _same(two, in_process)
     assert in_process.leverage.shape[0] == SAMPLES
-    assert np.ptp(in_process.margin[:, 0, 0, 0]) > 0, "the samples differ: the sweep sampled something"
+    assert np.ptp(in_process.margin[:, 0, 0]) > 0, "the samples differ: the sweep sampled something"
     other = run_sweep(problem, CHUNK, 43, chunk_size=CHUNK)
     assert not np.array_equal(other.margin, in_process.margin[:CHUNK]), "another seed gives other samples"
 
@@ -133,17 +133,22 @@ def test_cli_sweep_publishes_against_the_scheduler(cluster, tmp_path):
                    "--train", 2, "--time-limit", 30)
     assert done.returncode == 0, done.stderr
     assert "RUS (long_run): deterred with probability" in done.stdout
-    assert "robust placement saa_mean" in done.stdout
+    assert "RUS (short_run): deterred with probability" in done.stdout
+    assert "robust placement saa_mean (short_run)" in done.stdout
     with duckdb.connect(str(published), read_only=True) as con:
         robustness = con.execute("SELECT placement, samples, p_deterred, p_deterred_se FROM analytics.robustness "
-                                 "ORDER BY placement").fetchall()
-        robust = con.execute("SELECT placement FROM analytics.robust_placements ORDER BY placement").fetchall()
+                                 "WHERE horizon = 'long_run' ORDER BY placement").fetchall()
+        robust = con.execute("SELECT placement FROM analytics.robust_placements WHERE horizon = 'long_run' "
+                             "ORDER BY placement").fetchall()
+        horizons = {table: {r[0] for r in con.execute(f"SELECT DISTINCT horizon FROM analytics.{table}").fetchall()}  # noqa: S608
+                    for table in ("robustness", "rank_intervals", "robust_placements")}
         ranks = con.execute("SELECT count(*) FROM analytics.rank_intervals").fetchone()[0]
         records = con.execute("SELECT count(*) FROM ledger.records").fetchone()[0]
     assert [r[0] for r in robustness] == ["deter_all", "optimal"] and {r[1] for r in robustness} == {4}
     assert all(0 <= r[2] <= 1 for r in robustness)
     assert [r[0] for r in robust] == ["point_estimate", "saa_cvar10", "saa_mean"]
     assert ranks > 0 and records == 2
+    assert all(found == {"short_run", "long_run"} for found in horizons.values()), horizons
     verified = run_cli("verify", "--warehouse", published)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

@@ -4,23 +4,22 @@ reproducing the deterministic analysis, and the tables' arithmetic."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 import polars as pl
 import pytest
 
-import chokepoint.analyses.uncertainty as uncertainty
 from chokepoint.analyses.placements import joint_model, leverage_of
-from chokepoint.analyses.uncertainty import (PARAMETERS, STREAMS, chunk_bounds, chunk_rng, draw, evaluate_networks, inputs_table,
-                                             rank_intervals_table, robustness_table, run_chunk, sample_inputs,
-                                             sample_network, sweep_problem)
+from chokepoint.analyses.uncertainty import (PARAMETERS, STREAMS, chunk_bounds, chunk_rng, draw, evaluate_network,
+                                             inputs_table, rank_intervals_table, robustness_table, run_chunk,
+                                             sample_inputs, sample_network, sample_rules, sweep_problem)
 from chokepoint.inputs.scenario import load_scenario
-from chokepoint.model.build import network_from_tables
+from chokepoint.model.build import horizon_networks, network_from_tables
+from chokepoint.model.horizons import HORIZONS
 from optimization.errors import ModelError
-from tests.support.oracles import plain_capability
-from tests.support.sweep_cases import staged, write_scenario
+from tests.support.oracles import PlainLP, plain_capability
+from tests.support.sweep_cases import staged, staged_horizons, write_scenario
 
 PLACEMENTS = {"optimal": ("usa-cloud-rus", "deu-cloud-rus"), "deter_all": ("usa-cloud-rus",)}
 
@@ -81,23 +80,23 @@ def test_point_draw_reproduces_the_deterministic_leverage(case):
     tables, scenario, problem = case
     kwargs, parameters = sample_inputs(problem, problem.point)
     network = sample_network(problem, kwargs)
-    out = evaluate_networks(problem, [("long_run", network)], parameters)
+    out = evaluate_network(problem, network, parameters)
     reference = network_from_tables(tables["countries"], tables["input_types"], tables["recipes"],
                                     tables["capacities"], scenario)
     model = joint_model(reference, scenario, solver="HIGHS", time_limit=30)
     for i, name in enumerate(problem.placements):
         mask = np.isin([c.id for c in scenario.controls], PLACEMENTS[name])
-        assert out["leverage"][0, i] == pytest.approx(leverage_of(model, mask), abs=1e-7)
+        assert out["leverage"][i] == pytest.approx(leverage_of(model, mask), abs=1e-7)
     rus = scenario.actor("RUS")
-    lev = out["leverage"][0, 0, 0]
+    lev = out["leverage"][0, 0]
     expected = rus.detection_probability * rus.value_of_capability * lev + rus.benefit_of_compliance - rus.first_mover_gain
-    assert out["margin"][0, 0, 0] == pytest.approx(expected)
-    assert bool(out["deterred"][0, 0, 0]) == (expected >= 0)
+    assert out["margin"][0, 0] == pytest.approx(expected)
+    assert bool(out["deterred"][0, 0]) == (expected >= 0)
     assert out["rank"].min() == 1
     # Single points of failure: structural, loss exactly 1, ranked first; an independent LP agrees.
     spof = np.flatnonzero(problem.spof[0])
     assert spof.size > 0
-    assert np.all(out["loss"][0, spof] == 1.0) and np.all(out["rank"][0, spof] == 1)
+    assert np.all(out["loss"][spof] == 1.0) and np.all(out["rank"][spof] == 1)
     sink = network.sink_of(network.actors.index("RUS"))
     closed = problem.edge_entity == spof[0]
     assert plain_capability(network, sink, closed) == pytest.approx(0.0, abs=1e-6)
@@ -122,7 +121,7 @@ def test_chunks_are_pure_and_tables_follow_their_definitions(case):
     assert table.height == len(problem.placements) * len(problem.defectors)
     for row in table.iter_rows(named=True):
         i = list(problem.placements).index(row["placement"])
-        deterred = a.deterred[:, 0, i, 0]
+        deterred = a.deterred[:, i, 0]
         assert row["p_deterred"] == deterred.mean()
         assert row["p_deterred_se"] == pytest.approx(math.sqrt(deterred.mean() * (1 - deterred.mean()) / 6))
         assert row["leverage_p05"] <= row["leverage_p50"] <= row["leverage_p95"]
@@ -131,19 +130,6 @@ def test_chunks_are_pure_and_tables_follow_their_definitions(case):
     assert ranks.height == len(problem.entity_names)
     assert (ranks["rank_p05"] <= ranks["rank_p50"]).all() and (ranks["rank_p50"] <= ranks["rank_p95"]).all()
     assert ranks["rank_p50"].min() >= 1
-
-
-def test_other_horizons_plug_in(case, monkeypatch):
-    tables, scenario, problem = case
-    halved = lambda net, _p: dataclasses.replace(net, node_capacity=net.node_capacity * 0.5)  # noqa: E731
-    monkeypatch.setitem(uncertainty.HORIZON_VIEWS, "half_run", halved)
-    both = sweep_problem(tables, scenario, PLACEMENTS, horizons=("long_run", "half_run"), rank_solves=0)
-    result = run_chunk(both, 1, 0, 0, 0, 2)
-    assert result.leverage.shape[1] == 2
-    table = robustness_table(both, result, seed=1)
-    assert set(table["horizon"]) == {"long_run", "half_run"}
-    with pytest.raises(KeyError, match="unknown horizon"):
-        sweep_problem(tables, scenario, PLACEMENTS, horizons=("short_term",))
 
 
 def test_inputs_table_records_every_drawn_quantity(case):
@@ -183,18 +169,17 @@ def test_a_baseline_stays_in_force_in_every_sample():
     kwargs, parameters = sample_inputs(problem, problem.point)
     sampled = sample_network(problem, kwargs)
     assert sampled.num_edges == problem.num_routes
-    out = evaluate_networks(problem, [("long_run", sampled)], parameters)
+    out = evaluate_network(problem, sampled, parameters)
     placed = np.isin([c.id for c in scenario.controls], placements["optimal"])
     closed = baseline.closed | plain.closes[placed].any(axis=0)
-    without = evaluate_networks(plain, [("long_run", sample_network(plain, sample_inputs(plain, plain.point)[0]))],
-                                parameters)
+    without = evaluate_network(plain, sample_network(plain, sample_inputs(plain, plain.point)[0]), parameters)
     for d, defector in enumerate(problem.defectors):
         sink = network.sink_of(network.actors.index(defector))
         before = plain_capability(network, sink, baseline.closed)
         expected = 0.0 if before <= 0 else max(0.0, 1 - plain_capability(network, sink, closed) / before)
-        assert out["leverage"][0, 0, d] == pytest.approx(expected, abs=1e-6), defector
+        assert out["leverage"][0, d] == pytest.approx(expected, abs=1e-6), defector
     chn = problem.defectors.index("CHN")
-    assert abs(without["leverage"][0, 0, chn] - out["leverage"][0, 0, chn]) > 1e-6, "the baseline bites on CHN"
+    assert abs(without["leverage"][0, chn] - out["leverage"][0, chn]) > 1e-6, "the baseline bites on CHN"
     table = robustness_table(problem, run_chunk(problem, 2, 0, 0, 0, 2), seed=2)
     assert set(table["baseline"]) == {"status_quo"}
 
@@ -207,13 +192,12 @@ def test_point_placements_without_published_rows_are_the_long_run_marginal_optim
     from chokepoint.analyses.sweep import point_placements
     from chokepoint.inputs.controls_in_force import read_controls_in_force
     from chokepoint.model.baseline import baseline_placement
-    from chokepoint.model.build import horizon_networks
     from tests.conftest import DATA
 
     scenario = load_scenario(DATA / "scenarios" / "status_quo.toml")
     tables = staged()
     in_force = read_controls_in_force(DATA / "reference" / "controls_in_force.csv")
-    found = point_placements(None, tables, scenario, "status_quo", solver="HIGHS", time_limit=60,
+    found = point_placements(None, tables, scenario, "status_quo", "long_run", solver="HIGHS", time_limit=60,
                              controls_in_force=in_force)
     network = horizon_networks(tables, scenario).long_run
     model = joint_model(network, scenario, solver="HIGHS", time_limit=60,
@@ -221,3 +205,109 @@ def test_point_placements_without_published_rows_are_the_long_run_marginal_optim
     best = model.solve(scenario.settings.budget)
     assert best.optimal
     assert set(found["optimal"]) == {scenario.controls[i].id for i in best.chosen}
+
+
+# --- the short run: the same draws on the short-run view of each sampled network -----------------
+
+SHORT_PLACEMENTS = {"optimal": ("usa-cloud-rus", "deu-cloud-rus")}
+
+
+@pytest.fixture(scope="module")
+def horizon_case(tmp_path_factory):
+    scenario = load_scenario(write_scenario(tmp_path_factory.mktemp("horizon-scenarios")))
+    tables = staged_horizons()
+    return tables, scenario, {h: sweep_problem(tables, scenario, SHORT_PLACEMENTS, horizon=h, rank_solves=1)
+                              for h in HORIZONS}
+
+
+def test_short_run_point_draw_is_the_pipelines_short_run_and_its_leverage_an_independent_lps(horizon_case):
+    """The point draw of the short-run problem rebuilds the pipeline's short-run network (same
+    qualified routes, same per-actor headroom), and its capability and leverage equal an
+    independent LP on that network with the actor's own capacities."""
+    tables, scenario, problems = horizon_case
+    problem = problems["short_run"]
+    networks = horizon_networks(tables, scenario)
+    short = networks.short_run.network
+    kwargs, parameters = sample_inputs(problem, problem.point)
+    sampled = sample_network(problem, kwargs, sample_rules(problem, problem.point))
+    assert np.array_equal(sampled.edge_src, short.edge_src) and np.array_equal(sampled.edge_dst, short.edge_dst)
+    assert sampled.num_edges < networks.long_run.num_edges, "the short run keeps qualified routes only"
+    np.testing.assert_allclose(sampled.actor_capacity, short.actor_capacity, rtol=1e-12)
+    out = evaluate_network(problem, sampled, parameters)
+    for d, defector in enumerate(problem.defectors):
+        actor = short.actors.index(defector)
+        sink = short.sink_of(actor)
+        lp = PlainLP(short.for_sink(sink))
+        before = lp.value(sink, np.zeros(short.num_edges, dtype=bool))
+        after = lp.value(sink, problem.placements["optimal"])
+        assert before > 0
+        assert out["capability"][actor] == pytest.approx(before, rel=1e-6)
+        assert out["leverage"][0, d] == pytest.approx(max(0.0, 1 - after / before), abs=1e-6)
+
+
+def test_both_horizons_draw_the_same_samples_and_the_short_run_never_exceeds_the_long_run(horizon_case):
+    """Common random numbers: the two problems draw the same quantities, so with one seed
+    sample i is the same world in both horizons — and in each, the short-run capability of
+    every defector is at most its long-run capability (design.md §9's invariant), strictly
+    below it somewhere (headroom binds)."""
+    _, _, problems = horizon_case
+    short, long = problems["short_run"], problems["long_run"]
+    assert short.quantities == long.quantities and np.array_equal(short.point, long.point)
+    assert np.array_equal(draw(short, 3, chunk_rng(4, 0, 0)), draw(long, 3, chunk_rng(4, 0, 0)))
+    a, b = run_chunk(short, 4, 0, 0, 0, 3), run_chunk(long, 4, 0, 0, 0, 3)
+    defectors = [short.kwargs["actors"].index(d) for d in short.defectors]
+    assert (a.capability[:, defectors] <= b.capability[:, defectors] * (1 + 1e-7) + 1e-6).all()
+    assert (a.capability[:, defectors] < b.capability[:, defectors] * (1 - 1e-3)).any()
+
+
+def test_sampled_utilisations_move_the_headroom_and_never_exceed_one(horizon_case):
+    _, _, problems = horizon_case
+    problem = problems["short_run"]
+    assert problem.utilisation_inputs, "the reference rules rate inputs' utilisation"
+    values = draw(problem, 40, chunk_rng(1, 0, 0))
+    assert values[:, problem.utilisation_slots].std(axis=0).max() > 0.01   # estimated utilisations vary
+    for row in values[:5]:
+        rules = sample_rules(problem, row)
+        for k, factor in zip(problem.utilisation_inputs, row[problem.utilisation_slots]):
+            assert rules.utilisation[k] == pytest.approx(min(problem.rules.utilisation[k] * factor, 1.0))
+            assert 0.0 <= rules.utilisation[k] <= 1.0
+    kwargs, _ = sample_inputs(problem, problem.point)
+    moved = sample_network(problem, kwargs, sample_rules(problem, values[0]))
+    point = sample_network(problem, kwargs)
+    assert not np.allclose(moved.actor_capacity, point.actor_capacity), "headroom follows the sampled utilisation"
+    assert sample_rules(problems["long_run"], values[0]) is None
+    kinds = set(inputs_table(problem)["kind"])
+    assert "utilisation_factor" in kinds
+
+
+def test_each_horizons_routes_and_control_masks(horizon_case):
+    """A control closes, in the short run, exactly the short-run routes it closes in the long run;
+    an unknown horizon is refused."""
+    tables, scenario, problems = horizon_case
+    kept = horizon_networks(tables, scenario).short_run.long_run_edge
+    assert problems["short_run"].num_routes == kept.size
+    assert np.array_equal(problems["short_run"].closes, problems["long_run"].closes[:, kept])
+    with pytest.raises(KeyError, match="unknown horizon"):
+        sweep_problem(tables, scenario, SHORT_PLACEMENTS, horizon="short_term")
+
+
+def test_sweep_tables_cover_both_horizons_with_each_horizons_placements(horizon_case):
+    """``sweep_tables`` sweeps each horizon with that horizon's placements (robust ones too),
+    records the drawn quantities once, and ``point_placements`` reads each horizon's published rows."""
+    from chokepoint.analyses.sweep import point_placements, sweep_tables
+
+    tables, scenario, _ = horizon_case
+    published = pl.DataFrame({"scenario": ["s", "s", "s"], "horizon": ["short_run", "long_run", "long_run"],
+                              "placement_kind": ["optimal", "optimal", "deter_all"],
+                              "controls": [["deu-cloud-rus"], ["usa-cloud-rus", "deu-cloud-rus"], ["usa-cloud-rus"]]})
+    placements = {h: point_placements(published, tables, scenario, "s", h, solver="HIGHS", time_limit=30)
+                  for h in HORIZONS}
+    assert placements == {"short_run": {"optimal": ("deu-cloud-rus",)},
+                          "long_run": {"optimal": ("usa-cloud-rus", "deu-cloud-rus"), "deter_all": ("usa-cloud-rus",)}}
+    swept = sweep_tables(tables, scenario, "s", placements, samples=2, seed=3, client=None, solver="HIGHS",
+                         time_limit=30, train=2, rank_solves=1)
+    rows = {(r["horizon"], r["placement"]): r["controls"] for r in swept.robustness.iter_rows(named=True)}
+    assert rows == {("short_run", "optimal"): ["deu-cloud-rus"], ("long_run", "optimal"): ["usa-cloud-rus", "deu-cloud-rus"],
+                    ("long_run", "deter_all"): ["usa-cloud-rus"]}
+    assert set(swept.rank_intervals["horizon"]) == set(swept.robust_placements["horizon"]) == set(HORIZONS)
+    assert swept.uncertain_inputs["quantity"].is_unique().all()
