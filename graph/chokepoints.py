@@ -90,15 +90,12 @@ class NetworkChokepoints:
 def import_routes(network: SupplyNetwork, actor: int) -> np.ndarray:
     """For each route, the input type it imports into ``actor``'s territory, else -1.
 
-    A route imports when its buyer is in one of the actor's member countries or is the
-    actor's sink, and its seller is outside the member countries. O(E).
+    A route imports when its buyer belongs to the actor (in one of its member countries, one
+    of its firms' nodes, or its sink) and its seller does not. O(N + E).
     """
     net = network
-    members = np.zeros(len(net.countries) + 1, dtype=bool)
-    members[np.asarray(net.actor_members[actor], dtype=np.int64)] = True
-    country = np.where(net.node_country >= 0, net.node_country, len(net.countries))
-    inside = members[country] | (net.node_actor == actor)
-    imports = inside[net.edge_dst] & ~members[country[net.edge_src]]
+    inside = net.actor_nodes(actor)
+    imports = inside[net.edge_dst] & ~inside[net.edge_src]
     return np.where(imports, net.edge_input, -1).astype(np.int64)
 
 

@@ -66,6 +66,9 @@ class SupplyNetwork:
     ``[v, c]`` when node ``v``'s product is made with tools or design software from
     country ``c`` — judged on the installed base (the long-run routes), so a short-run view
     that waives tool routes keeps it; foreign-direct-product controls read it.
+    ``actor_firms`` (one tuple of firm indices per actor, or empty): the firms whose
+    producers belong to an actor wherever they are (a firm actor — a lab or cloud that
+    owns clusters — uses its own compute freely, as a country actor uses its countries').
     """
 
     node_kind: np.ndarray
@@ -93,6 +96,7 @@ class SupplyNetwork:
     actor_capacity: np.ndarray | None = field(default=None, repr=False)
     actor_edge_capacity: np.ndarray | None = field(default=None, repr=False)
     node_tool_origin: np.ndarray | None = field(default=None, repr=False)
+    actor_firms: tuple[tuple[int, ...], ...] = ()
 
     @property
     def num_nodes(self) -> int:
@@ -141,6 +145,21 @@ class SupplyNetwork:
         actor = int(self.node_actor[sink])
         return self if actor < 0 else self.for_actor(actor)
 
+    def firms_of(self, actor: int) -> tuple[int, ...]:
+        """Firm indices owned by ``actor`` (none for a country actor)."""
+        return tuple(self.actor_firms[actor]) if self.actor_firms else ()
+
+    def actor_nodes(self, actor: int) -> np.ndarray:
+        """Nodes that belong to ``actor`` (boolean mask of length N): those in its member
+        countries, those of its firms wherever they are, and its sink — where a control
+        aimed at the actor stops what flows in."""
+        mine = np.isin(self.node_country, np.asarray(self.actor_members[actor], dtype=np.int32))
+        mine &= self.node_kind != SINK
+        firms = self.firms_of(actor)
+        if firms:
+            mine |= np.isin(self.firm_index(), np.asarray(firms, dtype=np.int32))
+        return mine | ((self.node_kind == SINK) & (self.node_actor == actor))
+
     def routes_reaching(self, sinks) -> np.ndarray:
         """Routes on some path to one of ``sinks`` (boolean mask of length E).
 
@@ -188,6 +207,11 @@ class SupplyNetwork:
                 raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)")
             if arr.size and (arr.min() < -1 or arr.max() >= len(labels)):
                 raise ValueError(f"{name} indices out of range")
+        if self.actor_firms:
+            if len(self.actor_firms) != len(self.actors):
+                raise ValueError("actor_firms needs one firm list per actor")
+            if any(f < 0 or f >= len(self.firms) for owned in self.actor_firms for f in owned):
+                raise ValueError("actor_firms indices out of range")
         if self.node_tool_origin is not None and self.node_tool_origin.shape != (n, len(self.countries)):
             raise ValueError(f"node_tool_origin has shape {self.node_tool_origin.shape}, "
                              f"expected ({n}, {len(self.countries)})")
@@ -231,6 +255,7 @@ def build_supply_network(
     compute_input: int,
     actors=(),
     actor_members=(),
+    actor_firms=(),
     cloud_access_fraction: float = 0.0,
     transit_country=(),
     transit_fraction=(),
@@ -256,6 +281,9 @@ def build_supply_network(
         Actor names; each gets a sink.
     actor_members : sequence of sequence of int
         Countries whose domestic compute an actor uses without limit.
+    actor_firms : sequence of sequence of int, optional
+        Firms (indices into ``firms``) whose compute an actor uses without limit wherever
+        it is (a firm actor; empty for a country actor).
     cloud_access_fraction : float
         Share of a foreign country's compute an actor can rent (cloud route capacity).
     transit_country, transit_fraction : array_like
@@ -362,10 +390,15 @@ def build_supply_network(
     req_input_parts.append(t_node_input)
     req_coef_parts.append(np.ones(n_tr))
 
-    # Sinks use domestic compute freely and foreign compute through capped cloud routes.
+    # Sinks use their own compute (domestic, or their firms') freely and other compute through capped cloud routes.
     compute_nodes = producers_of[compute_input]
+    owned_firms = [tuple(int(f) for f in owned) for owned in actor_firms] if len(actor_firms) else []
+    if owned_firms and len(owned_firms) != n_sink:
+        raise ValueError("actor_firms needs one firm list per actor")
     for a in range(n_sink):
         home = np.isin(p_country[compute_nodes], np.asarray(actor_members[a], dtype=np.int32))
+        if owned_firms and owned_firms[a]:
+            home |= np.isin(p_firm[compute_nodes], np.asarray(owned_firms[a], dtype=np.int32))
         add(compute_nodes[home], np.full(int(home.sum()), sink_nodes[a]), compute_input, np.inf, HOME_COMPUTE)
         foreign = compute_nodes[~home]
         if cloud_access_fraction > 0 and foreign.size:
@@ -400,6 +433,7 @@ def build_supply_network(
         req_coefficient=np.concatenate(req_coef_parts).astype(np.float64),
         countries=countries, inputs=inputs, actors=actors,
         actor_members=tuple(tuple(int(m) for m in members) for members in actor_members),
+        actor_firms=tuple(owned_firms),
         node_names=names,
         node_firm=(np.concatenate([p_firm, np.full(n_tr + n_sink, -1)]).astype(np.int32) if firms else None),
         node_facility=(np.concatenate([p_facility, np.full(n_tr + n_sink, -1)]).astype(np.int32)
@@ -551,10 +585,8 @@ def to_graph_tool(network: SupplyNetwork) -> "gt.Graph":
 def export_control_routes(network: SupplyNetwork, jurisdiction: int, input_type: int, destination_actor: int) -> np.ndarray:
     """Routes an export control closes: ``input_type`` from producers in ``jurisdiction``
     to buyers in the destination actor's countries (and to its sink for compute)."""
-    members = np.asarray(network.actor_members[destination_actor], dtype=np.int32)
     src_country = network.node_country[network.edge_src]
-    dst_country = network.node_country[network.edge_dst]
-    to_destination = np.isin(dst_country, members) | (network.node_actor[network.edge_dst] == destination_actor)
+    to_destination = network.actor_nodes(destination_actor)[network.edge_dst]
     from_jurisdiction = (network.node_kind[network.edge_src] == PRODUCER) & (src_country == jurisdiction)
     return from_jurisdiction & to_destination & (network.edge_input == input_type)
 
@@ -568,7 +600,6 @@ def compute_exclusion_routes(network: SupplyNetwork, jurisdiction: int, destinat
 
 def secondary_control_routes(network: SupplyNetwork, transit: int, input_type: int, destination_actor: int) -> np.ndarray:
     """Routes a secondary control closes: re-exports of ``input_type`` via ``transit`` to the destination."""
-    members = np.asarray(network.actor_members[destination_actor], dtype=np.int32)
     from_hub = (network.node_kind[network.edge_src] == TRANSIT) & (network.node_country[network.edge_src] == transit)
-    to_destination = np.isin(network.node_country[network.edge_dst], members) | (network.node_actor[network.edge_dst] == destination_actor)
+    to_destination = network.actor_nodes(destination_actor)[network.edge_dst]
     return from_hub & to_destination & (network.edge_input == input_type)

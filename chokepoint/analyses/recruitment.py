@@ -52,9 +52,7 @@ def recruit_controls(network: SupplyNetwork, country: str, defector: str) -> dic
     """Route masks of the controls a recruit would place against one defector (non-empty only)."""
     c = network.countries.index(country)
     d = network.actors.index(defector)
-    members = np.asarray(network.actor_members[d], dtype=np.int32)
-    dst = network.edge_dst
-    to_defector = np.isin(network.node_country[dst], members) | (network.node_actor[dst] == d)
+    to_defector = network.actor_nodes(d)[network.edge_dst]
     src_kind, src_country = network.node_kind[network.edge_src], network.node_country[network.edge_src]
     masks = {f"recruit-{country}-exports-{defector}".lower(): (src_kind == PRODUCER) & (src_country == c) & to_defector,
              f"recruit-{country}-reexports-{defector}".lower(): (src_kind == TRANSIT) & (src_country == c) & to_defector}

@@ -165,8 +165,7 @@ def baseline_effect_table(network: SupplyNetwork, scenario: Scenario, baseline: 
             return after, _loss(none, after)
 
         after, total = leverage(baseline.closed)
-        into = np.isin(network.node_country[network.edge_dst], network.actor_members[index]) \
-            | (network.node_actor[network.edge_dst] == index)
+        into = network.actor_nodes(index)[network.edge_dst]
         row = {"scenario": scenario.name, "baseline": baseline.name, "as_of": baseline.as_of, "actor": actor.id,
                "signatory": actor.signatory, "candidate_defector": actor.candidate_defector,
                "measures": sum(1 for c in baseline.controls if (baseline.masks[c.id] & into).any()),

@@ -188,7 +188,7 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     """
     if horizon not in HORIZONS:
         raise KeyError(f"unknown horizon {horizon!r} (known: {', '.join(HORIZONS)})")
-    producers = producer_table(tables)
+    producers = producer_table(tables, scenario)
     kwargs = network_arrays(tables["countries"], tables["input_types"], tables["recipes"], producers, scenario)
     # Route masks are computed once, on the point estimate: with the installed base's taint.
     networks = horizon_networks(tables, scenario)

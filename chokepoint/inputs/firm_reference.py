@@ -46,6 +46,7 @@ __all__ = [
     "QUALIFICATIONS_SCHEMA", "SOURCING_SCHEMA", "FIRM_CAPACITY_SCHEMA", "SHORT_RUN_SCHEMA",
     "parse_firm_reference", "parse_firm_capacity", "parse_qualifications", "parse_short_run", "parse_compute_sourcing",
     "reference_firms", "build_producers", "build_facilities", "build_qualifications", "build_compute_sourcing",
+    "build_compute_owners", "COMPUTE_OWNER_SCHEMA",
     "firm_roles", "role_of_input",
 ]
 
@@ -641,3 +642,40 @@ def firm_roles(input_types: pl.DataFrame, *, firm_capacity: pl.DataFrame | None 
         return pl.DataFrame(schema=schema)
     return (pl.DataFrame(pairs, schema=["firm_id", "role"], orient="row").unique()
             .group_by("firm_id").agg(pl.col("role").sort().alias("roles")).sort("firm_id").cast(schema))
+
+
+#: ``staging.compute_owners``: who owns each country's installed AI compute.
+COMPUTE_OWNER_SCHEMA = {"iso3": pl.String, "firm_id": pl.String, "h100e": pl.Float64, "share_of_country": pl.Float64,
+                        "clusters": pl.Int64, "country_h100e": pl.Float64, "dataset": pl.String,
+                        "lines": pl.List(pl.Int64)}
+
+
+def build_compute_owners(clusters: pl.DataFrame) -> pl.DataFrame:
+    """Who owns each country's installed AI compute, from the clusters that count
+    (Epoch AI GPU clusters, ``in_capacity``: operational, not a duplicate or superseded).
+
+    A cluster's H100e are split evenly among its owner firms; ``share_of_country`` is the
+    firm's H100e over every counted cluster of the country (owned or not), so a country's
+    shares sum to at most 1 and the rest (unresolved or no owner) stays with the country.
+    Applying the share to the country's capacity assumes the clusters Epoch lists are
+    representative of the country's compute by owner (``docs/design.md#10-firms-and-facilities``).
+
+    Returns
+    -------
+    polars.DataFrame
+        :data:`COMPUTE_OWNER_SCHEMA`, one row per (country, owner firm); empty without clusters.
+    """
+    if clusters is None or not clusters.height:
+        return pl.DataFrame(schema=COMPUTE_OWNER_SCHEMA)
+    counted = clusters.filter(pl.col("in_capacity").fill_null(False) & pl.col("iso3").is_not_null()
+                              & (pl.col("h100e").fill_null(0) > 0))
+    totals = counted.group_by("iso3").agg(pl.col("h100e").sum().alias("country_h100e"))
+    owned = (counted.filter(pl.col("owner_firm_ids").list.len().fill_null(0) > 0)
+             .with_columns((pl.col("h100e") / pl.col("owner_firm_ids").list.len()).alias("h100e"))
+             .explode("owner_firm_ids").rename({"owner_firm_ids": "firm_id"}))
+    frame = (owned.group_by("iso3", "firm_id")
+             .agg(pl.col("h100e").sum(), pl.len().cast(pl.Int64).alias("clusters"), pl.col("dataset").first(),
+                  pl.col("line").sort().alias("lines"))
+             .join(totals, on="iso3")
+             .with_columns((pl.col("h100e") / pl.col("country_h100e")).alias("share_of_country")))
+    return frame.select(list(COMPUTE_OWNER_SCHEMA)).cast(COMPUTE_OWNER_SCHEMA).sort("iso3", "firm_id")

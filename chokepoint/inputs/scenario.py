@@ -15,6 +15,12 @@ A scenario is data (TOML), not code. Example (see ``data/scenarios/default.toml`
     value_of_capability = 100.0
     first_mover_gain = 35.0
     benefit_of_compliance = 5.0
+    [actors.xai]               # a firm actor: a lab or cloud that owns clusters (no member countries)
+    firms = ["xai"]
+    signatory = true
+    detection_probability = 0.9
+    value_of_capability = 30.0
+    first_mover_gain = 5.0
     [[controls]]
     id = "nld-euv-chn"
     kind = "export_control"
@@ -56,7 +62,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 @dataclass(frozen=True)
 class Actor:
-    """An actor with an AI-development sink: a country or a group of countries."""
+    """An actor with an AI-development sink: a country or a group of countries
+    (``members``), or a firm actor — a lab or cloud — owning the compute of ``firms``
+    wherever it is (``docs/design.md#10-firms-and-facilities``)."""
 
     id: str
     name: str
@@ -67,6 +75,7 @@ class Actor:
     value_of_capability: float
     first_mover_gain: float
     benefit_of_compliance: float
+    firms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,6 +229,11 @@ class Scenario:
                 return a
         raise KeyError(actor_id)
 
+    @property
+    def firm_actors(self) -> tuple[Actor, ...]:
+        """Actors that own firms' compute (labs, clouds)."""
+        return tuple(a for a in self.actors if a.firms)
+
     def validate_against(self, countries, inputs, firms=None) -> None:
         """Check that every country, input type and firm the scenario names exists in the data.
 
@@ -236,6 +250,10 @@ class Scenario:
             for member in actor.members:
                 if member not in countries:
                     self._fail(f"[actors.{actor.id}]", "members", f"country '{member}' is not in the reference countries")
+            for firm in actor.firms:
+                if firms is not None and firm not in firms:
+                    self._fail(f"[actors.{actor.id}]", "firms", f"unknown firm '{firm}'",
+                               hint="firm ids are in staging.firms")
         for i, control in enumerate(self.controls):
             where = f"[[controls]] #{i + 1} ({control.id})"
             if control.jurisdiction not in countries:
@@ -385,7 +403,14 @@ def parse_scenario(text: str, path: Path) -> Scenario:
             r.fail(actor_id, "expected a table")
         if not _ACTOR_ID.match(actor_id):
             r.fail(actor_id, f"actor id {actor_id!r} must be a letter followed by letters, digits or _ (≤ 32)")
-        default_members = [actor_id] if iso3_problem(actor_id) is None else ...
+        owned_firms = r.get("firms", list, default=[])
+        for firm in owned_firms:
+            if not isinstance(firm, str) or not _FIRM_ID.match(firm):
+                r.fail("firms", f"firm id {firm!r} must be lower-case letters, digits and '-' (staging.firms)")
+        if len(set(owned_firms)) != len(owned_firms):
+            r.fail("firms", "a firm is listed twice")
+        # A firm actor's compute is its firms' wherever they are; it has member countries only when given.
+        default_members = [] if owned_firms else [actor_id] if iso3_problem(actor_id) is None else ...
         members = r.get("members", list, default=default_members)
         for member in members:
             if problem := iso3_problem(member):
@@ -400,6 +425,7 @@ def parse_scenario(text: str, path: Path) -> Scenario:
             value_of_capability=r.get("value_of_capability", float, minimum=0.0),
             first_mover_gain=r.get("first_mover_gain", float, minimum=0.0),
             benefit_of_compliance=r.get("benefit_of_compliance", float, default=0.0, minimum=0.0),
+            firms=tuple(owned_firms),
         ))
         r.finish()
     owner: dict[str, str] = {}
@@ -409,6 +435,13 @@ def parse_scenario(text: str, path: Path) -> Scenario:
                 _Reader(path, text, f"[actors.{actor.id}]", {}).fail(
                     "members", f"country '{member}' already belongs to actor '{owner[member]}'")
             owner[member] = actor.id
+    firm_owner: dict[str, str] = {}
+    for actor in actors:
+        for firm in actor.firms:
+            if firm in firm_owner:
+                _Reader(path, text, f"[actors.{actor.id}]", {}).fail(
+                    "firms", f"firm '{firm}' already belongs to actor '{firm_owner[firm]}'")
+            firm_owner[firm] = actor.id
     if not any(a.candidate_defector for a in actors):
         top.fail("actors", "no actor has candidate_defector = true", hint="the analysis needs at least one candidate defector")
     signatories = {m for a in actors if a.signatory for m in a.members}

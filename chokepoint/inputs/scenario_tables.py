@@ -54,7 +54,8 @@ def actors_table(scenario: Scenario) -> pl.DataFrame:
         "signatory": a.signatory, "candidate_defector": a.candidate_defector,
         "detection_probability": a.detection_probability, "value_of_capability": a.value_of_capability,
         "first_mover_gain": a.first_mover_gain, "benefit_of_compliance": a.benefit_of_compliance,
-    } for a in scenario.actors])
+        "firms": list(a.firms),
+    } for a in scenario.actors], schema_overrides={"members": pl.List(pl.String), "firms": pl.List(pl.String)})
 
 
 def controls_table(scenario: Scenario) -> pl.DataFrame:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from chokepoint.errors import InputError
 from chokepoint.inputs.reference import COMPUTE_INPUT
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.model.controls import tool_origin
@@ -25,14 +26,15 @@ from graph.network import EDGE_KINDS, NODE_KINDS, SupplyNetwork, build_supply_ne
 from graph.synthetic import SyntheticSpec, generate_facility_network
 
 __all__ = ["network_arrays", "network_from_tables", "synthetic_network_from_tables", "network_tables",
-           "HorizonNetworks", "horizon_networks", "producer_table", "headroom_table", "with_horizon_first", "with_baseline", "NETWORK_TABLES", "HORIZON_TABLES",
+           "HorizonNetworks", "horizon_networks", "producer_table", "with_firm_actor_compute", "headroom_table", "with_horizon_first", "with_baseline", "NETWORK_TABLES", "HORIZON_TABLES",
            "FDP_TOOL_STAGES", "CHIP_OUTPUT_STAGES", "inputs_of_stages", "fdp_tool_inputs", "with_tool_origin"]
 
 #: Staged tables every network is built from.
 NETWORK_TABLES = ("countries", "input_types", "recipes", "capacities")
-#: Staged tables that refine it: producers at firm and facility level and the short-run
-#: rules (each optional: without them producers are countries and nothing is restricted).
-HORIZON_TABLES = ("producers", "short_run_rules", "qualifications", "compute_sourcing")
+#: Staged tables that refine it: producers at firm and facility level, the short-run rules
+#: and who owns compute (for firm actors) — each optional: without them producers are
+#: countries and nothing is restricted.
+HORIZON_TABLES = ("producers", "short_run_rules", "qualifications", "compute_sourcing", "compute_owners")
 
 #: Stages whose products taint what is made with them under a foreign-direct-product rule:
 #: equipment (a "plant or major component of a plant") and design (software and
@@ -73,7 +75,9 @@ def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: 
     ``capacities`` is either the country-level table (``iso3``, ``input_id``,
     ``capacity``: one producer per country and input) or the producer table
     (``staging.producers``: the same plus ``firm_id`` and ``facility_id``, several
-    producers per country and input where firm or facility data exists).
+    producers per country and input where firm or facility data exists). A scenario with
+    firm actors also gets ``actor_firms``: the indices of each actor's firms among the
+    producers' firms (give :func:`producer_table` of the scenario, which splits their compute out).
     """
     country_ids = countries["iso3"].to_list()
     input_ids = input_types["input_id"].to_list()
@@ -96,6 +100,10 @@ def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: 
                                         dtype=np.int64) if facilities else None),
             firms=firms, facilities=facilities)
     transit = sorted(scenario.transit.items())
+    owned = {}
+    if scenario.firm_actors:
+        index = {f: i for i, f in enumerate(firm_detail.get("firms", []))}
+        owned = {"actor_firms": [[index[f] for f in a.firms if f in index] for a in scenario.actors]}
     return dict(
         countries=country_ids,
         inputs=input_ids,
@@ -109,6 +117,7 @@ def network_arrays(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: 
         compute_input=k_index[COMPUTE_INPUT],
         actors=[a.id for a in scenario.actors],
         actor_members=[[c_index[m] for m in a.members] for a in scenario.actors],
+        **owned,
         cloud_access_fraction=scenario.settings.cloud_access_fraction,
         transit_country=[c_index[c] for c, _ in transit],
         transit_fraction=[f for _, f in transit],
@@ -127,9 +136,11 @@ def synthetic_network_from_tables(countries: pl.DataFrame, input_types: pl.DataF
                                   capacities: pl.DataFrame, scenario: Scenario,
                                   spec: SyntheticSpec = SyntheticSpec()) -> SupplyNetwork:
     """Facility-level network with the same country shares, recipes, actors, cloud access
-    and transit hubs (see :mod:`graph.synthetic`)."""
-    return generate_facility_network(**network_arrays(countries, input_types, recipes, capacities, scenario),
-                                     spec=spec)
+    and transit hubs (see :mod:`graph.synthetic`). Its facilities are synthetic, not firms,
+    so a firm actor has no compute of its own there (only cloud access)."""
+    arrays = network_arrays(countries, input_types, recipes, capacities, scenario)
+    arrays.pop("actor_firms", None)
+    return generate_facility_network(**arrays, spec=spec)
 
 
 def network_tables(network: SupplyNetwork, short_run: ShortRun | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -270,10 +281,65 @@ def _empty(tables: Mapping[str, pl.DataFrame], name: str) -> bool:
     return name not in tables or tables[name] is None or tables[name].height == 0
 
 
-def producer_table(tables: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+def producer_table(tables: Mapping[str, pl.DataFrame], scenario: Scenario | None = None) -> pl.DataFrame:
     """The finest producer table staged: ``producers`` (firms and facilities) where present
-    and non-empty, else the country-level ``capacities``."""
-    return tables["capacities"] if _empty(tables, "producers") else tables["producers"]
+    and non-empty, else the country-level ``capacities``; with the compute of the
+    scenario's firm actors split out (:func:`with_firm_actor_compute`)."""
+    producers = tables["capacities"] if _empty(tables, "producers") else tables["producers"]
+    if scenario is None or not scenario.firm_actors:
+        return producers
+    owners = None if _empty(tables, "compute_owners") else tables["compute_owners"]
+    return with_firm_actor_compute(producers, owners, scenario)
+
+
+def with_firm_actor_compute(producers: pl.DataFrame, compute_owners: pl.DataFrame | None,
+                            scenario: Scenario) -> pl.DataFrame:
+    """``producers`` with each firm actor's compute as producers of its own
+    (``docs/design.md#10-firms-and-facilities``).
+
+    For every country where a firm of a firm actor owns counted clusters
+    (``staging.compute_owners``), a ``datacenter_compute`` producer ``ISO3:datacenter_compute:firm``
+    takes ``share_of_country`` of the country's compute capacity from the country's
+    producer without a firm (which keeps the rest), so country totals are unchanged.
+
+    Raises
+    ------
+    InputError
+        When a firm actor's firm owns no counted compute (``staging.compute_owners``; empty
+        on reference data), or a country's compute has no producer without a firm to split.
+    """
+    firms = {f: a.id for a in scenario.firm_actors for f in a.firms}
+    rows = (compute_owners.filter(pl.col("firm_id").is_in(list(firms))) if compute_owners is not None
+            else pl.DataFrame(schema={"iso3": pl.String, "firm_id": pl.String, "share_of_country": pl.Float64}))
+    for firm, actor in firms.items():
+        if firm not in set(rows["firm_id"].to_list()):
+            raise InputError(scenario.path, f"firm '{firm}' owns no counted AI compute in staging.compute_owners, so "
+                             "the firm actor would have no compute of its own", row=f"[actors.{actor}]", field="firms",
+                             hint="firm actors need cluster ownership data (Epoch AI GPU clusters: real data)")
+    base = producers if "firm_id" in producers.columns else producers.with_columns(
+        pl.lit(None, dtype=pl.String).alias("firm_id"))
+    compute = pl.col("input_id") == COMPUTE_INPUT
+    country_capacity = dict(base.filter(compute).group_by("iso3").agg(pl.col("capacity").sum()).iter_rows())
+    taken: dict[str, float] = {}
+    added = []
+    for iso3, firm, share in rows.select("iso3", "firm_id", "share_of_country").iter_rows():
+        if iso3 not in country_capacity:
+            continue    # clusters in a country without staged compute capacity: nothing to split
+        capacity = min(float(share), 1.0) * country_capacity[iso3]
+        taken[iso3] = taken.get(iso3, 0.0) + capacity
+        added.append({"iso3": iso3, "input_id": COMPUTE_INPUT, "firm_id": firm, "capacity": capacity})
+    residual = compute & pl.col("firm_id").is_null()
+    for iso3 in taken:
+        if base.filter(residual & (pl.col("iso3") == iso3)).height != 1:
+            actor = next(firms[row["firm_id"]] for row in added if row["iso3"] == iso3)
+            raise InputError(scenario.path, f"the datacenter_compute of {iso3} has no single producer without a firm "
+                             "to give the firm actors' compute", row=f"[actors.{actor}]", field="firms")
+    taken_expr = pl.col("iso3").replace_strict(taken, default=0.0, return_dtype=pl.Float64)
+    split = base.with_columns(pl.when(residual).then(pl.max_horizontal(pl.col("capacity") - taken_expr, 0.0))
+                              .otherwise(pl.col("capacity")).alias("capacity"))
+    extra = pl.DataFrame(added, schema={"iso3": pl.String, "input_id": pl.String, "firm_id": pl.String,
+                                        "capacity": pl.Float64})
+    return pl.concat([split, extra], how="diagonal_relaxed")
 
 
 def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> HorizonNetworks:
@@ -299,7 +365,7 @@ def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> 
     plus the short-run derivation, O(N log N + E + R·A) for A actors.
     """
     long_run = with_tool_origin(build_supply_network(**network_arrays(
-        tables["countries"], tables["input_types"], tables["recipes"], producer_table(tables), scenario)),
+        tables["countries"], tables["input_types"], tables["recipes"], producer_table(tables, scenario), scenario)),
         tables["input_types"])
     empty_rules = pl.DataFrame(schema={"input_id": pl.String, "qualification": pl.String, "utilisation": pl.Float64})
     empty_qualified = pl.DataFrame(schema={"buyer_firm_id": pl.String, "input_id": pl.String,

@@ -106,9 +106,7 @@ def foreign_direct_product_routes(network: SupplyNetwork, tainted: np.ndarray, j
     if firm is not None:
         target = network.firm_index()[network.edge_dst] == firm
     else:
-        members = np.asarray(network.actor_members[destination_actor], dtype=np.int32)
-        target = (np.isin(network.node_country[network.edge_dst], members)
-                  | (network.node_actor[network.edge_dst] == destination_actor))
+        target = network.actor_nodes(destination_actor)[network.edge_dst]
     return origin & target & (network.edge_input == input_type)
 
 

@@ -148,8 +148,13 @@ def _qualified_routes(network: SupplyNetwork, rules: ShortRunRules) -> tuple[np.
     # Tools: the installed base serves the horizon; no tool shipment is needed.
     installed = edge_rule == "installed_base"
     keep &= ~installed
-    # Designs: an accelerator is made from its own designer's design.
-    design = (edge_rule == "design") & into_producer & (firm[dst] >= 0)
+    # Designs: an accelerator is made from its own designer's design — binding where the buyer
+    # firm itself makes the input type (a designer's own line), not for a firm that only buys it
+    # (a lab's or cloud's clusters buy any vendor's accelerators).
+    producer_pairs = np.unique(firm[network.node_kind == PRODUCER].astype(np.int64) * len(network.inputs)
+                               + network.node_input[network.node_kind == PRODUCER])
+    buyer_makes_it = np.isin(firm[dst].astype(np.int64) * len(network.inputs) + k, producer_pairs)
+    design = (edge_rule == "design") & into_producer & (firm[dst] >= 0) & buyer_makes_it
     keep &= ~design | (firm[src] == firm[dst])
     # Listed: the buyer firm's qualified suppliers, where the data lists any.
     listed = np.flatnonzero((edge_rule == "listed") & into_producer & (firm[dst] >= 0))
@@ -167,8 +172,14 @@ def _qualified_routes(network: SupplyNetwork, rules: ShortRunRules) -> tuple[np.
 
 
 def _owner_of_compute(network: SupplyNetwork, compute_nodes: np.ndarray) -> np.ndarray:
-    """Actor owning each compute node (its country is a member), else the rest of the world."""
+    """Actor owning each compute node — a firm actor owning it, else the actor its country
+    belongs to — else the rest of the world (the last column)."""
     owner = np.full(compute_nodes.size, len(network.actors), dtype=np.int64)
+    firm = network.firm_index()[compute_nodes]
+    for a in range(len(network.actors)):
+        owned = network.firms_of(a)
+        if owned:
+            owner[np.isin(firm, np.asarray(owned, dtype=np.int32)) & (owner == len(network.actors))] = a
     countries = network.node_country[compute_nodes]
     for a, members in enumerate(network.actor_members):
         mine = np.isin(countries, np.asarray(members, dtype=np.int32)) & (owner == len(network.actors))

@@ -16,7 +16,8 @@ import dagster as dg
 import polars as pl
 
 from chokepoint.inputs.firm_reference import (ACCELERATORS, DESIGN, FIRM_REFERENCE_FILES, QUALIFICATION_BASES,
-                                              SHARE_TOLERANCE, SHORT_RUN_KINDS, build_compute_sourcing,
+                                              SHARE_TOLERANCE, SHORT_RUN_KINDS, build_compute_owners,
+                                              build_compute_sourcing,
                                               build_facilities, build_producers, build_qualifications,
                                               parse_compute_sourcing, parse_firm_capacity, parse_qualifications,
                                               parse_short_run)
@@ -368,7 +369,38 @@ def list_matches_complete(list_matches: pl.DataFrame, list_entries: pl.DataFrame
             limit=30))})
 
 
-assets = [*sources, firm_capacity, short_run_rules, qualifications, compute_sourcing, facilities, producers]
-checks = [producers_sum_to_country_capacity, accelerator_vendors_have_designs, firm_capacity_valid,
+@dg.asset(
+    key_prefix="staging", group_name="staging", kinds=KINDS, owners=OWNERS,
+    ins={"compute_clusters": _in("compute_clusters")},
+    description=("Who owns each country's installed AI compute: per (country, owner firm) the H100e of the Epoch AI "
+                 "GPU clusters that count towards capacity (operational, not a duplicate or superseded; a cluster "
+                 "of several owners split evenly) and `share_of_country`, the firm's share of the country's counted "
+                 "H100e (owned or not), with the source lines. A scenario's firm actors (`[actors.X] firms = [...]`) "
+                 "own that share of their countries' compute. Empty on reference data. Grain: one row per "
+                 "(country, firm)."),
+)
+def compute_owners(compute_clusters: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    frame = build_compute_owners(compute_clusters)
+    return dg.Output(frame, metadata=table_metadata(
+        frame.sort("h100e", descending=True).drop("lines").head(10), rows=frame.height,
+        firms=frame["firm_id"].n_unique(), countries=frame["iso3"].n_unique()))
+
+
+@dg.asset_check(asset=dg.AssetKey(["staging", "compute_owners"]), blocking=True, description=(
+    "Owners' shares of each country's counted compute are within [0, 1] and sum to at most 1 per country; "
+    "every row has its source lines."))
+def compute_owner_shares(compute_owners: pl.DataFrame) -> dg.AssetCheckResult:
+    totals = compute_owners.group_by("iso3").agg(pl.col("share_of_country").sum())
+    over = totals.filter(pl.col("share_of_country") > 1 + SHARE_TOLERANCE).height
+    outside = compute_owners.filter((pl.col("share_of_country") < 0) | (pl.col("share_of_country") > 1)).height
+    no_lines = compute_owners.filter(pl.col("lines").list.len().fill_null(0) == 0).height
+    return dg.AssetCheckResult(passed=over == 0 and outside == 0 and no_lines == 0, metadata={
+        "rows": compute_owners.height, "countries_over_one": over, "shares_outside_0_1": outside,
+        "rows_without_source_lines": no_lines})
+
+
+assets = [*sources, firm_capacity, short_run_rules, qualifications, compute_sourcing, facilities, producers,
+          compute_owners]
+checks = [producers_sum_to_country_capacity, accelerator_vendors_have_designs, firm_capacity_valid, compute_owner_shares,
           short_run_rules_complete, qualifications_resolved, compute_sourcing_shares, facilities_consistent,
           list_matches_complete]

@@ -106,11 +106,11 @@ def default_engine() -> SweepEngine:
 def robustness_sweep(context: dg.AssetExecutionContext, settings: ChokepointSettings, sweep_engine: SweepEngine,
                      countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
                      capacities: pl.DataFrame, producers: pl.DataFrame, short_run_rules: pl.DataFrame,
-                     qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame, controls_in_force: pl.DataFrame,
-                     firms: pl.DataFrame, deterrence: pl.DataFrame):
+                     qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame, compute_owners: pl.DataFrame,
+                     controls_in_force: pl.DataFrame, firms: pl.DataFrame, deterrence: pl.DataFrame):
     tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
               "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
-              "compute_sourcing": compute_sourcing}
+              "compute_sourcing": compute_sourcing, "compute_owners": compute_owners}
     frames = {name: [pl.DataFrame(schema=schema)] for name, schema in TABLE_SCHEMAS.items()}
     keys, _ = present_keys(context, settings)
     with sweep_engine.client() as client:

@@ -55,12 +55,14 @@ STAGED = {name: dg.AssetIn(key=["staging", name]) for name in (*NETWORK_TABLES, 
 )
 def supply_graph(countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
                  capacities: pl.DataFrame, producers: pl.DataFrame, short_run_rules: pl.DataFrame,
-                 qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame, src_scenario: pl.DataFrame):
+                 qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame, compute_owners: pl.DataFrame,
+                 src_scenario: pl.DataFrame):
     """Build the network of both horizons from staged tables with whole-array construction."""
     scenario = scenario_of(src_scenario)
     networks = horizon_networks(dict(countries=countries, input_types=input_types, recipes=recipes,
                                      capacities=capacities, producers=producers, short_run_rules=short_run_rules,
-                                     qualifications=qualifications, compute_sourcing=compute_sourcing), scenario)
+                                     qualifications=qualifications, compute_sourcing=compute_sourcing,
+                                     compute_owners=compute_owners), scenario)
     network = networks.long_run
     graph = to_graph_tool(network)
     nodes, edges = network_tables(network, networks.short_run)

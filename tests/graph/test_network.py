@@ -166,3 +166,62 @@ def test_without_routes_refuses_a_mask_of_the_wrong_shape_or_type(reference, sce
         without_routes(network, np.zeros(network.num_edges - 1, dtype=bool))
     with pytest.raises(ValueError, match="bool array"):
         without_routes(network, np.zeros(network.num_edges))
+
+
+# --- firm actors: an actor owning its firms' compute wherever it is ------------------------------
+
+def _firm_actor_network(**overrides):
+    """Countries A, B; compute in A (country row and firm ``lab``'s row) and in B; chips from A.
+    Actors: country A, firm actor LAB (owns ``lab``)."""
+    from graph.network import build_supply_network
+
+    arrays = dict(countries=["A", "B"], inputs=["chips", "compute"],
+                  producer_country=[0, 0, 0, 1], producer_input=[0, 1, 1, 1],
+                  producer_capacity=[10.0, 4.0, 3.0, 5.0], producer_firm=[-1, -1, 0, -1], firms=["lab"],
+                  recipe_product=[1], recipe_input=[0], recipe_coefficient=[1.0], compute_input=1,
+                  actors=["A", "LAB"], actor_members=[[0], []], actor_firms=[[], [0]], cloud_access_fraction=0.1)
+    arrays.update(overrides)
+    return build_supply_network(**arrays)
+
+
+def test_a_firm_actor_uses_its_own_compute_freely_and_other_compute_through_the_cloud():
+    from graph.network import CLOUD, HOME_COMPUTE
+
+    net = _firm_actor_network()
+    names = np.array(net.node_names)
+    lab_sink, a_sink = net.sink_of(1), net.sink_of(0)
+    into_lab = net.edge_dst == lab_sink
+    home = {names[s] for s in net.edge_src[into_lab & (net.edge_kind == HOME_COMPUTE)]}
+    cloud = {names[s]: c for s, c in zip(net.edge_src[into_lab & (net.edge_kind == CLOUD)],
+                                        net.edge_capacity[into_lab & (net.edge_kind == CLOUD)])}
+    assert home == {"A:compute:lab"}
+    assert cloud == pytest.approx({"A:compute": 0.4, "B:compute": 0.5})
+    # The country actor still uses all compute in its territory, the lab's included.
+    assert {names[s] for s in net.edge_src[(net.edge_dst == a_sink) & (net.edge_kind == HOME_COMPUTE)]} == {
+        "A:compute", "A:compute:lab"}
+    assert net.firms_of(1) == (0,) and net.firms_of(0) == ()
+    assert set(names[net.actor_nodes(1)]) == {"A:compute:lab", "sink:LAB"}
+    assert "A:chips" in set(names[net.actor_nodes(0)]) and "sink:LAB" not in set(names[net.actor_nodes(0)])
+
+
+def test_controls_aimed_at_a_firm_actor_close_the_routes_into_its_own_nodes():
+    """An export control of chips from A to the firm actor closes the chips route into the lab's
+    cluster only (an entity listing, wherever the firm is); a compute exclusion by A closes A's
+    compute into its sink, its own cluster's included; the country actor keeps every route."""
+    from graph.network import compute_exclusion_routes, export_control_routes
+
+    net = _firm_actor_network()
+    names = np.array(net.node_names)
+    export = export_control_routes(net, 0, 0, 1)
+    assert {(names[s], names[d]) for s, d in zip(net.edge_src[export], net.edge_dst[export])} == {
+        ("A:chips", "A:compute:lab")}
+    excluded = compute_exclusion_routes(net, 0, 1)
+    assert {(names[s], names[d]) for s, d in zip(net.edge_src[excluded], net.edge_dst[excluded])} == {
+        ("A:compute", "sink:LAB"), ("A:compute:lab", "sink:LAB")}
+
+
+def test_actor_firms_are_validated():
+    with pytest.raises(ValueError, match="one firm list per actor"):
+        _firm_actor_network(actor_firms=[[0]])
+    with pytest.raises(ValueError, match="actor_firms indices out of range"):
+        _firm_actor_network(actor_firms=[[], [3]])

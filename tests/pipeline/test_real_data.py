@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dagster as dg
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
 from chokepoint.inputs.real.stage import STAGED_TABLES
+from graph.network import PRODUCER
 from pipelines.assets.staging import quarantine_within_limit
 from pipelines.definitions import all_checks
 from pipelines.resources import ChokepointSettings
@@ -186,3 +188,57 @@ def test_firm_and_facility_rows_with_provenance(real_run):
     assert producers["source"].null_count() == 0 and producers["basis"].null_count() == 0
     kinds = sql(real_run.database, "SELECT DISTINCT entity_type FROM analytics.chokepoints")["entity_type"]
     assert {"node", "firm"} <= set(kinds)
+
+
+FIRM_ACTORS = '''
+[actors.xai]
+name = "xAI"
+firms = ["xai"]
+signatory = false
+candidate_defector = true
+detection_probability = 0.9
+value_of_capability = 40.0
+first_mover_gain = 10.0
+[[controls]]
+id = "usa-accelerators-xai"
+kind = "export_control"
+jurisdiction = "USA"
+input = "ai_accelerators"
+destination = "xai"
+cost = 1.0
+'''
+
+
+def test_a_lab_as_a_firm_actor_on_the_real_data(real_run):
+    """A scenario may declare labs and clouds as actors: on the real data xAI (owner of Epoch AI's
+    largest counted cluster, staging.compute_owners) owns that share of US compute; its long-run
+    capability exceeds what cloud access alone gives it, its short run is at most its long run,
+    and an export control of accelerators to it closes routes into its own clusters only."""
+    from pathlib import Path
+
+    from chokepoint.analyses.placements import catalogue_arrays
+    from chokepoint.inputs.scenario import parse_scenario
+    from chokepoint.model.build import horizon_networks
+    from chokepoint.warehouse.reads import staged_tables
+    from optimization.capability import CapabilityModel
+
+    owners = sql(real_run.database, "SELECT * FROM staging.compute_owners WHERE firm_id = 'xai'")
+    assert owners.height >= 1 and owners["lines"].list.len().min() >= 1
+    tables = staged_tables(real_run.database)
+    scenario = parse_scenario((DATA / "scenarios" / "default.toml").read_text() + FIRM_ACTORS, Path("xai.toml"))
+    networks = horizon_networks(tables, scenario)
+    values = {}
+    for horizon, network in networks.items():
+        capability = CapabilityModel(network, solver="HIGHS", time_limit=60)
+        values[horizon] = capability.solve(network.sink_of(network.actors.index("xai"))).value
+    long_run = networks.long_run
+    names = np.array(long_run.node_names)
+    own = names == "USA:datacenter_compute:xai"
+    assert own.sum() == 1
+    cloud_only = scenario.settings.cloud_access_fraction * long_run.node_capacity[
+        (long_run.node_kind == PRODUCER) & (long_run.node_input == long_run.inputs.index("datacenter_compute"))].sum()
+    assert values["long_run"] > cloud_only
+    assert 0 < values["short_run"] <= values["long_run"] * (1 + 1e-9)
+    catalogue = catalogue_arrays(long_run, scenario)
+    closes = catalogue.closes[catalogue.ids.index("usa-accelerators-xai")]
+    assert closes.any() and all(n.endswith(":datacenter_compute:xai") for n in names[long_run.edge_dst[closes]])

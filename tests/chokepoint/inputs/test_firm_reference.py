@@ -288,3 +288,26 @@ def test_roles_come_from_every_table_that_names_a_firm():
 
 def test_firm_capacity_schema_is_stable():
     assert list(reference_firm_capacity().schema.items()) == list(FIRM_CAPACITY_SCHEMA.items())
+
+
+# --- compute owners: who owns each country's counted clusters -----------------------------------
+
+def test_compute_owners_split_shared_clusters_evenly_and_count_only_clusters_in_capacity():
+    from chokepoint.inputs.firm_reference import COMPUTE_OWNER_SCHEMA, build_compute_owners
+
+    clusters = pl.DataFrame({
+        "iso3": ["USA", "USA", "USA", "USA", "JPN", None],
+        "owner_firm_ids": [["lab"], ["lab", "cloud"], [], ["lab"], ["cloud"], ["lab"]],
+        "h100e": [60.0, 20.0, 20.0, 500.0, 8.0, 9.0],
+        "in_capacity": [True, True, True, False, True, True],
+        "dataset": ["epoch_clusters"] * 6, "line": [2, 3, 4, 5, 6, 7]})
+    owners = build_compute_owners(clusters)
+    assert dict(owners.schema) == COMPUTE_OWNER_SCHEMA
+    rows = {(r["iso3"], r["firm_id"]): r for r in owners.iter_rows(named=True)}
+    assert set(rows) == {("USA", "lab"), ("USA", "cloud"), ("JPN", "cloud")}
+    # USA counts 60 + 20 + 20 (the out-of-capacity 500 does not count; the unowned 20 does).
+    assert rows[("USA", "lab")]["h100e"] == 70.0 and rows[("USA", "lab")]["share_of_country"] == pytest.approx(0.7)
+    assert rows[("USA", "cloud")]["share_of_country"] == pytest.approx(0.1)
+    assert rows[("USA", "lab")]["lines"] == [2, 3] and rows[("USA", "lab")]["clusters"] == 2
+    assert rows[("JPN", "cloud")]["share_of_country"] == pytest.approx(1.0)
+    assert build_compute_owners(clusters.head(0)).height == 0

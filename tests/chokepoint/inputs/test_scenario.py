@@ -206,3 +206,53 @@ def test_scenario_not_utf8(data_copy):
     path.write_bytes(path.read_bytes() + b"\n# \xff\n")
     with pytest.raises(InputError, match="default.toml: not UTF-8"):
         load_scenario(path)
+
+
+FIRM_ACTOR = '''
+[actors.lab]
+firms = ["xai"]
+signatory = false
+candidate_defector = true
+detection_probability = 0.9
+value_of_capability = 30.0
+first_mover_gain = 5.0
+'''
+
+
+def test_a_firm_actor_owns_its_firms_and_has_no_member_countries(tmp_path):
+    scenario = _load(tmp_path, FIRM_ACTOR + '''
+[[controls]]
+id = "usa-chips-lab"
+kind = "export_control"
+jurisdiction = "USA"
+input = "ai_accelerators"
+destination = "lab"
+cost = 1.0
+''')
+    lab = scenario.actor("lab")
+    assert (lab.firms, lab.members) == (("xai",), ())
+    assert scenario.firm_actors == (lab,) and scenario.actor("USA").firms == ()
+    assert lab in scenario.defectors and scenario.controls[0].destination == "lab"
+    scenario.validate_against(["USA", "JPN", "CHN", "RUS", "MYS"], ["ai_accelerators"], firms=["xai"])
+    with pytest.raises(InputError) as caught:
+        scenario.validate_against(["USA", "JPN", "CHN", "RUS", "MYS"], ["ai_accelerators"], firms=["openai"])
+    assert "[actors.lab]" in str(caught.value) and "field 'firms'" in str(caught.value)
+    assert "unknown firm 'xai'" in str(caught.value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (('firms = ["xai"]', 'firms = ["xAI Corp"]'), "must be lower-case letters"),
+    (('firms = ["xai"]', 'firms = ["xai", "xai"]'), "listed twice"),
+    (('firms = ["xai"]', 'firms = []'), "expected a non-empty list"),
+])
+def test_bad_firm_actors_are_named(tmp_path, change, message):
+    with pytest.raises(InputError) as caught:
+        _load(tmp_path, FIRM_ACTOR.replace(*change))
+    assert "t.toml, [actors.lab]" in str(caught.value) and message in str(caught.value)
+    assert "field 'firms'" in str(caught.value)
+
+
+def test_a_firm_in_two_actors(tmp_path):
+    with pytest.raises(InputError) as caught:
+        _load(tmp_path, FIRM_ACTOR + FIRM_ACTOR.replace("[actors.lab]", "[actors.lab2]"))
+    assert "[actors.lab2]" in str(caught.value) and "firm 'xai' already belongs to actor 'lab'" in str(caught.value)
