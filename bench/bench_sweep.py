@@ -19,9 +19,11 @@ warehouse's staged data for each scenario named in ``CHOKEPOINT_BENCH_SWEEP_SCEN
 (default ``default``) and each horizon named in ``CHOKEPOINT_BENCH_SWEEP_HORIZONS`` (default
 ``long_run``; ``short_run,long_run`` for both) on 2 local workers, once (too long to repeat),
 with the warehouse's published point-estimate placements of that horizon and, for a scenario
-with a baseline, the controls in force kept in every sample: seconds, samples per second, peak RSS per worker, each
+with a baseline, the controls in force kept in every sample (``CHOKEPOINT_BENCH_SWEEP_REAL_ONLY``
+set: this part alone): seconds, samples per second, peak RSS per worker, each
 defector's probability of being deterred with its standard error, and the sample count for
-a standard error below 0.01 → ``bench/results/sweep_real.{md,json}``.
+a standard error below 0.01 → ``bench/results/sweep_real.{md,json}`` (long run) or
+``sweep_real_<horizons>.{md,json}``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def _worker_rss_mib() -> float:
 
 
 def main() -> None:
+    if os.environ.get("CHOKEPOINT_BENCH_WAREHOUSE") and os.environ.get("CHOKEPOINT_BENCH_SWEEP_REAL_ONLY"):
+        real_data_sweep(Path(os.environ["CHOKEPOINT_BENCH_WAREHOUSE"]))
+        return
     reference = load_reference(PROJECT_ROOT / "data" / "reference")
     scenario = load_scenario(PROJECT_ROOT / "data" / "scenarios" / "default.toml")
     tables = {"countries": reference.countries, "input_types": reference.input_types,
@@ -150,8 +155,9 @@ def real_data_sweep(warehouse: Path, workers: int = 2) -> None:
                             f"{r['leverage_p50']:.3f} / {r['leverage_p95']:.3f}; n ≥ "
                             f"{math.ceil(p * (1 - p) / 0.01 ** 2)} for a standard error below 0.01")
     lines += ["", "Verdicts:", "", *verdicts]
-    path = write_results("sweep_real", {"warehouse": str(warehouse), "workers": workers, "rows": rows},
-                         "\n".join(lines))
+    # The long run's figures keep their file; other horizons get their own, so no run overwrites another's.
+    name = "sweep_real" if horizons == [LONG_RUN] else "sweep_real_" + "_".join(horizons)
+    path = write_results(name, {"warehouse": str(warehouse), "workers": workers, "rows": rows}, "\n".join(lines))
     print(path.read_text())
 
 
