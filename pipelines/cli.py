@@ -16,7 +16,8 @@ import os
 import sys
 
 from chokepoint.errors import ChokepointError
-from chokepoint.settings import default_environment
+from chokepoint.inputs.scenario import load_scenario
+from chokepoint.settings import default_environment, scenario_path
 from pipelines.commands import CommandError
 
 __all__ = ["main", "build_parser", "HANDLERS"]
@@ -215,6 +216,10 @@ def main(argv=None) -> int:
     try:
         if args.command in ("run", "ui"):
             configure_environment(args)
+        if args.command == "run":
+            # A missing, unreadable or malformed scenario file fails in a second, before Dagster loads;
+            # what the scenario names is checked against the data inside the run.
+            load_scenario(scenario_path(os.environ["CHOKEPOINT_SCENARIO"]))
         handler = getattr(importlib.import_module(f"pipelines.commands.{module}"), function)
         return handler(args)
     except (CommandError, ChokepointError) as exc:
