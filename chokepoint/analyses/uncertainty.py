@@ -33,9 +33,9 @@ from chokepoint.analyses.deterrence import MARGIN_TOLERANCE
 from chokepoint.analyses.placements import catalogue_arrays, collateral_weights
 from chokepoint.inputs.reference import COMPUTE_INPUT
 from chokepoint.inputs.scenario import Scenario
-from chokepoint.inputs.uncertainty import Distribution
+from chokepoint.inputs.uncertainty import Distribution, row_range
 from chokepoint.model.baseline import no_baseline, scenario_baseline
-from chokepoint.model.build import horizon_networks, network_arrays, producer_table
+from chokepoint.model.build import HorizonNetworks, horizon_networks, network_arrays, producer_table
 from chokepoint.model.horizons import HORIZONS, LONG_RUN, SHORT_RUN, ShortRunRules, short_run_network
 from graph.failure import Propagation
 from graph.network import SupplyNetwork, build_supply_network, without_routes
@@ -66,7 +66,8 @@ class SweepProblem:
     point estimate); ``slots`` say where the quantities sit: ``parameters`` (D × 4 indices
     into the quantity vector), ``cloud``, ``transit``, ``capacity`` (one per producer row:
     the factor of its country and input), ``recipe`` (one per recipe row), ``utilisation``
-    (one per input type of ``utilisation_inputs``).
+    and ``lead_time`` (one per input type of ``utilisation_inputs`` / ``lead_time_inputs``:
+    the short-run rules' figures, drawn within their rows' ranges).
 
     ``horizon`` is ``long_run`` or ``short_run``; ``rules`` (short run only) are the
     scenario's short-run rules at their point values, ``compute_input`` the index of the
@@ -102,6 +103,8 @@ class SweepProblem:
     compute_input: int = -1
     utilisation_inputs: tuple[str, ...] = ()
     utilisation_slots: np.ndarray = field(default=None, repr=False)
+    lead_time_inputs: tuple[str, ...] = ()
+    lead_time_slots: np.ndarray = field(default=None, repr=False)
     rank_top_k: int = 3
     rank_solves: int = 3
     time_limit: float = 60.0
@@ -143,6 +146,18 @@ def _producer_slots(capacities: pl.DataFrame, producers: pl.DataFrame, slots: np
     if missing:
         raise KeyError(f"producer rows with no staged capacity row (input, country): {sorted(set(missing))[:5]}")
     return np.array([index[(k, c)] for k, c in zip(producers["input_id"], producers["iso3"])], dtype=np.int64)
+
+
+def _with_lead_time_routes(networks: HorizonNetworks, frame: pl.DataFrame | None) -> HorizonNetworks:
+    """``networks`` with the short run re-derived so that its routes are those the lowest
+    lead time of each range opens (their capacities still follow the figures)."""
+    if frame is None or "lead_time_low" not in frame.columns or not networks.rules.lead_time:
+        return networks
+    lows = {r["input_id"]: float(r["lead_time_low"]) for r in frame.iter_rows(named=True)
+            if r["lead_time_low"] is not None and r["input_id"] in networks.rules.lead_time}
+    rules = dataclasses.replace(networks.rules, route_lead_time={**networks.rules.lead_time, **lows})
+    compute = list(networks.long_run.inputs).index(COMPUTE_INPUT)
+    return dataclasses.replace(networks, short_run=short_run_network(networks.long_run, rules, compute), rules=rules)
 
 
 def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placements: dict[str, tuple[str, ...]], *,
@@ -190,8 +205,9 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
         raise KeyError(f"unknown horizon {horizon!r} (known: {', '.join(HORIZONS)})")
     producers = producer_table(tables, scenario)
     kwargs = network_arrays(tables["countries"], tables["input_types"], tables["recipes"], producers, scenario)
-    # Route masks are computed once, on the point estimate: with the installed base's taint.
-    networks = horizon_networks(tables, scenario)
+    # Route masks are computed once, on the point estimate: with the installed base's taint. Routes a lead
+    # time may open exist in every draw (the low ends of the lead times' ranges decide them).
+    networks = _with_lead_time_routes(horizon_networks(tables, scenario), tables.get("short_run_rules"))
     full = networks[horizon]
     baseline = (no_baseline(full) if controls_in_force is None
                 else scenario_baseline(full, scenario, controls_in_force, firms))
@@ -224,18 +240,21 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     recipe_slots = np.array([
         add(f"coefficient.{p}.{i}", spec.data["estimate_coefficient" if flag else "observed_coefficient"], 1.0)
         for p, i, flag in zip(tables["recipes"]["product"], tables["recipes"]["input"], estimate)], dtype=np.int64)
-    # Utilisations are drawn in both horizons' problems (so both draw the same quantities) and used in the short run.
-    rules_frame = tables.get("short_run_rules")
-    utilisation_inputs: tuple[str, ...] = ()
-    utilisation_slots = np.empty(0, dtype=np.int64)
-    if rules_frame is not None and rules_frame.height:
-        rated = rules_frame.filter(pl.col("utilisation").is_not_null())
-        rated = rated.filter(pl.col("input_id").is_in(list(networks.rules.utilisation)))
-        estimated = _provenance(rated)
-        utilisation_inputs = tuple(rated["input_id"].to_list())
-        utilisation_slots = np.array([
-            add(f"utilisation.{k}", spec.data["estimate_utilisation" if flag else "observed_utilisation"], 1.0)
-            for k, flag in zip(utilisation_inputs, estimated)], dtype=np.int64)
+    # Utilisations and lead times are drawn within their rows' ranges, in both horizons' problems (so both
+    # draw the same quantities), and used in the short run.
+    rules = networks.rules
+    frame = tables.get("short_run_rules")
+    rows = {r["input_id"]: r for r in frame.iter_rows(named=True)} if frame is not None else {}
+    utilisation_inputs = tuple(k for k in rules.utilisation if k in rows)
+    utilisation_slots = np.array([
+        add(f"utilisation.{k}", row_range(rows[k].get("utilisation_low"), rules.utilisation[k],
+                                          rows[k].get("utilisation_high")), rules.utilisation[k])
+        for k in utilisation_inputs], dtype=np.int64)
+    lead_time_inputs = tuple(k for k in rules.lead_time if k in rows)
+    lead_time_slots = np.array([
+        add(f"lead_time.{k}", row_range(rows[k].get("lead_time_low"), rules.lead_time[k],
+                                        rows[k].get("lead_time_high")), rules.lead_time[k])
+        for k in lead_time_inputs], dtype=np.int64)
     catalogue = catalogue_arrays(full, scenario)
     closes = catalogue.closes if kept is None else catalogue.closes[:, kept]
     index = {c: i for i, c in enumerate(catalogue.ids)}
@@ -267,7 +286,8 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
         edge_entity=edge_entity.astype(np.int64), horizon=horizon,
         rules=networks.rules if horizon == SHORT_RUN else None,
         compute_input=list(full.inputs).index(COMPUTE_INPUT), utilisation_inputs=utilisation_inputs,
-        utilisation_slots=utilisation_slots, rank_top_k=rank_top_k,
+        utilisation_slots=utilisation_slots, lead_time_inputs=lead_time_inputs, lead_time_slots=lead_time_slots,
+        rank_top_k=rank_top_k,
         rank_solves=rank_solves, time_limit=float(time_limit or scenario.settings.time_limit_s),
         closes=closes, cost=catalogue.cost, control_ids=catalogue.ids,
         collateral=collateral_weights(full, scenario)[slice(None) if kept is None else kept],
@@ -330,15 +350,14 @@ def sample_inputs(problem: SweepProblem, values: np.ndarray) -> tuple[dict, np.n
 
 def sample_rules(problem: SweepProblem, values: np.ndarray) -> ShortRunRules | None:
     """The short-run rules of one draw (None for a long-run problem): each rated input's
-    utilisation times its factor, at most 100 % (``ρ'_k = min(ρ_k f_k, 1)``)."""
+    utilisation and each lead time as drawn (within their rows' ranges)."""
     if problem.rules is None:
         return None
-    if not problem.utilisation_inputs:
-        return problem.rules
-    utilisation = dict(problem.rules.utilisation)
-    for k, factor in zip(problem.utilisation_inputs, values[problem.utilisation_slots]):
-        utilisation[k] = min(utilisation[k] * float(factor), 1.0)
-    return dataclasses.replace(problem.rules, utilisation=utilisation)
+    utilisation = {**problem.rules.utilisation, **{
+        k: float(v) for k, v in zip(problem.utilisation_inputs, values[problem.utilisation_slots])}}
+    lead_time = {**problem.rules.lead_time, **{
+        k: float(v) for k, v in zip(problem.lead_time_inputs, values[problem.lead_time_slots])}}
+    return dataclasses.replace(problem.rules, utilisation=utilisation, lead_time=lead_time)
 
 
 def sample_network(problem: SweepProblem, kwargs: dict, rules: ShortRunRules | None = None) -> SupplyNetwork:
@@ -516,13 +535,14 @@ INPUTS_SCHEMA = {
 
 def inputs_table(problem: SweepProblem, *, scenario: str | None = None) -> pl.DataFrame:
     """``analytics.uncertain_inputs``: every quantity the sweep draws, its point value and its
-    distribution (``fixed`` when it stays at the point value). Share, coefficient and
-    utilisation rows are multiplicative factors (point 1; shares before the per-input
-    renormalisation, utilisations capped at 100 %)."""
+    distribution (``fixed`` when it stays at the point value). Share and coefficient rows
+    are multiplicative factors (point 1; shares before the per-input renormalisation);
+    utilisation and lead-time rows are the short-run rules' figures themselves."""
     def kind(name: str) -> str:
         head = name.split(".", 1)[0]
         return {"share": "share_factor", "coefficient": "coefficient_factor", "settings": "setting",
-                "transit": "transit_fraction", "utilisation": "utilisation_factor"}.get(head, "actor_parameter")
+                "transit": "transit_fraction", "utilisation": "utilisation", "lead_time": "lead_time_months"}.get(
+            head, "actor_parameter")
 
     def number(value: float):
         return None if value is None or not math.isfinite(value) else float(value)

@@ -104,6 +104,10 @@ SHORT_RUN_COLUMNS = [
     Column("utilisation_low", "float", nullable=True, minimum=0, maximum=1),
     Column("utilisation_high", "float", nullable=True, minimum=0, maximum=1),
     Column("source"),
+    Column("lead_time_months", "float", required=False, nullable=True, minimum=0),
+    Column("lead_time_low", "float", required=False, nullable=True, minimum=0),
+    Column("lead_time_high", "float", required=False, nullable=True, minimum=0),
+    Column("lead_time_source", required=False, nullable=True),
 ]
 COMPUTE_SOURCING_COLUMNS = [
     Column("iso3"),
@@ -121,7 +125,8 @@ FIRM_CAPACITY_SCHEMA = {"input_id": pl.String, "iso3": pl.String, "firm_id": pl.
                         "year": pl.Int64, "source": pl.String, "file": pl.String, "line": pl.Int64}
 SHORT_RUN_SCHEMA = {"input_id": pl.String, "qualification": pl.String, "utilisation": pl.Float64,
                     "utilisation_low": pl.Float64, "utilisation_high": pl.Float64, "source": pl.String,
-                    "file": pl.String, "line": pl.Int64}
+                    "lead_time_months": pl.Float64, "lead_time_low": pl.Float64, "lead_time_high": pl.Float64,
+                    "lead_time_source": pl.String, "file": pl.String, "line": pl.Int64}
 PRODUCER_SCHEMA = {"producer_id": pl.String, "iso3": pl.String, "input_id": pl.String, "firm_id": pl.String,
                    "facility_id": pl.String, "level": pl.String, "capacity": pl.Float64,
                    "share_of_country": pl.Float64, "basis": pl.String, "source": pl.String,
@@ -242,7 +247,9 @@ def parse_short_run(raw: pl.DataFrame, input_ids) -> pl.DataFrame:
     InputError
         Naming file, line and field: an unknown or repeated input, an input type without
         a row (named in the message), a utilisation range that does not contain the
-        utilisation, or a range given without the utilisation (or the reverse).
+        utilisation, or a range given without the utilisation (or the reverse); the same for
+        the qualification lead time (``lead_time_months`` with its low, high and source;
+        optional columns: a file without them has no lead times).
     """
     path = _path(raw)
     frame = typed(raw, SHORT_RUN_COLUMNS)
@@ -259,6 +266,15 @@ def parse_short_run(raw: pl.DataFrame, input_ids) -> pl.DataFrame:
     fail_at(path, frame, partial, "utilisation",
             lambda r: "give utilisation with its low and high, or leave all three empty (no limit)")
     _check_range(path, frame, "utilisation_low", "utilisation", "utilisation_high")
+    for column in ("lead_time_months", "lead_time_low", "lead_time_high", "lead_time_source"):
+        if column not in frame.columns:   # a file without lead times: no new supplier within any horizon
+            frame = frame.with_columns(pl.lit(None, dtype=SHORT_RUN_SCHEMA[column]).alias(column))
+    lead = [pl.col(c).is_not_null() for c in ("lead_time_months", "lead_time_low", "lead_time_high",
+                                              "lead_time_source")]
+    partial = frame.select((pl.any_horizontal(lead) & ~pl.all_horizontal(lead)).alias("p"))["p"]
+    fail_at(path, frame, partial, "lead_time_months",
+            lambda r: "give lead_time_months with its low, high and source, or leave all four empty")
+    _check_range(path, frame, "lead_time_low", "lead_time_months", "lead_time_high")
     return frame.select(*[c.name for c in SHORT_RUN_COLUMNS], *_provenance(frame)).cast(SHORT_RUN_SCHEMA)
 
 

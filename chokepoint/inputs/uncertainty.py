@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 __all__ = ["Distribution", "UncertaintySpec", "DISTRIBUTIONS", "ACTOR_PARAMETERS", "SETTINGS_PARAMETERS",
-           "DATA_FACTORS", "DATA_DEFAULTS", "parse_distribution", "parse_uncertainty"]
+           "DATA_FACTORS", "DATA_DEFAULTS", "parse_distribution", "parse_uncertainty", "row_range"]
 
 DISTRIBUTIONS = ("uniform", "triangular", "lognormal")
 #: Actor parameters that may be uncertain, with their admissible range.
@@ -39,10 +39,8 @@ ACTOR_PARAMETERS = {"detection_probability": (0.0, 1.0), "value_of_capability": 
                     "first_mover_gain": (0.0, math.inf), "benefit_of_compliance": (0.0, math.inf)}
 #: Settings that may be uncertain (fractions).
 SETTINGS_PARAMETERS = {"cloud_access_fraction": (0.0, 1.0)}
-#: Data factors by provenance: multiplicative factors on shares, recipe coefficients and
-#: short-run utilisations.
-DATA_FACTORS = ("observed_share", "imputed_share", "estimate_coefficient", "observed_coefficient",
-                "estimate_utilisation", "observed_utilisation")
+#: Data factors by provenance: multiplicative factors on shares and recipe coefficients.
+DATA_FACTORS = ("observed_share", "imputed_share", "estimate_coefficient", "observed_coefficient")
 
 
 @dataclass(frozen=True)
@@ -98,17 +96,23 @@ class Distribution:
 
 #: Default factor distributions of data rows by provenance (``[uncertainty.data]`` overrides):
 #: observed shares ±5 %, imputed shares log-normal (σ 0.3) within ×0.5–×2, recipe
-#: coefficients marked ``estimate:`` triangular −20 %…+25 %, observed coefficients fixed;
-#: short-run utilisations (``staging.short_run_rules``) marked ``estimate:`` triangular
-#: −15 %…+10 % (capped at 100 % when drawn: most rated inputs run at 85–100 %), sourced ones fixed.
+#: coefficients marked ``estimate:`` triangular −20 %…+25 %, observed coefficients fixed.
+#: Reference figures with their own low–high range (short-run utilisations and lead times)
+#: are drawn within it instead (:func:`row_range`).
 DATA_DEFAULTS = {
     "observed_share": Distribution("uniform", 0.95, 1.05),
     "imputed_share": Distribution("lognormal", 0.5, 2.0, median=1.0, sigma=0.3),
     "estimate_coefficient": Distribution("triangular", 0.8, 1.25, mode=1.0),
     "observed_coefficient": Distribution("uniform", 1.0, 1.0),
-    "estimate_utilisation": Distribution("triangular", 0.85, 1.1, mode=1.0),
-    "observed_utilisation": Distribution("uniform", 1.0, 1.0),
 }
+
+
+def row_range(low, value, high) -> Distribution | None:
+    """A reference figure's own range as a triangular distribution (mode: the figure), or
+    None (fixed) when the row gives no range or a degenerate one."""
+    if low is None or high is None or value is None or not low < high:
+        return None
+    return Distribution("triangular", float(low), float(high), mode=float(value))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,16 @@ restrictions, both computed here from data:
   demand (``ρ_k · cap[u]`` minus all AI commitments) and other actors' commitments are
   not available to ``a``. Input types without a utilisation figure are not limited.
 
+**Qualification lead times.** A buyer can qualify a new supplier of input type ``k`` in
+``ℓ_k`` months (``staging.short_run_rules.lead_time_months``; absent: not within any
+horizon). Within a horizon of ``T`` months it may then draw from any supplier for the
+remaining share ``φ_k = max(0, 1 − ℓ_k / T)`` of the horizon: a route its qualification
+rule closes (``design``, ``listed``) stays open with capacity ``φ_k · a[v, k] · h[v, a]``
+(the buyer's whole need for that share of the horizon), and a ``process`` route's cap
+becomes ``a[v, k] · h[v, a] · ((1 − φ_k)(1 + φ) w_uv + φ_k)``. With every ``ℓ_k ≥ T`` the
+rules hold for the whole horizon; as ``T`` grows past every lead time the short run tends
+to the long run's routes (headroom still applies).
+
 Removing a node therefore removes exactly what only it could make for an actor within
 the horizon (Simchi-Levi et al., "Identifying risks and mitigating disruptions in the
 automotive supply chain", Interfaces 45(5):375–390, 2015, doi:10.1287/inte.2015.0804:
@@ -77,7 +87,15 @@ class ShortRunRules:
         Extra share of its usual volume a buyer may take from each remaining supplier of
         a ``process`` input within the horizon (0: none).
     months : int
-        Length of the horizon (informational: the rules are stated for it).
+        Length of the horizon ``T``: inputs whose lead time is shorter can switch supplier
+        for the rest of it.
+    lead_time : dict
+        Input type → months ``ℓ_k`` to qualify a new supplier (absent: not within any horizon).
+    route_lead_time : dict, optional
+        Lead times that decide which not-yet-qualified routes exist (those with
+        ``ℓ < months``); their capacities follow ``lead_time``. Default: ``lead_time`` itself.
+        A Monte Carlo sweep sets the low ends of the ranges, so every draw has the same routes
+        (some with capacity 0).
     """
 
     qualification: dict[str, str] = field(default_factory=dict)
@@ -86,6 +104,14 @@ class ShortRunRules:
     sourcing_mix: dict = field(default_factory=dict)
     supplier_flexibility: float = 0.0
     months: int = 12
+    lead_time: dict[str, float] = field(default_factory=dict)
+    route_lead_time: dict[str, float] | None = None
+
+    def switch_share(self, inputs, lead_time: dict | None = None) -> np.ndarray:
+        """``φ_k = max(0, 1 − ℓ_k / T)`` per input type of ``inputs``: the share of the horizon
+        left once a new supplier is qualified (0 without a lead time); ``lead_time``: other ℓ."""
+        times = self.lead_time if lead_time is None else lead_time
+        return np.array([max(0.0, 1.0 - times[k] / self.months) if k in times else 0.0 for k in inputs])
 
     def __post_init__(self):
         unknown = sorted(set(self.qualification.values()) - set(QUALIFICATION_KINDS))
@@ -96,6 +122,11 @@ class ShortRunRules:
             raise ValueError(f"utilisation must lie in [0, 1]: {bad}")
         if not self.supplier_flexibility >= 0:
             raise ValueError("supplier_flexibility must be non-negative")
+        if not self.months > 0:
+            raise ValueError("months must be positive")
+        bad = {k: v for k, v in self.lead_time.items() if not v >= 0}
+        if bad:
+            raise ValueError(f"lead times must be non-negative months: {bad}")
 
 
 @dataclass(frozen=True)
@@ -108,6 +139,9 @@ class ShortRun:
         Same nodes as the long-run network; qualified routes only; ``actor_capacity`` set.
     long_run_edge : int array (E_short,)
         Index of each short-run route in the long-run network.
+    switch_share : array (E_short,)
+        0 for a route the buyer is qualified on; ``φ_k`` for a route open only for the part
+        of the horizon after qualifying a new supplier.
     demand : array (N, A + 1)
         AI demand attributed to each node, per actor and (last column) the rest of the
         world, before rationing.
@@ -130,6 +164,7 @@ class ShortRun:
     non_ai: np.ndarray
     rationed: np.ndarray
     dropped_requirements: np.ndarray
+    switch_share: np.ndarray = field(default=None, repr=False)
 
 
 def _rule_of(network: SupplyNetwork, rules: ShortRunRules) -> np.ndarray:
@@ -281,13 +316,21 @@ def short_run_network(network: SupplyNetwork, rules: ShortRunRules, compute_inpu
     exceeds its long-run capability. Cost O(N log N + E + R·A).
     """
     net = network
-    keep, keep_requirements = _qualified_routes(net, rules)
+    qualified_only, keep_requirements = _qualified_routes(net, rules)
     rule = _rule_of(net, rules)
+    phi = rules.switch_share(net.inputs)
+    route_phi = phi if rules.route_lead_time is None else rules.switch_share(net.inputs, rules.route_lead_time)
+    producer = net.node_kind == PRODUCER
+    # Routes a rule closes but a new supplier can be qualified on within the horizon (tools stay installed base).
+    switchable = (~qualified_only & (route_phi[net.edge_input] > 0) & (rule[net.edge_input] != "installed_base")
+                  & producer[net.edge_dst])
+    keep = qualified_only | switchable
+    # Committed demand is today's supply: attributed over the qualified routes only.
+    demand = attribute_demand(restrict_network(net, keep_edges=qualified_only, keep_requirements=keep_requirements),
+                              rules, compute_input)
     qualified = restrict_network(net, keep_edges=keep, keep_requirements=keep_requirements)
-    demand = attribute_demand(qualified, rules, compute_input)
     num_actors = len(net.actors)
     rho = np.array([rules.utilisation.get(k, np.nan) for k in net.inputs])
-    producer = net.node_kind == PRODUCER
     used = np.where(producer & (net.node_input >= 0), rho[np.maximum(net.node_input, 0)], np.nan)
     limited = ~np.isnan(used)
     cap = net.node_capacity
@@ -300,29 +343,39 @@ def short_run_network(network: SupplyNetwork, rules: ShortRunRules, compute_inpu
     headroom = np.where(limited[None, :], committed[:, :num_actors].T + np.nan_to_num(spare)[None, :],
                         cap[None, :])
     headroom = np.minimum(headroom, cap[None, :])
-    # Process-of-record inputs: a buyer keeps its supplier mix within the horizon.
     edge_capacity = qualified.edge_capacity.copy()
     actor_edge_capacity = np.repeat(edge_capacity[None, :], num_actors, axis=0)
     src, dst, k = qualified.edge_src, qualified.edge_dst, qualified.edge_input
-    process = np.flatnonzero((rule[k] == "process") & (qualified.edge_kind == TRADE) & producer[dst] & producer[src])
+    requirement = qualified.edge_requirement()
+    coefficient = np.where(requirement >= 0, qualified.req_coefficient[np.maximum(requirement, 0)], 0.0)
+    switch_share = np.where(switchable[keep], phi[k], 0.0)
+    late = np.flatnonzero(switchable[keep])
+    # Process-of-record inputs: a buyer keeps its supplier mix within the horizon, until it can requalify.
+    process = np.flatnonzero((rule[k] == "process") & (qualified.edge_kind == TRADE) & producer[dst] & producer[src]
+                             & ~switchable[keep])
     if process.size:
-        coefficient = qualified.req_coefficient[qualified.edge_requirement()[process]]
         key = dst[process].astype(np.int64) * len(net.inputs) + k[process]
         _, group = np.unique(key, return_inverse=True)
         total = np.bincount(group, weights=cap[src[process]])
         share = np.divide(cap[src[process]], total[group], out=np.zeros(process.size), where=total[group] > 0)
-        usual = (1.0 + rules.supplier_flexibility) * share * coefficient
+        usual = ((1.0 - phi[k[process]]) * (1.0 + rules.supplier_flexibility) * share + phi[k[process]]) \
+            * coefficient[process]
         edge_capacity[process] = np.minimum(edge_capacity[process], usual * cap[dst[process]])
         actor_edge_capacity[:, process] = np.minimum(actor_edge_capacity[:, process],
                                                      usual[None, :] * headroom[:, dst[process]])
-        actor_edge_capacity = np.minimum(actor_edge_capacity, edge_capacity[None, :])
+    # Newly qualified suppliers serve the buyer's whole need for the rest of the horizon.
+    if late.size:
+        need = switch_share[late] * coefficient[late]
+        edge_capacity[late] = np.minimum(edge_capacity[late], need * cap[dst[late]])
+        actor_edge_capacity[:, late] = np.minimum(actor_edge_capacity[:, late], need[None, :] * headroom[:, dst[late]])
+    actor_edge_capacity = np.minimum(actor_edge_capacity, edge_capacity[None, :])
     short = restrict_network(qualified, keep_edges=np.ones(qualified.num_edges, dtype=bool),
                              keep_requirements=np.ones(qualified.req_node.size, dtype=bool),
                              edge_capacity=edge_capacity, actor_capacity=headroom,
                              actor_edge_capacity=actor_edge_capacity)
     return ShortRun(network=short, long_run_edge=np.flatnonzero(keep), demand=demand, committed=committed,
                     spare=spare, non_ai=non_ai, rationed=limited & (ai > in_use + 1e-9 * np.maximum(cap, 1.0)),
-                    dropped_requirements=~keep_requirements)
+                    dropped_requirements=~keep_requirements, switch_share=switch_share)
 
 
 def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame,
@@ -333,7 +386,8 @@ def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFram
     ----------
     short_run_rules : polars.DataFrame
         ``staging.short_run_rules``: ``input_id``, ``qualification``, ``utilisation``
-        (null: no headroom limit at that input type's suppliers).
+        (null: no headroom limit at that input type's suppliers) and, where present,
+        ``lead_time_months`` (null: no new supplier within any horizon).
     qualifications : polars.DataFrame
         ``staging.qualifications``: ``buyer_firm_id``, ``input_id``, ``supplier_firm_id``
         and ``basis``; only suppliers that make the buyer's product today count
@@ -350,6 +404,8 @@ def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFram
                      if r["qualification"]}
     utilisation = {r["input_id"]: float(r["utilisation"]) for r in short_run_rules.iter_rows(named=True)
                    if r["utilisation"] is not None}
+    lead_time = ({r["input_id"]: float(r["lead_time_months"]) for r in short_run_rules.iter_rows(named=True)
+                  if r["lead_time_months"] is not None} if "lead_time_months" in short_run_rules.columns else {})
     qualified = frozenset((r["buyer_firm_id"], r["input_id"], r["supplier_firm_id"])
                           for r in qualifications.iter_rows(named=True)
                           if r["buyer_firm_id"] and r["supplier_firm_id"]
@@ -370,4 +426,4 @@ def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFram
                                                   zip(totals["supplier_firm_id"], totals["h100e"])}
     return ShortRunRules(qualification=qualification, utilisation=utilisation, qualified=qualified,
                          sourcing_mix=sourcing, supplier_flexibility=scenario.short_run.supplier_flexibility,
-                         months=scenario.short_run.months)
+                         months=scenario.short_run.months, lead_time=lead_time)

@@ -88,8 +88,10 @@ def firm_capacity(src: pl.DataFrame, reference_input_types: pl.DataFrame, refere
     description=("Short-run rules per input type (`data/reference/short_run.csv`, validated): `qualification` "
                  "says which supply an actor can draw on within about a year — `open` (any producer), `design` "
                  "(only the vendor's own design), `listed` (only suppliers in staging.qualifications), `process` "
-                 "(the process of record's supplier) or `installed_base` (tools already installed) — and "
-                 "`utilisation` the share of capacity in use today (low–high, source); empty = no limit. "
+                 "(the process of record's supplier) or `installed_base` (tools already installed) — "
+                 "`utilisation` the share of capacity in use today (low–high, source; empty = no limit) and "
+                 "`lead_time_months` the months to qualify a new supplier (low–high, source; empty = not within "
+                 "any horizon). "
                  "Grain: one row per input type."),
 )
 def short_run_rules(src: pl.DataFrame, input_types: pl.DataFrame) -> dg.Output[pl.DataFrame]:

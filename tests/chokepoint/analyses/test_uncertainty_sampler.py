@@ -260,24 +260,30 @@ def test_both_horizons_draw_the_same_samples_and_the_short_run_never_exceeds_the
     assert (a.capability[:, defectors] < b.capability[:, defectors] * (1 - 1e-3)).any()
 
 
-def test_sampled_utilisations_move_the_headroom_and_never_exceed_one(horizon_case):
-    _, _, problems = horizon_case
+def test_sampled_utilisations_and_lead_times_stay_in_their_rows_ranges_and_move_the_headroom(horizon_case):
+    """Short-run utilisations and qualification lead times are drawn within the low–high range
+    their reference rows give (triangular, mode at the figure); the rules of a draw carry them."""
+    tables, _, problems = horizon_case
     problem = problems["short_run"]
-    assert problem.utilisation_inputs, "the reference rules rate inputs' utilisation"
+    rows = {r["input_id"]: r for r in tables["short_run_rules"].iter_rows(named=True)}
+    assert problem.utilisation_inputs and problem.lead_time_inputs, "the reference rules rate both"
     values = draw(problem, 40, chunk_rng(1, 0, 0))
-    assert values[:, problem.utilisation_slots].std(axis=0).max() > 0.01   # estimated utilisations vary
+    assert values[:, problem.utilisation_slots].std(axis=0).max() > 0.01
+    assert values[:, problem.lead_time_slots].std(axis=0).max() > 0.5
     for row in values[:5]:
         rules = sample_rules(problem, row)
-        for k, factor in zip(problem.utilisation_inputs, row[problem.utilisation_slots]):
-            assert rules.utilisation[k] == pytest.approx(min(problem.rules.utilisation[k] * factor, 1.0))
-            assert 0.0 <= rules.utilisation[k] <= 1.0
+        for k, value in zip(problem.utilisation_inputs, row[problem.utilisation_slots]):
+            assert rules.utilisation[k] == value
+            assert rows[k]["utilisation_low"] <= value <= rows[k]["utilisation_high"]
+        for k, value in zip(problem.lead_time_inputs, row[problem.lead_time_slots]):
+            assert rules.lead_time[k] == value and rows[k]["lead_time_low"] <= value <= rows[k]["lead_time_high"]
     kwargs, _ = sample_inputs(problem, problem.point)
     moved = sample_network(problem, kwargs, sample_rules(problem, values[0]))
     point = sample_network(problem, kwargs)
     assert not np.allclose(moved.actor_capacity, point.actor_capacity), "headroom follows the sampled utilisation"
     assert sample_rules(problems["long_run"], values[0]) is None
     kinds = set(inputs_table(problem)["kind"])
-    assert "utilisation_factor" in kinds
+    assert {"utilisation", "lead_time_months"} <= kinds
 
 
 def test_each_horizons_routes_and_control_masks(horizon_case):

@@ -76,6 +76,29 @@ def test_short_run_needs_one_row_per_input_type_and_whole_ranges(tmp_path):
     assert (err.value.row, err.value.field) == (3, "qualification")
 
 
+def test_short_run_lead_times_are_optional_whole_and_ordered(tmp_path):
+    """Without the lead-time columns no input has one; with them, a lead time comes with its low,
+    high and source, and low ≤ months ≤ high (file, line and field named)."""
+    ids = reference_data().input_types["input_id"].to_list()
+    header = "input_id,qualification,utilisation,utilisation_low,utilisation_high,source"
+    plain = parse_short_run(write(tmp_path, "short_run.csv", header + "\n" + "".join(
+        f"{k},open,0.5,0.4,0.6,s\n" for k in ids)), ids)
+    assert plain["lead_time_months"].null_count() == plain.height
+    header += ",lead_time_months,lead_time_low,lead_time_high,lead_time_source\n"
+    rest = "".join(f"{k},open,0.5,0.4,0.6,s,,,,\n" for k in ids[1:])
+    good = parse_short_run(write(tmp_path, "short_run.csv", header + f"{ids[0]},listed,0.5,0.4,0.6,s,18,12,24,e\n"
+                                 + rest), ids)
+    assert good.row(0, named=True)["lead_time_months"] == 18.0
+    for first, field, message in ((f"{ids[0]},listed,0.5,0.4,0.6,s,18,,24,e\n", "lead_time_months",
+                                   "give lead_time_months with its low, high and source"),
+                                  (f"{ids[0]},listed,0.5,0.4,0.6,s,18,20,24,e\n", "lead_time_low", "is above"),
+                                  (f"{ids[0]},listed,0.5,0.4,0.6,s,-3,-4,24,e\n", "lead_time_months", "")):
+        with pytest.raises(InputError) as err:
+            parse_short_run(write(tmp_path, "short_run.csv", header + first + rest), ids)
+        assert (err.value.row, err.value.field) == (2, field) and message in err.value.message
+        assert err.value.file.endswith("short_run.csv")
+
+
 def test_bad_qualification_and_sourcing_rows_name_line_and_field(tmp_path):
     ids = reference_data().input_types["input_id"].to_list()
     text = ("buyer_firm_id,input_id,supplier_firm_id,basis,evidence,source\n"

@@ -7,6 +7,7 @@ follow from the rules by arithmetic.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -258,3 +259,71 @@ def test_bad_rules_are_refused():
         ShortRunRules(utilisation={"fab": 1.5})
     with pytest.raises(ValueError, match="flexibility"):
         ShortRunRules(supplier_flexibility=-0.1)
+    with pytest.raises(ValueError, match="lead times"):
+        ShortRunRules(lead_time={"fab": -1.0})
+    with pytest.raises(ValueError, match="months"):
+        ShortRunRules(months=0)
+
+
+# --- qualification lead times: the horizon's length decides what can switch -----------------------
+
+def test_a_foundry_qualifiable_within_the_horizon_serves_the_rest_of_it_by_hand():
+    """ℓ_fab = 6 months in a 12-month horizon: without TSMC, Nvidia's line may draw wafers from
+    Samsung and SMIC for the last half of the horizon (route cap 0.5 × 0.05 × 80 = 2 wafers), and
+    their spare wafers bind: (1 − 0.95) × 12 + (1 − 0.95) × 8 = 1 wafer → 20 of USA's 80 units,
+    a loss of 0.75 (1.0 with no lead time, or one of a whole horizon)."""
+    network, rules = _toy()
+    compute = INPUTS.index("compute")
+    for lead_time, months, loss in ((6.0, 12, 0.75), (12.0, 12, 1.0), (24.0, 12, 1.0)):
+        timed = dataclasses.replace(rules, lead_time={"fab": lead_time}, months=months)
+        result = short_run_network(network, timed, compute)
+        assert _loss(result.network, 0, "TWN:fab:tsmc") == pytest.approx(loss), (lead_time, months)
+    result = short_run_network(network, dataclasses.replace(rules, lead_time={"fab": 6.0}), compute)
+    names = np.array(network.node_names)
+    late = result.switch_share > 0
+    assert set(zip(names[result.network.edge_src[late]], names[result.network.edge_dst[late]])) == {
+        ("KOR:fab:samsung", "TWN:accel:nvidia"), ("CHN:fab:smic", "TWN:accel:nvidia"),
+        ("TWN:fab:tsmc", "CHN:accel:huawei"), ("KOR:fab:samsung", "CHN:accel:huawei")}
+    assert result.switch_share[late] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:6])
+def test_longer_horizons_never_lower_capability_and_lead_times_at_least_the_horizon_change_nothing(seed):
+    """Capability is non-decreasing in the horizon's length T for fixed lead times, never above
+    the long run, equal to the independent LP; lead times ≥ T give the network without them."""
+    network, rules = random_network(seed)
+    compute = INPUTS.index("compute")
+    lead = {"fab": 9.0, "hbm": 15.0, "design": 30.0, "resist": 6.0}
+    long_model = CapabilityModel(network)
+    previous = None
+    for months in (6, 12, 24, 48):
+        short = short_run_network(network, dataclasses.replace(rules, lead_time=lead, months=months), compute).network
+        model = CapabilityModel(short)
+        values = np.array([model.solve(short.sink_of(a)).value for a in range(len(short.actors))])
+        for a in range(len(short.actors)):
+            assert values[a] <= long_model.solve(network.sink_of(a)).value * (1 + 1e-7) + 1e-7
+            assert values[a] == pytest.approx(independent_capability(short, short.sink_of(a)), rel=1e-7, abs=1e-7)
+        if previous is not None:
+            assert (values >= previous * (1 - 1e-7) - 1e-7).all(), months
+        previous = values
+    plain = short_run_network(network, rules, compute)
+    late = short_run_network(network, dataclasses.replace(rules, lead_time={k: 12.0 for k in lead}), compute)
+    assert np.array_equal(plain.long_run_edge, late.long_run_edge)
+    np.testing.assert_array_equal(plain.network.actor_edge_capacity, late.network.actor_edge_capacity)
+
+
+def test_route_lead_times_open_routes_at_zero_capacity_without_changing_capability():
+    """A sweep opens the routes the low end of a lead time's range would open: with the figure
+    itself at or above the horizon they carry nothing, so every capability is unchanged."""
+    network, rules = _toy()
+    compute = INPUTS.index("compute")
+    base = short_run_network(network, dataclasses.replace(rules, lead_time={"fab": 18.0}), compute)
+    ranged = short_run_network(network, dataclasses.replace(rules, lead_time={"fab": 18.0},
+                                                            route_lead_time={"fab": 6.0}), compute)
+    assert ranged.network.num_edges > base.network.num_edges
+    extra = ~np.isin(ranged.long_run_edge, base.long_run_edge)
+    assert (ranged.network.actor_edge_capacity[:, extra] == 0).all()
+    for net in (base.network, ranged.network):
+        assert _loss(net, 0, "TWN:fab:tsmc") == pytest.approx(1.0)
+    assert CapabilityModel(base.network).solve(base.network.sink_of(1)).value == pytest.approx(
+        CapabilityModel(ranged.network).solve(ranged.network.sink_of(1)).value)
