@@ -428,20 +428,15 @@ def parse_scenario(text: str, path: Path) -> Scenario:
             firms=tuple(owned_firms),
         ))
         r.finish()
-    owner: dict[str, str] = {}
-    for actor in actors:
-        for member in actor.members:
-            if member in owner:
-                _Reader(path, text, f"[actors.{actor.id}]", {}).fail(
-                    "members", f"country '{member}' already belongs to actor '{owner[member]}'")
-            owner[member] = actor.id
-    firm_owner: dict[str, str] = {}
-    for actor in actors:
-        for firm in actor.firms:
-            if firm in firm_owner:
-                _Reader(path, text, f"[actors.{actor.id}]", {}).fail(
-                    "firms", f"firm '{firm}' already belongs to actor '{firm_owner[firm]}'")
-            firm_owner[firm] = actor.id
+    # A country, and a firm, belongs to one actor at most.
+    for key, what in (("members", "country"), ("firms", "firm")):
+        owner: dict[str, str] = {}
+        for actor in actors:
+            for item in getattr(actor, key):
+                if item in owner:
+                    _Reader(path, text, f"[actors.{actor.id}]", {}).fail(
+                        key, f"{what} '{item}' already belongs to actor '{owner[item]}'")
+                owner[item] = actor.id
     if not any(a.candidate_defector for a in actors):
         top.fail("actors", "no actor has candidate_defector = true", hint="the analysis needs at least one candidate defector")
     signatories = {m for a in actors if a.signatory for m in a.members}
