@@ -123,7 +123,9 @@ def sweep_tables(tables: dict, scenario: Scenario, key: str, placements: dict[st
 def probability_lines(robustness: pl.DataFrame, placement: str = "optimal") -> list[str]:
     """``CHN (long_run): deterred with probability 0.12 ± 0.03 under the optimal placement (n = 200)``,
     one per scenario, horizon and defector."""
-    rows = robustness.filter(pl.col("placement") == placement).sort("scenario", "horizon", "defector")
+    order = {h: i for i, h in enumerate(HORIZONS)}     # short run first, as every report shows the horizons
+    rows = robustness.filter(pl.col("placement") == placement).sort(
+        "scenario", pl.col("horizon").replace_strict(order, default=len(order)), "defector")
     return [f"{r['defector']} ({r['horizon']}): deterred with probability {r['p_deterred']:.2f} ± "
             f"{r['p_deterred_se']:.2f} under the {placement} placement (n = {r['samples']})"
             for r in rows.iter_rows(named=True)]

@@ -317,3 +317,15 @@ def test_sweep_tables_cover_both_horizons_with_each_horizons_placements(horizon_
                     ("long_run", "deter_all"): ["usa-cloud-rus"]}
     assert set(swept.rank_intervals["horizon"]) == set(swept.robust_placements["horizon"]) == set(HORIZONS)
     assert swept.uncertain_inputs["quantity"].is_unique().all()
+
+
+def test_probability_lines_put_the_short_run_first():
+    from chokepoint.analyses.sweep import probability_lines
+
+    rows = pl.DataFrame({"scenario": ["s"] * 3, "horizon": ["long_run", "short_run", "long_run"],
+                         "defector": ["CHN", "CHN", "ARE"], "placement": ["optimal"] * 3, "samples": [4] * 3,
+                         "p_deterred": [0.25, 0.0, 1.0], "p_deterred_se": [0.2165, 0.0, 0.0]})
+    assert probability_lines(rows) == [
+        "CHN (short_run): deterred with probability 0.00 ± 0.00 under the optimal placement (n = 4)",
+        "ARE (long_run): deterred with probability 1.00 ± 0.00 under the optimal placement (n = 4)",
+        "CHN (long_run): deterred with probability 0.25 ± 0.22 under the optimal placement (n = 4)"]
