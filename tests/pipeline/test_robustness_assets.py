@@ -41,7 +41,7 @@ def test_every_partition_in_the_shared_run(real_run):
     assert found == inputs == set(scenario_keys())
     for table, pairs in horizons.items():
         assert pairs == {(k, h) for k in scenario_keys() for h in HORIZONS}, table
-    assert set(swept) == set(published)
+    assert {(s, h, p, tuple(c)) for s, h, p, c in swept} == {(s, h, p, tuple(c)) for s, h, p, c in published}
     # The status_quo partition's sweep keeps the controls in force in every sample.
     for table, found in baselines.items():
         assert found == {k: ["status_quo" if k == "status_quo" else "none"] for k in scenario_keys()}, table
