@@ -48,7 +48,7 @@ class SweepEngine(dg.ConfigurableResource):
 
     scheduler: str = ""
     workers: int = 0
-    samples: int = 3
+    samples: int = 2
     seed: int = 0
     train: int = 0
     #: Chokepoint ranks proven per sample (top k) and the removal-loss LP re-solves per defector

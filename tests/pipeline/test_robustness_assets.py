@@ -118,13 +118,13 @@ def test_engine_runs_in_process_without_workers_or_scheduler():
 
 
 def test_the_main_jobs_sweep_is_small_unless_a_setting_raises_it(monkeypatch):
-    """Three samples per partition and horizon by default, no removal-loss re-solves (the
+    """Two samples per partition and horizon by default, no removal-loss re-solves (the
     sweep's share of a real-data run is measured in docs/results.md); CHOKEPOINT_SWEEP_SAMPLES
     raises it, and a bad value names the setting."""
     from chokepoint.errors import InputError
 
     monkeypatch.delenv("CHOKEPOINT_SWEEP_SAMPLES", raising=False)
-    assert default_engine().samples == SweepEngine().samples == 3
+    assert default_engine().samples == SweepEngine().samples == 2
     assert default_engine().rank_solves == 0
     monkeypatch.setenv("CHOKEPOINT_SWEEP_SAMPLES", "200")
     assert default_engine().samples == 200
