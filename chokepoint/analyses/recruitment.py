@@ -22,6 +22,7 @@ from chokepoint.analyses.placements import ScenarioModels, leverage_of
 from chokepoint.inputs.scenario import Scenario
 from graph.network import PRODUCER, TRANSIT, SupplyNetwork
 from optimization.capability import CapabilityModel
+from optimization.interdiction_heuristic import prune
 
 __all__ = ["recruit_controls", "recruitment_table", "candidate_recruits", "RECRUITMENT_SCHEMA"]
 
@@ -65,7 +66,11 @@ def recruitment_table(network: SupplyNetwork, scenario: Scenario, *, solver: str
     """The ranked "whom to recruit" table: one row per (candidate recruit, defector).
 
     ``leverage_*`` are within the scenario budget and collateral cap (exact MILP,
-    ``optimal`` true only when proven), ``ceiling_*`` with every control placed.
+    ``optimal`` true only when proven), ``ceiling_*`` with every control placed. No MILP is
+    solved where the ceiling proves the optimum: when it is no higher than the leverage
+    without the recruit (status ``optimal (ceiling bound)``), or when the best placement
+    without the recruit plus every recruit control is affordable and reaches it
+    (``optimal (incumbent meets ceiling)``; useless controls pruned as the MILP path does).
     ``rank`` orders recruits by ``mean_gain``, the mean of ``leverage_gain`` over
     defectors (ties: mean ceiling gain). ``baseline_closed``: routes of the baseline
     placement; leverage is then marginal to it (default: no baseline).
@@ -79,7 +84,9 @@ def recruitment_table(network: SupplyNetwork, scenario: Scenario, *, solver: str
     rows = []
     for defector in (a.id for a in scenario.defectors):
         base_model = models.model([defector])
-        before = base_model.solve(budget).leverage[0]
+        best = base_model.solve(budget)
+        before = best.leverage[0]
+        placed = np.isin(np.arange(base_model.num_controls), best.chosen)
         ceiling_before = leverage_of(base_model, everything)[0]
         for country in candidate_recruits(network, scenario):
             extra = recruit_controls(network, country, defector)
@@ -93,10 +100,19 @@ def recruitment_table(network: SupplyNetwork, scenario: Scenario, *, solver: str
                 # proven zero without a MILP.
                 leverage_after, used, status, optimal = float(before), [], "optimal (ceiling bound)", True
             else:
-                result = model.solve(budget)
                 ids = models.catalogue.ids + tuple(extra)
-                leverage_after, status, optimal = float(result.leverage[0]), result.status, bool(result.optimal)
-                used = [ids[i] for i in result.chosen if ids[i].startswith("recruit-")]
+                # The best placement without the recruit plus all its controls: when affordable and as good as
+                # every control together (no placement does better), it is optimal without a MILP.
+                incumbent = np.concatenate([placed, np.ones(len(extra), dtype=bool)])
+                if model.feasible(incumbent, budget) and leverage_of(model, incumbent)[0] >= ceiling_after - 1e-9:
+                    chosen = np.flatnonzero(prune(model, incumbent))
+                    leverage_after = float(leverage_of(model, np.isin(np.arange(model.num_controls), chosen))[0])
+                    status, optimal = "optimal (incumbent meets ceiling)", True
+                else:
+                    result = model.solve(budget)
+                    chosen = result.chosen
+                    leverage_after, status, optimal = float(result.leverage[0]), result.status, bool(result.optimal)
+                used = [ids[i] for i in chosen if ids[i].startswith("recruit-")]
             rows.append({
                 "scenario": scenario.name, "country": country, "defector": defector,
                 "is_transit_hub": any("reexports" in name for name in extra),
