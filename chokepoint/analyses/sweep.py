@@ -56,9 +56,8 @@ def point_placements(deterrence: pl.DataFrame | None, tables: dict, scenario: Sc
     are. A scenario in which no placement deters anyone has no ``deter_all`` placement."""
     found: dict[str, tuple[str, ...]] = {}
     if deterrence is not None and deterrence.height:
-        rows = deterrence.filter((pl.col("scenario") == key) & pl.col("placement_kind").is_in(SWEPT_PLACEMENTS))
-        if "horizon" in rows.columns:
-            rows = rows.filter(pl.col("horizon") == horizon)
+        rows = deterrence.filter((pl.col("scenario") == key) & (pl.col("horizon") == horizon)
+                                 & pl.col("placement_kind").is_in(SWEPT_PLACEMENTS))
         for kind, controls in zip(rows["placement_kind"], rows["controls"]):
             found.setdefault(kind, tuple(controls))
     if not found:   # a scenario with no deter-all placement (none deters) has only the optimal one

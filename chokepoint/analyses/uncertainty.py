@@ -148,13 +148,12 @@ def _producer_slots(capacities: pl.DataFrame, producers: pl.DataFrame, slots: np
     return np.array([index[(k, c)] for k, c in zip(producers["input_id"], producers["iso3"])], dtype=np.int64)
 
 
-def _with_lead_time_routes(networks: HorizonNetworks, frame: pl.DataFrame | None) -> HorizonNetworks:
+def _with_lead_time_routes(networks: HorizonNetworks) -> HorizonNetworks:
     """``networks`` with the short run re-derived so that its routes are those the lowest
     lead time of each range opens (their capacities still follow the figures)."""
-    if frame is None or "lead_time_low" not in frame.columns or not networks.rules.lead_time:
+    if not networks.rules.lead_time_range:
         return networks
-    lows = {r["input_id"]: float(r["lead_time_low"]) for r in frame.iter_rows(named=True)
-            if r["lead_time_low"] is not None and r["input_id"] in networks.rules.lead_time}
+    lows = {k: low for k, (low, _high) in networks.rules.lead_time_range.items()}
     rules = dataclasses.replace(networks.rules, route_lead_time={**networks.rules.lead_time, **lows})
     compute = list(networks.long_run.inputs).index(COMPUTE_INPUT)
     return dataclasses.replace(networks, short_run=short_run_network(networks.long_run, rules, compute), rules=rules)
@@ -207,7 +206,7 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     kwargs = network_arrays(tables["countries"], tables["input_types"], tables["recipes"], producers, scenario)
     # Route masks are computed once, on the point estimate: with the installed base's taint. Routes a lead
     # time may open exist in every draw (the low ends of the lead times' ranges decide them).
-    networks = _with_lead_time_routes(horizon_networks(tables, scenario), tables.get("short_run_rules"))
+    networks = _with_lead_time_routes(horizon_networks(tables, scenario))
     full = networks[horizon]
     baseline = (no_baseline(full) if controls_in_force is None
                 else scenario_baseline(full, scenario, controls_in_force, firms))
@@ -243,18 +242,17 @@ def sweep_problem(tables: dict[str, pl.DataFrame], scenario: Scenario, placement
     # Utilisations and lead times are drawn within their rows' ranges, in both horizons' problems (so both
     # draw the same quantities), and used in the short run.
     rules = networks.rules
-    frame = tables.get("short_run_rules")
-    rows = {r["input_id"]: r for r in frame.iter_rows(named=True)} if frame is not None else {}
-    utilisation_inputs = tuple(k for k in rules.utilisation if k in rows)
-    utilisation_slots = np.array([
-        add(f"utilisation.{k}", row_range(rows[k].get("utilisation_low"), rules.utilisation[k],
-                                          rows[k].get("utilisation_high")), rules.utilisation[k])
-        for k in utilisation_inputs], dtype=np.int64)
-    lead_time_inputs = tuple(k for k in rules.lead_time if k in rows)
-    lead_time_slots = np.array([
-        add(f"lead_time.{k}", row_range(rows[k].get("lead_time_low"), rules.lead_time[k],
-                                        rows[k].get("lead_time_high")), rules.lead_time[k])
-        for k in lead_time_inputs], dtype=np.int64)
+
+    def ranged(kind: str, figures: dict[str, float], ranges: dict[str, tuple[float, float]]) -> np.ndarray:
+        slots = []
+        for k, value in figures.items():
+            low, high = ranges.get(k, (None, None))
+            slots.append(add(f"{kind}.{k}", row_range(low, value, high), value))
+        return np.array(slots, dtype=np.int64)
+
+    utilisation_inputs, lead_time_inputs = tuple(rules.utilisation), tuple(rules.lead_time)
+    utilisation_slots = ranged("utilisation", rules.utilisation, rules.utilisation_range)
+    lead_time_slots = ranged("lead_time", rules.lead_time, rules.lead_time_range)
     catalogue = catalogue_arrays(full, scenario)
     closes = catalogue.closes if kept is None else catalogue.closes[:, kept]
     index = {c: i for i, c in enumerate(catalogue.ids)}

@@ -11,9 +11,9 @@ restrictions, both computed here from data:
   only: an accelerator's foundry, packager and HBM makers), ``process`` (the buyer keeps
   its supplier mix — a process of record cannot switch resist or gas suppliers within the
   horizon — so for actor ``a`` a route ``u → v`` carries at most
-  ``(1 + φ) · w_uv · a[v, k] · h[v, a]``, the usual share ``w_uv`` (suppliers in
+  ``(1 + ψ) · w_uv · a[v, k] · h[v, a]``, the usual share ``w_uv`` (suppliers in
   proportion to capacity) of what ``v`` needs to make its output for ``a``, with
-  flexibility ``φ``), ``installed_base`` (tools: a fab runs on its installed base within
+  flexibility ``ψ``), ``installed_base`` (tools: a fab runs on its installed base within
   the horizon, so the requirement and its routes drop out), ``open`` (any supplier).
 - **Headroom.** A supplier's capacity serves its committed demand first. The demand of
   every actor's current AI compute build-out is attributed upstream through the qualified
@@ -33,7 +33,7 @@ horizon). Within a horizon of ``T`` months it may then draw from any supplier fo
 remaining share ``φ_k = max(0, 1 − ℓ_k / T)`` of the horizon: a route its qualification
 rule closes (``design``, ``listed``) stays open with capacity ``φ_k · a[v, k] · h[v, a]``
 (the buyer's whole need for that share of the horizon), and a ``process`` route's cap
-becomes ``a[v, k] · h[v, a] · ((1 − φ_k)(1 + φ) w_uv + φ_k)``. With every ``ℓ_k ≥ T`` the
+becomes ``a[v, k] · h[v, a] · ((1 − φ_k)(1 + ψ) w_uv + φ_k)``. With every ``ℓ_k ≥ T`` the
 rules hold for the whole horizon; as ``T`` grows past every lead time the short run tends
 to the long run's routes (headroom still applies).
 
@@ -96,6 +96,9 @@ class ShortRunRules:
         ``ℓ < months``); their capacities follow ``lead_time``. Default: ``lead_time`` itself.
         A Monte Carlo sweep sets the low ends of the ranges, so every draw has the same routes
         (some with capacity 0).
+    utilisation_range, lead_time_range : dict
+        Input type → (low, high) of its utilisation and lead time, where the data gives one
+        (what a Monte Carlo sweep draws within).
     """
 
     qualification: dict[str, str] = field(default_factory=dict)
@@ -106,6 +109,8 @@ class ShortRunRules:
     months: int = 12
     lead_time: dict[str, float] = field(default_factory=dict)
     route_lead_time: dict[str, float] | None = None
+    utilisation_range: dict[str, tuple[float, float]] = field(default_factory=dict)
+    lead_time_range: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def switch_share(self, inputs, lead_time: dict | None = None) -> np.ndarray:
         """``φ_k = max(0, 1 − ℓ_k / T)`` per input type of ``inputs``: the share of the horizon
@@ -402,10 +407,20 @@ def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFram
     """
     qualification = {r["input_id"]: r["qualification"] for r in short_run_rules.iter_rows(named=True)
                      if r["qualification"]}
-    utilisation = {r["input_id"]: float(r["utilisation"]) for r in short_run_rules.iter_rows(named=True)
-                   if r["utilisation"] is not None}
-    lead_time = ({r["input_id"]: float(r["lead_time_months"]) for r in short_run_rules.iter_rows(named=True)
-                  if r["lead_time_months"] is not None} if "lead_time_months" in short_run_rules.columns else {})
+    rows = list(short_run_rules.iter_rows(named=True))
+
+    def figures(column: str) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+        # Each figure with its (low, high) where the table gives one; absent columns: none.
+        if column not in short_run_rules.columns:
+            return {}, {}
+        low, high = f"{column.removesuffix('_months')}_low", f"{column.removesuffix('_months')}_high"
+        values = {r["input_id"]: float(r[column]) for r in rows if r[column] is not None}
+        ranges = {r["input_id"]: (float(r[low]), float(r[high])) for r in rows if r[column] is not None
+                  and r.get(low) is not None and r.get(high) is not None}
+        return values, ranges
+
+    utilisation, utilisation_range = figures("utilisation")
+    lead_time, lead_time_range = figures("lead_time_months")
     qualified = frozenset((r["buyer_firm_id"], r["input_id"], r["supplier_firm_id"])
                           for r in qualifications.iter_rows(named=True)
                           if r["buyer_firm_id"] and r["supplier_firm_id"]
@@ -426,4 +441,5 @@ def rules_from_tables(short_run_rules: pl.DataFrame, qualifications: pl.DataFram
                                                   zip(totals["supplier_firm_id"], totals["h100e"])}
     return ShortRunRules(qualification=qualification, utilisation=utilisation, qualified=qualified,
                          sourcing_mix=sourcing, supplier_flexibility=scenario.short_run.supplier_flexibility,
-                         months=scenario.short_run.months, lead_time=lead_time)
+                         months=scenario.short_run.months, lead_time=lead_time,
+                         utilisation_range=utilisation_range, lead_time_range=lead_time_range)
