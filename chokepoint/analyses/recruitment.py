@@ -105,8 +105,9 @@ def recruitment_table(network: SupplyNetwork, scenario: Scenario, *, solver: str
                 # every control together (no placement does better), it is optimal without a MILP.
                 incumbent = np.concatenate([placed, np.ones(len(extra), dtype=bool)])
                 if model.feasible(incumbent, budget) and leverage_of(model, incumbent)[0] >= ceiling_after - 1e-9:
-                    chosen = np.flatnonzero(prune(model, incumbent))
-                    leverage_after = float(leverage_of(model, np.isin(np.arange(model.num_controls), chosen))[0])
+                    pruned = prune(model, incumbent)
+                    chosen = np.flatnonzero(pruned)
+                    leverage_after = float(leverage_of(model, pruned)[0])
                     status, optimal = "optimal (incumbent meets ceiling)", True
                 else:
                     result = model.solve(budget)

@@ -18,9 +18,8 @@ import polars as pl
 from chokepoint import settings as chokepoint_settings
 from chokepoint.analyses.montecarlo import dask_client
 from chokepoint.analyses.sweep import TABLE_SCHEMAS, point_placements, probability_lines, sweep_tables
-from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES
 from chokepoint.model.horizons import HORIZONS
-from pipelines.assets.deterrence import BASELINE_INS, GATE, partition_scenario, present_keys
+from pipelines.assets.deterrence import BASELINE_INS, GATE, STAGED, network_inputs, partition_scenario, present_keys
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
@@ -29,8 +28,6 @@ from pipelines.resources import ChokepointSettings
 # one-line error output of `chokepoint run` on every load.
 warnings.filterwarnings("ignore", message="Parameter `resource_defs`", category=dg.BetaWarning)
 
-# The sweep samples the networks of both horizons, built as supply_graph builds them (docs/design.md#12-uncertainty).
-STAGED = {name: dg.AssetIn(key=["staging", name]) for name in (*NETWORK_TABLES, *HORIZON_TABLES)}
 GROUP = "robustness"
 OWNERS = ["team:chokepoint"]
 KINDS = {"dask", "cvxpy", "duckdb"}
@@ -104,18 +101,14 @@ def default_engine() -> SweepEngine:
     **PARTITIONED_ASSET,
 )
 def robustness_sweep(context: dg.AssetExecutionContext, settings: ChokepointSettings, sweep_engine: SweepEngine,
-                     countries: pl.DataFrame, input_types: pl.DataFrame, recipes: pl.DataFrame,
-                     capacities: pl.DataFrame, producers: pl.DataFrame, short_run_rules: pl.DataFrame,
-                     qualifications: pl.DataFrame, compute_sourcing: pl.DataFrame, compute_owners: pl.DataFrame,
-                     controls_in_force: pl.DataFrame, firms: pl.DataFrame, deterrence: pl.DataFrame):
-    tables = {"countries": countries, "input_types": input_types, "recipes": recipes, "capacities": capacities,
-              "producers": producers, "short_run_rules": short_run_rules, "qualifications": qualifications,
-              "compute_sourcing": compute_sourcing, "compute_owners": compute_owners}
+                     deterrence: pl.DataFrame, **staged: pl.DataFrame):
+    # The networks of both horizons, from the staged tables supply_graph builds them from (docs/design.md#12-uncertainty).
+    tables, controls_in_force, firms = network_inputs(staged)
     frames = {name: [pl.DataFrame(schema=schema)] for name, schema in TABLE_SCHEMAS.items()}
     keys, _ = present_keys(context, settings)
     with sweep_engine.client() as client:
         for key in keys:
-            scenario = partition_scenario(settings, key, countries, input_types)
+            scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
             solver, time_limit = settings.solver_for(scenario), settings.time_limit_for(scenario)
             placements = {horizon: point_placements(deterrence, tables, scenario, key, horizon, solver=solver,
                                                     time_limit=time_limit, controls_in_force=controls_in_force,
