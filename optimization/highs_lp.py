@@ -1,12 +1,13 @@
 """Re-solving one parametrised LP with HiGHS without rebuilding what did not change.
 
 cvxpy re-solves a DPP problem without canonicalising it again, but every solve still
-re-applies the parameters to the whole constraint matrix, slices it, and hands HiGHS a
-model whose index arrays are copied into C++ element by element. For the capability LP
-(a few thousand rows, re-solved about a thousand times per run, milliseconds of HiGHS
-each) that bookkeeping costs as much as the solve.
+re-applies the parameters to the whole constraint matrix, slices it, and hands a fresh
+HiGHS instance a model whose index arrays are copied into C++ element by element, and
+HiGHS then starts its simplex from a crash basis. For the capability LP (a few thousand
+rows, re-solved thousands of times per run, each solve a few routes away from an earlier
+one of the same objective) that bookkeeping and the restart cost most of the time.
 
-:class:`ReusingHighsLp` is cvxpy's own HiGHS QP interface with two steps cached per
+:class:`ReusingHighsLp` is cvxpy's own HiGHS QP interface with three steps changed per
 canonicalised problem (:class:`~cvxpy.reductions.qp2quad_form.qp_matrix_stuffing.ParamQuadProg`),
 when — and only when — no parameter enters the constraint matrix or the quadratic
 term (parameters only in the objective vector and the right-hand sides, as in every
@@ -18,23 +19,27 @@ LP of this project):
   objective, when each of its entries is one coefficient times one parameter, as that
   product — which is what scipy's sparse product in cvxpy yields — else by cvxpy's own
   function);
-* ``solve_via_data``: the HiGHS model's matrix is set once; per solve the model is
-  passed to a fresh HiGHS instance and only the cost vector and row bounds are changed,
-  in bulk (pybind copies list fields element by element: that was the cost).
+* ``solve_via_data``: one HiGHS instance is kept per objective vector (the
+  :data:`POOL_SIZE` most recently used); a solve with a known objective changes, in bulk,
+  only the row bounds that differ from that instance's last solve and runs HiGHS from
+  the optimal basis it kept (a hot start: the capability LP of one actor under the next
+  placement is a few dual-simplex pivots away); a new objective gets a fresh instance
+  given exactly the model ``solver=cp.HIGHS`` would give it, solved from scratch.
 
-Everything else — options, the warm start cvxpy gives HiGHS from the previous
-solution of the same problem, the status map, the inversion of the solution — is
-cvxpy's code path. HiGHS therefore gets the very same model as through
-``solver=cp.HIGHS`` and returns bit-identical results (checked by the tests). The
-first :data:`CACHE_AFTER` solves of each problem go through cvxpy's own ``apply``; then
-the cached computation is compared bit for bit with cvxpy's ``apply_parameters`` at the
-current and at random parameter values, and any difference (or a parameter in the
-matrix) keeps that problem on cvxpy's path for good.
+Status map and the inversion of the solution are cvxpy's code path. The first solve of
+each objective is therefore bit-identical to cvxpy's cold solve; later ones reach the
+same optimum from another start, so at a degenerate optimum HiGHS may return another
+optimal primal–dual pair (callers certify each result: the capability LP checks its
+duality gap and residuals). The first :data:`CACHE_AFTER` solves of each problem go
+through cvxpy's own ``apply``; then the cached computation is compared bit for bit with
+cvxpy's ``apply_parameters`` at the current and at random parameter values, and any
+difference (or a parameter in the matrix) keeps that problem on cvxpy's path for good.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 
 import highspy
 import numpy as np
@@ -52,6 +57,10 @@ __all__ = ["ReusingHighsLp", "REUSING_HIGHS_LP"]
 #: A problem is cached at its this-many-th solve: the check against cvxpy costs about four
 #: of its parameter applications, which a problem solved once or twice would not repay.
 CACHE_AFTER = 3
+
+#: HiGHS instances kept per problem, one per objective vector, least recently used dropped.
+#: The analyses solve one LP per actor and placement; a run has a few dozen actors.
+POOL_SIZE = 48
 
 
 def _same(a, b) -> bool:
@@ -106,6 +115,8 @@ class _CachedLp:
         self.fixed = {key: data[key] for key in (s.P, s.A, s.F)}
         self.len_eq = data["n_eq"]
         self.model: highspy.HighsModel | None = None
+        #: objective bytes -> (HiGHS instance, the row bounds of its last solve)
+        self.pool: OrderedDict[bytes, tuple[highspy.Highs, tuple[np.ndarray, np.ndarray]]] = OrderedDict()
 
     def _objective(self, problem, param_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``q`` and the offset ``d`` as ``canonInterface.get_matrix_from_tensor`` computes
@@ -175,15 +186,12 @@ class _CachedLp:
         return data, inv_data
 
     def pass_model(self, solver: highspy.Highs, data: dict) -> None:
-        """Give ``solver`` the model of the current solve, as cvxpy's ``HIGHS.solve_via_data``
-        builds it. The HiGHS model is built once; later solves pass it and change, in
-        bulk, the costs and row bounds that differ from it (a fresh HiGHS instance, so
-        the model it ends up with is all there is)."""
-        inf = highspy.kHighsInf
-        upper = np.concatenate((data[s.B], data[s.G]))
-        lower = np.concatenate([data[s.B], -inf * np.ones(data[s.G].shape)])
-        cost = data[s.Q]
+        """Give a fresh ``solver`` the model of the current solve, as cvxpy's
+        ``HIGHS.solve_via_data`` builds it. The HiGHS model is built once; later instances
+        get it and change, in bulk, the costs and row bounds that differ from it."""
+        cost, lower, upper = self._costs_and_bounds(data)
         if self.model is None:
+            inf = highspy.kHighsInf
             ax = sp.vstack([data[s.A], data[s.F]]).tocsc()
             model = highspy.HighsModel()
             lp = model.lp_
@@ -204,15 +212,37 @@ class _CachedLp:
             solver.passModel(model)
         else:
             solver.passModel(self.model)
-            cols = np.flatnonzero(cost.view(np.int64) != self.cost.view(np.int64)).astype(np.int32)
+            cols = np.flatnonzero(_differs(cost, self.cost)).astype(np.int32)
             if cols.size:
                 solver.changeColsCost(cols.size, cols, np.ascontiguousarray(cost[cols]))
-            rows = np.flatnonzero((lower.view(np.int64) != self.lower.view(np.int64))
-                                  | (upper.view(np.int64) != self.upper.view(np.int64))).astype(np.int32)
-            if rows.size:
-                solver.changeRowsBounds(rows.size, rows, np.ascontiguousarray(lower[rows]),
-                                        np.ascontiguousarray(upper[rows]))
+            self._change_bounds(solver, self.lower, self.upper, lower, upper)
         data["Ax"], data["u"], data["l"] = self.ax, upper, lower
+
+    def rebound(self, solver: highspy.Highs, data: dict, last: tuple[np.ndarray, np.ndarray]) -> None:
+        """Move a kept ``solver`` (same objective) from its ``last`` row bounds to this
+        solve's, changing only the rows that differ."""
+        _, lower, upper = self._costs_and_bounds(data)
+        self._change_bounds(solver, *last, lower, upper)
+        data["Ax"], data["u"], data["l"] = self.ax, upper, lower
+
+    @staticmethod
+    def _costs_and_bounds(data: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        inf = highspy.kHighsInf
+        upper = np.concatenate((data[s.B], data[s.G]))
+        lower = np.concatenate([data[s.B], -inf * np.ones(data[s.G].shape)])
+        return data[s.Q], lower, upper
+
+    @staticmethod
+    def _change_bounds(solver: highspy.Highs, old_lower, old_upper, lower, upper) -> None:
+        rows = np.flatnonzero(_differs(lower, old_lower) | _differs(upper, old_upper)).astype(np.int32)
+        if rows.size:
+            solver.changeRowsBounds(rows.size, rows, np.ascontiguousarray(lower[rows]),
+                                    np.ascontiguousarray(upper[rows]))
+
+
+def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Entries whose bits differ (so -0.0 and NaN payloads count, as they would for HiGHS)."""
+    return a.view(np.int64) != b.view(np.int64)
 
 
 class ReusingHighsLp(_CvxpyHighsQp):
@@ -250,22 +280,29 @@ class ReusingHighsLp(_CvxpyHighsQp):
         return data, inv_data
 
     def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
-        """cvxpy's ``HIGHS.solve_via_data`` with the model from :meth:`_CachedLp.highs_model`."""
+        """cvxpy's ``HIGHS.solve_via_data``, on the kept HiGHS instance of this objective
+        (see the module docstring) once the problem is cached."""
         cached = self._cached.get(data[s.PARAM_PROB])
         if not cached:
             return super().solve_via_data(data, warm_start, verbose, solver_opts, solver_cache)
-        solver = highspy.Highs()
         unpack_highs_options_inplace(solver_opts)
-        solver.setOptionValue("log_to_console", verbose)
-        for name, value in solver_opts.items():
-            if solver.setOptionValue(name, value) == highspy.HighsStatus.kError:
-                raise ValueError(f"HIGHS returned status kError for option (name, value): ({name}, {value})")
-        cached.pass_model(solver, data)
-        if warm_start and solver_cache is not None and self.name() in solver_cache:
-            _, _, old_result = solver_cache[self.name()]
-            old_status = self.STATUS_MAP.get(old_result["model_status"], s.SOLVER_ERROR)
-            if old_status in s.SOLUTION_PRESENT:
-                solver.setSolution(old_result["solution"])
+        options = {"log_to_console": verbose, **solver_opts}
+        key = data[s.Q].tobytes()
+        kept = cached.pool.pop(key, None)
+        if kept is None:
+            solver = highspy.Highs()
+            _set_options(solver, options)
+            cached.pass_model(solver, data)
+        else:
+            solver, last = kept
+            # HiGHS's clock runs on over an instance's runs: the limit is its time so far plus this solve's.
+            if "time_limit" in options:
+                options["time_limit"] = solver.getRunTime() + float(options["time_limit"])
+            _set_options(solver, options)
+            cached.rebound(solver, data, last)
+        cached.pool[key] = (solver, (data["l"].copy(), data["u"].copy()))
+        while len(cached.pool) > POOL_SIZE:
+            cached.pool.popitem(last=False)
         try:
             solver.run()
             results = {
@@ -277,9 +314,18 @@ class ReusingHighsLp(_CvxpyHighsQp):
             }
         except ValueError as e:
             raise SolverError(e)
+        if results["model_status"] not in ("kOptimal",):
+            # An instance left after a failed solve would start the next one from there.
+            cached.pool.pop(key, None)
         if solver_cache is not None:
             solver_cache[self.name()] = (solver, data, results)
         return results
+
+
+def _set_options(solver: highspy.Highs, options: dict) -> None:
+    for name, value in options.items():
+        if solver.setOptionValue(name, value) == highspy.HighsStatus.kError:
+            raise ValueError(f"HIGHS returned status kError for option (name, value): ({name}, {value})")
 
 
 #: The shared instance (cvxpy keys its canonicalisation cache by the solver object).

@@ -1,10 +1,11 @@
-"""The reusing HiGHS LP interface gives bit-identical results to cvxpy's own HiGHS path.
+"""The reusing HiGHS LP interface reaches cvxpy's own HiGHS optimum.
 
-Every capability LP of a run goes through :data:`optimization.highs_lp.REUSING_HIGHS_LP`;
-HiGHS warm-starts each solve from the previous solution of the same problem, so the same
-sequence of solves is replayed through both paths and every field compared bit for bit.
-Problems whose matrix holds a parameter stay on cvxpy's path; a model that is not DPP is
-refused when it is built.
+Every capability LP of a run goes through :data:`optimization.highs_lp.REUSING_HIGHS_LP`,
+which keeps one HiGHS instance per objective and hot-starts it. The same sequence of
+solves is replayed through both paths: optimal values agree and every reused result
+carries its own certificate (duality gap and residuals); the first solve of an objective
+is bit-identical to cvxpy's cold solve. Problems whose matrix holds a parameter stay on
+cvxpy's path; a model that is not DPP is refused when it is built.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from chokepoint.analyses.placements import catalogue_arrays
 from chokepoint.model.build import network_from_tables
 from optimization.capability import CapabilityModel
 from optimization.errors import ModelError
+from optimization import highs_lp
 from optimization.highs_lp import CACHE_AFTER, REUSING_HIGHS_LP
 from optimization.random_instances import layered_instance
 from optimization.solvers import lp_solver_options, require_dpp, solver_options
@@ -56,26 +58,38 @@ def _sequence(network, sinks, seed: int, length: int, closes=None) -> list:
 
 
 def _reused(model: CapabilityModel) -> bool:
-    return bool(REUSING_HIGHS_LP._cached.get(model.problem._cache.param_prog))
+    return bool(_cached(model))
+
+
+def _cached(model: CapabilityModel):
+    return REUSING_HIGHS_LP._cached.get(model.problem._cache.param_prog)
+
+
+def _assert_same_optimum(reused: list[tuple], plain: list[tuple]) -> None:
+    """Same optimal value as cvxpy's path, solve by solve, and a certified optimum each time."""
+    for (value, status, *_, gap, residual), (plain_value, plain_status, *_) in zip(reused, plain, strict=True):
+        assert status == plain_status == "optimal"
+        assert value == pytest.approx(plain_value, rel=1e-9, abs=1e-9)
+        assert gap <= 1e-7 and residual <= 1e-7
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_random_networks_bit_identical(seed):
+def test_random_networks_reach_cvxpys_optimum(seed):
     network = random_and_or_network(seed, n=16)
     sequence = _sequence(network, [network.num_nodes - 1], seed, 25)
     plain = _replay(network, sequence, solver_options("HIGHS", 60))
-    assert _replay(network, sequence, lp_solver_options("HIGHS", 60)) == plain
+    _assert_same_optimum(_replay(network, sequence, lp_solver_options("HIGHS", 60)), plain)
 
 
 @pytest.mark.parametrize("seed", range(2))
-def test_layered_instances_with_several_sinks_bit_identical(seed):
+def test_layered_instances_with_several_sinks_reach_cvxpys_optimum(seed):
     inst = layered_instance(seed, layers=3, width=6, types=2, countries=4, sinks=2, num_controls=8)
     sequence = _sequence(inst.network, list(inst.sinks), seed, 30, closes=inst.closes)
     plain = _replay(inst.network, sequence, solver_options("HIGHS", 60))
-    assert _replay(inst.network, sequence, lp_solver_options("HIGHS", 60)) == plain
+    _assert_same_optimum(_replay(inst.network, sequence, lp_solver_options("HIGHS", 60)), plain)
 
 
-def test_reference_network_bit_identical_and_reused(reference, scenario):
+def test_reference_network_reaches_cvxpys_optimum_and_is_reused(reference, scenario):
     network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
                                   reference.capacities, scenario)
     sinks = [network.sink_of(network.actors.index(a.id)) for a in scenario.defectors]
@@ -83,8 +97,80 @@ def test_reference_network_bit_identical_and_reused(reference, scenario):
     plain = _replay(network, sequence, solver_options("HIGHS", 60))
     model = CapabilityModel(network, solver="HIGHS", time_limit=60)
     reused = [_fields(model.solve(sink, route_open)) for sink, route_open in sequence]
-    assert reused == plain
+    _assert_same_optimum(reused, plain)
     assert _reused(model), "the capability LP should take the reusing path"
+    # One kept instance per objective: one per sink solved (all within the pool).
+    assert len(_cached(model).pool) == len(set(sinks))
+
+
+def test_first_solve_of_an_objective_is_cvxpys_cold_solve_bit_for_bit(reference, scenario):
+    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
+                                  reference.capacities, scenario)
+    sinks = [network.sink_of(i) for i in range(len(network.actors))]
+    rng = np.random.default_rng(3)
+    model = CapabilityModel(network, solver="HIGHS", time_limit=60)
+    for sink in sinks[:CACHE_AFTER]:  # cvxpy's own path until the problem is cached
+        model.solve(sink)
+    assert _reused(model)
+    cold = CapabilityModel(network, solver="HIGHS", time_limit=60)
+    cold.options = {**solver_options("HIGHS", 60), "warm_start": False}
+    for sink in sinks[CACHE_AFTER:]:
+        route_open = (rng.random(network.num_edges) > 0.2).astype(np.float64)
+        assert _fields(model.solve(sink, route_open)) == _fields(cold.solve(sink, route_open))
+
+
+def test_pool_keeps_the_most_recently_used_objectives(reference, scenario, monkeypatch):
+    monkeypatch.setattr(highs_lp, "POOL_SIZE", 2)
+    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
+                                  reference.capacities, scenario)
+    sinks = [network.sink_of(i) for i in range(len(network.actors))][:4]
+    model = CapabilityModel(network, solver="HIGHS", time_limit=60)
+    for _ in range(CACHE_AFTER):
+        model.solve(sinks[0])
+    pool = _cached(model).pool
+    keys = []
+    for sink in sinks:
+        model.solve(sink)
+        keys.append(next(reversed(pool)))
+    assert len(set(keys)) == len(sinks)
+    assert list(pool) == keys[-2:]
+    model.solve(sinks[-2])      # used again: now the most recent
+    assert list(pool) == [keys[-1], keys[-2]]
+
+
+def test_kept_instance_gets_a_time_limit_beyond_its_clock(reference, scenario):
+    """HiGHS's clock runs on over an instance's runs; each solve's limit is counted from its start."""
+    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
+                                  reference.capacities, scenario)
+    sink = network.sink_of(0)
+    model = CapabilityModel(network, solver="HIGHS", time_limit=5)
+    for _ in range(CACHE_AFTER + 3):
+        model.solve(sink)
+    (solver, _), = _cached(model).pool.values()
+    _, limit = solver.getOptionValue("time_limit")
+    # The last solve's limit: the instance's clock before that solve (> 0 after earlier runs), plus 5 s.
+    assert 0 < limit - 5 <= solver.getRunTime()
+
+
+def test_failed_solve_drops_its_instance():
+    x = cp.Variable(2, nonneg=True)
+    low = cp.Parameter(2, value=np.zeros(2))
+    high = cp.Parameter(2, nonneg=True, value=np.ones(2))
+    problem = require_dpp(cp.Problem(cp.Minimize(cp.sum(x)), [x >= low, x <= high]), "test LP")
+    options = lp_solver_options("HIGHS", 10)
+    for value in range(CACHE_AFTER + 1):
+        low.value = np.array([0.5, 0.25 * value])
+        problem.solve(**options)
+        assert problem.value == pytest.approx(0.5 + 0.25 * value)
+    cached = REUSING_HIGHS_LP._cached[problem._cache.param_prog]
+    assert len(cached.pool) == 1
+    low.value = np.array([2.0, 0.0])     # above the upper bound: infeasible
+    problem.solve(**options)
+    assert problem.status == cp.INFEASIBLE
+    assert len(cached.pool) == 0
+    low.value = np.array([0.5, 0.5])
+    problem.solve(**options)
+    assert problem.status == cp.OPTIMAL and problem.value == pytest.approx(1.0)
 
 
 def test_parameter_in_the_matrix_stays_on_cvxpys_path():
