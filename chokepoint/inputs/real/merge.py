@@ -138,7 +138,10 @@ def _candidates(reference_capacities, real: dict[str, pl.DataFrame] | None, usgs
         if "lines" not in frame.columns:
             frame = frame.with_columns(pl.when(pl.col("line").is_not_null()).then(pl.concat_list("line"))
                                        .otherwise(None).alias("lines"))
-        frames.append(frame.select(*[c for c in _CANDIDATE_SCHEMA if c != "candidate"], "lines"))
+        # Candidate numbers (and the tie-break between equal candidates) must not depend on the
+        # row order joins and group-bys leave: the same data gives the same staged tables.
+        frames.append(frame.select(*[c for c in _CANDIDATE_SCHEMA if c != "candidate"], "lines")
+                      .sort("input_id", "iso3", "year", "file", "line", "share", nulls_last=True))
     candidates = pl.concat(frames, how="vertical_relaxed").with_row_index("candidate").with_columns(
         pl.col("candidate").cast(pl.Int64))
     # Lineage: one row per (candidate, source line) with the share that line contributes.

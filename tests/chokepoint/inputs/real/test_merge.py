@@ -163,6 +163,25 @@ def test_compute_from_clusters_and_lineage_to_each_cluster():
     assert lineage.select("line", "contribution").rows() == [(10, pytest.approx(0.6)), (20, pytest.approx(0.2))]
 
 
+def test_merge_does_not_depend_on_the_row_order_of_its_inputs():
+    ref = reference([("tool", "NLD", 0.8, 2024, 2), ("tool", "JPN", 0.2, 2024, 3), ("ore", "CHN", 0.7, 2023, 4),
+                     ("datacenter_compute", "USA", 1.0, 2024, 5)])
+    data = real(eto=[("E1", "NLD", 0.6, 2025, 10, False), ("E1", "JPN", 0.3, 2025, 11, False),
+                     ("E1", "USA", 0.1, 2025, 12, True)],
+                usgs=[("CHN", 2023, 700.0, "ok", 3, "2024"), ("USA", 2023, 100.0, "ok", 4, "2024"),
+                      ("World total (rounded)", 2023, 1000.0, "ok", 5, "2024")],
+                clusters=[("USA", 300.0, 10), ("CHN", 100.0, 30), ("USA", 100.0, 20)])
+    expected = merge_data(ref, data, USGS_MAP)
+    for seed in range(3):
+        shuffled = {name: frame.sample(fraction=1.0, shuffle=True, seed=seed) for name, frame in data.items()}
+        ref_shuffled = {**ref, "capacities": ref["capacities"].sample(fraction=1.0, shuffle=True, seed=seed)}
+        merged = merge_data(ref_shuffled, shuffled, USGS_MAP)
+        for name in ("capacities", "capacity_lineage", "merge_decisions"):
+            key = [c for c in getattr(expected, name).columns if getattr(expected, name)[c].dtype != pl.List]
+            assert getattr(merged, name).sort(key, nulls_last=True).equals(
+                getattr(expected, name).sort(key, nulls_last=True)), name
+
+
 def test_new_countries_get_a_bloc_by_rule():
     merged = merge_data(reference([]), real(eto=[("E1", "HUN", 0.5, 2025, 10, False),
                                                  ("E1", "KAZ", 0.5, 2025, 11, False)]), USGS_MAP)
