@@ -144,7 +144,7 @@ def snapshot_retention_hours() -> float:
     return hours
 
 
-def _sweep_int(name: str, default: int, minimum: int) -> int:
+def _env_int(name: str, default: int, minimum: int) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
@@ -166,7 +166,7 @@ def sweep_scheduler() -> str:
 def sweep_workers() -> int:
     """Local Dask worker processes of the ``robustness`` assets (``CHOKEPOINT_SWEEP_WORKERS``,
     default 0: the chunks run in the asset's own process, no cluster started)."""
-    return _sweep_int("CHOKEPOINT_SWEEP_WORKERS", 0, 0)
+    return _env_int("CHOKEPOINT_SWEEP_WORKERS", 0, 0)
 
 
 def sweep_samples() -> int:
@@ -174,18 +174,26 @@ def sweep_samples() -> int:
     four evaluations per scenario partition, as before the short run joined; at 3 the sweep
     step took 15.8 s of a real-data run of the four shipped scenarios, above the 15 s the main
     job allows it; raise it here, or use ``chokepoint sweep --samples`` for more)."""
-    return _sweep_int("CHOKEPOINT_SWEEP_SAMPLES", 2, 1)
+    return _env_int("CHOKEPOINT_SWEEP_SAMPLES", 2, 1)
 
 
 def sweep_seed() -> int:
     """Root seed of the pipeline's sweep (``CHOKEPOINT_SWEEP_SEED``, default 0)."""
-    return _sweep_int("CHOKEPOINT_SWEEP_SEED", 0, 0)
+    return _env_int("CHOKEPOINT_SWEEP_SEED", 0, 0)
 
 
 def sweep_train() -> int:
     """Training samples of the pipeline's robust placements (``CHOKEPOINT_SWEEP_TRAIN``;
     default 0: none, the pipeline's sweep solves LPs only)."""
-    return _sweep_int("CHOKEPOINT_SWEEP_TRAIN", 0, 0)
+    return _env_int("CHOKEPOINT_SWEEP_TRAIN", 0, 0)
+
+
+def analysis_threads() -> int:
+    """Threads that analyse scenario partitions at once in the pipeline (``CHOKEPOINT_THREADS``;
+    default: the machine's cores, at most 2 — HiGHS releases the GIL while it solves, so two
+    threads take about 60 % of the serial time on this 2-core machine; results do not depend
+    on it)."""
+    return _env_int("CHOKEPOINT_THREADS", min(2, os.cpu_count() or 1), 1)
 
 
 def crash_at() -> str:

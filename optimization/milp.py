@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -112,10 +111,8 @@ def solve_milp(problem: cp.Problem, *, solver: str = "HIGHS", time_limit: float 
     started = time.perf_counter()
     options = _options(solver, time_limit, rel_gap)
     try:
-        with warnings.catch_warnings():
-            # Statuses are checked below; cvxpy's generic "may be inaccurate" warning adds nothing.
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            problem.solve(**options)
+        # Statuses are checked below (cvxpy's "may be inaccurate" warning is off: optimization.solvers).
+        problem.solve(**options)
     except cp.error.SolverError as exc:
         scip_status = (getattr(options["solver"], "last", None) or {}).get("status")
         if scip_status == "timelimit":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 
 import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
 import highspy
+from cvxpy.lin_ops import lin_utils
 from cvxpy.reductions.solvers.conic_solvers.scip_conif import SCIP as _CvxpyScip
 
 from optimization.errors import (InaccurateError, InfeasibleError, ModelError, SolverError, SolverLimitError,
@@ -36,6 +38,35 @@ def _silence_highs_banner() -> None:
 
 
 _silence_highs_banner()
+
+
+#: Held while cvxpy draws an id (:func:`_thread_safe_cvxpy_ids`).
+CVXPY_ID_LOCK = threading.Lock()
+
+
+def _thread_safe_cvxpy_ids() -> None:
+    """cvxpy numbers every variable, parameter, constraint and atom from one global counter
+    read and then incremented; two threads building models at once could draw the same id,
+    and cvxpy would then mix their columns. The pipeline analyses its scenario partitions in
+    threads (HiGHS releases the GIL while it solves), so the counter is drawn under a lock.
+    (CPython 3.11 happens not to switch threads between the read and the increment; the lock
+    does not rely on that.)"""
+    counter = lin_utils.ID_COUNTER
+
+    def get_id() -> int:
+        with CVXPY_ID_LOCK:
+            new_id = counter.count
+            counter.count += 1
+        return new_id
+
+    lin_utils.get_id = get_id
+
+
+_thread_safe_cvxpy_ids()
+# cvxpy's generic "Solution may be inaccurate" warning adds nothing: every status is checked
+# (require_optimal, solve_milp). Set once for the process rather than per solve, because
+# warnings.catch_warnings is not thread-safe.
+warnings.filterwarnings("ignore", message="Solution may be inaccurate")
 
 
 class ScipKeepingStatus(_CvxpyScip):
@@ -152,11 +183,9 @@ def solve_checked(problem: cp.Problem, options: dict, what: str) -> None:
     solve that ends so raises :class:`~optimization.errors.SolverError`.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate")  # status checked below
-            if not _solved(problem, options) and not _solved(problem, {**options, "warm_start": False}):
-                raise SolverError(what, "unknown", "the solver stopped without a solution or a status, also "
-                                                   "from a cold start: try the other solver (HIGHS/SCIP)")
+        if not _solved(problem, options) and not _solved(problem, {**options, "warm_start": False}):
+            raise SolverError(what, "unknown", "the solver stopped without a solution or a status, also "
+                                               "from a cold start: try the other solver (HIGHS/SCIP)")
     except cp.error.SolverError as exc:
         scip_status = (getattr(options["solver"], "last", None) or {}).get("status")
         if scip_status in ("timelimit", "nodelimit", "memlimit", "gaplimit", "userinterrupt"):

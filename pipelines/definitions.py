@@ -53,6 +53,7 @@ defs = dg.Definitions(
             # Not strings: read when the definitions load (the CLI sets them first).
             verify_checksums=settings.verify_checksums(),
             max_quarantine_fraction=settings.max_quarantine_fraction(),
+            threads=settings.analysis_threads(),
             reports_dir=dg.EnvVar("CHOKEPOINT_REPORTS"),
         ),
         # Writes each run into its own build file beside the published warehouse.

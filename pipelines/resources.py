@@ -23,7 +23,8 @@ class ChokepointSettings(dg.ConfigurableResource):
     complete cache or mirror is present), ``reference`` or ``real``
     (``CHOKEPOINT_DATA_MODE``). ``verify_checksums`` refuses real-data files whose sha256
     differs from the manifest; ``max_quarantine_fraction`` is the largest share of a
-    file's data rows the quarantine may take before the run fails.
+    file's data rows the quarantine may take before the run fails. ``threads``: scenario
+    partitions analysed at once (``CHOKEPOINT_THREADS``).
     """
 
     data_dir: str
@@ -37,6 +38,7 @@ class ChokepointSettings(dg.ConfigurableResource):
     max_quarantine_fraction: float = 0.02
     #: Folder of the HTML reports (``CHOKEPOINT_REPORTS``); empty: chokepoint.settings default.
     reports_dir: str = ""
+    threads: int = 1
 
     def solver_for(self, scenario) -> str:
         """The MILP/LP solver: this resource's override, else the scenario's setting."""

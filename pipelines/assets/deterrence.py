@@ -8,7 +8,12 @@ all requested scenarios on the same staged data.
 
 
 import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import polars as pl
@@ -20,7 +25,8 @@ from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import deterrence_margins_png, markdown_image
 from chokepoint.analyses.recruitment import RECRUITMENT_SCHEMA, recruitment_table
 from chokepoint.inputs.scenario import Scenario, load_scenario
-from chokepoint.model.baseline import scenario_baselines
+from chokepoint.model.baseline import BaselinePlacement, scenario_baselines
+from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET, SCENARIO_PARTITIONS
@@ -105,6 +111,64 @@ def horizon_baselines(tables: dict[str, pl.DataFrame], scenario: Scenario, contr
         yield horizon, network, baselines[horizon]
 
 
+@dataclass(frozen=True)
+class Setup:
+    """One (scenario partition, horizon): its network, baseline, capability LP and solver."""
+
+    key: str
+    horizon: str
+    scenario: Scenario
+    network: SupplyNetwork
+    baseline: BaselinePlacement
+    solver: str
+    time_limit: float
+
+    @cached_property
+    def capability(self) -> CapabilityModel:
+        """The horizon's capability LP, built on first use (verification of a scenario
+        without mechanisms never needs it)."""
+        return CapabilityModel(self.network, solver="HIGHS", time_limit=self.time_limit)
+
+    def keyed(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with this partition's key as ``scenario`` and this horizon, and the
+        baseline's name where the analysis does not write its own ``baseline`` column."""
+        return keyed(frame, self.key, self.horizon, None if "baseline" in frame.columns else self.baseline.name)
+
+
+def setups(settings: ChokepointSettings, staged: dict[str, pl.DataFrame], keys: list[str]):
+    """Per partition of ``keys`` (see :func:`present_keys`) and horizon (short run first): a
+    :class:`Setup`, from the staged inputs of :data:`STAGED` and :data:`BASELINE_INS` as the
+    asset received them."""
+    tables, controls_in_force, firms = network_inputs(staged)
+    for key in keys:
+        scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
+        solver, time_limit = _solver(settings, scenario)
+        for horizon, network, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
+            yield Setup(key, horizon, scenario, network, baseline, solver, time_limit)
+
+
+def partition_setups(context, settings: ChokepointSettings, staged: dict[str, pl.DataFrame]):
+    """:func:`setups` of the run's partitions that have a scenario file."""
+    return setups(settings, staged, present_keys(context, settings)[0])
+
+
+Result = TypeVar("Result")
+
+
+def analysed(settings: ChokepointSettings, units: Iterable[Setup], analyse: Callable[[Setup], Result]) -> list[Result]:
+    """``analyse`` of every unit, in the units' order, ``settings.threads`` at a time.
+
+    Each unit builds its own models (no state is shared between units), so the results do
+    not depend on the number of threads; HiGHS releases the GIL while it solves, which is
+    where the time goes.
+    """
+    units = list(units)
+    if settings.threads <= 1 or len(units) <= 1:
+        return [analyse(one) for one in units]
+    with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="partition") as pool:
+        return list(pool.map(analyse, units))
+
+
 @dg.multi_asset(
     outs={
         "deterrence": dg.AssetOut(key_prefix="analytics", kinds=KINDS, owners=OWNERS, group_name=GROUP,
@@ -135,19 +199,14 @@ def horizon_baselines(tables: dict[str, pl.DataFrame], scenario: Scenario, contr
     **PARTITIONED_ASSET,
 )
 def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointSettings, **staged: pl.DataFrame):
-    tables, controls_in_force, firms = network_inputs(staged)
-    frames: dict[str, list[pl.DataFrame]] = {name: [empty(schema, with_baseline=True)]
-                                             for name, schema in SCHEMAS.items()}
+    tables, _, _ = network_inputs(staged)
     keys, missing = present_keys(context, settings)
-    for key in keys:
-        scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
-        solver, time_limit = _solver(settings, scenario)
-        for horizon, _, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
-            analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=horizon,
-                                          baseline_closed=baseline.marginal_to)
-            for name in frames:
-                frames[name].append(keyed(getattr(analysis, name), key, horizon, baseline.name))
-    out = {name: pl.concat(parts, how="vertical") for name, parts in frames.items()}
+    analyses = analysed(settings, setups(settings, staged, keys), lambda one: (one, analyse_deterrence(
+        tables, one.scenario, solver=one.solver, time_limit=one.time_limit, horizon=one.horizon,
+        baseline_closed=one.baseline.marginal_to)))
+    out = {name: pl.concat([empty(schema, with_baseline=True)]
+                           + [one.keyed(getattr(analysis, name)) for one, analysis in analyses], how="vertical")
+           for name, schema in SCHEMAS.items()}
     margins = out["deterrence"].filter(pl.col("candidate_defector") & pl.col("placement_kind").is_in(
         ["none", "optimal", "deter_all"]) & (pl.col("horizon") == HORIZONS[0])).with_columns(
         (pl.col("scenario") + "/" + pl.col("actor")).alias("who"))
@@ -178,18 +237,10 @@ def deterrence_analysis(context: dg.AssetExecutionContext, settings: ChokepointS
 )
 def recruitment(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                 **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    tables, controls_in_force, firms = network_inputs(staged)
-    parts = [empty(RECRUITMENT_SCHEMA, with_baseline=True)]
-    keys, _ = present_keys(context, settings)
-    for key in keys:
-        scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
-        solver, time_limit = _solver(settings, scenario)
-        for horizon, network, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
-            table = recruitment_table(network, scenario, solver=solver, time_limit=time_limit,
-                                      capability=CapabilityModel(network, solver="HIGHS", time_limit=time_limit),
-                                      baseline_closed=baseline.marginal_to)
-            parts.append(keyed(table, key, horizon, baseline.name))
-    frame = pl.concat(parts, how="vertical")
+    parts = analysed(settings, partition_setups(context, settings, staged), lambda one: one.keyed(recruitment_table(
+        one.network, one.scenario, solver=one.solver, time_limit=one.time_limit, capability=one.capability,
+        baseline_closed=one.baseline.marginal_to)))
+    frame = pl.concat([empty(RECRUITMENT_SCHEMA, with_baseline=True), *parts], how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 5).select(
         "scenario", "horizon", "rank", "country", "defector", "leverage_before", "leverage_after", "leverage_gain"),
         limit=30, rows=frame.height))

@@ -13,9 +13,6 @@ baseline (``status_quo``: the controls in force on ``[baseline] as_of``), and ev
 """
 
 
-from dataclasses import dataclass
-from functools import cached_property
-
 import dagster as dg
 import polars as pl
 
@@ -23,57 +20,16 @@ from chokepoint.analyses.retaliation import (BASELINE_EFFECT_SCHEMA, COUNTER_CHO
                                              EQUILIBRIA_RETALIATION_SCHEMA, RETALIATION_SCHEMA,
                                              baseline_effect_table, counter_chokepoints_table, retaliation_analysis)
 from chokepoint.analyses.verification import VERIFICATION_SCHEMA, verification_table
-from chokepoint.inputs.scenario import Scenario
-from chokepoint.model.baseline import BaselinePlacement
 from chokepoint.model.build import CHIP_OUTPUT_STAGES, inputs_of_stages
-from optimization.capability import CapabilityModel
-from pipelines.assets.deterrence import (BASELINE_INS, GATE, STAGED, empty, horizon_baselines, keyed,
-                                         network_inputs, partition_scenario, present_keys)
+from pipelines.assets.deterrence import BASELINE_INS, GATE, STAGED, analysed, empty, partition_setups
 from pipelines.metadata import table_metadata
 from pipelines.partitions import PARTITION_EXPR, PARTITIONED_ASSET
 from pipelines.resources import ChokepointSettings
-from graph.network import SupplyNetwork
 
 GROUP = "deterrence"
 OWNERS = ["team:chokepoint"]
 KINDS = {"cvxpy", "duckdb"}
 INS = {**STAGED, **BASELINE_INS}
-
-
-@dataclass(frozen=True)
-class Setup:
-    """One (scenario partition, horizon): its network, baseline, capability LP and solver."""
-
-    key: str
-    horizon: str
-    scenario: Scenario
-    network: SupplyNetwork
-    baseline: BaselinePlacement
-    solver: str
-    time_limit: float
-
-    @cached_property
-    def capability(self) -> CapabilityModel:
-        """The horizon's capability LP, built on first use (verification of a scenario
-        without mechanisms never needs it)."""
-        return CapabilityModel(self.network, solver="HIGHS", time_limit=self.time_limit)
-
-    def keyed(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with this partition's key as ``scenario`` and this horizon (the analyses
-        write their own ``baseline`` column)."""
-        return keyed(frame, self.key, self.horizon)
-
-
-def _setups(context, settings: ChokepointSettings, staged: dict[str, pl.DataFrame]):
-    """Per present partition and horizon (short run first): a :class:`Setup`, from the
-    staged inputs of :data:`INS` as the asset received them."""
-    tables, controls_in_force, firms = network_inputs(staged)
-    keys, _ = present_keys(context, settings)
-    for key in keys:
-        scenario = partition_scenario(settings, key, tables["countries"], tables["input_types"])
-        solver, time_limit = settings.solver_for(scenario), settings.time_limit_for(scenario)
-        for horizon, network, baseline in horizon_baselines(tables, scenario, controls_in_force, firms):
-            yield Setup(key, horizon, scenario, network, baseline, solver, time_limit)
 
 
 @dg.asset(
@@ -87,12 +43,10 @@ def _setups(context, settings: ChokepointSettings, staged: dict[str, pl.DataFram
 )
 def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                     **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [empty(BASELINE_EFFECT_SCHEMA)]
-    for one in _setups(context, settings, staged):
-        parts.append(one.keyed(baseline_effect_table(one.network, one.scenario, one.baseline,
-                                                     capability=one.capability, solver=one.solver,
-                                                     time_limit=one.time_limit)))
-    frame = pl.concat(parts, how="vertical")
+    parts = analysed(settings, partition_setups(context, settings, staged), lambda one: one.keyed(baseline_effect_table(
+        one.network, one.scenario, one.baseline, capability=one.capability, solver=one.solver,
+        time_limit=one.time_limit)))
+    frame = pl.concat([empty(BASELINE_EFFECT_SCHEMA), *parts], how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.select(
         "scenario", "horizon", "actor", "leverage_baseline", "leverage_by_others", "next_leverage"), limit=20))
 
@@ -109,12 +63,11 @@ def baseline_effect(context: dg.AssetExecutionContext, settings: ChokepointSetti
 )
 def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                         **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [empty(COUNTER_CHOKEPOINTS_SCHEMA)]
     chip_inputs = inputs_of_stages(staged["input_types"], CHIP_OUTPUT_STAGES)
-    for one in _setups(context, settings, staged):
-        parts.append(one.keyed(counter_chokepoints_table(one.network, one.scenario, one.baseline,
-                                                         capability=one.capability, chip_inputs=chip_inputs)))
-    frame = pl.concat(parts, how="vertical")
+    parts = analysed(settings, partition_setups(context, settings, staged), lambda one: one.keyed(
+        counter_chokepoints_table(one.network, one.scenario, one.baseline, capability=one.capability,
+                                  chip_inputs=chip_inputs)))
+    frame = pl.concat([empty(COUNTER_CHOKEPOINTS_SCHEMA), *parts], how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") == 1).select(
         "scenario", "horizon", "defector", "signatory", "counter_control", "loss"), limit=20, rows=frame.height))
 
@@ -140,16 +93,17 @@ def counter_chokepoints(context: dg.AssetExecutionContext, settings: ChokepointS
 )
 def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                                deterrence: pl.DataFrame, **staged: pl.DataFrame):
-    frames = {"retaliation": [empty(RETALIATION_SCHEMA)],
-              "equilibria_retaliation": [empty(EQUILIBRIA_RETALIATION_SCHEMA)]}
-    for one in _setups(context, settings, staged):
+    def analyse(one):
         # The coalition's placements of the same partition and horizon.
         placed = deterrence.filter((pl.col("scenario") == one.key) & (pl.col("horizon") == one.horizon))
-        analysis = retaliation_analysis(one.network, one.scenario, one.baseline, placed, capability=one.capability,
-                                        solver=one.solver, time_limit=one.time_limit)
-        frames["retaliation"].append(one.keyed(analysis.retaliation))
-        frames["equilibria_retaliation"].append(one.keyed(analysis.equilibria))
-    out = {name: pl.concat(parts, how="vertical") for name, parts in frames.items()}
+        return retaliation_analysis(one.network, one.scenario, one.baseline, placed, capability=one.capability,
+                                    solver=one.solver, time_limit=one.time_limit), one
+
+    analyses = analysed(settings, partition_setups(context, settings, staged), analyse)
+    out = {"retaliation": pl.concat([empty(RETALIATION_SCHEMA)] + [one.keyed(a.retaliation) for a, one in analyses],
+                                    how="vertical"),
+           "equilibria_retaliation": pl.concat([empty(EQUILIBRIA_RETALIATION_SCHEMA)]
+                                               + [one.keyed(a.equilibria) for a, one in analyses], how="vertical")}
     verdicts = out["retaliation"].group_by("scenario", "horizon", "placement", "defector", maintain_order=True).agg(
         pl.col("coalition_loss").first(), pl.col("expected_loss").first(), pl.col("credible").first())
     yield dg.Output(out["retaliation"], output_name="retaliation", metadata=table_metadata(
@@ -173,12 +127,10 @@ def retaliation_analysis_asset(context: dg.AssetExecutionContext, settings: Chok
 )
 def verification(context: dg.AssetExecutionContext, settings: ChokepointSettings,
                  **staged: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    parts = [empty(VERIFICATION_SCHEMA)]
-    for one in _setups(context, settings, staged):
-        parts.append(one.keyed(verification_table(one.network, one.scenario, capability=one.capability,
-                                                  solver=one.solver, time_limit=one.time_limit,
-                                                  baseline_closed=one.baseline.closed)))
-    frame = pl.concat(parts, how="vertical")
+    parts = analysed(settings, partition_setups(context, settings, staged), lambda one: one.keyed(verification_table(
+        one.network, one.scenario, capability=one.capability, solver=one.solver, time_limit=one.time_limit,
+        baseline_closed=one.baseline.closed)))
+    frame = pl.concat([empty(VERIFICATION_SCHEMA), *parts], how="vertical")
     return dg.Output(frame, metadata=table_metadata(frame.select(
         "scenario", "horizon", "mechanism", "actor", "chosen", "detection_after", "verification_cheaper"),
         limit=20))

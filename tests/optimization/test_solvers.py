@@ -54,3 +54,29 @@ def test_other_value_errors_are_not_swallowed():
     problem.solve = broken
     with pytest.raises(ValueError, match="something else"):
         solve_checked(problem, solver_options("HIGHS", 10), "toy LP")
+
+
+
+def test_cvxpy_ids_are_drawn_under_a_lock():
+    """Models are built in threads (one per scenario partition): a thread building a model
+    waits while another draws an id, and the ids of models built at once are unique."""
+    import threading
+
+    from optimization.solvers import CVXPY_ID_LOCK
+
+    built = threading.Event()
+    with CVXPY_ID_LOCK:
+        thread = threading.Thread(target=lambda: (cp.Variable(), built.set()))
+        thread.start()
+        assert not built.wait(0.3), "a variable was numbered while the id lock was held"
+    thread.join(10)
+    assert built.is_set()
+    ids: list[list[int]] = [[] for _ in range(4)]
+    threads = [threading.Thread(target=lambda out=out: out.extend(cp.Variable().id for _ in range(5_000)))
+               for out in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    drawn = [i for out in ids for i in out]
+    assert len(set(drawn)) == len(drawn) == 20_000
