@@ -184,6 +184,42 @@ class CapabilityModel:
         return self._solve(weights, self.route_bound(sink), net.for_sink(sink).node_capacity[self._cap_index],
                            route_open, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
 
+    def solve_on(self, network: SupplyNetwork, sink: int, route_open: np.ndarray | None = None) -> CapabilityResult:
+        """:meth:`solve` of ``network`` — this model's network with other capacities (the same
+        nodes, routes and recipes) — on this model's LP, which is not built again.
+
+        Capacities and route bounds are parameters of the LP, so a network that differs only
+        in them (a sensitivity run that scales an actor's capacities) needs no new model.
+
+        Raises
+        ------
+        ValueError
+            If ``network`` differs from the model's in anything but capacities, or has a
+            finite node capacity where the model's has none (or the reverse).
+        UnboundedError
+            As the constructor, for a route of ``network`` without a finite bound.
+        """
+        own = self.network
+        same = (network.num_nodes == own.num_nodes and network.num_edges == own.num_edges
+                and np.array_equal(network.edge_src, own.edge_src) and np.array_equal(network.edge_dst, own.edge_dst)
+                and np.array_equal(network.req_node, own.req_node)
+                and np.array_equal(network.req_coefficient, own.req_coefficient)
+                and np.array_equal(network.edge_requirement(), own.edge_requirement())
+                and np.array_equal(np.flatnonzero(np.isfinite(network.node_capacity)), self._cap_index))
+        if not same:
+            raise ValueError("solve_on needs the model's network with other capacities only (same nodes, routes, "
+                             "recipes and capacitated nodes)")
+        sink = int(sink)
+        view = network.for_sink(sink)
+        bound = route_bounds(view)
+        if not np.isfinite(bound).all():
+            raise UnboundedError("capability LP", "unbounded", "a route has no finite capacity upstream; give it "
+                                                               "or its suppliers a capacity")
+        weights = np.zeros(own.num_nodes)
+        weights[sink] = 1.0
+        return self._solve(weights, bound, view.node_capacity[self._cap_index], route_open,
+                           f"capability LP of {own.node_names[sink] if own.node_names else sink}")
+
     def solve_closed(self, sink: int, closed: np.ndarray, *, memo: dict | None = None) -> CapabilityResult:
         """:meth:`solve` with the ``closed`` routes shut, memoised.
 

@@ -278,6 +278,7 @@ def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placeme
     """Leverage of ``placement`` over each defector when its own capacities are scaled
     (marginal to ``baseline_closed`` when given: scaling keeps every route)."""
     out = {}
+    model = None
     for actor in scenario.defectors:
         values = []
         for factor in SHARE_SCALING:
@@ -288,14 +289,15 @@ def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placeme
             catalogue = catalogue_arrays(network, scenario)
             chosen = np.isin(np.array(catalogue.ids), list(placement.controls))
             closed = catalogue.closes[chosen].any(axis=0) if chosen.any() else np.zeros(network.num_edges, bool)
-            model = CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
+            # Scaling changes capacities only, which the capability LP takes as parameters:
+            # one LP serves every actor and factor.
+            model = model or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
             sink = network.sink_of(network.actors.index(actor.id))
+            before_open = None if baseline_closed is None else (~baseline_closed).astype(np.float64)
             if baseline_closed is not None:
                 closed = closed | baseline_closed
-                before = model.solve(sink, (~baseline_closed).astype(np.float64)).value
-            else:
-                before = model.solve(sink).value
-            after = model.solve(sink, (~closed).astype(np.float64)).value
+            before = model.solve_on(network, sink, before_open).value
+            after = model.solve_on(network, sink, (~closed).astype(np.float64)).value
             values.append(max(before - after, 0.0) / before if before > 0 else 0.0)
         out[actor.id] = (values[0], values[1])
     return out

@@ -96,6 +96,42 @@ def test_and_or_capability_equals_plain_lp(seed):
         assert result.duality_gap <= 1e-7
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_solve_on_a_network_with_other_capacities_equals_its_own_model(seed):
+    """The sensitivity runs re-solve one LP with an actor's capacities scaled: the answer is
+    the scaled network's own capability LP, and an independent LP's."""
+    import dataclasses
+
+    network = random_and_or_network(seed, n=14)
+    sink = network.num_nodes - 1
+    model = CapabilityModel(network)
+    rng = np.random.default_rng(seed)
+    for factor in (0.75, 1.25, 3.0):
+        scaled_nodes = rng.random(network.num_nodes) < 0.5
+        capacity = np.where(scaled_nodes, network.node_capacity * factor, network.node_capacity)
+        scaled = dataclasses.replace(network, node_capacity=capacity)
+        route_open = rng.random(network.num_edges) > 0.3
+        result = model.solve_on(scaled, sink, route_open.astype(float))
+        assert result.value == pytest.approx(CapabilityModel(scaled).solve(sink, route_open.astype(float)).value,
+                                             rel=1e-9, abs=1e-9)
+        assert result.value == pytest.approx(plain_lp_capability(scaled, sink, route_open), rel=1e-7, abs=1e-7)
+        assert result.duality_gap <= 1e-7
+
+
+def test_solve_on_refuses_a_network_that_differs_in_more_than_capacities():
+    import dataclasses
+
+    network = random_and_or_network(3, n=14)
+    model = CapabilityModel(network)
+    other = random_and_or_network(4, n=14)
+    with pytest.raises(ValueError, match="other capacities only"):
+        model.solve_on(other, other.num_nodes - 1)
+    capacity = network.node_capacity.copy()
+    capacity[np.flatnonzero(np.isfinite(capacity))[0]] = np.inf     # a capacitated node loses its capacity
+    with pytest.raises(ValueError, match="other capacities only"):
+        model.solve_on(dataclasses.replace(network, node_capacity=capacity), network.num_nodes - 1)
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_weighted_production_equals_plain_lp(seed):
     network = random_and_or_network(seed, n=14)

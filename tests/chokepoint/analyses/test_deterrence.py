@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from chokepoint.analyses.deterrence import analyse_deterrence, verdict_lines
+from chokepoint.analyses.deterrence import SHARE_SCALING, analyse_deterrence, verdict_lines
 from chokepoint.model.build import network_from_tables
 from chokepoint.analyses.placements import catalogue_arrays, joint_model
 from chokepoint.analyses.recruitment import candidate_recruits, recruit_controls, recruitment_table
@@ -93,6 +93,34 @@ def test_placement_leverage_is_reproduced_by_an_independent_lp(analyses, tables)
             for actor, leverage in placement.leverage.items():
                 share = _capability_share(tables, scenario, placement.controls, actor)
                 assert 1.0 - share == pytest.approx(leverage, abs=1e-6), (key, placement.name, actor)
+
+
+def test_supply_share_sensitivity_is_reproduced_by_an_independent_lp(analyses, tables):
+    """The tornado's supply-shares row: the optimal placement's leverage over a defector
+    whose own capacities are scaled ×0.75 / ×1.25, against scipy's LP on a network rebuilt
+    from the scaled tables."""
+    checked = 0
+    for key, analysis in analyses.items():
+        scenario = load_scenario(SCENARIOS / f"{key}.toml")
+        rows = analysis.sensitivity.filter(pl.col("parameter") == "supply_shares")
+        for row in rows.iter_rows(named=True):
+            actor = scenario.actor(row["actor"])
+            placement = next(p for p in analysis.placements if p.name == row["placement"])
+            for factor, figure in zip(SHARE_SCALING, (row["low_value"], row["high_value"]), strict=True):
+                scaled = {**tables, "capacities": tables["capacities"].with_columns(
+                    pl.when(pl.col("iso3").is_in(list(actor.members))).then(pl.col("capacity") * factor)
+                    .otherwise(pl.col("capacity")).alias("capacity"))}
+                network = network_from_tables(scaled["countries"], scaled["input_types"], scaled["recipes"],
+                                              scaled["capacities"], scenario)
+                catalogue = catalogue_arrays(network, scenario)
+                chosen = np.isin(np.array(catalogue.ids), list(placement.controls))
+                closed = catalogue.closes[chosen].any(axis=0) if chosen.any() else np.zeros(network.num_edges, bool)
+                sink = network.sink_of(network.actors.index(actor.id))
+                before = plain_capability(network, sink, np.zeros(network.num_edges, bool))
+                after = plain_capability(network, sink, closed)
+                assert figure == pytest.approx(max(before - after, 0.0) / before, abs=1e-6), (key, actor.id, factor)
+                checked += 1
+    assert checked >= 4
 
 
 def test_deter_all_placement_deters_and_no_control_is_superfluous(analyses, tables):
