@@ -3,7 +3,8 @@
 The local search of the critical node problem is sequential by nature (each move
 depends on the components the previous move left), so it cannot be written as
 whole-array numpy work; these loops are JIT-compiled to machine code instead
-(``cache=True``: compiled once per machine, then loaded from ``__pycache__``).
+(``cache=True``: compiled once per machine, then loaded from ``__pycache__``; ``nogil=True``:
+they release the GIL, so independent searches run in threads at once).
 
 State of a solution ``S`` (the deleted nodes) on a graph in CSR form (``indptr``,
 ``adj``; both directions of every undirected edge): ``in_s[v]`` is 1 when ``v`` is
@@ -46,17 +47,17 @@ N_ROWS = W0 + 8
 _LIVE, _DONE, _MERGED = 0, 1, 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def seed_rng(seed):
     np.random.seed(seed)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _pairs(s):
     return s * (s - 1) // 2
 
 
-@njit(cache=True)
+@njit(cache=True)     # object mode inside: holds the GIL anyway
 def _now():
     with numba.objmode(t="float64"):
         t = time.perf_counter()
@@ -68,14 +69,14 @@ def new_state(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((N_ROWS, max(n, 1)), np.int64), np.zeros(4, np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _root_add(c, st, cnt):
     st[ROOT_POS, c] = cnt[0]
     st[ROOTS, cnt[0]] = c
     cnt[0] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _root_del(c, st, cnt):
     p = st[ROOT_POS, c]
     last = st[ROOTS, cnt[0] - 1]
@@ -87,7 +88,7 @@ def _root_del(c, st, cnt):
     cnt[3] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _new_id(st, cnt):
     cnt[3] -= 1
     c = st[FREE, cnt[3]]
@@ -95,7 +96,7 @@ def _new_id(st, cnt):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _build(indptr, adj, in_s, st, cnt):
     """Components of ``G - S`` from scratch, O(n + m)."""
     n = in_s.size
@@ -128,7 +129,7 @@ def _build(indptr, adj, in_s, st, cnt):
             cnt[1] += _pairs(tail)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _find(dsu, i):
     while dsu[i] != i:
         dsu[i] = dsu[dsu[i]]
@@ -136,7 +137,7 @@ def _find(dsu, i):
     return i
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _delete(v, indptr, adj, in_s, st, cnt):
     """Delete ``v`` (add it to S): its component splits into the pieces around it.
 
@@ -256,7 +257,7 @@ def _delete(v, indptr, adj, in_s, st, cnt):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _restore(u, indptr, adj, in_s, st, cnt):
     """Return ``u`` to the graph: it merges the components around it into the largest one."""
     label = st[LABEL]
@@ -313,7 +314,7 @@ def _restore(u, indptr, adj, in_s, st, cnt):
     cnt[1] += _pairs(total)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt):
     """Increase of the objective if ``u`` returned to the graph (no change made)."""
     cnt[2] += 1
@@ -334,7 +335,7 @@ def _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt):
     return total * (total - 1) // 2 - acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _component_gains(c, indptr, adj, in_s, st, cnt, gains):
     """Objective decrease ``gains[v]`` of deleting each vertex ``v`` of component ``c``.
 
@@ -401,7 +402,7 @@ def _component_gains(c, indptr, adj, in_s, st, cnt, gains):
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _members(c, indptr, adj, in_s, st, cnt):
     """List component ``c`` in ``MEMBERS`` (breadth-first); returns its size."""
     cnt[2] += 1
@@ -424,7 +425,7 @@ def _members(c, indptr, adj, in_s, st, cnt):
     return tail
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def removal_gains_all(indptr, adj, in_s):
     """Objective decrease of deleting each vertex of ``G - S`` (``-1`` for deleted ones)."""
     n = in_s.size
@@ -438,7 +439,7 @@ def removal_gains_all(indptr, adj, in_s):
     return gains
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def objective_of(indptr, adj, in_s):
     """Pairwise connectivity of ``G - S`` (kernel's own count; tests compare it with graph-tool)."""
     n = in_s.size
@@ -448,7 +449,7 @@ def objective_of(indptr, adj, in_s):
     return cnt[1]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pick_large(st, cnt):
     """A uniformly random component among the large ones (size >= (max + min) / 2, >= 2)."""
     lmax = 0
@@ -473,7 +474,7 @@ def _pick_large(st, cnt):
     return chosen
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, returned_at, it, tenure, bump):
     """The largest-gain vertex of component ``c`` (not returned within ``tenure``
     iterations; ties at random), or -1. With ``bump`` the weights of its members grow by one."""
@@ -499,7 +500,7 @@ def _best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, returned_at,
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _heaviest_vertex(c, indptr, adj, in_s, st, cnt, weight):
     """Node weighting (Zhou, Hao & Glover 2019): members of ``c`` gain one unit of weight;
     the heaviest one (ties at random) is returned."""
@@ -522,7 +523,7 @@ def _heaviest_vertex(c, indptr, adj, in_s, st, cnt, weight):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cheapest_return(chosen, n_chosen, exclude, indptr, adj, in_s, st, cnt, since):
     """Index into ``chosen`` of the deleted vertex cheapest to return (ties: longest deleted)."""
     best_i = -1
@@ -543,7 +544,7 @@ def _cheapest_return(chosen, n_chosen, exclude, indptr, adj, in_s, st, cnt, sinc
     return best_i
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
     """Grow ``s_init`` to ``k`` deleted vertices, each time deleting a best-gain vertex.
 
@@ -616,7 +617,7 @@ def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _undo(gone, back, done, chosen, kf, indptr, adj, in_s, st, cnt):
     """Take back an exchange that deleted ``gone[:done]`` and returned ``back[:done]``."""
     for j in range(done):
@@ -653,7 +654,7 @@ def _undo(gone, back, done, chosen, kf, indptr, adj, in_s, st, cnt):
                 break
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, deadline, greedy_probability,
                  tenure, target, depth_probability=0.0, max_depth=1, history=0):
     """Component-based two-phase node exchange from ``s_init`` (|S| = k).
@@ -774,7 +775,7 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
     return out, best_obj, it
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def exhaustive_best(indptr, adj, candidates, base, k, bound):
     """Best ``k``-subset of ``candidates`` to delete on top of ``base`` (a 0/1 mask), by
     enumeration with union-find evaluation: every subset is tried, so the result is a
@@ -839,7 +840,7 @@ def exhaustive_best(indptr, adj, candidates, base, k, bound):
     return best, best_set
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def greedy_restore(indptr, adj, s_init, k):
     """Shrink ``s_init`` to ``k`` deleted vertices, each time returning the one whose
     return raises the objective least (ties: lowest index) — the reverse greedy of
@@ -862,7 +863,7 @@ def greedy_restore(indptr, adj, s_init, k):
     return np.sort(chosen[:k])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvement=True):
     """Steepest descent over *exact* swaps: return one deleted vertex ``u`` and delete
     one vertex ``v`` instead, the pair that lowers the objective most, until no swap

@@ -28,7 +28,8 @@ OWNERS = ["team:chokepoint"]
 def critical_nodes(settings: ChokepointSettings, supply_network: SupplyNetwork,
                    src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    frame, summary = critical_nodes_table(supply_network, scenario, solver=settings.solver_for(scenario))
+    frame, summary = critical_nodes_table(supply_network, scenario, solver=settings.solver_for(scenario),
+                                          threads=settings.threads)
     return dg.Output(frame, metadata=table_metadata(frame, limit=20, **summary))
 
 
