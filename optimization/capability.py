@@ -31,7 +31,20 @@ from graph.network import SupplyNetwork
 from optimization.errors import UnboundedError
 from optimization.solvers import lp_solver_options, require_dpp, solve_checked
 
-__all__ = ["CapabilityResult", "CapabilityModel", "route_bounds"]
+__all__ = ["CapabilityResult", "CapabilityModel", "route_bounds", "relative_loss", "LOSS_FLOOR"]
+
+#: Relative capability losses at or below this are LP round-off and reported as 0: each
+#: capability is certified to a duality gap of about 1e-9, and two solves of the same
+#: capability from different starting bases can differ in their last bits.
+LOSS_FLOOR = 1e-9
+
+
+def relative_loss(before, after) -> np.ndarray:
+    """``(before − after) / before`` clipped to [0, 1]; 0 where ``before ≤ 0`` or the loss is
+    round-off (≤ :data:`LOSS_FLOOR`). Leverage, removal and coalition losses all use it."""
+    before, after = np.broadcast_arrays(np.asarray(before, dtype=np.float64), np.asarray(after, dtype=np.float64))
+    loss = np.divide(before - after, before, out=np.zeros(before.shape), where=before > 0)
+    return np.where(loss > LOSS_FLOOR, np.minimum(loss, 1.0), 0.0)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
+from optimization.capability import relative_loss
 from optimization.errors import InaccurateError, InfeasibleError
 from optimization.interdiction import InterdictionModel
 from optimization.milp import solve_milp
@@ -176,7 +177,7 @@ class DeterAllModel:
         shares = self.shares(empty)
         return DeterAllResult(feasible=False, chosen=np.zeros(0, dtype=np.int64), cost=0.0, cost_bound=math.inf,
                               proven=True, status="infeasible", required_share=required, share_after=shares,
-                              leverage=np.where(self.model.baseline > 0, 1.0 - shares, 0.0),
+                              leverage=relative_loss(np.where(self.model.baseline > 0, 1.0, 0.0), shares),
                               seconds=time.perf_counter() - started, solver_status=solver_status)
 
     def _result(self, chosen, required, *, cost_bound, proven, status, solver_status, started) -> DeterAllResult:
@@ -185,7 +186,7 @@ class DeterAllModel:
         return DeterAllResult(feasible=True, chosen=np.flatnonzero(chosen), cost=cost,
                               cost_bound=min(float(cost_bound), cost), proven=bool(proven), status=status,
                               required_share=required, share_after=shares,
-                              leverage=np.where(self.model.baseline > 0, np.maximum(1.0 - shares, 0.0), 0.0),
+                              leverage=relative_loss(np.where(self.model.baseline > 0, 1.0, 0.0), shares),
                               seconds=time.perf_counter() - started, solver_status=solver_status)
 
 

@@ -50,7 +50,7 @@ import scipy.sparse as sp
 
 from graph.failure import throughput_bound
 from graph.network import SupplyNetwork, max_flow_network
-from optimization.capability import CapabilityModel
+from optimization.capability import CapabilityModel, relative_loss
 from optimization.errors import InaccurateError, InfeasibleError, SolverLimitError, UnboundedError
 from optimization.interdiction_heuristic import greedy_placement, prune
 from optimization.milp import OPTIMALITY_GAP, solve_milp
@@ -393,8 +393,7 @@ class InterdictionModel:
         chosen_mask = np.asarray(chosen_mask, dtype=bool)
         objective, results = self.evaluate(chosen_mask)
         values = np.array([r.value for r in results])
-        leverage = np.divide(self.baseline - values, self.baseline, out=np.zeros_like(values),
-                             where=self.baseline > 0)
+        leverage = relative_loss(self.baseline, values)
         closed = self.closed_routes(chosen_mask)
         if bound > objective + 1e-6 * max(1.0, abs(objective)):
             raise InaccurateError("interdiction MILP", "bound_above_incumbent",
@@ -410,7 +409,7 @@ class InterdictionModel:
             chosen=np.flatnonzero(chosen_mask), objective=objective, bound=bound, gap=gap, status=status,
             optimal=optimal, cost=float(self.cost[chosen_mask].sum()),
             collateral=float(self.collateral[closed].sum()), capability_before=self.baseline.copy(),
-            capability_after=values, leverage=np.maximum(leverage, 0.0), routes_closed=int(closed.sum()),
+            capability_after=values, leverage=leverage, routes_closed=int(closed.sum()),
             lp_duality_gap=max((r.duality_gap for r in results), default=0.0), seconds=seconds, method=method,
             solver=self.solver, milp_objective=milp_objective, solver_status=solver_status, notes=notes)
 

@@ -117,6 +117,11 @@ def lp_solver_options(solver: str, time_limit: float) -> dict:
     options = solver_options(solver, time_limit)
     if solver.upper() == "HIGHS":
         options["solver"] = REUSING_HIGHS_LP
+    # cvxpy's SciPy backend canonicalises the capability LP (one matrix product per
+    # constraint block, parameters only in vectors) about 7 times faster than its default
+    # C++ backend (0.035 s against 0.25 s on the firm-level network, a few hundred models
+    # per run); the canonical problem is the same.
+    options["canon_backend"] = cp.SCIPY_CANON_BACKEND
     return options
 
 

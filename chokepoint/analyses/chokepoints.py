@@ -17,7 +17,7 @@ from graph.chokepoints import NetworkChokepoints, chokepoint_metrics, import_rou
 from graph.concentration import concentration
 from graph.failure import Propagation, surviving_fraction
 from graph.network import PRODUCER, TRANSIT, SupplyNetwork
-from optimization.capability import CapabilityModel, CapabilityResult
+from optimization.capability import CapabilityModel, CapabilityResult, relative_loss
 
 __all__ = ["concentration_table", "chokepoint_table", "chokepoint_analysis", "ChokepointRun", "removal_losses",
            "RemovalLosses", "world_capacity_of", "control_leverage_table", "capability_table", "rank_within",
@@ -149,7 +149,7 @@ def removal_losses(model: CapabilityModel, sink: int, base: CapabilityResult, ed
     def solve(j: int) -> None:
         nonlocal upper
         after = model.solve(sink, (~closed[:, j]).astype(np.float64))
-        exact[j] = min(max((c0 - after.value) / c0, 0.0), 1.0)
+        exact[j] = float(relative_loss(c0, after.value))
         solved[j] = True
         if after.value > 1e-12 * c0:
             # The re-solve's flow is feasible with everything open too: a second flow
@@ -510,7 +510,7 @@ def control_leverage_table(network: SupplyNetwork, scenario: Scenario, model: Ca
                 after = model.solve(sink, (~(mask | baseline_closed)).astype(np.float64)) if mask.any() else base
             else:
                 after = model.solve(sink, (~mask).astype(np.float64)) if mask.any() else base
-            leverage = (base.value - after.value) / base.value if base.value > 0 else 0.0
+            leverage = float(relative_loss(base.value, after.value))
             rows.append({
                 "defector": actor.id, "control_id": control.id, "kind": control.kind,
                 "jurisdiction": control.jurisdiction, "input_id": control.input, "transit": control.transit,

@@ -29,7 +29,7 @@ from chokepoint.model.build import horizon_networks
 from chokepoint.model.horizons import SHORT_RUN
 from chokepoint.analyses.placements import JOINT, catalogue_arrays, leverage_of, placement_models
 from chokepoint.inputs.scenario import Scenario
-from optimization.capability import CapabilityModel
+from optimization.capability import CapabilityModel, relative_loss
 from optimization.deter_all import DeterAllModel, DeterAllResult
 from optimization.deterrence_margin import (deterrence_margin, required_leverage, threshold_detection_probability,
                                      tornado)
@@ -298,7 +298,7 @@ def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placeme
                 closed = closed | baseline_closed
             before = model.solve_on(network, sink, before_open).value
             after = model.solve_on(network, sink, (~closed).astype(np.float64)).value
-            values.append(max(before - after, 0.0) / before if before > 0 else 0.0)
+            values.append(float(relative_loss(before, after)))
         out[actor.id] = (values[0], values[1])
     return out
 

@@ -31,7 +31,7 @@ from chokepoint.errors import InputError
 from chokepoint.model.controls import control_route_masks
 from chokepoint.inputs.scenario import Scenario
 from graph.network import PRODUCER, SupplyNetwork
-from optimization.capability import CapabilityModel
+from optimization.capability import CapabilityModel, relative_loss
 from optimization.frontier import leverage_frontier
 from optimization.interdiction import InterdictionModel, PlacementResult, tight_route_bounds
 
@@ -185,11 +185,10 @@ def joint_model(network: SupplyNetwork, scenario: Scenario, *, solver: str, time
 
 def leverage_of(model: InterdictionModel, mask: np.ndarray) -> np.ndarray:
     """Exact leverage ``(C0 − C)/C0`` over each of ``model``'s sinks of the placement ``mask``
-    (capability LP re-solve, memoised by the model), clipped to [0, 1]; 0 where ``C0 = 0``."""
+    (capability LP re-solve, memoised by the model): :func:`optimization.capability.relative_loss`."""
     _, results = model.evaluate(mask)
     values = np.array([r.value for r in results])
-    return np.divide(model.baseline - values, model.baseline, out=np.zeros_like(values),
-                     where=model.baseline > 0).clip(0.0, 1.0)
+    return relative_loss(model.baseline, values)
 
 
 def _signatory_loss(network: SupplyNetwork, scenario: Scenario, capability: CapabilityModel,

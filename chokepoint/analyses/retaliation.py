@@ -28,7 +28,7 @@ from chokepoint.inputs.reference import COMPUTE_INPUT
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.model.baseline import BaselinePlacement
 from graph.network import PRODUCER, SupplyNetwork
-from optimization.capability import CapabilityModel
+from optimization.capability import CapabilityModel, relative_loss
 from optimization.interdiction import InterdictionModel
 
 __all__ = ["CounterCatalogue", "counter_catalogue", "baseline_effect_table", "counter_chokepoints_table",
@@ -38,16 +38,11 @@ __all__ = ["CounterCatalogue", "counter_catalogue", "baseline_effect_table", "co
 
 #: ``input_id`` of the counter-control that excludes the signatories from a defector's clouds.
 CLOUDS = "clouds"
-#: Relative losses below this are LP round-off and reported as 0.
-LOSS_FLOOR = 1e-9
 
 
 def _loss(before: float, after: float) -> float:
-    """``(before − after) / before`` clipped to [0, 1], 0 when ``before = 0`` or within round-off."""
-    if before <= 0:
-        return 0.0
-    loss = (before - after) / before
-    return float(min(loss, 1.0)) if loss > LOSS_FLOOR else 0.0
+    """:func:`optimization.capability.relative_loss` of one pair, as a float."""
+    return float(relative_loss(before, after))
 
 
 @dataclass(frozen=True)

@@ -273,3 +273,12 @@ def test_a_memoised_result_is_an_optimal_pair_of_every_lp_sharing_its_key(seed):
         shut[edge] = True
         after = plain_lp_capability(network, target, ~shut)
         assert after <= memoised.value - memoised.route_dual[edge] * bound[edge] + 1e-6 * max(1.0, memoised.value)
+
+
+def test_relative_loss_clips_and_reports_round_off_as_no_loss():
+    from optimization.capability import LOSS_FLOOR, relative_loss
+
+    before = np.array([10.0, 10.0, 10.0, 0.0, -1.0, 10.0, 10.0])
+    after = np.array([4.0, 10.0 * (1 - 1e-15), 12.0, 0.0, 0.0, -5.0, 10.0 * (1 - 10 * LOSS_FLOOR)])
+    np.testing.assert_allclose(relative_loss(before, after), [0.6, 0.0, 0.0, 0.0, 0.0, 1.0, 10 * LOSS_FLOOR])
+    assert relative_loss(2.0, 1.0) == 0.5 and relative_loss(2.0, 1.0).shape == ()
