@@ -54,8 +54,10 @@ started = time.perf_counter()
 import cvxpy.problems.problem as _problem
 import cvxpy.reductions.solvers.solving_chain as _chain
 import highspy
+import threading
 events = []          # (unix time, counter, amount)
-state = {"kind": "other"}
+# Per thread: the partitions' analyses solve in threads, each in its own kind of solve.
+state = threading.local()
 
 def _record(name, amount=1.0):
     events.append((time.time(), name, amount))
@@ -63,12 +65,12 @@ def _record(name, amount=1.0):
 _solve = _problem.Problem.solve
 def solve(self, *args, **kwargs):
     kind = "milp" if self.is_mixed_integer() else "lp"
-    previous, state["kind"] = state["kind"], kind
+    previous, state.kind = getattr(state, "kind", "other"), kind
     t = time.perf_counter()
     try:
         return _solve(self, *args, **kwargs)
     finally:
-        state["kind"] = previous
+        state.kind = previous
         _record(f"{kind}_solves")
         _record(f"{kind}_solve_seconds", time.perf_counter() - t)
 _problem.Problem.solve = solve
@@ -85,7 +87,7 @@ def run(self, *args, **kwargs):
     try:
         return _run(self, *args, **kwargs)
     finally:
-        _record(f"highs_{state['kind']}_seconds", time.perf_counter() - t)
+        _record(f"highs_{getattr(state, 'kind', 'other')}_seconds", time.perf_counter() - t)
 highspy.Highs.run = run
 
 import duckdb
@@ -136,7 +138,7 @@ json.dump({"exit_code": code, "run_id": run_record.run_id, "job_seconds": job_se
 #: Counters summed per step and per run (``*_seconds`` are seconds, the rest counts).
 COUNTERS = ("lp_solves", "milp_solves", "canonicalisations", "builds_CapabilityModel", "builds_InterdictionModel",
             "builds_DeterAllModel", "duckdb_connects", "lp_solve_seconds", "milp_solve_seconds", "highs_lp_seconds",
-            "highs_milp_seconds", "duckdb_connect_seconds")
+            "highs_milp_seconds", "highs_other_seconds", "duckdb_connect_seconds")
 #: Steps shown one by one in the table (the rest are summed as "other steps").
 NAMED_STEPS = ("analytics__recruitment", "analytics__critical_nodes", "deterrence_analysis", "analytics__chokepoints",
                "analytics__leverage_curve", "analytics__placements", "analytics__control_leverage",

@@ -45,13 +45,19 @@ if [[ ! -x .venv/bin/uv ]] || [[ $(.venv/bin/uv --version | cut -d' ' -f2) != "$
 fi
 
 stamp=.venv/.chokepoint-installed
-fingerprint=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+# The recipe's version is part of the fingerprint: a venv installed by an earlier recipe is redone.
+recipe=2   # 2: site-packages compiled to bytecode
+fingerprint=$({ cat requirements.lock pyproject.toml; echo "recipe $recipe"; } | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp ]] || [[ $(cat "$stamp") != "$fingerprint" ]]; then
   log "installing locked dependencies (requirements.lock)"
   export VIRTUAL_ENV=$root/.venv
-  .venv/bin/uv pip sync -q --python .venv/bin/python requirements.lock
+  # Bytecode now, not at first import: where PYTHONDONTWRITEBYTECODE is set (as on this
+  # machine) every process would otherwise compile Dagster, cvxpy and the rest from source.
+  .venv/bin/uv pip sync -q --compile-bytecode --python .venv/bin/python requirements.lock
   .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
   .venv/bin/python -c 'import graph_tool, numpy, cvxpy, dagster, polars, duckdb' \
     || { log "import check failed after install"; exit 1; }
   echo "$fingerprint" > "$stamp"
 fi
+# The project's own modules too (only files changed since their last compile are redone).
+.venv/bin/python -m compileall -q chokepoint graph optimization pipelines bench tests >/dev/null
