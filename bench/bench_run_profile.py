@@ -40,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import RESULTS, write_results
+from bench.common import write_results
 from bench.compare_run_tables import compare_warehouses
 from chokepoint.settings import PROJECT_ROOT, shared_data_dir
 
