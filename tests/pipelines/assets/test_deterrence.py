@@ -40,6 +40,25 @@ def test_analysed_keeps_the_units_order_and_uses_its_threads():
     assert names == [threading.current_thread().name] * 3
 
 
+def test_the_largest_units_start_first_and_results_keep_the_units_order():
+    class Unit:
+        def __init__(self, name: str, work: int):
+            self.name, self.work = name, work
+
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def analyse(unit: Unit) -> str:
+        with lock:
+            started.append(unit.name)
+        return unit.name
+
+    units = [Unit("small", 1), Unit("large", 9), Unit("medium", 5), Unit("also large", 9)]
+    assert analysed(_settings(2), units, analyse) == ["small", "large", "medium", "also large"]
+    # Submitted largest first (ties in their order); two threads may swap neighbours' starts.
+    assert started.index("small") >= 2 and set(started[:2]) <= {"large", "also large", "medium"}
+
+
 def test_an_error_in_a_unit_reaches_the_asset():
     def analyse(unit: int) -> int:
         if unit == 3:
