@@ -74,6 +74,23 @@ def route_bounds(network: SupplyNetwork) -> np.ndarray:
     return np.minimum(network.edge_capacity, throughput_bound(network)[network.edge_src])
 
 
+def _finite_route_bounds(network: SupplyNetwork) -> np.ndarray:
+    """:func:`route_bounds`, refused with the first route left unbounded.
+
+    Edges whose bound stays infinite cannot carry more than an unbounded source provides;
+    any such edge makes some capability unbounded.
+    """
+    bound = route_bounds(network)
+    unbounded = ~np.isfinite(bound)
+    if unbounded.any():
+        first = int(np.flatnonzero(unbounded)[0])
+        names = network.node_names
+        label = f"{names[network.edge_src[first]]} -> {names[network.edge_dst[first]]}" if names else str(first)
+        raise UnboundedError("capability LP", "unbounded",
+                             f"route {label} has no finite capacity upstream; give it or its suppliers a capacity")
+    return bound
+
+
 def _restricted(result: CapabilityResult, nodes: np.ndarray, routes: np.ndarray) -> CapabilityResult:
     """``result`` with production, flows and route duals zero off ``nodes`` / ``routes``
     (see :meth:`CapabilityModel.solve_closed`)."""
@@ -107,16 +124,7 @@ class CapabilityModel:
         self.solver = solver.upper()
         self.options = lp_solver_options(self.solver, time_limit)
         n, e = network.num_nodes, network.num_edges
-        self.bound = route_bounds(network)
-        # Edges whose bound stays infinite cannot carry more than an unbounded source
-        # provides; any such edge makes some capability unbounded.
-        unbounded = ~np.isfinite(self.bound)
-        if unbounded.any():
-            first = int(np.flatnonzero(unbounded)[0])
-            names = network.node_names
-            label = f"{names[network.edge_src[first]]} -> {names[network.edge_dst[first]]}" if names else str(first)
-            raise UnboundedError("capability LP", "unbounded",
-                                 f"route {label} has no finite capacity upstream; give it or its suppliers a capacity")
+        self.bound = _finite_route_bounds(network)
         finite_cap = np.flatnonzero(np.isfinite(network.node_capacity))
         self._route_bounds: dict[int, np.ndarray] = {}
         self.y = cp.Variable(n, nonneg=True, name="production")
@@ -191,11 +199,7 @@ class CapabilityModel:
         route_open : array (E,), optional
             1 for open, 0 for closed (fractions scale capacity). Default: all open.
         """
-        net = self.network
-        weights = np.zeros(net.num_nodes)
-        weights[sink] = 1.0
-        return self._solve(weights, self.route_bound(sink), net.for_sink(sink).node_capacity[self._cap_index],
-                           route_open, f"capability LP of {net.node_names[sink] if net.node_names else sink}")
+        return self._solve_sink(int(sink), self.route_bound(sink), self.network.for_sink(sink), route_open)
 
     def solve_on(self, network: SupplyNetwork, sink: int, route_open: np.ndarray | None = None) -> CapabilityResult:
         """:meth:`solve` of ``network`` — this model's network with other capacities (the same
@@ -222,16 +226,17 @@ class CapabilityModel:
         if not same:
             raise ValueError("solve_on needs the model's network with other capacities only (same nodes, routes, "
                              "recipes and capacitated nodes)")
-        sink = int(sink)
-        view = network.for_sink(sink)
-        bound = route_bounds(view)
-        if not np.isfinite(bound).all():
-            raise UnboundedError("capability LP", "unbounded", "a route has no finite capacity upstream; give it "
-                                                               "or its suppliers a capacity")
-        weights = np.zeros(own.num_nodes)
+        view = network.for_sink(int(sink))
+        return self._solve_sink(int(sink), _finite_route_bounds(view), view, route_open)
+
+    def _solve_sink(self, sink: int, bound: np.ndarray, view: SupplyNetwork, route_open) -> CapabilityResult:
+        """Production at ``sink`` with the route bounds and node capacities of ``view`` (the
+        network as the sink's actor sees it)."""
+        weights = np.zeros(self.network.num_nodes)
         weights[sink] = 1.0
+        names = self.network.node_names
         return self._solve(weights, bound, view.node_capacity[self._cap_index], route_open,
-                           f"capability LP of {own.node_names[sink] if own.node_names else sink}")
+                           f"capability LP of {names[sink] if names else sink}")
 
     def solve_closed(self, sink: int, closed: np.ndarray, *, memo: dict | None = None) -> CapabilityResult:
         """:meth:`solve` with the ``closed`` routes shut, memoised.
