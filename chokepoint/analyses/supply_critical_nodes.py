@@ -10,11 +10,11 @@ answer is never worse than the smaller K's answer extended greedily.
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
 
+from chokepoint.analyses.threads import in_threads
 from chokepoint.inputs.scenario import Scenario
 from graph.critical_nodes import EdgeList, pairwise_connectivity, removal_gains, undirected_projection
 from graph.network import NODE_KINDS, SupplyNetwork
@@ -77,12 +77,8 @@ def critical_nodes_table(network: SupplyNetwork, scenario: Scenario, *, solver: 
     def search(k: int):
         return critical_nodes(edges, k, SAFETY_SECONDS, solver=solver, seed=seed, max_generations=generations)
 
-    if threads > 1:
-        # Largest budget first: it takes longest, the others fill the other thread meanwhile.
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="critical-nodes") as pool:
-            found = dict(zip(budgets[::-1], pool.map(search, budgets[::-1])))
-    else:
-        found = {k: search(k) for k in budgets}
+    # Largest budget first: it takes longest, the others fill the other thread meanwhile.
+    found = dict(zip(budgets, in_threads(search, budgets, threads, work=lambda k: k, name="critical-nodes")))
     previous = None
     for k in budgets:
         result = found[k]

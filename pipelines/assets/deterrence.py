@@ -9,7 +9,6 @@ all requested scenarios on the same staged data.
 
 import warnings
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +23,7 @@ from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_netwo
 from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import deterrence_margins_png, markdown_image
 from chokepoint.analyses.recruitment import RECRUITMENT_SCHEMA, recruitment_table
+from chokepoint.analyses.threads import in_threads
 from chokepoint.inputs.scenario import Scenario, load_scenario
 from chokepoint.model.baseline import BaselinePlacement, scenario_baselines
 from graph.network import SupplyNetwork
@@ -162,20 +162,11 @@ Result = TypeVar("Result")
 
 
 def analysed(settings: ChokepointSettings, units: Iterable[Setup], analyse: Callable[[Setup], Result]) -> list[Result]:
-    """``analyse`` of every unit, returned in the units' order, ``settings.threads`` at a time.
-
-    Each unit builds its own models (no state is shared between units), so the results do
-    not depend on the number of threads; HiGHS releases the GIL while it solves, which is
-    where the time goes. Units with a ``work`` estimate (:attr:`Setup.work`) start largest
-    first (longest-processing-time order), so that the longest unit does not start last.
-    """
-    units = list(units)
-    if settings.threads <= 1 or len(units) <= 1:
-        return [analyse(one) for one in units]
-    start_order = sorted(range(len(units)), key=lambda i: -getattr(units[i], "work", 0))   # stable: ties keep order
-    with ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="partition") as pool:
-        futures = {i: pool.submit(analyse, units[i]) for i in start_order}
-        return [futures[i].result() for i in range(len(units))]
+    """``analyse`` of every unit, returned in the units' order, ``settings.threads`` at a time,
+    units with a ``work`` estimate (:attr:`Setup.work`) largest first
+    (:func:`chokepoint.analyses.threads.in_threads`). Each unit builds its own models (no
+    state is shared between units), so the results do not depend on the number of threads."""
+    return in_threads(analyse, units, settings.threads, work=lambda one: getattr(one, "work", 0), name="partition")
 
 
 @dg.multi_asset(
