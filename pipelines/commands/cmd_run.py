@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -98,29 +99,38 @@ def run(args) -> int:
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     if args.synthetic_nodes is not None:
         run_config.update(synthetic_run_config(args.synthetic_nodes))
-    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config)
-    if not result.success:
+    run_id, stopped_by = str(uuid.uuid4()), None
+    try:
+        # The first failed step or blocking check stops the run: nothing can be published
+        # after it, and every step still to run would only delay the error.
+        succeeded = job.execute_in_process(instance=instance, raise_on_error=True, run_config=run_config,
+                                           run_id=run_id).success
+    except Exception as error:  # noqa: BLE001 - read back from the run's events below
+        succeeded, stopped_by = False, error
+    events = [entry.dagster_event for entry in instance.all_logs(run_id) if entry.dagster_event is not None]
+    if not succeeded:
         # The failed run's build is not kept for a re-execution from the command line.
         clean_stale_builds(published)
-    evaluations = [e.asset_check_evaluation_data for e in result.all_events
-                   if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    evaluations = [e.asset_check_evaluation_data for e in events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     # Warning-severity checks (e.g. a scenario partition without its file) are reported, not fatal.
     failed_checks = [c for c in evaluations if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
     warnings = [c for c in evaluations if not c.passed and c.severity != dg.AssetCheckSeverity.ERROR]
     if failed_checks:
         raise CommandError("asset check failed: " + "; ".join(_check_summary(c) for c in failed_checks)
                            + "; published warehouse left unchanged")
-    failures = [event for event in result.all_events if event.is_step_failure]
+    failures = [event for event in events if event.is_step_failure]
     if failures:
         first = failures[0]
         raise CommandError(f"step '{first.step_key}' failed: {_innermost_error(first.step_failure_data.error)}"
                            f"; published warehouse left unchanged")
-    if not result.success:
+    if not succeeded:
+        if stopped_by is not None and not any(e.event_type_value == "PIPELINE_START" for e in events):
+            raise stopped_by  # the run never started (e.g. a configuration error): not a step's failure
         raise CommandError("the run did not succeed; published warehouse left unchanged (see `make ui`)")
     for check in warnings:
         print(f"chokepoint run: warning: {_check_summary(check)}", file=sys.stderr)
 
-    print_summary(published, run_id=result.run_id, seconds=time.perf_counter() - started, out=sys.stdout)
+    print_summary(published, run_id=run_id, seconds=time.perf_counter() - started, out=sys.stdout)
     head = ledger_head(published)
     if head is not None:
         replaced = f", replacing #{before['seq']}" if before else ""

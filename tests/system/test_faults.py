@@ -2,8 +2,9 @@
 
 Each case runs ``chokepoint run`` (in process, so faults can be injected) against a
 published warehouse and checks: exit status 1; exactly one line on stderr naming the
-failed step and the typed error with its hint; no traceback; the published file
-byte-identical and still verifying; the dead run's build removed by the next refresh.
+failed step and the typed error with its hint; no traceback; the run stopped at that step
+(no step started after it); the published file byte-identical and still verifying; the
+dead run's build removed by the next refresh.
 
 The time limit is real (HiGHS stopped by a 1 ms limit). Infeasibility and numerical
 trouble cannot be produced from valid data (the capability LP always has the zero
@@ -68,7 +69,22 @@ def _run_and_check(setting, capfd, expected: list[str], step: str = r"[a-z_]+") 
     assert verify_warehouse(warehouse).ok
     assert not [p for p in warehouse.parent.iterdir() if ".build-" in p.name], "the failed run's build is removed"
     assert clean_stale_builds(warehouse) == []
+    _assert_stopped_at_the_failure(lines[0])
     return lines[0]
+
+
+def _assert_stopped_at_the_failure(line: str) -> None:
+    """The run stopped at its first failed step: no step started after it (the in-process
+    executor runs one step at a time), and the run is recorded as failed."""
+    import dagster as dg
+
+    failed = re.match(r"chokepoint run: error: step '([a-z_]+)' failed", line).group(1)
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        started = [entry.dagster_event.step_key for entry in instance.all_logs(run.run_id)
+                   if entry.dagster_event is not None and entry.dagster_event.event_type_value == "STEP_START"]
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    assert started[-1] == failed, f"steps started after {failed}: {started[started.index(failed) + 1:]}"
 
 
 def test_solver_time_limit(setting, capfd):
