@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -11,6 +12,7 @@ import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
 import highspy
 from cvxpy.lin_ops import lin_utils
+from cvxpy.utilities import scopes as cvxpy_scopes
 from cvxpy.reductions.solvers.conic_solvers.scip_conif import SCIP as _CvxpyScip
 
 from optimization.errors import (InaccurateError, InfeasibleError, ModelError, SolverError, SolverLimitError,
@@ -63,6 +65,37 @@ def _thread_safe_cvxpy_ids() -> None:
 
 
 _thread_safe_cvxpy_ids()
+
+#: The DPP-analysis flag of the thread that reads it (:func:`_thread_local_dpp_scope`).
+_DPP_SCOPE = threading.local()
+
+
+def _thread_local_dpp_scope() -> None:
+    """cvxpy keeps "inside a DPP analysis" (``cvxpy.utilities.scopes``) in one module-level
+    flag, under which parameters count as affine rather than constant. While one thread
+    checks DPP or canonicalises a problem, another thread building ``parameter * variable``
+    would read the flag as set and fail with "Product of two non-constant expressions is
+    not DCP" (seen in a run's recruitment step). The flag becomes one per thread; every
+    cvxpy module reads it through ``scopes.dpp_scope_active()`` and sets it through
+    ``scopes.dpp_scope()``, so replacing both is enough."""
+
+    @contextlib.contextmanager
+    def dpp_scope():
+        previous = getattr(_DPP_SCOPE, "active", False)
+        _DPP_SCOPE.active = True
+        try:
+            yield
+        finally:
+            _DPP_SCOPE.active = previous
+
+    def dpp_scope_active() -> bool:
+        return getattr(_DPP_SCOPE, "active", False)
+
+    cvxpy_scopes.dpp_scope = dpp_scope
+    cvxpy_scopes.dpp_scope_active = dpp_scope_active
+
+
+_thread_local_dpp_scope()
 # cvxpy's generic "Solution may be inaccurate" warning adds nothing: every status is checked
 # (require_optimal, solve_milp). Set once for the process rather than per solve, because
 # warnings.catch_warnings is not thread-safe.

@@ -80,3 +80,34 @@ def test_cvxpy_ids_are_drawn_under_a_lock():
         thread.join()
     drawn = [i for out in ids for i in out]
     assert len(set(drawn)) == len(drawn) == 20_000
+
+
+def test_a_dpp_analysis_in_one_thread_does_not_change_another_threads_expressions():
+    """Inside cvxpy's DPP scope parameters are not constants; a thread building
+    ``parameter * variable`` while another thread analyses DPP must still see a constant
+    parameter (with cvxpy's module-wide flag it raised "not DCP")."""
+    import threading
+
+    from cvxpy.utilities import scopes
+
+    inside, leave = threading.Event(), threading.Event()
+
+    def analyse():
+        with scopes.dpp_scope():
+            inside.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=analyse)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        parameter, variable = cp.Parameter(nonneg=True, value=2.0), cp.Variable()
+        assert parameter.is_constant() and not scopes.dpp_scope_active()
+        product = parameter * variable
+        assert product.is_affine()
+    finally:
+        leave.set()
+        thread.join(10)
+    with scopes.dpp_scope():
+        assert scopes.dpp_scope_active() and not cp.Parameter().is_constant()
+    assert not scopes.dpp_scope_active()
