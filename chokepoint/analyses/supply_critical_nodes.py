@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import polars as pl
 
-from chokepoint.analyses.threads import in_threads
+from chokepoint.threads import in_threads
 from chokepoint.inputs.scenario import Scenario
 from graph.critical_nodes import EdgeList, pairwise_connectivity, removal_gains, undirected_projection
 from graph.network import NODE_KINDS, SupplyNetwork

@@ -22,6 +22,7 @@ from chokepoint.inputs.scenario import Scenario
 from chokepoint.model.controls import tool_origin
 from chokepoint.model.horizons import (HORIZONS, LONG_RUN, SHORT_RUN, ShortRun, ShortRunRules, rules_from_tables,
                                        short_run_network)
+from chokepoint.threads import in_threads
 from graph.network import EDGE_KINDS, NODE_KINDS, SupplyNetwork, build_supply_network
 from graph.synthetic import SyntheticSpec, generate_facility_network
 
@@ -251,13 +252,19 @@ class HorizonNetworks:
         """(horizon, network) pairs in report order: short run first."""
         return ((horizon, self[horizon]) for horizon in HORIZONS)
 
-    def table_marginal(self, baselines: Mapping, analyse: Callable) -> pl.DataFrame:
+    def table_marginal(self, baselines: Mapping, analyse: Callable, *, threads: int = 1) -> pl.DataFrame:
         """``analyse(horizon, network, baseline)`` run on each horizon's network with that
         horizon's baseline placement (``baselines``: horizon →
         :class:`~chokepoint.model.baseline.BaselinePlacement`), stacked, with ``horizon`` and
-        ``baseline`` (its name) columns after ``scenario``."""
-        frames = [with_baseline(with_horizon_first(analyse(horizon, network, baselines[horizon]).with_columns(
-            pl.lit(horizon).alias("horizon"))), baselines[horizon].name) for horizon, network in self.items()]
+        ``baseline`` (its name) columns after ``scenario``. With ``threads`` > 1 the horizons
+        are analysed at once (:func:`chokepoint.threads.in_threads`, the larger network
+        first): ``analyse`` must then build its own models per call and share no mutable
+        state between horizons."""
+        units = list(self.items())
+        tables = in_threads(lambda unit: analyse(unit[0], unit[1], baselines[unit[0]]), units, threads,
+                            work=lambda unit: unit[1].num_edges, name="horizon")
+        frames = [with_baseline(with_horizon_first(table.with_columns(pl.lit(horizon).alias("horizon"))),
+                                baselines[horizon].name) for (horizon, _), table in zip(units, tables)]
         return pl.concat(frames, how="vertical")
 
 

@@ -96,15 +96,18 @@ def chokepoints(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
                 baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame,
                 capacities: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
-    metadata = {}
+    runs = {}
 
     def table(horizon: str, network: SupplyNetwork, baseline: BaselinePlacement) -> pl.DataFrame:
         in_force = baseline.in_force(network)
-        run = chokepoint_analysis(in_force, scenario, capacities, capability_model(in_force, scenario, settings))
-        metadata.update(run_metadata(run, prefix=f"{horizon}: "))
+        run = runs[horizon] = chokepoint_analysis(in_force, scenario, capacities,
+                                                  capability_model(in_force, scenario, settings))
         return run.table
 
-    frame = horizon_networks.table_marginal(baselines, table)
+    frame = horizon_networks.table_marginal(baselines, table, threads=settings.threads)
+    # In report order whichever horizon's analysis finished first.
+    metadata = {key: value for horizon in HORIZONS
+                for key, value in run_metadata(runs[horizon], prefix=f"{horizon}: ").items()}
     top = (frame.filter((pl.col("metric") == "removal_loss") & (pl.col("entity_type") == "node"))
            .sort(["horizon", "defector", "rank"]).group_by("horizon", "defector", maintain_order=True).head(5))
     plot = plot_metadata(chokepoint_ranking_png(frame.filter(pl.col("horizon") == HORIZONS[0])),

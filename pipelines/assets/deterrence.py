@@ -23,7 +23,7 @@ from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_netwo
 from chokepoint.model.horizons import HORIZONS
 from chokepoint.report.plots import deterrence_margins_png, markdown_image
 from chokepoint.analyses.recruitment import RECRUITMENT_SCHEMA, recruitment_table
-from chokepoint.analyses.threads import in_threads
+from chokepoint.threads import in_threads
 from chokepoint.inputs.scenario import Scenario, load_scenario
 from chokepoint.model.baseline import BaselinePlacement, scenario_baselines
 from graph.network import SupplyNetwork
@@ -164,7 +164,7 @@ Result = TypeVar("Result")
 def analysed(settings: ChokepointSettings, units: Iterable[Setup], analyse: Callable[[Setup], Result]) -> list[Result]:
     """``analyse`` of every unit, returned in the units' order, ``settings.threads`` at a time,
     units with a ``work`` estimate (:attr:`Setup.work`) largest first
-    (:func:`chokepoint.analyses.threads.in_threads`). Each unit builds its own models (no
+    (:func:`chokepoint.threads.in_threads`). Each unit builds its own models (no
     state is shared between units), so the results do not depend on the number of threads."""
     return in_threads(analyse, units, settings.threads, work=lambda one: getattr(one, "work", 0), name="partition")
 

@@ -42,7 +42,7 @@ def control_leverage(settings: ChokepointSettings, horizon_networks: HorizonNetw
     scenario = scenario_of(src_scenario)
     frame = horizon_networks.table_marginal(baselines, lambda _, network, baseline: control_leverage_table(
         network, scenario, capability_model(network, scenario, settings), control_route_masks(network, scenario),
-        baseline_closed=baseline.marginal_to))
+        baseline_closed=baseline.marginal_to), threads=settings.threads)
     return dg.Output(frame, metadata=table_metadata(frame.filter(pl.col("rank") <= 3), limit=15, rows=frame.height))
 
 
@@ -64,7 +64,7 @@ def capability(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
                                 control_leverage.filter(pl.col("horizon") == horizon).drop("horizon", "baseline"),
                                 baseline_closed=baseline.marginal_to)
 
-    frame = horizon_networks.table_marginal(baselines, table)
+    frame = horizon_networks.table_marginal(baselines, table, threads=settings.threads)
     return dg.Output(frame, metadata=table_metadata(frame.select(
         "horizon", "actor", "candidate_defector", "capability_before", "best_control", "capability_after",
         "leverage"), limit=30))
@@ -129,7 +129,8 @@ def placements(settings: ChokepointSettings, horizon_networks: HorizonNetworks,
                baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
     frame = horizon_networks.table_marginal(baselines, lambda _, network, baseline: placements_table(
-        network, scenario, _models(settings, network, scenario, baseline), baseline_closed=baseline.marginal_to))
+        network, scenario, _models(settings, network, scenario, baseline), baseline_closed=baseline.marginal_to),
+        threads=settings.threads)
     preview = frame.select("horizon", "target", "defector", "leverage", "cost", "collateral", "status", "gap",
                            pl.col("controls").list.join(", ").alias("controls"))
     return dg.Output(frame, metadata=table_metadata(preview, limit=20, rows=frame.height,
@@ -149,7 +150,7 @@ def leverage_curve(settings: ChokepointSettings, horizon_networks: HorizonNetwor
                    baselines: dict[str, BaselinePlacement], src_scenario: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     scenario = scenario_of(src_scenario)
     frame = horizon_networks.table_marginal(baselines, lambda _, network, baseline: leverage_curve_table(
-        network, scenario, _models(settings, network, scenario, baseline)))
+        network, scenario, _models(settings, network, scenario, baseline)), threads=settings.threads)
     preview = frame.select("horizon", "target", "point", "budget", "defector", "leverage", "exact",
                            pl.col("controls").list.join(", ").alias("controls"))
     # One line per target; the joint placement's line is its mean leverage over the defectors, the

@@ -131,3 +131,35 @@ def test_placements_against_a_firm_actor_are_exact_against_brute_force(case):
     result = joint_model(net, scenario, solver="HIGHS", time_limit=60).solve(scenario.settings.budget)
     assert result.optimal
     assert float(np.mean(result.leverage)) == pytest.approx(best, abs=1e-6)
+
+
+def test_horizons_analysed_in_threads_give_the_serial_table_in_report_order(case):
+    """``table_marginal`` with two threads: each horizon builds its own capability LP; the
+    short run (first in report order) is made to finish last, and the table is still the
+    serial one, short run first."""
+    import time
+    from types import SimpleNamespace
+
+    from chokepoint.model.horizons import HORIZONS
+    from optimization.capability import CapabilityModel
+
+    _, _, networks = case
+    baselines = {horizon: SimpleNamespace(name=f"base-{horizon}") for horizon in HORIZONS}
+    finished = []
+
+    def analyse(horizon, network, baseline):
+        model = CapabilityModel(network, solver="HIGHS", time_limit=60)
+        values = [model.solve(network.sink_of(a)).value for a in range(len(network.actors))]
+        time.sleep(0.5 if horizon == HORIZONS[0] else 0.0)
+        finished.append(horizon)
+        return pl.DataFrame({"scenario": "s", "actor": list(network.actors), "capability": values,
+                             "seen_baseline": baseline.name})
+
+    serial = networks.table_marginal(baselines, analyse)
+    finished.clear()
+    threaded = networks.table_marginal(baselines, analyse, threads=2)
+    assert finished == list(reversed(HORIZONS)), "the long run finished first"
+    assert threaded.equals(serial)
+    assert threaded.columns[:3] == ["scenario", "horizon", "baseline"]
+    assert threaded["horizon"].unique(maintain_order=True).to_list() == list(HORIZONS)
+    assert (threaded["baseline"] == threaded["seen_baseline"]).all()
