@@ -894,16 +894,15 @@ def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvem
         if fixed[v] == 0:
             chosen[kf] = v
             kf += 1
-    comp_gain = np.zeros(n, np.int64)
-    comp_best = np.zeros(n, np.int64)
-    order = np.zeros(n, np.int64)
+    # best single deletion per component, held by vertex (not by component id: the
+    # restore/delete probes below hand the ids out again in another order)
+    rank_gain = np.zeros(n, np.int64)
+    rank_vertex = np.zeros(n, np.int64)
     label = st[LABEL]
-    cmark = st[CMARK]
     steps = 0
     while steps < max_steps and kf > 0 and cnt[1] > 0:
         if _now() > deadline:
             break
-        # best single deletion per component, components by decreasing best gain
         nc = cnt[0]
         for i in range(nc):
             c = st[ROOTS, i]
@@ -915,10 +914,11 @@ def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvem
                 if gains[x] > bg:
                     bg = gains[x]
                     bv = x
-            comp_gain[c] = bg
-            comp_best[c] = bv
-            order[i] = c
-        ranked = order[:nc][np.argsort(-comp_gain[order[:nc]], kind="stable")]
+            rank_gain[i] = bg
+            rank_vertex[i] = bv
+        by_gain = np.argsort(-rank_gain[:nc], kind="stable")
+        ranked_v = rank_vertex[:nc][by_gain]
+        ranked_g = rank_gain[:nc][by_gain]
         best_delta = 0
         best_u = -1
         best_v = -1
@@ -931,26 +931,19 @@ def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvem
                 break
             u = chosen[i]
             base = cnt[1]
-            # outside u's new component: the best vertex of a component u does not touch
-            cnt[2] += 1
-            stamp = cnt[2]
-            for e in range(indptr[u], indptr[u + 1]):
-                w = adj[e]
-                if in_s[w] == 0:
-                    cmark[label[w]] = stamp
             _restore(u, indptr, adj, in_s, st, cnt)
             cost = cnt[1] - base
-            for j in range(ranked.size):
-                c = ranked[j]
-                if cmark[c] != stamp and st[ROOT_POS, c] >= 0:
-                    delta = cost - comp_gain[c]
+            cu = label[u]
+            # outside u's new component: the best vertex of the best component it did not join
+            for j in range(nc):
+                if label[ranked_v[j]] != cu:
+                    delta = cost - ranked_g[j]
                     if delta < best_delta:
                         best_delta = delta
                         best_u = u
-                        best_v = comp_best[c]
+                        best_v = ranked_v[j]
                     break
             # inside it: one articulation-point pass
-            cu = label[u]
             t = _component_gains(cu, indptr, adj, in_s, st, cnt, gains)
             for j in range(t):
                 x = st[MEMBERS, j]

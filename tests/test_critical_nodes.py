@@ -232,6 +232,25 @@ def test_swap_descent_ends_at_a_swap_optimum():
             assert pairwise_connectivity(edges, sorted(inside - {u} | {v})) >= value
 
 
+@pytest.mark.parametrize("seed", [12, 13, 14, 15])
+def test_swap_descent_only_improves_with_fixed_vertices_and_many_components(seed):
+    # many small components and most of S fixed: the probes (return u, delete it again)
+    # reissue component ids, so the swap partners must not be looked up by id
+    rng = np.random.default_rng(seed)
+    g = nx.gnm_random_graph(200, 260, seed=seed)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    start = np.sort(rng.choice(200, 40, replace=False)).astype(np.int64)
+    fixed = np.zeros(200, np.uint8)
+    fixed[start[rng.random(40) < 0.85]] = 1
+    before = pairwise_connectivity(edges, start)
+    kernel.seed_rng(seed)
+    best, value, swaps = kernel.swap_descent(indptr, adj, start, fixed, 10**4, np.inf, True)
+    assert value == pairwise_connectivity(edges, best)
+    assert swaps <= before - value  # each swap lowers the objective by at least one
+    assert set(np.flatnonzero(fixed).tolist()) <= set(best.tolist())
+
+
 # ----------------------------------------------------------------------------- exact model
 
 @pytest.mark.parametrize("solver", ["HIGHS", "SCIP"])
