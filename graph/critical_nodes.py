@@ -378,6 +378,9 @@ class SearchSettings:
 
     population : largest pool size of the memetic search; offspring join until it is full.
     initial_population : solutions built (greedy + local search) before the first generation.
+        A full pool (10): from 4, the offspring of near-identical parents kept the pool
+        where it began (FF2000 stayed at its first local optimum, 4,589, for 2·10⁶
+        iterations; 10 reached 4,557 in 5·10⁵; session 7 figures in bench/results/cnp.md).
     max_idle : a local search stops after this many iterations without improvement.
     greedy_probability : share of local-search iterations that delete the best-gain
         vertex of the picked component (articulation-point impact) instead of the
@@ -400,7 +403,7 @@ class SearchSettings:
     """
 
     population: int = 10
-    initial_population: int = 4
+    initial_population: int = 10
     max_idle: int = 1000
     greedy_probability: float = 0.5
     tenure: int = 5
