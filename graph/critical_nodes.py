@@ -395,7 +395,10 @@ class SearchSettings:
     history : late-acceptance list length of the local search (0 = every exchange is
         kept, as in MACNP).
     restart_after : generations without a new best before the pool (but its best
-        member) is rebuilt from fresh starts; 0 disables restarts.
+        member) is rebuilt from fresh starts; 0 disables restarts. Without them a long
+        search stalls in its converged pool: 2·10⁶ iterations gave WS250 the same 3,242 /
+        3,237 as 10⁶; with restarts after 100 idle generations 3,154 / 3,094 (50: 3,196 /
+        3,130); over seven instances 100 was best on three, 50 on two, equal on one.
     depth_probability, max_depth : share of local-search iterations that are deep
         exchanges — delete ``d`` vertices one after the other (``d`` uniform in
         ``2..max_depth``), then return ``d`` cheapest one after the other — instead of
@@ -409,7 +412,7 @@ class SearchSettings:
     tenure: int = 5
     reduce: bool = True
     polish: bool = False
-    restart_after: int = 0
+    restart_after: int = 100
     depth_probability: float = 0.3
     max_depth: int = 50
     descent: bool = True
