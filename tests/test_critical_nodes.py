@@ -344,6 +344,22 @@ def test_heuristic_is_deterministic_given_seed_and_budget():
     assert other[1] == pairwise_connectivity(edges, other[0])
 
 
+def test_restarts_rebuild_the_pool_deterministically_and_keep_the_best():
+    """After ``restart_after`` generations without a new best the pool is rebuilt
+    (its best kept): the run is still a function of seed and budget, and never worse
+    than its own best before the restart."""
+    g = nx.connected_watts_strogatz_graph(150, 4, 0.3, seed=4)
+    edges = edge_list(g)
+    runs = [heuristic_critical_nodes(edges, 20, time_limit=600, seed=1, max_iterations=40_000, restart_after=3,
+                                      max_idle=100)
+            for _ in range(2)]
+    assert runs[0][2]["restarts"] > 0
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][2]["restarts"] == runs[1][2]["restarts"]
+    # (iterations, objective) of every new best; the wall-clock stamps differ between runs
+    assert [p[1:] for p in runs[0][2]["trajectory"]] == [p[1:] for p in runs[1][2]["trajectory"]]
+    assert runs[0][1] == pairwise_connectivity(edges, runs[0][0]) == runs[0][2]["trajectory"][-1][2]
+
+
 @pytest.mark.parametrize("parallel", ["threads", "processes"])
 def test_two_processes_are_deterministic_and_never_worse(parallel):
     """Each search (thread or process) runs the 1-process search with a seed derived
