@@ -182,7 +182,7 @@ def main(argv=None) -> None:
         f"Machine: {os.cpu_count()} cores; load average (1, 5, 15 min) {load_before} at the start and "
         f"{load_average()} at the end — other jobs shared the cores, so wall-clock figures are pessimistic. "
         f"Peak RSS: {peak_rss_mib():.0f} MiB (this process"
-        + (f"), {children:.0f} MiB (largest spawned search process)." if children else
+        + (f"), {children:.0f} MiB (largest child process)." if children else
            ", whose threads run the P searches).") + " P = searches at once (threads unless said otherwise).",
         "",
         "| instance | n | K | BKV | IRMS best | IRMS mean | P | best | mean | worst | BKV hits | time to BKV (s) | ✓ |",

@@ -398,7 +398,7 @@ class SearchSettings:
         member) is rebuilt from fresh starts; 0 disables restarts. Without them a long
         search stalls in its converged pool: 2·10⁶ iterations gave WS250 the same 3,242 /
         3,237 as 10⁶; with restarts after 100 idle generations 3,154 / 3,094 (50: 3,196 /
-        3,130); over seven instances 100 was best on three, 50 on two, equal on one.
+        3,130); over six instances 100 was best on three, 50 on two, about equal on one.
     depth_probability, max_depth : share of local-search iterations that are deep
         exchanges — delete ``d`` vertices one after the other (``d`` uniform in
         ``2..max_depth``), then return ``d`` cheapest one after the other — instead of
