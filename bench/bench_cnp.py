@@ -44,6 +44,7 @@ VARIANTS = {
     "no swap descent": {"descent": False},
     "no reduction (MACNP crossover)": {"reduce": False},
     "no articulation-point moves": {"greedy_probability": 0.0},
+    "no restarts": {"restart_after": 0},
     "MACNP-like (none of the above)": {"depth_probability": 0.0, "descent": False, "reduce": False},
 }
 
@@ -180,7 +181,9 @@ def main(argv=None) -> None:
         "",
         f"Machine: {os.cpu_count()} cores; load average (1, 5, 15 min) {load_before} at the start and "
         f"{load_average()} at the end — other jobs shared the cores, so wall-clock figures are pessimistic. "
-        f"Peak RSS: {peak_rss_mib():.0f} MiB (this process), {children:.0f} MiB (largest search process).",
+        f"Peak RSS: {peak_rss_mib():.0f} MiB (this process"
+        + (f"), {children:.0f} MiB (largest child process)." if children else
+           ", whose threads run the P searches).") + " P = searches at once (threads unless said otherwise).",
         "",
         "| instance | n | K | BKV | IRMS best | IRMS mean | P | best | mean | worst | BKV hits | time to BKV (s) | ✓ |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",

@@ -45,6 +45,8 @@ W0 = 12
 N_ROWS = W0 + 8
 # search states of a deletion
 _LIVE, _DONE, _MERGED = 0, 1, 2
+# fields of a vertex in the articulation-point search (work rows read as n × 8)
+_T_DISC, _T_LOW, _T_SUB, _T_PARENT, _T_ITR, _T_SEP_SUM, _T_SEP_PAIRS, _T_MARK = range(8)
 
 
 @njit(cache=True, nogil=True)
@@ -342,63 +344,73 @@ def _component_gains(c, indptr, adj, in_s, st, cnt, gains):
     One iterative Tarjan depth-first search: deleting ``v`` splits off the subtree of
     every DFS child ``x`` with ``low[x] >= disc[v]``; the rest of the component stays
     together. O(|C| + edges of C). Returns the number of vertices, listed in ``MEMBERS``.
+
+    The search's seven per-vertex fields and its visit stamp lie side by side (the
+    eight work rows read as one ``n × 8`` block: one 64-byte line per vertex), so a
+    vertex costs one cache line instead of eight — on a component of 1,400 vertices
+    this pass was four times the cost of a plain breadth-first search.
     """
     cnt[2] += 1
     stamp = cnt[2]
-    mark = st[MARK]
+    n = st.shape[1]
+    w = st[W0:W0 + 8].reshape(8 * n)  # w[8 x + field]: a view on the work rows
     members = st[MEMBERS]
-    disc, low, sub, parent = st[W0], st[W0 + 1], st[W0 + 2], st[W0 + 3]
-    itr, sep_sum, sep_pairs, stack = st[W0 + 4], st[W0 + 5], st[W0 + 6], st[W0 + 7]
+    stack = st[QNEXT]
     r = st[REP, c]
     s = st[SIZE, c]
-    mark[r] = stamp
-    parent[r] = -1
-    disc[r] = 0
-    low[r] = 0
-    itr[r] = indptr[r]
-    sub[r] = 1
-    sep_sum[r] = 0
-    sep_pairs[r] = 0
+    b = 8 * r
+    w[b + _T_MARK] = stamp
+    w[b + _T_PARENT] = -1
+    w[b + _T_DISC] = 0
+    w[b + _T_LOW] = 0
+    w[b + _T_ITR] = indptr[r]
+    w[b + _T_SUB] = 1
+    w[b + _T_SEP_SUM] = 0
+    w[b + _T_SEP_PAIRS] = 0
     members[0] = r
     t = 1
     stack[0] = r
     sp = 1
     while sp > 0:
         x = stack[sp - 1]
-        if itr[x] < indptr[x + 1]:
-            y = adj[itr[x]]
-            itr[x] += 1
+        bx = 8 * x
+        i = w[bx + _T_ITR]
+        if i < indptr[x + 1]:
+            y = adj[i]
+            w[bx + _T_ITR] = i + 1
             if in_s[y] != 0:
                 continue
-            if mark[y] != stamp:
-                mark[y] = stamp
-                parent[y] = x
-                disc[y] = t
-                low[y] = t
-                itr[y] = indptr[y]
-                sub[y] = 1
-                sep_sum[y] = 0
-                sep_pairs[y] = 0
+            by = 8 * y
+            if w[by + _T_MARK] != stamp:
+                w[by + _T_MARK] = stamp
+                w[by + _T_PARENT] = x
+                w[by + _T_DISC] = t
+                w[by + _T_LOW] = t
+                w[by + _T_ITR] = indptr[y]
+                w[by + _T_SUB] = 1
+                w[by + _T_SEP_SUM] = 0
+                w[by + _T_SEP_PAIRS] = 0
                 members[t] = y
                 t += 1
                 stack[sp] = y
                 sp += 1
-            elif y != parent[x] and disc[y] < low[x]:
-                low[x] = disc[y]
+            elif y != w[bx + _T_PARENT] and w[by + _T_DISC] < w[bx + _T_LOW]:
+                w[bx + _T_LOW] = w[by + _T_DISC]
         else:
             sp -= 1
-            p = parent[x]
+            p = w[bx + _T_PARENT]
             if p >= 0:
-                if low[x] < low[p]:
-                    low[p] = low[x]
-                sub[p] += sub[x]
-                if low[x] >= disc[p]:
-                    sep_sum[p] += sub[x]
-                    sep_pairs[p] += _pairs(sub[x])
+                bp = 8 * p
+                if w[bx + _T_LOW] < w[bp + _T_LOW]:
+                    w[bp + _T_LOW] = w[bx + _T_LOW]
+                w[bp + _T_SUB] += w[bx + _T_SUB]
+                if w[bx + _T_LOW] >= w[bp + _T_DISC]:
+                    w[bp + _T_SEP_SUM] += w[bx + _T_SUB]
+                    w[bp + _T_SEP_PAIRS] += _pairs(w[bx + _T_SUB])
     whole = _pairs(s)
     for i in range(t):
         v = members[i]
-        gains[v] = whole - sep_pairs[v] - _pairs(s - 1 - sep_sum[v])
+        gains[v] = whole - w[8 * v + _T_SEP_PAIRS] - _pairs(s - 1 - w[8 * v + _T_SEP_SUM])
     return t
 
 
@@ -894,16 +906,15 @@ def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvem
         if fixed[v] == 0:
             chosen[kf] = v
             kf += 1
-    comp_gain = np.zeros(n, np.int64)
-    comp_best = np.zeros(n, np.int64)
-    order = np.zeros(n, np.int64)
+    # best single deletion per component, held by vertex (not by component id: the
+    # restore/delete probes below hand the ids out again in another order)
+    rank_gain = np.zeros(n, np.int64)
+    rank_vertex = np.zeros(n, np.int64)
     label = st[LABEL]
-    cmark = st[CMARK]
     steps = 0
     while steps < max_steps and kf > 0 and cnt[1] > 0:
         if _now() > deadline:
             break
-        # best single deletion per component, components by decreasing best gain
         nc = cnt[0]
         for i in range(nc):
             c = st[ROOTS, i]
@@ -915,10 +926,11 @@ def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvem
                 if gains[x] > bg:
                     bg = gains[x]
                     bv = x
-            comp_gain[c] = bg
-            comp_best[c] = bv
-            order[i] = c
-        ranked = order[:nc][np.argsort(-comp_gain[order[:nc]], kind="stable")]
+            rank_gain[i] = bg
+            rank_vertex[i] = bv
+        by_gain = np.argsort(-rank_gain[:nc], kind="stable")
+        ranked_v = rank_vertex[:nc][by_gain]
+        ranked_g = rank_gain[:nc][by_gain]
         best_delta = 0
         best_u = -1
         best_v = -1
@@ -931,26 +943,19 @@ def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvem
                 break
             u = chosen[i]
             base = cnt[1]
-            # outside u's new component: the best vertex of a component u does not touch
-            cnt[2] += 1
-            stamp = cnt[2]
-            for e in range(indptr[u], indptr[u + 1]):
-                w = adj[e]
-                if in_s[w] == 0:
-                    cmark[label[w]] = stamp
             _restore(u, indptr, adj, in_s, st, cnt)
             cost = cnt[1] - base
-            for j in range(ranked.size):
-                c = ranked[j]
-                if cmark[c] != stamp and st[ROOT_POS, c] >= 0:
-                    delta = cost - comp_gain[c]
+            cu = label[u]
+            # outside u's new component: the best vertex of the best component it did not join
+            for j in range(nc):
+                if label[ranked_v[j]] != cu:
+                    delta = cost - ranked_g[j]
                     if delta < best_delta:
                         best_delta = delta
                         best_u = u
-                        best_v = comp_best[c]
+                        best_v = ranked_v[j]
                     break
             # inside it: one articulation-point pass
-            cu = label[u]
             t = _component_gains(cu, indptr, adj, in_s, st, cnt, gains)
             for j in range(t):
                 x = st[MEMBERS, j]

@@ -12,7 +12,7 @@ brings; node ids are arbitrary tokens.
 - :func:`greedy_critical_nodes` — the greedy baseline (best exact gain each step).
 - :func:`heuristic_critical_nodes` — reduce–solve–combine memetic search with a
   component-based local search (two-phase and deep exchanges, exact swap descent);
-  deterministic given a seed and an iteration budget, optionally in several processes.
+  deterministic given a seed and an iteration budget, optionally several searches at once (threads).
 - :func:`safe_fixings` — nodes an exact model may fix as not deleted.
 - :func:`exhaustive_critical_nodes` — proven optimum by enumeration on small reduced instances.
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 
@@ -378,6 +378,9 @@ class SearchSettings:
 
     population : largest pool size of the memetic search; offspring join until it is full.
     initial_population : solutions built (greedy + local search) before the first generation.
+        A full pool (10): from 4, the offspring of near-identical parents kept the pool
+        where it began (FF2000 stayed at its first local optimum, 4,589, for 2·10⁶
+        iterations; 10 reached 4,557 in 5·10⁵; session 7 figures in bench/results/cnp.md).
     max_idle : a local search stops after this many iterations without improvement.
     greedy_probability : share of local-search iterations that delete the best-gain
         vertex of the picked component (articulation-point impact) instead of the
@@ -392,7 +395,10 @@ class SearchSettings:
     history : late-acceptance list length of the local search (0 = every exchange is
         kept, as in MACNP).
     restart_after : generations without a new best before the pool (but its best
-        member) is rebuilt from fresh starts; 0 disables restarts.
+        member) is rebuilt from fresh starts; 0 disables restarts. Without them a long
+        search stalls in its converged pool: 2·10⁶ iterations gave WS250 the same 3,242 /
+        3,237 as 10⁶; with restarts after 100 idle generations 3,154 / 3,094 (50: 3,196 /
+        3,130); over six instances 100 was best on three, 50 on two, about equal on one.
     depth_probability, max_depth : share of local-search iterations that are deep
         exchanges — delete ``d`` vertices one after the other (``d`` uniform in
         ``2..max_depth``), then return ``d`` cheapest one after the other — instead of
@@ -400,13 +406,13 @@ class SearchSettings:
     """
 
     population: int = 10
-    initial_population: int = 4
+    initial_population: int = 10
     max_idle: int = 1000
     greedy_probability: float = 0.5
     tenure: int = 5
     reduce: bool = True
     polish: bool = False
-    restart_after: int = 0
+    restart_after: int = 100
     depth_probability: float = 0.3
     max_depth: int = 50
     descent: bool = True
@@ -546,11 +552,23 @@ def _worker(payload: tuple) -> tuple[np.ndarray, int, dict, float]:
     return s, obj, stats, began
 
 
+def _thread_worker(payload: tuple) -> tuple[np.ndarray, int, dict, float]:
+    """A search in a thread of this process: the kernels release the GIL and numba keeps
+    one random state per thread (seeded by :func:`_search`), so the searches run at once
+    and each is the same as alone."""
+    edges, k, wall_deadline, seed, max_iterations, max_generations, stall_generations, target, initial, settings = payload
+    seconds = max(wall_deadline - time.time(), 1e-3)
+    began = time.time()
+    s, obj, stats = _search(edges, k, seconds, seed, max_iterations, max_generations, stall_generations, target,
+                            initial, settings)
+    return s, obj, stats, began
+
+
 def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: int = 0,
                              max_iterations: int | None = None, processes: int = 1,
                              max_generations: int | None = None, stall_generations: int | None = None,
                              target: int = 0, initial=None, settings: SearchSettings | None = None,
-                             **overrides) -> tuple[np.ndarray, int, dict]:
+                             parallel: str = "threads", **overrides) -> tuple[np.ndarray, int, dict]:
     """Memetic search for the CNP (reduce–solve–combine); returns ``(S, f(S), stats)``.
 
     Population: the exact greedy, then randomized greedy solutions (random large
@@ -577,9 +595,14 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
     max_iterations : int, optional
         Local-search iterations (two-phase exchanges) per process; unlimited by default.
     processes : int
-        Independent searches run in parallel processes (seed of process ``i`` derived
-        from ``seed``, process 0 with ``seed`` itself); the best result wins, ties to
-        the lexicographically smallest set. 1 = in this process.
+        Independent searches run in parallel (seed of search ``i`` derived from
+        ``seed``, search 0 with ``seed`` itself); the best result wins, ties to the
+        lexicographically smallest set. 1 = one search in the calling thread.
+    parallel : {"threads", "processes"}
+        How several searches run: threads of this process (default; the compiled
+        kernels release the GIL, and nothing is spawned, imported or loaded again, which
+        cost a spawned process 2–5 s of its time limit), or spawned processes. Either
+        way each search gives what it gives alone with its seed and budget.
     max_generations, stall_generations : int, optional
         Stop after that many memetic generations in all / without a new best.
     target : int
@@ -623,16 +646,22 @@ def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: i
     if k == 0 or n == 0:
         indptr, adj = edges.csr()
         return np.zeros(0, np.int64), int(kernel.objective_of(indptr, adj, np.zeros(n, np.uint8))), {}
+    if parallel not in ("threads", "processes"):
+        raise GraphInputError(f"parallel must be 'threads' or 'processes', got {parallel!r}")
     if processes == 1:
         return _search(edges, k, time_limit, seed, max_iterations, max_generations, stall_generations, target,
                        initial, settings)
     wall_start = time.time()
     payloads = [(edges, k, wall_start + float(time_limit), _derived_seed(seed, i), max_iterations, max_generations,
                  stall_generations, target, initial, settings) for i in range(processes)]
-    with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
-        runs = list(pool.map(_worker, payloads))
+    if parallel == "threads":
+        with ThreadPoolExecutor(max_workers=processes) as pool:
+            runs = list(pool.map(_thread_worker, payloads))
+    else:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
+            runs = list(pool.map(_worker, payloads))
     s, obj, _, _ = min(runs, key=lambda run: (run[1], tuple(run[0].tolist())))
-    stats = {"processes": processes, "workers": [], "trajectory": []}
+    stats = {"processes": processes, "parallel": parallel, "workers": [], "trajectory": []}
     for run_s, run_obj, run_stats, began in runs:
         offset = began - wall_start
         run_stats["trajectory"] = [(round(t + offset, 4), it, f) for t, it, f in run_stats["trajectory"]]

@@ -254,8 +254,8 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
         Local-search iterations per process (the budget unit of
         :func:`graph.critical_nodes.heuristic_critical_nodes`); unlimited by default.
     processes : int
-        Independent heuristic searches in parallel processes (seeds derived from
-        ``seed``; the best wins, ties to the smallest set), 1 by default.
+        Independent heuristic searches run at once, in threads of this process (seeds
+        derived from ``seed``; the best wins, ties to the smallest set), 1 by default.
 
     Returns
     -------

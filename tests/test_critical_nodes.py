@@ -232,6 +232,25 @@ def test_swap_descent_ends_at_a_swap_optimum():
             assert pairwise_connectivity(edges, sorted(inside - {u} | {v})) >= value
 
 
+@pytest.mark.parametrize("seed", [12, 13, 14, 15])
+def test_swap_descent_only_improves_with_fixed_vertices_and_many_components(seed):
+    # many small components and most of S fixed: the probes (return u, delete it again)
+    # reissue component ids, so the swap partners must not be looked up by id
+    rng = np.random.default_rng(seed)
+    g = nx.gnm_random_graph(200, 260, seed=seed)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    start = np.sort(rng.choice(200, 40, replace=False)).astype(np.int64)
+    fixed = np.zeros(200, np.uint8)
+    fixed[start[rng.random(40) < 0.85]] = 1
+    before = pairwise_connectivity(edges, start)
+    kernel.seed_rng(seed)
+    best, value, swaps = kernel.swap_descent(indptr, adj, start, fixed, 10**4, np.inf, True)
+    assert value == pairwise_connectivity(edges, best)
+    assert swaps <= before - value  # each swap lowers the objective by at least one
+    assert set(np.flatnonzero(fixed).tolist()) <= set(best.tolist())
+
+
 # ----------------------------------------------------------------------------- exact model
 
 @pytest.mark.parametrize("solver", ["HIGHS", "SCIP"])
@@ -325,15 +344,33 @@ def test_heuristic_is_deterministic_given_seed_and_budget():
     assert other[1] == pairwise_connectivity(edges, other[0])
 
 
-def test_two_processes_are_deterministic_and_never_worse():
-    """Each process runs the 1-process search with a seed derived from the seed; the
-    answer is the best, ties to the smallest set: so it is reproducible, and process 0
-    (the seed itself) makes it never worse than the 1-process run."""
+def test_restarts_rebuild_the_pool_deterministically_and_keep_the_best():
+    """After ``restart_after`` generations without a new best the pool is rebuilt
+    (its best kept): the run is still a function of seed and budget, and never worse
+    than its own best before the restart."""
+    g = nx.connected_watts_strogatz_graph(150, 4, 0.3, seed=4)
+    edges = edge_list(g)
+    runs = [heuristic_critical_nodes(edges, 20, time_limit=600, seed=1, max_iterations=40_000, restart_after=3,
+                                      max_idle=100)
+            for _ in range(2)]
+    assert runs[0][2]["restarts"] > 0
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][2]["restarts"] == runs[1][2]["restarts"]
+    # (iterations, objective) of every new best; the wall-clock stamps differ between runs
+    assert [p[1:] for p in runs[0][2]["trajectory"]] == [p[1:] for p in runs[1][2]["trajectory"]]
+    assert runs[0][1] == pairwise_connectivity(edges, runs[0][0]) == runs[0][2]["trajectory"][-1][2]
+
+
+@pytest.mark.parametrize("parallel", ["threads", "processes"])
+def test_two_processes_are_deterministic_and_never_worse(parallel):
+    """Each search (thread or process) runs the 1-process search with a seed derived
+    from the seed; the answer is the best, ties to the smallest set: so it is
+    reproducible, and search 0 (the seed itself) makes it never worse than the
+    1-process run. Threads share numba's random state only per thread, so both ways agree."""
     g = nx.connected_watts_strogatz_graph(200, 4, 0.3, seed=3)
     edges = edge_list(g)
     budget = dict(time_limit=600, max_iterations=8_000)
     one = heuristic_critical_nodes(edges, 30, seed=2, **budget)
-    two = heuristic_critical_nodes(edges, 30, seed=2, processes=2, **budget)
+    two = heuristic_critical_nodes(edges, 30, seed=2, processes=2, parallel=parallel, **budget)
     assert two[1] <= one[1] and two[1] == pairwise_connectivity(edges, two[0]) and two[0].size == 30
     workers = two[2]["workers"]
     assert len(workers) == 2 and workers[0]["iterations"] == one[2]["iterations"] and workers[0]["seed"] == 2
