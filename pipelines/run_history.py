@@ -4,8 +4,9 @@ writes that do not wait for the disk twice per event.
 Dagster's SQLite event log opens a connection per event, commits and closes it. The
 databases are in WAL mode, and a connection that closes as the last one on its database
 checkpoints the WAL into the database file: with SQLite's default ``synchronous=FULL`` each
-event then costs two to three ``fsync`` calls — about 20 ms per event on this machine's
-disk, where a run of the main job writes ~1,500 events (a third of them asset events, which
+event then costs two to three ``fsync`` calls — about 1 ms per event on this machine's disk
+when it is quiet, about 20 ms while other jobs write (the test suite's parallel runs, a busy CI
+machine); a run of the main job writes ~1,500 events (a third of them asset events, which
 are written twice: in the run's database and in the cross-run index). :class:`RunHistoryStorage`
 is the same storage with two settings that SQLite documents for WAL databases:
 
