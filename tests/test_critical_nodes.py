@@ -458,6 +458,7 @@ def test_inputs_agree_across_forms():
     lambda: critical_nodes([("a", "b")], 1, 0),
     lambda: critical_nodes([("a", "a")], 1, 1),
     lambda: critical_nodes([("a", "b", "c")], 1, 1),
+    lambda: heuristic_critical_nodes([("a", "b"), ("b", "c")], 1, 1, processes=2, parallel="fork"),
 ])
 def test_library_rejects_bad_input(bad):
     with pytest.raises(GraphInputError):
