@@ -541,27 +541,22 @@ def _backbone_child(indptr, adj, pa, pb, k, rng, deadline, order) -> np.ndarray:
     return kernel.greedy_fill(indptr, adj, chosen, k, True, deadline, order)
 
 
-def _worker(payload: tuple) -> tuple[np.ndarray, int, dict, float]:
-    """Entry point of a search process (spawned): warm up, then search until the shared deadline."""
-    edges, k, wall_deadline, seed, max_iterations, max_generations, stall_generations, target, initial, settings = payload
-    warm_up()
-    seconds = max(wall_deadline - time.time(), 1e-3)
-    began = time.time()
-    s, obj, stats = _search(edges, k, seconds, seed, max_iterations, max_generations, stall_generations, target,
-                            initial, settings)
-    return s, obj, stats, began
-
-
 def _thread_worker(payload: tuple) -> tuple[np.ndarray, int, dict, float]:
-    """A search in a thread of this process: the kernels release the GIL and numba keeps
-    one random state per thread (seeded by :func:`_search`), so the searches run at once
-    and each is the same as alone."""
+    """A search in a thread of this process until the shared deadline: the kernels release
+    the GIL and numba keeps one random state per thread (seeded by :func:`_search`), so the
+    searches run at once and each is the same as alone."""
     edges, k, wall_deadline, seed, max_iterations, max_generations, stall_generations, target, initial, settings = payload
     seconds = max(wall_deadline - time.time(), 1e-3)
     began = time.time()
     s, obj, stats = _search(edges, k, seconds, seed, max_iterations, max_generations, stall_generations, target,
                             initial, settings)
     return s, obj, stats, began
+
+
+def _worker(payload: tuple) -> tuple[np.ndarray, int, dict, float]:
+    """Entry point of a search process (spawned): load the kernels, then the thread's search."""
+    warm_up()
+    return _thread_worker(payload)
 
 
 def heuristic_critical_nodes(graph, k: int, time_limit: float = 10.0, *, seed: int = 0,
