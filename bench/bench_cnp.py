@@ -116,7 +116,8 @@ def main(argv=None) -> None:
     parser.add_argument("--max-iterations", type=int, default=None)
     parser.add_argument("--ablation", type=int, default=0, help="iterations per ablation run (0: no ablation)")
     parser.add_argument("--out", default="cnp")
-    args = parser.parse_args(argv)
+    # `python -m bench bench_cnp` calls main() with the defaults (sys.argv holds the runner's arguments).
+    args = parser.parse_args([] if argv is None else argv)
     table = catalogue()
     names = [x for x in args.instances.split(",") if x] or list(table)
     seeds = [int(x) for x in args.seeds.split(",") if x]
@@ -212,4 +213,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
