@@ -21,7 +21,8 @@ def test_results_keep_the_units_order_and_the_largest_units_start_first():
 
     units = [3, 1, 4, 2, 5]
     assert in_threads(analyse, units, 2, work=lambda unit: unit) == [30, 10, 40, 20, 50]
-    assert started[:2] == [5, 4]  # two threads: the two largest first
+    # Two threads take the two largest first; which of the two records its start first is a race.
+    assert sorted(started[:2]) == [4, 5]
 
 
 def test_one_thread_runs_in_order_in_the_callers_thread():
