@@ -1,13 +1,17 @@
 """``solve_checked``: a warm-started re-solve that HiGHS ends without a solution or a status is
-solved once more from scratch; a cold solve that ends so raises a typed error."""
+solved once more from scratch; a cold solve that ends so raises a typed error. cvxpy's
+module-wide state (its id counter, its DPP-analysis flag) is safe when models are built in threads."""
 
 from __future__ import annotations
 
+import threading
+
 import cvxpy as cp
 import pytest
+from cvxpy.utilities import scopes
 
 from optimization.errors import SolverError
-from optimization.solvers import solve_checked, solver_options
+from optimization.solvers import CVXPY_ID_LOCK, solve_checked, solver_options
 
 
 class _NoSolutionWhenWarm:
@@ -60,10 +64,6 @@ def test_other_value_errors_are_not_swallowed():
 def test_cvxpy_ids_are_drawn_under_a_lock():
     """Models are built in threads (one per scenario partition): a thread building a model
     waits while another draws an id, and the ids of models built at once are unique."""
-    import threading
-
-    from optimization.solvers import CVXPY_ID_LOCK
-
     built = threading.Event()
     with CVXPY_ID_LOCK:
         thread = threading.Thread(target=lambda: (cp.Variable(), built.set()))
@@ -86,10 +86,6 @@ def test_a_dpp_analysis_in_one_thread_does_not_change_another_threads_expression
     """Inside cvxpy's DPP scope parameters are not constants; a thread building
     ``parameter * variable`` while another thread analyses DPP must still see a constant
     parameter (with cvxpy's module-wide flag it raised "not DCP")."""
-    import threading
-
-    from cvxpy.utilities import scopes
-
     inside, leave = threading.Event(), threading.Event()
 
     def analyse():

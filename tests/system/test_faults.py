@@ -20,6 +20,7 @@ import os
 import re
 
 import cvxpy as cp
+import dagster as dg
 import pytest
 
 from pipelines.cli import main
@@ -76,8 +77,6 @@ def _run_and_check(setting, capfd, expected: list[str], step: str = r"[a-z_]+") 
 def _assert_stopped_at_the_failure(line: str) -> None:
     """The run stopped at its first failed step: no step started after it (the in-process
     executor runs one step at a time), and the run is recorded as failed."""
-    import dagster as dg
-
     failed = re.match(r"chokepoint run: error: step '([a-z_]+)' failed", line).group(1)
     with dg.DagsterInstance.get() as instance:
         run = instance.get_runs(limit=1)[0]

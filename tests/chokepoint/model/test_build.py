@@ -3,6 +3,9 @@ compute, checked against an independent LP and brute-force placement enumeration
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -12,7 +15,9 @@ from chokepoint.errors import InputError
 from chokepoint.inputs.reference import COMPUTE_INPUT
 from chokepoint.inputs.scenario import load_scenario
 from chokepoint.model.build import horizon_networks, producer_table, with_firm_actor_compute
+from chokepoint.model.horizons import HORIZONS
 from graph.network import HOME_COMPUTE
+from optimization.capability import CapabilityModel
 from tests.support.oracles import PlainLP, placements_within
 from tests.support.sweep_cases import SCENARIO_TEXT, staged_horizons, write_scenario
 
@@ -137,12 +142,6 @@ def test_horizons_analysed_in_threads_give_the_serial_table_in_report_order(case
     """``table_marginal`` with two threads: each horizon builds its own capability LP; the
     short run (first in report order) is made to finish last, and the table is still the
     serial one, short run first."""
-    import time
-    from types import SimpleNamespace
-
-    from chokepoint.model.horizons import HORIZONS
-    from optimization.capability import CapabilityModel
-
     _, _, networks = case
     baselines = {horizon: SimpleNamespace(name=f"base-{horizon}") for horizon in HORIZONS}
     finished = []
