@@ -35,6 +35,12 @@ placement is rounded and every defector's capability is re-computed with the pla
 capability LP: the reported objective is that exact value, the bound is the MILP's
 proven lower bound, and a placement is reported optimal only when the solver proved
 optimality and the two agree within :data:`OPTIMALITY_GAP`.
+
+Small catalogues are solved by exhaustion instead (:meth:`InterdictionModel.maximal_placements`):
+capability never rises when more routes close, and cost and collateral never fall when more
+controls are chosen, so the best placement within budget and cap is among the *maximal*
+feasible ones (no further control fits); where there are few of them, evaluating each with
+the exact capability LP proves the optimum without building the MILP.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ from optimization.solvers import require_dpp, solve_checked, solver_options
 __all__ = [
     "OPTIMALITY_GAP",
     "AGGREGATES",
+    "ENUMERATION_LIMIT",
     "PlacementResult",
     "InterdictionModel",
     "dual_value_bounds",
@@ -75,6 +82,17 @@ AGGREGATES = ("mean", "max")
 LP_TIME_LIMIT = 60.0
 #: Smallest objective scale used in relative gaps (objectives are shares of capability).
 _GAP_FLOOR = 1e-6
+#: Default of ``InterdictionModel(enumeration_limit=)``: solve by exhaustion when the maximal
+#: feasible placements times the active sinks need at most this many capability LPs.
+#: ``bench/bench_enumeration.py``: on the job's instances one MILP solve took as long as 58 to
+#: 145 of those LPs beyond what both paths share, so up to 48 exhaustion is the faster path on
+#: every one of them.
+ENUMERATION_LIMIT = 48
+#: Nodes of the include/exclude tree visited while listing maximal placements before giving up
+#: (bounds the listing's own work on large catalogues; cost and collateral checks only).
+_LISTING_NODES = 4096
+#: Exact objectives closer than this are equally good (the pruning tolerance of the MILP path).
+_TIE_TOLERANCE = 1e-9
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -290,6 +308,10 @@ class InterdictionModel:
         "before" (``baseline``), every placement is evaluated on top of them, their
         collateral is not counted again, and the dual blocks price them at zero capacity.
         Default: none (the model is exactly the one without this argument).
+    enumeration_limit : int
+        :meth:`solve` proves the optimum by exhaustion, without the MILP, when the maximal
+        feasible placements times the active sinks need at most this many capability LPs
+        (default :data:`ENUMERATION_LIMIT`; 0: always the MILP).
 
     Notes
     -----
@@ -302,7 +324,8 @@ class InterdictionModel:
     def __init__(self, network: SupplyNetwork, sinks, closes, cost, *, collateral=None,
                  collateral_cap: float = math.inf, aggregate: str = "mean", solver: str = "HIGHS",
                  time_limit: float = 60.0, capability_model: CapabilityModel | None = None,
-                 lp_cache: dict | None = None, baseline_closed: np.ndarray | None = None):
+                 lp_cache: dict | None = None, baseline_closed: np.ndarray | None = None,
+                 enumeration_limit: int = ENUMERATION_LIMIT):
         self.network = network
         self.sinks = np.atleast_1d(np.asarray(sinks, dtype=np.int64))
         if self.sinks.size == 0:
@@ -336,6 +359,10 @@ class InterdictionModel:
         self.aggregate = aggregate
         self.solver = solver.upper()
         self.time_limit = float(time_limit)
+        if isinstance(enumeration_limit, bool) or not isinstance(enumeration_limit, (int, np.integer)) \
+                or enumeration_limit < 0:
+            raise ValueError("enumeration_limit must be a non-negative integer")
+        self.enumeration_limit = int(enumeration_limit)
         # The LPs that evaluate placements get their own limit: they take milliseconds, and a
         # short MILP limit must not make them fail.
         self.capability = capability_model or CapabilityModel(network, solver="HIGHS",
@@ -421,6 +448,59 @@ class InterdictionModel:
             return False
         collateral = self.collateral[self.closed_routes(chosen_mask)].sum()
         return collateral <= self.collateral_cap + 1e-9 * max(1.0, self.collateral_cap if math.isfinite(self.collateral_cap) else 1.0)
+
+    def maximal_placements(self, budget: float, limit: int) -> list[np.ndarray] | None:
+        """Every maximal feasible placement within ``budget`` and the collateral cap, or None
+        when there are more than ``limit`` of them.
+
+        A placement is maximal when it is feasible (:meth:`feasible`) and no further control
+        can be added while it stays feasible. Every feasible placement is contained in a
+        maximal one (add controls while one fits), and closing more routes never raises a
+        capability LP's optimum (its feasible set only shrinks), so the best objective
+        within budget is attained at a maximal placement.
+
+        Returns
+        -------
+        list of bool arrays (P,) or None
+            In lexicographic order of the include-first search (controls by index); None also
+            when listing would visit more than ``_LISTING_NODES`` nodes of the search tree.
+
+        Notes
+        -----
+        Depth-first include/exclude search over controls in index order, pruned where the
+        placement so far is infeasible (feasibility is lost, never regained, as controls are
+        added: costs and collateral are non-negative). Each node costs one feasibility check:
+        O(P) for the budget, plus O(nnz(closes)) for the collateral when the cap is finite.
+        """
+        budget = _check_budget(budget)
+        chosen = np.zeros(self.num_controls, dtype=bool)
+        found: list[np.ndarray] = []
+        visited = 0
+
+        def fits_with(control: int) -> bool:
+            chosen[control] = True
+            fits = self.feasible(chosen, budget)
+            chosen[control] = False
+            return fits
+
+        def visit(index: int) -> bool:
+            nonlocal visited
+            visited += 1
+            if visited > _LISTING_NODES:
+                return False
+            if index == self.num_controls:
+                if not any(fits_with(c) for c in np.flatnonzero(~chosen)):
+                    found.append(chosen.copy())
+                return len(found) <= limit
+            if fits_with(index):
+                chosen[index] = True
+                complete = visit(index + 1)
+                chosen[index] = False
+                if not complete:
+                    return False
+            return visit(index + 1)
+
+        return found if visit(0) else None
 
     # ------------------------------------------------------------------ model
     def _build(self, x) -> tuple[list, cp.Expression]:
@@ -552,6 +632,9 @@ class InterdictionModel:
         if self._trivial(budget):
             return self.result_for(empty, bound=self.evaluate(empty)[0], status="optimal", proven=True,
                                    seconds=time.perf_counter() - started, method="milp")
+        exhaustive = self._solve_by_exhaustion(budget, started)
+        if exhaustive is not None:
+            return exhaustive
         problem = self._milp_problem()
         self._budget.value = budget
         limit = time_limit or self.time_limit
@@ -590,6 +673,31 @@ class InterdictionModel:
                                seconds=time.perf_counter() - started, method="milp",
                                milp_objective=outcome.objective if outcome else math.nan,
                                solver_status=outcome.solver_status if outcome else "no_incumbent", notes=notes)
+
+    def _solve_by_exhaustion(self, budget: float, started: float) -> PlacementResult | None:
+        """The proven optimum by evaluating every maximal feasible placement, when that takes
+        at most ``enumeration_limit`` capability LPs (None otherwise).
+
+        Among placements whose exact objectives tie within the pruning tolerance, the cheapest
+        (then the one with fewer controls, then the first) is kept, and controls that add
+        nothing are dropped as after the MILP, so the report does not depend on the order of
+        the search. The bound is the least objective found: exact by exhaustion
+        (:meth:`maximal_placements`).
+        """
+        sinks = int(self.active.sum())
+        if self.enumeration_limit < sinks:
+            return None
+        placements = self.maximal_placements(budget, self.enumeration_limit // sinks)
+        if placements is None:
+            return None
+        values = np.array([self.evaluate(chosen)[0] for chosen in placements])
+        least = float(values.min())
+        tied = [k for k in np.flatnonzero(values <= least + _TIE_TOLERANCE)]
+        best = min(tied, key=lambda k: (float(self.cost[placements[k]].sum()), int(placements[k].sum()), k))
+        chosen = prune(self, placements[best], tolerance=_TIE_TOLERANCE)
+        return self.result_for(chosen, bound=least, status="optimal", proven=True,
+                               seconds=time.perf_counter() - started, method="enumeration",
+                               solver_status=f"{len(placements)} maximal placements evaluated")
 
     def relaxation_bound(self, budget: float, *, time_limit: float | None = None) -> tuple[float, np.ndarray]:
         """LP-relaxation bound (controls fractional) and the fractional placement.
@@ -652,7 +760,8 @@ def _check_budget(budget: float) -> float:
 
 
 def interdict_max_flow(num_nodes: int, src, dst, capacity, *, source: int, sink: int, budget: float,
-                       cost=None, controllable=None, solver: str = "HIGHS", time_limit: float = 60.0):
+                       cost=None, controllable=None, solver: str = "HIGHS", time_limit: float = 60.0,
+                       enumeration_limit: int = ENUMERATION_LIMIT):
     """Max-flow interdiction (remove arcs within a budget to minimise the s–t max-flow).
 
     The AND/OR model with one input type and every coefficient 1
@@ -675,5 +784,6 @@ def interdict_max_flow(num_nodes: int, src, dst, capacity, *, source: int, sink:
     network = max_flow_network(num_nodes, src[kept], dst[kept], capacity[kept], source=source, sink=sink)
     arcs = np.flatnonzero(controllable[kept])
     closes = sp.csr_matrix((np.ones(arcs.size), (np.arange(arcs.size), arcs)), shape=(arcs.size, kept.size))
-    model = InterdictionModel(network, [sink], closes, cost[kept][arcs], solver=solver, time_limit=time_limit)
+    model = InterdictionModel(network, [sink], closes, cost[kept][arcs], solver=solver, time_limit=time_limit,
+                              enumeration_limit=enumeration_limit)
     return model.solve(budget), kept[arcs]

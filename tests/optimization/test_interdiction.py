@@ -41,6 +41,15 @@ AND_OR_SEEDS = range(15)
 JOINT_SEEDS = range(6)
 
 
+def milp_model(*args, **kwargs) -> InterdictionModel:
+    """The model with exhaustion switched off: these tests are about the MILP."""
+    return InterdictionModel(*args, enumeration_limit=0, **kwargs)
+
+
+def milp_max_flow(*args, **kwargs):
+    return interdict_max_flow(*args, enumeration_limit=0, **kwargs)
+
+
 def max_flow_case(seed):
     """Random digraph, ≤ 12 controllable arcs with costs 1–3, budget 2–5."""
     rng = np.random.default_rng(1000 + seed)
@@ -92,7 +101,7 @@ def brute_force_and_or(seed, budget, cap=math.inf, sinks=1, aggregate="mean"):
 @pytest.mark.parametrize("seed", MAX_FLOW_SEEDS)
 def test_max_flow_interdiction_equals_brute_force(seed, solver):
     g, src, dst, capacity, controllable, cost, budget = max_flow_case(seed)
-    result, arcs = interdict_max_flow(9, src, dst, capacity, source=0, sink=8, budget=budget, cost=cost,
+    result, arcs = milp_max_flow(9, src, dst, capacity, source=0, sink=8, budget=budget, cost=cost,
                                       controllable=controllable, solver=solver, time_limit=60)
     expected = brute_force_max_flow(seed)
     flow_before = nx.maximum_flow_value(g, 0, 8)
@@ -110,7 +119,7 @@ def test_and_or_interdiction_equals_brute_force(seed, solver):
     inst = and_or_case(seed)
     budget = 2.0 + seed % 3
     expected, _, base = brute_force_and_or(seed, budget)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver=solver)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost, solver=solver)
     result = model.solve(budget)
     assert result.capability_before[0] == pytest.approx(base[0], rel=1e-7, abs=1e-7)
     assert result.optimal
@@ -128,7 +137,7 @@ def test_collateral_cap_equals_brute_force(seed, solver):
     closed = inst.closes[list(subset)].any(axis=0) if subset else np.zeros(inst.network.num_edges, bool)
     cap = 0.5 * float(inst.collateral[closed].sum())   # binds whenever the best placement has collateral
     expected, _, _ = brute_force_and_or(seed, budget, cap)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, collateral=inst.collateral,
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost, collateral=inst.collateral,
                               collateral_cap=cap, solver=solver)
     result = model.solve(budget)
     assert result.optimal
@@ -142,7 +151,7 @@ def test_collateral_cap_equals_brute_force(seed, solver):
 def test_joint_placement_over_two_defectors_equals_brute_force(seed, aggregate):
     inst = and_or_case(seed, sinks=2)
     expected, _, base = brute_force_and_or(seed, 4.0, sinks=2, aggregate=aggregate)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, aggregate=aggregate)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost, aggregate=aggregate)
     result = model.solve(4.0)
     assert result.optimal
     assert result.objective == pytest.approx(expected, abs=1e-7)
@@ -152,9 +161,113 @@ def test_joint_placement_over_two_defectors_equals_brute_force(seed, aggregate):
 
 def test_joint_placement_with_scip_matches_highs():
     inst = and_or_case(3, sinks=2)
-    values = [InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver=s).solve(4.0).objective
+    values = [milp_model(inst.network, inst.sinks, inst.closes, inst.cost, solver=s).solve(4.0).objective
               for s in SOLVERS]
     assert values[0] == pytest.approx(values[1], abs=1e-7)
+
+
+# --------------------------------------------------------------------- exhaustion (small catalogues)
+def brute_force_maximal(cost, budget, closes=None, collateral=None, cap=math.inf) -> set[tuple[int, ...]]:
+    """Feasible subsets to which no further control can be added, by listing every subset."""
+    feasible = {tuple(s) for s in placements_within(cost, budget, closes, collateral, cap)}
+    return {s for s in feasible
+            if not any(tuple(sorted((*s, j))) in feasible for j in range(len(cost)) if j not in s)}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_maximal_placements_equal_brute_force_listing(seed):
+    inst = and_or_case(seed, num_controls=6)
+    rng = np.random.default_rng(500 + seed)
+    cost = rng.choice([0.0, 0.5, 1.0, 2.0], size=inst.cost.size)      # zero-cost controls included
+    budget = float(rng.choice([0.0, 1.0, 2.5]))
+    cap = math.inf if seed % 2 else 0.6 * float(inst.collateral[inst.closes.any(axis=0)].sum())
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, cost, collateral=inst.collateral,
+                              collateral_cap=cap)
+    listed = model.maximal_placements(budget, limit=64)
+    assert listed is not None
+    assert {tuple(np.flatnonzero(m)) for m in listed} == brute_force_maximal(cost, budget, inst.closes,
+                                                                             inst.collateral, cap)
+    assert len(listed) == len({m.tobytes() for m in listed})
+    fewer = len(listed) - 1
+    assert model.maximal_placements(budget, limit=fewer) is None
+
+
+@pytest.mark.parametrize(("seed", "sinks", "aggregate", "capped"),
+                         [(s, 1, "mean", False) for s in range(6)] + [(s, 1, "mean", True) for s in range(4)]
+                         + [(s, 2, a, False) for s in range(3) for a in ("mean", "max")])
+def test_exhaustion_equals_brute_force(seed, sinks, aggregate, capped):
+    inst = and_or_case(seed, sinks=sinks, num_controls=6)
+    budget = 2.0 + seed % 2
+    cap = math.inf
+    if capped:
+        cap = 0.5 * float(inst.collateral[inst.closes.any(axis=0)].sum())
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, collateral=inst.collateral,
+                              collateral_cap=cap, aggregate=aggregate, enumeration_limit=1_000)
+    result = model.solve(budget)
+    base = [plain_capability(inst.network, s, np.zeros(inst.network.num_edges, bool)) for s in inst.sinks]
+    best = math.inf
+    for subset in placements_within(inst.cost, budget, inst.closes, inst.collateral, cap):
+        closed = inst.closes[list(subset)].any(axis=0) if subset else np.zeros(inst.network.num_edges, bool)
+        shares = [plain_capability(inst.network, s, closed) / b for s, b in zip(inst.sinks, base) if b > 0]
+        best = min(best, float(np.mean(shares) if aggregate == "mean" else np.max(shares)) if shares else 0.0)
+    assert result.method == "enumeration" or not model.active.any()
+    assert result.optimal and result.status == "optimal"
+    assert result.objective == pytest.approx(best, abs=1e-7)
+    assert result.bound == pytest.approx(best, abs=1e-7)
+    assert result.cost <= budget + 1e-9 and result.collateral <= cap + 1e-9
+    milp = milp_model(inst.network, inst.sinks, inst.closes, inst.cost, collateral=inst.collateral,
+                      collateral_cap=cap, aggregate=aggregate).solve(budget)
+    assert milp.method == "milp" and milp.objective == pytest.approx(result.objective, abs=1e-7)
+
+
+def test_exhaustion_reports_the_cheapest_of_equally_good_placements():
+    """The network of :func:`test_and_example_by_hand` with controls: 0 cut gas B→C (cost 1),
+    1 the same cut at cost 2, 2 cut gas E→C (cost 1), 3 cut ore A→C (cost 3), 4 closes
+    nothing (cost 0). Budget 3: {0, 2}, {1, 2} and {3} all stop production; {0, 2} is the
+    cheapest; control 4 is in every maximal placement and adds nothing, so it is dropped."""
+    network = five_node_and_network()
+    sink = network.sink_of(0)
+    routes = {(int(s), int(d)): i for i, (s, d) in enumerate(zip(network.edge_src, network.edge_dst))}
+    closes = np.zeros((5, network.num_edges), dtype=bool)
+    closes[0, routes[(1, 3)]] = closes[1, routes[(1, 3)]] = closes[2, routes[(2, 3)]] = closes[3, routes[(0, 3)]] = True
+    cost = np.array([1.0, 2.0, 1.0, 3.0, 0.0])
+    model = InterdictionModel(network, [sink], closes, cost)
+    assert {tuple(np.flatnonzero(m)) for m in model.maximal_placements(3.0, limit=10)} == \
+        {(0, 2, 4), (1, 2, 4), (3, 4), (0, 1, 4)}
+    result = model.solve(3.0)
+    assert result.method == "enumeration" and result.optimal
+    assert result.chosen.tolist() == [0, 2] and result.cost == 2.0
+    assert result.capability_after[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_enumeration_limit_chooses_between_exhaustion_and_the_milp():
+    inst = and_or_case(2, sinks=2, num_controls=8)
+    budget = 3.0
+    listed = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost).maximal_placements(budget, 10_000)
+    needed = len(listed) * int(InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost).active.sum())
+    just_enough = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, enumeration_limit=needed)
+    one_short = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, enumeration_limit=needed - 1)
+    a, b = just_enough.solve(budget), one_short.solve(budget)
+    assert (a.method, b.method) == ("enumeration", "milp")
+    assert a.objective == pytest.approx(b.objective, abs=1e-7)
+    assert milp_model(inst.network, inst.sinks, inst.closes, inst.cost)._milp is None   # nothing built up front
+    assert just_enough._milp is None, "exhaustion never builds the MILP"
+
+
+def test_listing_gives_up_on_large_catalogues(monkeypatch):
+    inst = and_or_case(0, num_controls=12)
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, np.ones(12))
+    assert len(model.maximal_placements(3.0, limit=10**6)) == 220             # C(12, 3)
+    monkeypatch.setattr(interdiction, "_LISTING_NODES", 100)
+    assert model.maximal_placements(3.0, limit=10**6) is None
+    assert model.solve(3.0).method == "milp"
+
+
+@pytest.mark.parametrize("limit", [-1, 2.5, True, "48"])
+def test_bad_enumeration_limit_is_refused(limit):
+    inst = and_or_case(0, num_controls=3)
+    with pytest.raises(ValueError, match="enumeration_limit"):
+        InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, enumeration_limit=limit)
 
 
 def test_every_seeded_case_is_non_trivial_somewhere():
@@ -201,11 +314,11 @@ def test_textbook_max_flow_interdiction(solver):
     src, dst, capacity = clrs_network()
     expected = {0: 23.0, 1: 4.0, 2: 0.0}
     for budget, flow in expected.items():
-        result, _ = interdict_max_flow(6, src, dst, capacity, source=0, sink=5, budget=budget, solver=solver)
+        result, _ = milp_max_flow(6, src, dst, capacity, source=0, sink=5, budget=budget, solver=solver)
         assert result.capability_before[0] == pytest.approx(23.0)
         assert result.capability_after[0] == pytest.approx(flow, abs=1e-7), budget
         assert result.optimal
-    result, arcs = interdict_max_flow(6, src, dst, capacity, source=0, sink=5, budget=11, cost=capacity, solver=solver)
+    result, arcs = milp_max_flow(6, src, dst, capacity, source=0, sink=5, budget=11, cost=capacity, solver=solver)
     assert result.capability_after[0] == pytest.approx(12.0, abs=1e-7)
     assert result.optimal
 
@@ -225,7 +338,7 @@ def test_single_input_and_or_reduces_to_max_flow():
         kept.add_nodes_from(range(9))
         reaches = np.array([nx.has_path(kept, int(v), 8) for v in network.edge_dst])
         assert np.array_equal(route_value, reaches.astype(float))
-        result, _ = interdict_max_flow(9, src, dst, capacity, source=0, sink=8, budget=budget, cost=cost,
+        result, _ = milp_max_flow(9, src, dst, capacity, source=0, sink=8, budget=budget, cost=cost,
                                        controllable=controllable)
         assert result.capability_after[0] == pytest.approx(brute_force_max_flow(seed), abs=1e-6)
 
@@ -250,7 +363,7 @@ def test_and_example_by_hand():
     routes = {(int(s), int(d)): i for i, (s, d) in enumerate(zip(network.edge_src, network.edge_dst))}
     closes = np.zeros((3, network.num_edges), dtype=bool)
     closes[0, routes[(0, 3)]] = closes[1, routes[(1, 3)]] = closes[2, routes[(2, 3)]] = True
-    model = InterdictionModel(network, [sink], closes, [3.0, 1.0, 1.0])
+    model = milp_model(network, [sink], closes, [3.0, 1.0, 1.0])
     assert model.solve(0).capability_after[0] == pytest.approx(5.0)
     one = model.solve(1)
     assert one.capability_after[0] == pytest.approx(1.0) and one.chosen.tolist() == [1]
@@ -279,7 +392,7 @@ def test_too_small_big_m_is_caught(monkeypatch):
         budget = 2.0 + seed % 3
         expected = brute_force_and_or(seed, budget)[0]
         try:
-            result = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost).solve(budget)
+            result = milp_model(inst.network, inst.sinks, inst.closes, inst.cost).solve(budget)
         except InaccurateError:
             caught += 1
             continue
@@ -334,7 +447,7 @@ def bounded_dual_value(net, weights, closed, node_value, route_value):
 @pytest.mark.parametrize("seed", range(5))
 def test_more_budget_never_lowers_leverage(seed):
     inst = and_or_case(seed)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost)
     previous = math.inf
     for budget in np.arange(0.0, inst.cost.sum() + 1.0, 1.0):
         value = model.solve(budget).objective
@@ -346,7 +459,7 @@ def test_more_budget_never_lowers_leverage(seed):
 @given(seed=st.integers(0, 10_000), data=st.data())
 def test_closing_more_routes_never_raises_capability(seed, data):
     inst = and_or_case(seed % 40)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost)
     p = model.num_controls
     smaller = np.array(data.draw(st.lists(st.booleans(), min_size=p, max_size=p)), dtype=bool)
     extra = np.array(data.draw(st.lists(st.booleans(), min_size=p, max_size=p)), dtype=bool)
@@ -359,7 +472,7 @@ def test_closing_more_routes_never_raises_capability(seed, data):
 @pytest.mark.parametrize("seed", [0, 2, 5])
 def test_frontier_equals_brute_force_pareto_set(seed, solver):
     inst = and_or_case(seed, num_controls=8)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver=solver)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost, solver=solver)
     points = leverage_frontier(model)
     expected = brute_force_frontier_small(seed)
     assert [round(p.budget, 9) for p in points] == [round(c, 9) for c, _ in expected]
@@ -389,7 +502,7 @@ def brute_force_frontier_small(seed):
 @pytest.mark.parametrize("seed", range(6))
 def test_heuristic_is_feasible_and_bracketed_by_exact(seed):
     inst = and_or_case(seed, width=5, num_controls=12)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost)
     exact = model.solve(4.0)
     heuristic = heuristic_placement(model, 4.0, time_limit=30)
     assert heuristic.cost <= 4.0 + 1e-9
@@ -402,7 +515,7 @@ def test_heuristic_is_feasible_and_bracketed_by_exact(seed):
 
 def test_relaxation_bound_is_below_every_placement():
     inst = and_or_case(4, width=5, num_controls=12)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost)
     bound, fractional = model.relaxation_bound(4.0)
     assert bound <= model.solve(4.0).objective + 1e-9
     assert (fractional >= -1e-9).all() and (fractional <= 1 + 1e-9).all()
@@ -412,7 +525,7 @@ def test_relaxation_bound_is_below_every_placement():
 # --------------------------------------------------------------------- statuses and errors
 def test_solver_reported_optimum_with_a_gap_is_not_reported_optimal():
     inst = and_or_case(1)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost)
     chosen = np.zeros(model.num_controls, dtype=bool)
     result = model.result_for(chosen, bound=0.0, status="optimal", proven=True, seconds=0.0, method="milp")
     assert result.objective == pytest.approx(1.0)
@@ -423,7 +536,7 @@ def test_inaccurate_interdiction_solve_is_reported_with_its_gap(monkeypatch):
     """A 97-node, 64-control instance on which SCIP needs branching."""
     limit_solver(monkeypatch, scip={"limits/nodes": 1})
     inst = layered_instance(102, layers=4, width=24, types=3, countries=8, num_controls=64, supplier_probability=0.75)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver="SCIP")
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost, solver="SCIP")
     result = model.solve(float(np.round(0.08 * inst.cost.sum())))
     assert result.solver_status == "nodelimit"
     assert result.status == "inaccurate" and not result.optimal
@@ -432,7 +545,7 @@ def test_inaccurate_interdiction_solve_is_reported_with_its_gap(monkeypatch):
 
 def test_bound_above_a_feasible_value_raises_inaccurate():
     inst = and_or_case(1)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost)
     chosen = np.ones(model.num_controls, dtype=bool)
     value = model.evaluate(chosen)[0]
     with pytest.raises(InaccurateError, match="exceeds the exact value"):
@@ -446,7 +559,7 @@ def test_limited_solve_returns_incumbent_with_honest_gap(monkeypatch):
     limit_solver(monkeypatch, highs={"mip_max_nodes": 1})
     inst = layered_instance(11, layers=5, width=10, types=3, countries=5, sinks=3, num_controls=60,
                             supplier_probability=0.7)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost)
     result = model.solve(6.0)
     assert result.status == "time_limit" and not result.optimal
     assert result.cost <= 6.0 + 1e-9
@@ -457,7 +570,7 @@ def test_limited_solve_returns_incumbent_with_honest_gap(monkeypatch):
 
 def test_no_incumbent_at_the_time_limit_falls_back_to_greedy_and_relaxation_bound(monkeypatch):
     inst = and_or_case(2)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost)
+    model = milp_model(inst.network, inst.sinks, inst.closes, inst.cost)
 
     def no_incumbent(*args, **kwargs):
         raise SolverLimitError("interdiction MILP", "user_limit", "raise the time limit")

@@ -17,14 +17,17 @@ def _baseline(seed, inst):
     return rng.random(inst.network.num_edges) < 0.15
 
 
+@pytest.mark.parametrize("enumeration_limit", [0, 1_000])
 @pytest.mark.parametrize("seed", range(4))
-def test_marginal_placement_equals_brute_force(seed):
+def test_marginal_placement_equals_brute_force(seed, enumeration_limit):
+    """By the MILP (its dual blocks price the baseline's routes at zero) and by exhaustion."""
     inst = and_or_case(seed, sinks=2, num_controls=7)
     closed0 = _baseline(seed, inst)
     model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver="HIGHS", time_limit=60,
-                              baseline_closed=closed0)
+                              baseline_closed=closed0, enumeration_limit=enumeration_limit)
     budget = float(inst.cost.sum() / 2)
     result = model.solve(budget)
+    assert result.method == ("milp" if enumeration_limit == 0 else "enumeration")
     before = np.array([plain_capability(inst.network, s, closed0) for s in inst.sinks])
     assert result.capability_before == pytest.approx(before, rel=1e-7, abs=1e-7)
     best = np.inf
@@ -39,9 +42,9 @@ def test_marginal_placement_equals_brute_force(seed):
 def test_empty_baseline_is_the_plain_model():
     inst = and_or_case(3, sinks=2, num_controls=7)
     plain = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, collateral=inst.collateral,
-                              solver="HIGHS", time_limit=60)
+                              solver="HIGHS", time_limit=60, enumeration_limit=0)
     empty = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, collateral=inst.collateral,
-                              solver="HIGHS", time_limit=60,
+                              solver="HIGHS", time_limit=60, enumeration_limit=0,
                               baseline_closed=np.zeros(inst.network.num_edges, bool))
     budget = float(inst.cost.sum() / 3)
     a, b = plain.solve(budget), empty.solve(budget)

@@ -66,8 +66,9 @@ def test_foreign_direct_product_rule_closes_tainted_supply_into_the_destination_
     assert to_usa == {("TWN:accel:nvidia", "USA:compute"), ("CHN:accel:huawei", "USA:compute")}
 
 
+@pytest.mark.parametrize("enumeration_limit", [0, 1_000], ids=["milp", "exhaustion"])
 @pytest.mark.parametrize("horizon", ["long_run", "short_run"])
-def test_entity_and_fdp_controls_placed_by_the_milp_equal_brute_force(horizon):
+def test_entity_and_fdp_controls_placed_by_the_milp_equal_brute_force(horizon, enumeration_limit):
     network, rules = _toy()
     net = network if horizon == "long_run" else short_run_network(network, rules, INPUTS.index("compute")).network
     nld = network.countries.index("NLD")
@@ -84,7 +85,7 @@ def test_entity_and_fdp_controls_placed_by_the_milp_equal_brute_force(horizon):
     assert closes.any(axis=1).all(), "every control closes some route in this horizon"
     cost = np.array([1.0, 0.6, 1.5, 0.8, 2.0])
     sinks = [net.sink_of(chn)]
-    model = InterdictionModel(net, sinks, closes, cost, time_limit=30)
+    model = InterdictionModel(net, sinks, closes, cost, time_limit=30, enumeration_limit=enumeration_limit)
     base = independent_capability(net, sinks[0])
     for budget in (0.6, 1.0, 1.6, 2.5):
         result = model.solve(budget)

@@ -233,7 +233,8 @@ def test_attributed_demand_follows_the_sourcing_mix():
     assert demand[names.index("CHN:accel:huawei"), 0] == 0.0
 
 
-def test_interdiction_with_headroom_equals_brute_force():
+@pytest.mark.parametrize("enumeration_limit", [0, 1_000], ids=["milp", "exhaustion"])
+def test_interdiction_with_headroom_equals_brute_force(enumeration_limit):
     network, rules = _toy()
     short = short_run_network(network, rules, INPUTS.index("compute")).network
     names = short.node_names
@@ -241,7 +242,8 @@ def test_interdiction_with_headroom_equals_brute_force():
                "USA:resist:dupont"]
     closes = np.array([short.edge_src == names.index(t) for t in targets])
     cost = np.array([1.0, 1.0, 2.0, 0.5, 0.7, 0.3])
-    model = InterdictionModel(short, [short.sink_of(0), short.sink_of(1)], closes, cost, time_limit=30)
+    model = InterdictionModel(short, [short.sink_of(0), short.sink_of(1)], closes, cost, time_limit=30,
+                              enumeration_limit=enumeration_limit)
     for budget in (0.5, 1.0, 1.5, 2.5):
         result = model.solve(budget)
         best = min(
