@@ -6,7 +6,10 @@ when neither exists), built in both horizons (:func:`chokepoint.model.build.hori
 with the default scenario. Instances: every candidate defector's retaliation (its
 counter-catalogue against the signatories' sinks, ``[retaliation] budget``,
 :func:`chokepoint.analyses.retaliation.counter_catalogue`) and every per-defector and joint
-placement within the scenario budget (:func:`chokepoint.analyses.placements.placement_models`).
+placement within the scenario budget (:func:`chokepoint.analyses.placements.placement_models`),
+and the deter-all solve of the joint model within the budget (:class:`optimization.deter_all.DeterAllModel`)
+for the scenarios without a baseline; for it "LPs" are those exhaustion solved before it found the
+cheapest placement.
 
 For each: the maximal feasible placements (:meth:`optimization.interdiction.InterdictionModel.maximal_placements`,
 "–" when there are more than 1,000), the capability LPs exhaustion needs (placements × active
@@ -24,12 +27,15 @@ Run: ``.venv/bin/python -m bench bench_enumeration`` → ``bench/results/enumera
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from bench.common import median_seconds, peak_rss_mib, write_results
-from chokepoint.analyses.placements import placement_models
+from chokepoint.analyses.placements import JOINT, leverage_of, placement_models
 from chokepoint.analyses.retaliation import counter_catalogue
 from chokepoint.inputs.reference import load_reference
 from chokepoint.inputs.scenario import load_scenario
@@ -37,12 +43,17 @@ from chokepoint.model.build import horizon_networks
 from chokepoint.settings import PROJECT_ROOT, warehouse_path
 from chokepoint.warehouse.reads import staged_tables
 from optimization.capability import CapabilityModel
+from optimization.deter_all import EXHAUSTION_LIMIT, DeterAllModel
+from optimization.deterrence_margin import required_leverage
 from optimization.interdiction import ENUMERATION_LIMIT, InterdictionModel
 
 REPEATS = 3
 TIME_LIMIT_S = 60.0
 #: Instances with more maximal placements than this are timed by the MILP only.
 LISTED = 1_000
+#: Scenarios whose deter-all solve is timed (those without a baseline: the status-quo scenario's
+#: baseline needs the controls-in-force tables).
+DETER_ALL_SCENARIOS = ("default", "broad", "narrow")
 
 
 def instance():
@@ -106,6 +117,51 @@ def rows_for(horizon: str, network, scenario) -> list[dict]:
     return rows
 
 
+def deter_all_rows(horizon: str, network, scenario) -> list[dict]:
+    """The deter-all solve of the scenario's joint model within its budget (targets as
+    ``chokepoint.analyses.deterrence`` sets them: deterrable defectors' required shares, 1
+    elsewhere), by the MILP and by checking placements in order of cost."""
+    defectors = [scenario.actor(a.id) for a in scenario.defectors]
+    needed = required_leverage(*(np.array([getattr(a, f) for a in defectors])
+                                 for f in ("detection_probability", "value_of_capability", "benefit_of_compliance",
+                                           "first_mover_gain")))
+
+    def fresh(limit):
+        model = placement_models(network, scenario, solver="HIGHS", time_limit=TIME_LIMIT_S, joint=True,
+                                 capability=CapabilityModel(network))[JOINT]
+        return DeterAllModel(model, exhaustion_limit=limit)
+
+    probe = fresh(0).model
+    everything = np.ones(probe.num_controls, dtype=bool)
+    if probe.feasible(everything, float("inf")):
+        ceiling = leverage_of(probe, everything)
+    else:
+        # As the job does (chokepoint.analyses.deterrence): the collateral cap forbids placing
+        # everything, so each defector's ceiling is its best placement within the cap.
+        single = placement_models(network, scenario, solver="HIGHS", time_limit=TIME_LIMIT_S)
+        ceiling = np.array([single[a.id].solve(float(single[a.id].cost.sum())).leverage[0] for a in defectors])
+    deterrable = (needed <= ceiling + 1e-9) & np.isfinite(needed)
+    if not deterrable.any():
+        return []
+    required = np.where(deterrable, 1.0 - np.minimum(needed, 1.0), 1.0)
+    budget = scenario.settings.budget
+    build_s, _ = median_seconds(lambda: fresh(0), REPEATS)
+    milp_s, milp = median_seconds(lambda: fresh(0).solve(required, budget=budget), REPEATS)
+    exhaustion_s, exhaustive = median_seconds(lambda: fresh(10 ** 9).solve(required, budget=budget), REPEATS)
+    if milp.feasible != exhaustive.feasible or abs(milp.cost - exhaustive.cost) > 1e-9:
+        raise AssertionError(f"{horizon}/deter-all: exhaustion {exhaustive.cost} against the MILP {milp.cost}")
+    counted = re.search(r"\((\d+) capability LPs\)", exhaustive.solver_status)
+    lps = int(counted.group(1)) if counted else 0          # "no controls needed": no LP
+    per_lp = max(exhaustion_s - build_s, 0.0) / lps if lps else None
+    row = {"horizon": horizon, "kind": "deter-all", "target": JOINT, "controls": probe.num_controls,
+           "budget": budget, "active_sinks": int(probe.active.sum()), "maximal": None, "lps": lps,
+           "build_seconds": build_s, "milp_seconds": milp_s, "milp_objective": milp.cost, "milp_optimal": milp.proven,
+           "exhaustion_seconds": exhaustion_s, "seconds_per_lp": per_lp,
+           "milp_in_lps": (milp_s - build_s) / per_lp if per_lp else None, "method": "exhaustion"}
+    print(row, flush=True)
+    return [row]
+
+
 def _cell(value, fmt="{:.3f}"):
     return "–" if value is None else fmt.format(value) if isinstance(value, float) else str(value)
 
@@ -117,15 +173,24 @@ def main(argv=None) -> Path:
     rows = []
     for horizon, network in (("long_run", networks.long_run), ("short_run", networks.short_run.network)):
         rows += rows_for(horizon, network, scenario)
+    for name in DETER_ALL_SCENARIOS:
+        other = load_scenario(PROJECT_ROOT / "data" / "scenarios" / f"{name}.toml")
+        built = horizon_networks(tables, other)
+        for horizon, network in (("long_run", built.long_run), ("short_run", built.short_run.network)):
+            rows += [{**row, "target": f"{name}: {row['target']}"}
+                     for row in deter_all_rows(horizon, network, other)]
     timed = [r for r in rows if r.get("milp_in_lps")]
-    payload = {"source": source, "repeats": REPEATS, "enumeration_limit": ENUMERATION_LIMIT, "rows": rows,
+    payload = {"source": source, "repeats": REPEATS, "enumeration_limit": ENUMERATION_LIMIT,
+               "exhaustion_limit": EXHAUSTION_LIMIT, "rows": rows,
                "seconds": time.perf_counter() - started, "peak_rss_mib": peak_rss_mib(),
                "min_milp_in_lps": min((r["milp_in_lps"] for r in timed), default=None)}
     lines = [
         "# Exhaustion against the MILP on the job's interdiction instances",
         "",
         f"Instance: {source}, default scenario, both horizons. Median of {REPEATS} fresh solves each. "
-        f"`ENUMERATION_LIMIT` = {ENUMERATION_LIMIT} capability LPs. Peak RSS {payload['peak_rss_mib']:.0f} MiB.",
+        f"`ENUMERATION_LIMIT` = {ENUMERATION_LIMIT} capability LPs (interdiction), `EXHAUSTION_LIMIT` = "
+        f"{EXHAUSTION_LIMIT} (deter-all: LPs actually solved, in order of cost). "
+        f"Peak RSS {payload['peak_rss_mib']:.0f} MiB.",
         "",
         "| horizon | kind | target | controls | budget | active sinks | maximal placements | LPs | model s "
         "| MILP s | exhaustion s | s per LP | MILP in LPs |",

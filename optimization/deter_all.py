@@ -22,6 +22,7 @@ target beyond tolerance raises :class:`~optimization.errors.InaccurateError`.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass
@@ -35,13 +36,19 @@ from optimization.interdiction import InterdictionModel
 from optimization.milp import solve_milp
 from optimization.solvers import require_dpp
 
-__all__ = ["DeterAllModel", "DeterAllResult", "SHARE_TOLERANCE", "DeterVerifyModel", "DeterVerifyResult",
+__all__ = ["DeterAllModel", "DeterAllResult", "SHARE_TOLERANCE", "EXHAUSTION_LIMIT", "DeterVerifyModel", "DeterVerifyResult",
            "detection_with", "MARGIN_TOLERANCE"]
 
 #: Exact remaining shares may exceed their target by this much (solver feasibility tolerance).
 SHARE_TOLERANCE = 1e-6
 #: A margin term ``p(y)·L − need`` above −MARGIN_TOLERANCE counts as met (solver tolerance).
 MARGIN_TOLERANCE = 1e-6
+#: Default of ``DeterAllModel(exhaustion_limit=)``: capability LPs spent checking placements in
+#: order of cost before the MILP is built instead (``bench/bench_enumeration.py``).
+EXHAUSTION_LIMIT = 100
+#: Placements (most of them cut by the collateral cap, without an LP) visited in order of cost
+#: before the MILP decides instead: bounds the enumeration's own work.
+_VISITED_LIMIT = 256
 
 
 @dataclass(frozen=True)
@@ -75,25 +82,44 @@ class DeterAllModel:
     model : InterdictionModel
         The joint interdiction model over the defectors' sinks (its catalogue, costs,
         collateral cap, solver and exact evaluation are reused).
+    exhaustion_limit : int
+        Capability LPs :meth:`solve` may spend checking placements in order of cost before it
+        builds and solves the MILP instead (default :data:`EXHAUSTION_LIMIT`; 0: always the MILP).
 
     Notes
     -----
-    Built once: targets (one per active sink) and the budget are ``cp.Parameter``s
-    (checked DPP) and re-solved for new targets. Size as the interdiction MILP: per
+    Built once, on the first solve that needs it: targets (one per active sink) and the
+    budget are ``cp.Parameter``s (checked DPP) and re-solved for new targets. Cheap answers
+    come first from :meth:`placements_by_cost` (the cheapest placement that deters is the
+    first one found in order of cost), within ``exhaustion_limit`` LPs. Size as the interdiction MILP: per
     sink N + R + E + E_c dual variables (N nodes, R requirements, E routes, E_c routes
     some control closes) plus P binaries.
     """
 
-    def __init__(self, model: InterdictionModel):
+    def __init__(self, model: InterdictionModel, *, exhaustion_limit: int = EXHAUSTION_LIMIT):
         self.model = model
-        self.x = cp.Variable(model.num_controls, boolean=True, name="place")
-        constraints, values = model.dual_blocks(self.x)
-        self.active_index = np.array(sorted(values), dtype=np.int64)
-        self.target = cp.Parameter(self.active_index.size, name="remaining_share_target")
-        self.budget = cp.Parameter(nonneg=True, name="budget")
-        constraints += [model.cost @ self.x <= self.budget]
-        constraints += [values[int(i)] <= self.target[k] for k, i in enumerate(self.active_index)]
-        self.problem = require_dpp(cp.Problem(cp.Minimize(model.cost @ self.x), constraints), "deter-all MILP")
+        if isinstance(exhaustion_limit, bool) or not isinstance(exhaustion_limit, (int, np.integer)) \
+                or exhaustion_limit < 0:
+            raise ValueError("exhaustion_limit must be a non-negative integer")
+        self.exhaustion_limit = int(exhaustion_limit)
+        self.active_index = np.flatnonzero(model.active)
+        self._problem: cp.Problem | None = None
+
+    @property
+    def problem(self) -> cp.Problem:
+        """The MILP, built on first use (a solve settled by exhaustion never needs it)."""
+        if self._problem is None:
+            model = self.model
+            self.x = cp.Variable(model.num_controls, boolean=True, name="place")
+            constraints, values = model.dual_blocks(self.x)
+            if not np.array_equal(np.array(sorted(values), dtype=np.int64), self.active_index):
+                raise RuntimeError("dual blocks and active sinks disagree")
+            self.target = cp.Parameter(self.active_index.size, name="remaining_share_target")
+            self.budget = cp.Parameter(nonneg=True, name="budget")
+            constraints += [model.cost @ self.x <= self.budget]
+            constraints += [values[int(i)] <= self.target[k] for k, i in enumerate(self.active_index)]
+            self._problem = require_dpp(cp.Problem(cp.Minimize(model.cost @ self.x), constraints), "deter-all MILP")
+        return self._problem
 
     def shares(self, chosen_mask: np.ndarray) -> np.ndarray:
         """Exact remaining capability share of every sink under a placement (0 where C0 = 0)."""
@@ -142,10 +168,14 @@ class DeterAllModel:
                                 solver_status="no controls needed", started=started)
         if self.active_index.size == 0 or model.closable.size == 0:
             return self._infeasible(required, started, "no control closes a route")
+        exhaustive = self._solve_by_exhaustion(required, budget, started)
+        if exhaustive is not None:
+            return exhaustive
+        problem = self.problem
         self.target.value = required[self.active_index]
         self.budget.value = budget
         try:
-            outcome = solve_milp(self.problem, solver=solver or model.solver,
+            outcome = solve_milp(problem, solver=solver or model.solver,
                                  time_limit=time_limit or model.time_limit, what="deter-all MILP")
         except InfeasibleError:
             return self._infeasible(required, started, "infeasible")
@@ -161,6 +191,83 @@ class DeterAllModel:
         return self._result(chosen, required, cost_bound=outcome.bound, proven=outcome.proven,
                             status="optimal" if outcome.proven else outcome.status,
                             solver_status=outcome.solver_status, started=started)
+
+    def placements_by_cost(self, budget: float):
+        """Every placement within ``budget`` (and no other) made of controls that each fit the
+        budget and the collateral cap on their own, in order of cost, ties in order of the
+        controls' positions when sorted by (cost, index); the empty one first. Placements
+        beyond the cap are among them; the caller checks the cap.
+
+        Notes
+        -----
+        Best-first enumeration of subset sums: controls sorted by cost; a placement whose last
+        (highest) sorted position is ``i`` has two successors, "add position i + 1" and
+        "move i to i + 1", each costing no less than it; every non-empty placement is
+        reached from exactly one predecessor, so a heap keyed by (cost, sorted positions)
+        yields each once, cheapest first. O(log Q) per placement for a heap of Q entries.
+        """
+        model = self.model
+        # A control that breaks the budget or the cap on its own is in no placement within them.
+        cap = model.collateral_cap
+        alone = np.asarray(model.closes @ model.collateral).ravel()      # collateral of each control alone
+        fits = (model.cost <= budget + 1e-9 * max(1.0, budget)) & \
+            (alone <= cap + 1e-9 * max(1.0, cap if math.isfinite(cap) else 1.0))
+        order = sorted(np.flatnonzero(fits).tolist(), key=lambda c: (model.cost[c], c))
+        cost = model.cost[order]
+        tolerance = 1e-9 * max(1.0, budget)
+        yield np.zeros(model.num_controls, dtype=bool)
+        if not order or cost[0] > budget + tolerance:
+            return
+        heap = [(float(cost[0]), (0,))]
+        while heap:
+            total, positions = heapq.heappop(heap)
+            if total > budget + tolerance:
+                return
+            chosen = np.zeros(model.num_controls, dtype=bool)
+            chosen[[order[i] for i in positions]] = True
+            yield chosen
+            last = positions[-1]
+            if last + 1 < len(order):
+                heapq.heappush(heap, (total + float(cost[last + 1]), (*positions, last + 1)))
+                heapq.heappush(heap, (total - float(cost[last]) + float(cost[last + 1]), (*positions[:-1], last + 1)))
+
+    def _solve_by_exhaustion(self, required: np.ndarray, budget: float, started: float) -> DeterAllResult | None:
+        """The cheapest placement by checking placements in order of cost, when that takes at
+        most ``exhaustion_limit`` capability LPs (None otherwise: the MILP decides).
+
+        The first placement within the collateral cap that leaves every sink at most its
+        required share is a cheapest one: every cheaper placement was checked before it (and
+        among equally cheap ones it comes first in :meth:`placements_by_cost`'s order). When
+        every placement within ``budget`` fails, none deters within it (proven infeasible).
+        Each sink's LP is solved only while the sinks before it met their targets; sinks
+        whose required share is 1 need none. At most ``_VISITED_LIMIT`` placements are visited.
+        """
+        model = self.model
+        solved = 0
+        for visited, chosen in enumerate(self.placements_by_cost(budget)):
+            if visited >= _VISITED_LIMIT:
+                return None
+            if not model.feasible(chosen, budget):
+                continue
+            closed = model.closed_routes(chosen)
+            meets = True
+            for index in self.active_index:
+                if required[index] >= 1.0:
+                    continue                 # no placement raises a share above 1
+                if solved >= self.exhaustion_limit:
+                    return None
+                solved += 1
+                value = model.capability_after(model.sinks[index], closed).value
+                if value / model.baseline[index] > required[index] + SHARE_TOLERANCE:
+                    meets = False
+                    break
+            if meets:
+                return self._result(self._prune(chosen, required), required,
+                                    cost_bound=float(model.cost[chosen].sum()), proven=True, status="optimal",
+                                    solver_status=f"exhaustion: cheapest of {visited + 1} placements checked in "
+                                                  f"order of cost ({solved} capability LPs)", started=started)
+        return self._infeasible(required, started, f"exhaustion: none of the {visited + 1} placements within budget "
+                                                   f"deters ({solved} capability LPs)")
 
     def _prune(self, chosen: np.ndarray, required: np.ndarray) -> np.ndarray:
         """Drop controls (dearest first) that the targets do not need; a proven optimum

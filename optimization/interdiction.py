@@ -84,9 +84,9 @@ LP_TIME_LIMIT = 60.0
 _GAP_FLOOR = 1e-6
 #: Default of ``InterdictionModel(enumeration_limit=)``: solve by exhaustion when the maximal
 #: feasible placements times the active sinks need at most this many capability LPs.
-#: ``bench/bench_enumeration.py``: on the job's instances one MILP solve took as long as 58 to
-#: 145 of those LPs beyond what both paths share, so up to 48 exhaustion is the faster path on
-#: every one of them.
+#: ``bench/bench_enumeration.py``: on the job's instances one MILP solve took as long as 30 to
+#: 145 of those LPs beyond what both paths share (two runs); the instances needing 7 are solved
+#: faster by exhaustion, those needing 105-147 about as fast either way, so they keep the MILP.
 ENUMERATION_LIMIT = 48
 #: Nodes of the include/exclude tree visited while listing maximal placements before giving up
 #: (bounds the listing's own work on large catalogues; cost and collateral checks only).

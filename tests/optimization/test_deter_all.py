@@ -60,7 +60,8 @@ def brute_force_min_cost(inst, required, budget=math.inf, cap=math.inf):
 def test_deter_all_equals_brute_force(seed, solver):
     inst, model = _model(seed, solver)
     required = _targets(seed, inst)
-    result = DeterAllModel(model).solve(required)
+    result = DeterAllModel(model, exhaustion_limit=0).solve(required)
+    assert not result.solver_status.startswith("exhaustion")
     expected = brute_force_min_cost(inst, required)
     assert expected is not None      # all controls reach every target by construction
     assert result.feasible and result.proven and result.status == "optimal"
@@ -69,14 +70,28 @@ def test_deter_all_equals_brute_force(seed, solver):
     assert result.cost_bound == pytest.approx(result.cost, abs=1e-6)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_deter_all_by_exhaustion_equals_brute_force(seed):
+    inst, model = _model(seed)
+    required = _targets(seed, inst)
+    result = DeterAllModel(model, exhaustion_limit=10**6).solve(required)
+    assert result.solver_status.startswith("exhaustion")
+    assert result.feasible and result.proven and result.status == "optimal"
+    assert result.cost == pytest.approx(brute_force_min_cost(inst, required), abs=1e-9)
+    assert result.cost_bound == pytest.approx(result.cost, abs=1e-9)
+    assert (result.share_after <= required + SHARE_TOLERANCE).all()
+
+
+@pytest.mark.parametrize("exhaustion_limit", [0, 10**6], ids=["milp", "exhaustion"])
 @pytest.mark.parametrize("seed", range(6))
-def test_deter_all_with_budget_and_collateral_cap_equals_brute_force(seed):
+def test_deter_all_with_budget_and_collateral_cap_equals_brute_force(seed, exhaustion_limit):
     inst, _ = _model(seed)
     cap = float(np.quantile(inst.collateral[inst.closes.any(axis=0)], 0.5)) * 2 if inst.collateral.any() else math.inf
     _, model = _model(seed, cap=cap)
     required = _targets(seed, inst)
     budget = float(inst.cost.sum() / 3)
-    result = DeterAllModel(model).solve(required, budget=budget)
+    result = DeterAllModel(model, exhaustion_limit=exhaustion_limit).solve(required, budget=budget)
+    assert result.solver_status.startswith("exhaustion") == (exhaustion_limit > 0)
     expected = brute_force_min_cost(inst, required, budget=budget, cap=cap)
     if expected is None:
         assert not result.feasible and result.status == "infeasible" and result.chosen.size == 0
@@ -136,13 +151,50 @@ def test_required_shares_are_validated(bad):
         DeterAllModel(model).solve(np.array(bad))
 
 
+def test_placements_come_in_order_of_cost_each_once():
+    inst, model = _model(4)
+    deter = DeterAllModel(model)
+    budget = float(inst.cost.sum() / 2)
+    listed = [tuple(np.flatnonzero(m)) for m in deter.placements_by_cost(budget)]
+    costs = [float(inst.cost[list(c)].sum()) for c in listed]
+    assert costs == sorted(costs)
+    assert sorted(listed) == sorted(placements_within(inst.cost, budget))
+    assert len(set(listed)) == len(listed)
+    cap = float(np.median(inst.collateral[inst.closes.any(axis=0)]))
+    _, capped = _model(4, cap=cap)
+    listed = [tuple(np.flatnonzero(m)) for m in DeterAllModel(capped).placements_by_cost(budget)]
+    feasible = set(placements_within(inst.cost, budget, inst.closes, inst.collateral, cap))
+    assert feasible <= set(listed) and len(set(listed)) == len(listed)
+    assert len(listed) < len(list(placements_within(inst.cost, budget))), "the cap leaves some controls out"
+
+
+def test_exhaustion_beyond_its_limit_leaves_the_answer_to_the_milp():
+    inst, model = _model(3)
+    required = _targets(3, inst)
+    exhaustive = DeterAllModel(model, exhaustion_limit=10**6).solve(required)
+    lp_count = int(exhaustive.solver_status.split("(")[1].split()[0])
+    assert lp_count > 1
+    short = DeterAllModel(model, exhaustion_limit=lp_count - 1)
+    result = short.solve(required)
+    assert not result.solver_status.startswith("exhaustion") and short._problem is not None
+    assert result.cost == pytest.approx(exhaustive.cost, abs=1e-9)
+    assert DeterAllModel(model, exhaustion_limit=lp_count).solve(required).solver_status.startswith("exhaustion")
+
+
+@pytest.mark.parametrize("limit", [-1, 1.5, True])
+def test_bad_exhaustion_limit_is_refused(limit):
+    _, model = _model(0)
+    with pytest.raises(ValueError, match="exhaustion_limit"):
+        DeterAllModel(model, exhaustion_limit=limit)
+
+
 def test_limit_without_incumbent_is_a_typed_error(monkeypatch):
     """SCIP with its time limit already exceeded when it starts (deterministic, unlike a
     1 ms limit): no incumbent, a typed error with a hint."""
     limit_solver(monkeypatch, scip={"limits/time": 0.0})
     inst, model = _model(2)
     with pytest.raises(SolverError) as caught:
-        DeterAllModel(model).solve(_targets(2, inst), solver="SCIP")
+        DeterAllModel(model, exhaustion_limit=0).solve(_targets(2, inst), solver="SCIP")
     assert caught.value.hint
 
 
@@ -150,6 +202,6 @@ def test_node_limited_solve_is_proven_only_if_optimal(monkeypatch):
     """HiGHS stopped after the root node: whatever it reports, it is proven only when optimal."""
     limit_solver(monkeypatch, highs={"mip_max_nodes": 1})
     inst, model = _model(2)
-    result = DeterAllModel(model).solve(_targets(2, inst))
+    result = DeterAllModel(model, exhaustion_limit=0).solve(_targets(2, inst))
     assert result.status in {"optimal", "time_limit", "infeasible"}
     assert result.proven == (result.status in {"optimal", "infeasible"})

@@ -306,7 +306,8 @@ def test_textbook_max_flow_interdiction(solver):
       no single removal does better, since every other removal leaves both arcs into t
       (4 + 20) and the cut above then still needs two arcs removed to fall under 4.
       Answer 4.
-    - budget 2: remove both arcs into t. Answer 0.
+    - budget 2: remove both arcs into t (one of five optimal pairs, listed in
+      tests/pipelines/test_cmd_interdict.py). Answer 0.
     - cost = capacity, budget 11: any removal of total capacity ≤ 11 lowers every cut by
       ≤ 11, so the flow stays ≥ 23 − 11 = 12; removing v4→v3 and v4→t (7 + 4) from the
       minimum cut reaches 12. Answer 12.

@@ -55,10 +55,36 @@ def write(tmp_path, text, name="edges.csv"):
     return path
 
 
-@pytest.mark.parametrize("budget, flow, removed", [(0, 23.0, []), (1, 4.0, [["v3", "t"]]),
-                                                    (2, 0.0, [["v3", "t"], ["v4", "t"]])])
+#: Every pair of arcs whose removal stops all flow in CLRS Fig. 26.1, by hand: v1's only way on is
+#: v1→v3, v3's is v3→t (or back to v2), v4 is reached only by v2→v4; so both arcs out of s,
+#: s→v2 with v1→v3 (s→v1 then leads nowhere), v1→v3 with v2→v4 (neither v3 nor v4 reachable),
+#: v2→v4 with v3→t (v4 unreachable, v3 cut off from t), or both arcs into t. Any of them is optimal.
+CLRS_ZERO_PAIRS = [[["s", "v1"], ["s", "v2"]], [["s", "v2"], ["v1", "v3"]], [["v1", "v3"], ["v2", "v4"]],
+                   [["v2", "v4"], ["v3", "t"]], [["v3", "t"], ["v4", "t"]]]
+
+
+def clrs_flow_without(removed) -> float:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(["s", "t"])
+    for line in CLRS.splitlines()[1:]:
+        u, v, c = line.split(",")
+        if [u, v] not in removed:
+            graph.add_edge(u, v, capacity=float(c))
+    return nx.maximum_flow_value(graph, "s", "t")
+
+
+def test_the_zero_flow_pairs_are_every_optimal_pair():
+    arcs = [line.split(",")[:2] for line in CLRS.splitlines()[1:]]
+    zero = sorted(sorted(pair) for pair in itertools.combinations(arcs, 2) if clrs_flow_without(list(pair)) == 0)
+    assert all(clrs_flow_without([arc]) > 0 for arc in arcs)
+    assert zero == CLRS_ZERO_PAIRS
+
+
+@pytest.mark.parametrize("budget, flow, removed", [(0, 23.0, [[]]), (1, 4.0, [[["v3", "t"]]]),
+                                                    (2, 0.0, CLRS_ZERO_PAIRS)])
 def test_textbook_network_by_hand(tmp_path, budget, flow, removed):
-    """CLRS Fig. 26.1 (max flow 23); answers derived in tests/test_interdiction.py."""
+    """CLRS Fig. 26.1 (max flow 23); answers derived in tests/test_interdiction.py (budget 2 has
+    three optimal pairs: the command may report any of them)."""
     run = interdict_subprocess if budget == 1 else interdict
     result = run(write(tmp_path, CLRS), "--source", "s", "--sink", "t", "--budget", str(budget))
     assert result.returncode == 0, result.stderr
@@ -66,7 +92,8 @@ def test_textbook_network_by_hand(tmp_path, budget, flow, removed):
     assert set(payload) == KEYS
     assert payload["flow_before"] == 23.0
     assert payload["flow_after"] == flow
-    assert payload["interdicted"] == removed
+    assert sorted(payload["interdicted"]) in removed
+    assert clrs_flow_without(payload["interdicted"]) == flow
     assert payload["optimal"] is True
     assert payload["bound"] == flow
     assert result.stdout.count("\n") == 1 and result.stderr == ""
