@@ -26,17 +26,22 @@ Run: ``.venv/bin/python -m bench bench_enumeration`` → ``bench/results/enumera
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from bench.common import median_seconds, peak_rss_mib, write_results
+from chokepoint.analyses.deterrence import analyse_deterrence
 from chokepoint.analyses.placements import JOINT, leverage_of, placement_models
-from chokepoint.analyses.retaliation import counter_catalogue
+from chokepoint.analyses.retaliation import counter_catalogue, retaliation_analysis
+from chokepoint.model.baseline import no_baseline
 from chokepoint.inputs.reference import load_reference
 from chokepoint.inputs.scenario import load_scenario
 from chokepoint.model.build import horizon_networks
@@ -162,6 +167,56 @@ def deter_all_rows(horizon: str, network, scenario) -> list[dict]:
     return [row]
 
 
+@contextlib.contextmanager
+def defaults(enumeration_limit: int, exhaustion_limit: int):
+    """Every InterdictionModel and DeterAllModel made inside gets these limits by default."""
+    interdiction, deter_all = InterdictionModel.__init__.__kwdefaults__, DeterAllModel.__init__.__kwdefaults__
+    saved = interdiction["enumeration_limit"], deter_all["exhaustion_limit"]
+    interdiction["enumeration_limit"], deter_all["exhaustion_limit"] = enumeration_limit, exhaustion_limit
+    try:
+        yield
+    finally:
+        interdiction["enumeration_limit"], deter_all["exhaustion_limit"] = saved
+
+
+def analysis_rows(tables) -> list[dict]:
+    """The job's retaliation and deterrence analyses of the scenarios without a baseline, both
+    horizons, with exhaustion off (limits 0: the MILP every time) and on (the defaults),
+    alternating, each timed once per repeat; the tables must agree."""
+    totals = []
+    for repeat in range(REPEATS):
+        for label, limits in (("milp", (0, 0)), ("exhaustion", (ENUMERATION_LIMIT, EXHAUSTION_LIMIT))):
+            seconds = {"retaliation": 0.0, "deterrence": 0.0}
+            frames = []
+            with defaults(*limits):
+                for name in DETER_ALL_SCENARIOS:
+                    scenario = load_scenario(PROJECT_ROOT / "data" / "scenarios" / f"{name}.toml")
+                    for horizon in ("long_run", "short_run"):
+                        started = time.perf_counter()
+                        deterrence = analyse_deterrence(tables, scenario, horizon=horizon)
+                        seconds["deterrence"] += time.perf_counter() - started
+                        network = horizon_networks(tables, scenario)[horizon]
+                        started = time.perf_counter()
+                        retaliation = retaliation_analysis(
+                            network, scenario, no_baseline(network),
+                            deterrence.deterrence.with_columns(horizon=pl.lit(horizon)),
+                            capability=CapabilityModel(network), solver="HIGHS", time_limit=TIME_LIMIT_S)
+                        seconds["retaliation"] += time.perf_counter() - started
+                        frames.append((deterrence.deter_all, retaliation.retaliation))
+            totals.append({"repeat": repeat, "path": label, **seconds, "frames": frames})
+            print({k: v for k, v in totals[-1].items() if k != "frames"}, flush=True)
+    for a, b in zip(totals[0]["frames"], totals[1]["frames"]):
+        for x, y in zip(a, b):
+            keep = [c for c in x.columns if c not in ("seconds", "status", "gap", "proven", "cost_lower_bound")]
+            if not x.select(keep).equals(y.select(keep)):
+                raise AssertionError("exhaustion changed an analysis table")
+    rows = []
+    for label in ("milp", "exhaustion"):
+        mine = [t for t in totals if t["path"] == label]
+        rows.append({"path": label, **{k: statistics.median(t[k] for t in mine) for k in ("retaliation", "deterrence")}})
+    return rows
+
+
 def _cell(value, fmt="{:.3f}"):
     return "–" if value is None else fmt.format(value) if isinstance(value, float) else str(value)
 
@@ -179,9 +234,10 @@ def main(argv=None) -> Path:
         for horizon, network in (("long_run", built.long_run), ("short_run", built.short_run.network)):
             rows += [{**row, "target": f"{name}: {row['target']}"}
                      for row in deter_all_rows(horizon, network, other)]
+    analyses = analysis_rows(tables)
     timed = [r for r in rows if r.get("milp_in_lps")]
     payload = {"source": source, "repeats": REPEATS, "enumeration_limit": ENUMERATION_LIMIT,
-               "exhaustion_limit": EXHAUSTION_LIMIT, "rows": rows,
+               "exhaustion_limit": EXHAUSTION_LIMIT, "rows": rows, "analyses": analyses,
                "seconds": time.perf_counter() - started, "peak_rss_mib": peak_rss_mib(),
                "min_milp_in_lps": min((r["milp_in_lps"] for r in timed), default=None)}
     lines = [
@@ -202,6 +258,10 @@ def main(argv=None) -> Path:
                      f"| {r['milp_seconds']:.3f} "
                      f"| {_cell(r.get('exhaustion_seconds'))} | {_cell(r.get('seconds_per_lp'), '{:.4f}')} "
                      f"| {_cell(r.get('milp_in_lps'), '{:.0f}')} |")
+    lines += ["", f"The job's analyses of the scenarios {', '.join(DETER_ALL_SCENARIOS)} (both horizons, no "
+              f"baseline), median of {REPEATS} alternating runs, seconds:", "",
+              "| path | retaliation | deterrence |", "|---|---|---|"]
+    lines += [f"| {a['path']} | {a['retaliation']:.1f} | {a['deterrence']:.1f} |" for a in analyses]
     lines += ["", "Reproduce: `CHOKEPOINT_BENCH_WAREHOUSE=<warehouse of a real-data run> "
               ".venv/bin/python -m bench bench_enumeration`."]
     return write_results("enumeration", payload, "\n".join(lines) + "\n")

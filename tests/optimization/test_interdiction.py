@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import optimization.interdiction as interdiction
 from graph.network import build_supply_network, max_flow_network
-from optimization.errors import InaccurateError, InfeasibleError, SolverLimitError
+from optimization.errors import InaccurateError, SolverLimitError
 from optimization.frontier import leverage_frontier
 from optimization.interdiction import (
     OPTIMALITY_GAP,
