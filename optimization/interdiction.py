@@ -91,6 +91,10 @@ ENUMERATION_LIMIT = 48
 #: Nodes of the include/exclude tree visited while listing maximal placements before giving up
 #: (bounds the listing's own work on large catalogues; cost and collateral checks only).
 _LISTING_NODES = 4096
+#: Listing is tried only when at most this many controls fit budget and cap on their own: the
+#: whole include/exclude tree over them then has at most 2^12 − 1 < _LISTING_NODES nodes, and
+#: larger catalogues (the job's 22-control placements) cost nothing before the MILP takes over.
+_LISTING_DEPTH = 11
 #: Exact objectives closer than this are equally good (the pruning tolerance of the MILP path).
 _TIE_TOLERANCE = 1e-9
 
@@ -463,42 +467,70 @@ class InterdictionModel:
         -------
         list of bool arrays (P,) or None
             In lexicographic order of the include-first search (controls by index); None also
+            when more than ``_LISTING_DEPTH`` controls fit the budget and cap on their own, or
             when listing would visit more than ``_LISTING_NODES`` nodes of the search tree.
 
         Notes
         -----
-        Depth-first include/exclude search over controls in index order, pruned where the
-        placement so far is infeasible (feasibility is lost, never regained, as controls are
-        added: costs and collateral are non-negative). Each node costs one feasibility check:
-        O(P) for the budget, plus O(nnz(closes)) for the collateral when the cap is finite.
+        Depth-first include/exclude search over the controls that fit on their own (at most
+        ``_LISTING_DEPTH``), in index order, pruned where the placement so far is infeasible (feasibility is lost, never regained, as controls are
+        added: costs and collateral are non-negative). Cost and collateral are kept up to date
+        as controls go in and out, so a node costs O(routes of one control); each placement
+        found is confirmed by :meth:`feasible` (O(nnz(closes))).
         """
         budget = _check_budget(budget)
         chosen = np.zeros(self.num_controls, dtype=bool)
         found: list[np.ndarray] = []
         visited = 0
+        # Cost and collateral of the placement so far, kept up to date as controls go in and out
+        # (with the same tolerances as feasible()); a found placement is confirmed by feasible().
+        routes = [self.closes.indices[self.closes.indptr[c]:self.closes.indptr[c + 1]] for c in range(self.num_controls)]
+        closed_by = np.zeros(self.network.num_edges, dtype=np.int64)
+        capped = math.isfinite(self.collateral_cap)
+        cost_slack = budget + 1e-9 * max(1.0, budget)
+        collateral_slack = self.collateral_cap + 1e-9 * max(1.0, self.collateral_cap if capped else 1.0)
+        spent = [0.0, 0.0]                       # cost, collateral
+
+        def newly_closed(control: int) -> np.ndarray:
+            mine = routes[control]
+            return mine[closed_by[mine] == 0]
 
         def fits_with(control: int) -> bool:
-            chosen[control] = True
-            fits = self.feasible(chosen, budget)
-            chosen[control] = False
-            return fits
+            if spent[0] + self.cost[control] > cost_slack:
+                return False
+            return not capped or spent[1] + float(self.collateral[newly_closed(control)].sum()) <= collateral_slack
 
-        def visit(index: int) -> bool:
+        def place(control: int, sign: int) -> None:
+            if sign > 0:
+                spent[1] += float(self.collateral[newly_closed(control)].sum())
+            closed_by[routes[control]] += sign
+            if sign < 0:
+                spent[1] -= float(self.collateral[newly_closed(control)].sum())
+            spent[0] += sign * self.cost[control]
+            chosen[control] = sign > 0
+
+        # A control that breaks budget or cap on its own is in no feasible placement, and never fits.
+        candidates = [c for c in range(self.num_controls) if fits_with(c)]
+        if len(candidates) > _LISTING_DEPTH:
+            return None                          # a tree larger than listing may visit: not tried
+
+        def visit(position: int) -> bool:
             nonlocal visited
             visited += 1
             if visited > _LISTING_NODES:
                 return False
-            if index == self.num_controls:
-                if not any(fits_with(c) for c in np.flatnonzero(~chosen)):
+            if position == len(candidates):
+                if not any(fits_with(c) for c in candidates if not chosen[c]) and self.feasible(chosen, budget):
                     found.append(chosen.copy())
                 return len(found) <= limit
-            if fits_with(index):
-                chosen[index] = True
-                complete = visit(index + 1)
-                chosen[index] = False
+            control = candidates[position]
+            if fits_with(control):
+                place(control, +1)
+                complete = visit(position + 1)
+                place(control, -1)
                 if not complete:
                     return False
-            return visit(index + 1)
+            return visit(position + 1)
 
         return found if visit(0) else None
 

@@ -256,11 +256,16 @@ def test_enumeration_limit_chooses_between_exhaustion_and_the_milp():
 
 def test_listing_gives_up_on_large_catalogues(monkeypatch):
     inst = and_or_case(0, num_controls=12)
-    model = InterdictionModel(inst.network, inst.sinks, inst.closes, np.ones(12))
-    assert len(model.maximal_placements(3.0, limit=10**6)) == 220             # C(12, 3)
+    cost = np.ones(12)
+    cost[11] = 5.0                                    # fits no budget below 5: never a candidate
+    model = InterdictionModel(inst.network, inst.sinks, inst.closes, cost)
+    assert len(model.maximal_placements(3.0, limit=10**6)) == 165             # C(11, 3)
     monkeypatch.setattr(interdiction, "_LISTING_NODES", 100)
     assert model.maximal_placements(3.0, limit=10**6) is None
     assert model.solve(3.0).method == "milp"
+    monkeypatch.setattr(interdiction, "_LISTING_NODES", 10**6)
+    wide = InterdictionModel(inst.network, inst.sinks, inst.closes, np.ones(12))
+    assert wide.maximal_placements(3.0, limit=10**6) is None, "12 controls fit on their own: not tried"
 
 
 @pytest.mark.parametrize("limit", [-1, 2.5, True, "48"])
