@@ -244,11 +244,18 @@ class DeterAllModel:
         """
         model = self.model
         solved = 0
+        closes = model.closes
+        capped = math.isfinite(model.collateral_cap)
         for visited, chosen in enumerate(self.placements_by_cost(budget)):
             if visited >= _VISITED_LIMIT:
                 return None
-            if not model.feasible(chosen, budget):
-                continue
+            if capped:
+                # The cap on the routes the placement closes (few controls: their own route lists;
+                # the baseline's routes carry no collateral); budget is the enumeration's own.
+                routes = np.unique(np.concatenate([closes.indices[closes.indptr[c]:closes.indptr[c + 1]]
+                                                   for c in np.flatnonzero(chosen)] or [np.zeros(0, np.int32)]))
+                if model.collateral[routes].sum() > model.collateral_cap + 1e-9 * max(1.0, model.collateral_cap):
+                    continue
             closed = model.closed_routes(chosen)
             meets = True
             for index in self.active_index:
