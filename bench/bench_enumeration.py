@@ -27,7 +27,6 @@ Run: ``.venv/bin/python -m bench bench_enumeration`` → ``bench/results/enumera
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import statistics
 import sys
@@ -37,16 +36,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from bench.bench_horizons import instance
 from bench.common import median_seconds, peak_rss_mib, write_results
 from chokepoint.analyses.deterrence import analyse_deterrence
 from chokepoint.analyses.placements import JOINT, leverage_of, placement_models
 from chokepoint.analyses.retaliation import counter_catalogue, retaliation_analysis
 from chokepoint.model.baseline import no_baseline
-from chokepoint.inputs.reference import load_reference
 from chokepoint.inputs.scenario import load_scenario
 from chokepoint.model.build import horizon_networks
-from chokepoint.settings import PROJECT_ROOT, warehouse_path
-from chokepoint.warehouse.reads import staged_tables
+from chokepoint.settings import PROJECT_ROOT
 from optimization.capability import CapabilityModel
 from optimization.deter_all import EXHAUSTION_LIMIT, DeterAllModel
 from optimization.deterrence_margin import required_leverage
@@ -59,19 +57,6 @@ LISTED = 1_000
 #: Scenarios whose deter-all solve is timed (those without a baseline: the status-quo scenario's
 #: baseline needs the controls-in-force tables).
 DETER_ALL_SCENARIOS = ("default", "broad", "narrow")
-
-
-def instance():
-    """Staged tables and the default scenario, and where they came from."""
-    scenario = load_scenario(PROJECT_ROOT / "data" / "scenarios" / "default.toml")
-    named = os.environ.get("CHOKEPOINT_BENCH_WAREHOUSE")
-    warehouse = Path(named) if named else warehouse_path()
-    if warehouse.exists():
-        return staged_tables(warehouse), scenario, f"staged tables of {warehouse}"
-    reference = load_reference(PROJECT_ROOT / "data" / "reference")
-    tables = {"countries": reference.countries, "input_types": reference.input_types,
-              "recipes": reference.recipes, "capacities": reference.capacities}
-    return tables, scenario, "embedded reference files (country level)"
 
 
 def cases(network, scenario):
