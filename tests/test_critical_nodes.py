@@ -494,6 +494,20 @@ def test_heuristic_matches_exact_optimum_in_95_of_100_small_graphs():
     assert agree >= 95, misses
 
 
+def test_degree_start_finds_a_cut_made_only_by_a_group_of_hubs():
+    """Two 20-cycles joined by three hubs adjacent to all 40 cycle vertices: deleting one or
+    two hubs cuts nothing (every gain ties), all three split the graph. With no search
+    budget the result is the best start: the degree start is the cut, the greedy is not."""
+    pairs = [(f"a{i}", f"a{(i + 1) % 20}") for i in range(20)] + [(f"b{i}", f"b{(i + 1) % 20}") for i in range(20)]
+    pairs += [(f"h{j}", f"{side}{i}") for j in range(3) for side in "ab" for i in range(20)]
+    edges = edge_list(pairs)
+    hubs = sorted(edges.ids.index(f"h{j}") for j in range(3))
+    s, value, _ = heuristic_critical_nodes(edges, 3, 60, seed=0, max_iterations=0)
+    assert value == 2 * 190 and s.tolist() == hubs
+    s, value, _ = heuristic_critical_nodes(edges, 3, 60, seed=0, max_iterations=0, degree_start=False)
+    assert value > 2 * 190
+
+
 def test_heuristic_is_deterministic_given_seed_and_budget():
     g = nx.gnm_random_graph(300, 450, seed=7)
     edges = edge_list(g)
