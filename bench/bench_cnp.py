@@ -45,6 +45,7 @@ VARIANTS = {
     "no reduction (MACNP crossover)": {"reduce": False},
     "no articulation-point moves": {"greedy_probability": 0.0},
     "no restarts": {"restart_after": 0},
+    "no degree start": {"degree_start": False},
     "MACNP-like (none of the above)": {"depth_probability": 0.0, "descent": False, "reduce": False},
 }
 

@@ -15,8 +15,14 @@ deleted; the rows of one int64 matrix ``st`` (:func:`new_state`) hold
   leave it; ``SIZE[c]`` and ``REP[c]`` (one member) per id;
 - ``ROOTS[:cnt[0]]`` — the live ids, ``ROOT_POS`` their positions (O(1) delete);
 - visit stamps (``MARK``, ``CMARK`` against ``cnt[2]``), so no array is cleared per move;
+- ``ORDER`` — every id in increasing component size (free ids have size 0), ``OPOS`` its
+  inverse, ``BSTART[s]`` where size ``s`` begins (:func:`_resize`): the large components
+  are a suffix, so picking one is a single draw;
+- ``AGE[c]`` — picks of ``c`` since its last articulation-point pass (the local search
+  reuses a large component's gains for a few picks, :func:`_best_gain_vertex`);
 
-and ``cnt`` = (number of components, objective Σ_C |C|(|C|-1)/2, stamp, free ids).
+and ``cnt`` = (number of components, objective Σ_C |C|(|C|-1)/2, stamp, free ids). The
+matrix has ``n + 2`` columns (``BSTART`` runs to ``n + 1``).
 
 Deleting a vertex splits its component with *interleaved* breadth-first searches
 from its neighbours, one step each in turn, stopping as soon as a single search is
@@ -25,6 +31,11 @@ deletion costs time in the size of the *small* pieces it cuts off, not of the
 component (the standard trick for decremental connectivity, cf. Even & Shiloach,
 J. ACM 28(1):1–4, 1981, doi:10.1145/322234.322235). Returning a vertex relabels the
 smaller components it joins into the largest one. Neither touches the rest of the graph.
+
+The local search keeps each deleted vertex's return cost between moves and recounts only
+those a move can have changed (:func:`_cheapest_return_cached`, :func:`_stale_costs_near`):
+on powergrid (K = 494, ≈ 960 components) counting every cost and scanning every component
+were most of a move; the search made 96k moves/s there before and 240k after (one core).
 """
 
 from __future__ import annotations
@@ -39,12 +50,22 @@ __all__ = ["seed_rng", "objective_of", "greedy_fill", "local_search", "removal_g
            "exhaustive_best"]
 
 # rows of the state matrix
-LABEL, SIZE, REP, ROOTS, ROOT_POS, FREE, MARK, CMARK, QNEXT, VNEXT, OWNER, MEMBERS = range(12)
+LABEL, SIZE, REP, ROOTS, ROOT_POS, FREE, MARK, CMARK, QNEXT, VNEXT, OWNER, MEMBERS, AGE, ORDER, OPOS, BSTART = \
+    range(16)
 # work rows, shared: Tarjan's depth-first search and the per-search records of a deletion
-W0 = 12
+W0 = 16
 N_ROWS = W0 + 8
 # search states of a deletion
 _LIVE, _DONE, _MERGED = 0, 1, 2
+#: a component of at least n / SCAN_SHARE vertices is listed by a pass over the label row
+#: instead of a breadth-first search (measured crossover: a search costs ~26 ns per member
+#: vertex on ER2344, the pass ~1.3 ns per graph vertex)
+SCAN_SHARE = 16
+#: a best-gain move on component c reuses the gains of c's last articulation-point pass
+#: while fewer than |c| / STALE_SHARE moves have been picked from c since that pass (see
+#: :func:`_best_gain_vertex`); components under STALE_SHARE vertices always get a new pass
+STALE_SHARE = 200
+_NEVER = 1 << 40
 # fields of a vertex in the articulation-point search (work rows read as n × 8)
 _T_DISC, _T_LOW, _T_SUB, _T_PARENT, _T_ITR, _T_SEP_SUM, _T_SEP_PAIRS, _T_MARK = range(8)
 
@@ -68,7 +89,13 @@ def _now():
 
 def new_state(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Empty state matrix and counters for a graph of ``n`` vertices."""
-    return np.zeros((N_ROWS, max(n, 1)), np.int64), np.zeros(4, np.int64)
+    return _alloc(n), np.zeros(4, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _alloc(n):
+    # n + 2 columns: the bucket starts BSTART[0 .. n + 1] of the size order
+    return np.zeros((N_ROWS, n + 2), np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -80,6 +107,7 @@ def _root_add(c, st, cnt):
 
 @njit(cache=True, nogil=True)
 def _root_del(c, st, cnt):
+    _resize(c, 0, st)
     p = st[ROOT_POS, c]
     last = st[ROOTS, cnt[0] - 1]
     st[ROOTS, p] = last
@@ -94,8 +122,48 @@ def _root_del(c, st, cnt):
 def _new_id(st, cnt):
     cnt[3] -= 1
     c = st[FREE, cnt[3]]
+    st[AGE, c] = _NEVER  # a new component: no gains computed for it yet
     _root_add(c, st, cnt)
     return c
+
+
+@njit(cache=True, nogil=True)
+def _resize(c, new, st):
+    """Set the size of component ``c``, keeping ``ORDER`` sorted by size.
+
+    ``ORDER`` lists every id (free ones with size 0) in increasing size, ``OPOS[c]`` is
+    c's place, and bucket ``s`` is ``ORDER[BSTART[s]:BSTART[s + 1]]``; c moves one bucket
+    per step, swapped with the bucket's end, so a change of size d costs O(d) — no more
+    than the deletion or return that caused it spent relabelling. The large components
+    are then a suffix of ``ORDER`` (:func:`_pick_large` in O(1)).
+    """
+    size = st[SIZE]
+    order = st[ORDER]
+    opos = st[OPOS]
+    bstart = st[BSTART]
+    s = size[c]
+    p = opos[c]
+    while s < new:
+        q = bstart[s + 1] - 1  # last place of bucket s
+        o = order[q]
+        order[q] = c
+        order[p] = o
+        opos[o] = p
+        opos[c] = q
+        p = q
+        bstart[s + 1] = q
+        s += 1
+    while s > new:
+        q = bstart[s]  # first place of bucket s
+        o = order[q]
+        order[q] = c
+        order[p] = o
+        opos[o] = p
+        opos[c] = q
+        p = q
+        bstart[s] = q + 1
+        s -= 1
+    size[c] = new
 
 
 @njit(cache=True, nogil=True)
@@ -129,6 +197,25 @@ def _build(indptr, adj, in_s, st, cnt):
             st[SIZE, c] = tail
             st[REP, c] = v
             cnt[1] += _pairs(tail)
+    # the size order by counting sort: BSTART[s] = number of ids of size < s
+    size = st[SIZE]
+    bstart = st[BSTART]
+    cursor = st[QNEXT]
+    for s in range(n + 2):
+        bstart[s] = 0
+    for c in range(n):
+        if st[ROOT_POS, c] == -1:
+            size[c] = 0
+        bstart[size[c] + 1] += 1
+    for s in range(1, n + 2):
+        bstart[s] += bstart[s - 1]
+    for s in range(n + 1):
+        cursor[s] = bstart[s]
+    for c in range(n):
+        p = cursor[size[c]]
+        st[ORDER, p] = c
+        st[OPOS, c] = p
+        cursor[size[c]] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -181,7 +268,7 @@ def _delete(v, indptr, adj, in_s, st, cnt):
         start[ns] = w
         ns += 1
     if ns == 1:  # one neighbour left in the graph: the component just loses v
-        st[SIZE, c] = s - 1
+        _resize(c, s - 1, st)
         st[REP, c] = start[0]
         cnt[1] += _pairs(s - 1)
         return c
@@ -246,14 +333,14 @@ def _delete(v, indptr, adj, in_s, st, cnt):
             while x != -1:
                 label[x] = d
                 x = vnext[x]
-            st[SIZE, d] = count[i]
+            _resize(d, count[i], st)
             st[REP, d] = start[i]
             cnt[1] += _pairs(count[i])
             rest -= count[i]
     if keeper == -1:  # every piece was explored to its end: the last one keeps the id
         _root_del(c, st, cnt)
         return -1
-    st[SIZE, c] = rest
+    _resize(c, rest, st)
     st[REP, c] = start[keeper]
     cnt[1] += _pairs(rest)
     return c
@@ -292,7 +379,7 @@ def _restore(u, indptr, adj, in_s, st, cnt):
     if best == -1:
         c = _new_id(st, cnt)
         label[u] = c
-        size[c] = 1
+        _resize(c, 1, st)
         st[REP, c] = u
         return
     for i in range(k):
@@ -312,7 +399,7 @@ def _restore(u, indptr, adj, in_s, st, cnt):
                 label[y] = best
                 queue[tail] = y
                 tail += 1
-    size[best] = total
+    _resize(best, total, st)
     cnt[1] += _pairs(total)
 
 
@@ -441,7 +528,7 @@ def _members(c, indptr, adj, in_s, st, cnt):
 def removal_gains_all(indptr, adj, in_s):
     """Objective decrease of deleting each vertex of ``G - S`` (``-1`` for deleted ones)."""
     n = in_s.size
-    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    st = _alloc(n)
     cnt = np.zeros(4, np.int64)
     in_s = in_s.copy()
     _build(indptr, adj, in_s, st, cnt)
@@ -455,7 +542,7 @@ def removal_gains_all(indptr, adj, in_s):
 def objective_of(indptr, adj, in_s):
     """Pairwise connectivity of ``G - S`` (kernel's own count; tests compare it with graph-tool)."""
     n = in_s.size
-    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    st = _alloc(n)
     cnt = np.zeros(4, np.int64)
     _build(indptr, adj, in_s.copy(), st, cnt)
     return cnt[1]
@@ -463,34 +550,45 @@ def objective_of(indptr, adj, in_s):
 
 @njit(cache=True, nogil=True)
 def _pick_large(st, cnt):
-    """A uniformly random component among the large ones (size >= (max + min) / 2, >= 2)."""
-    lmax = 0
-    lmin = 1 << 62
-    roots = st[ROOTS]
+    """A uniformly random component among the large ones (size >= (max + min) / 2, >= 2), or -1.
+
+    The large components are the tail of the size order (:func:`_resize`), so the pick is
+    one draw, not a pass over all components (≈ 960 on powergrid: 3 of its ≈ 10 us per move).
+    """
+    n = st.shape[1] - 2
+    order = st[ORDER]
+    bstart = st[BSTART]
     size = st[SIZE]
-    for i in range(cnt[0]):
-        s = size[roots[i]]
-        if s > lmax:
-            lmax = s
-        if s < lmin:
-            lmin = s
-    threshold = (lmax + lmin) / 2.0
-    chosen = -1
-    count = 0
-    for i in range(cnt[0]):
-        r = roots[i]
-        if size[r] >= threshold and size[r] >= 2:
-            count += 1
-            if np.random.randint(0, count) == 0:
-                chosen = r
-    return chosen
+    first_live = bstart[1]
+    if first_live >= n:
+        return -1
+    lmin = size[order[first_live]]
+    lmax = size[order[n - 1]]
+    threshold = max((lmax + lmin + 1) // 2, 2)
+    if threshold > lmax:
+        return -1
+    first = bstart[threshold]
+    return order[first + np.random.randint(0, n - first)]
 
 
 @njit(cache=True, nogil=True)
-def _best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, returned_at, it, tenure, bump):
+def _best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, returned_at, it, tenure, bump, reuse):
     """The largest-gain vertex of component ``c`` (not returned within ``tenure``
-    iterations; ties at random), or -1. With ``bump`` the weights of its members grow by one."""
-    t = _component_gains(c, indptr, adj, in_s, st, cnt, gains)
+    iterations; ties at random), or -1. With ``bump`` the weights of its members grow by one.
+
+    With ``reuse`` (the local search) the gains are those of ``c``'s last articulation-point
+    pass while fewer than ``|c| / STALE_SHARE`` moves have been picked from ``c`` since (its
+    id survives the deletions that cut small pieces off it and the returns that join pieces
+    to it): on a component of a thousand vertices or more the pass is nearly all of a move's
+    cost (80 of 89 us on ER2344's giant), and a few moves change few of its vertices' gains.
+    The move stays a heuristic choice; the deletion itself is exact.
+    """
+    if reuse and st[AGE, c] < st[SIZE, c] // STALE_SHARE:
+        st[AGE, c] += 1
+        t = _list_members(c, indptr, adj, in_s, st, cnt)
+    else:
+        st[AGE, c] = 0
+        t = _component_gains(c, indptr, adj, in_s, st, cnt, gains)
     members = st[MEMBERS]
     best_gain = -1
     ties = 0
@@ -513,10 +611,32 @@ def _best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, returned_at,
 
 
 @njit(cache=True, nogil=True)
+def _list_members(c, indptr, adj, in_s, st, cnt):
+    """List component ``c`` in ``MEMBERS``; returns its size.
+
+    A component holding a good share of the graph is listed by one pass over the label
+    row (reads in order), which costs less than a breadth-first search (ER2344's giant,
+    1,421 of 2,344 vertices: 37 us by search, about 3 us by pass); smaller ones by search,
+    whose cost does not grow with the graph.
+    """
+    n = in_s.size
+    if st[SIZE, c] * SCAN_SHARE < n:
+        return _members(c, indptr, adj, in_s, st, cnt)
+    label = st[LABEL]
+    members = st[MEMBERS]
+    t = 0
+    for x in range(n):
+        if label[x] == c:
+            members[t] = x
+            t += 1
+    return t
+
+
+@njit(cache=True, nogil=True)
 def _heaviest_vertex(c, indptr, adj, in_s, st, cnt, weight):
     """Node weighting (Zhou, Hao & Glover 2019): members of ``c`` gain one unit of weight;
     the heaviest one (ties at random) is returned."""
-    t = _members(c, indptr, adj, in_s, st, cnt)
+    t = _list_members(c, indptr, adj, in_s, st, cnt)
     members = st[MEMBERS]
     best_w = -1
     ties = 0
@@ -548,12 +668,100 @@ def _cheapest_return(chosen, n_chosen, exclude, indptr, adj, in_s, st, cnt, sinc
         u = chosen[i]
         if u == exclude:
             continue
-        cost = _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt)
-        if cost < best_cost or (cost == best_cost and since[u] < best_since):
+        # the cost of u's return, summed component by component: each further component
+        # of size s joining a total t adds t * s >= 0, so a partial sum that already
+        # loses to the best so far ends the count (the choice is the same as a full count)
+        su = since[u]
+        cnt[2] += 1
+        stamp = cnt[2]
+        total = 1
+        cost = 0
+        beaten = False
+        for e in range(indptr[u], indptr[u + 1]):
+            w = adj[e]
+            if in_s[w] != 0:
+                continue
+            c = label[w]
+            if cmark[c] == stamp:
+                continue
+            cmark[c] = stamp
+            sc = size[c]
+            cost += total * sc
+            total += sc
+            if cost > best_cost or (cost == best_cost and su >= best_since):
+                beaten = True
+                break
+        if beaten:
+            continue
+        if cost < best_cost or (cost == best_cost and su < best_since):
             best_cost = cost
+            best_since = su
+            best_i = i
+    return best_i
+
+
+@njit(cache=True, nogil=True)
+def _cheapest_return_cached(chosen, n_chosen, exclude, indptr, adj, in_s, st, cnt, since, cost, cost_epoch, epoch):
+    """:func:`_cheapest_return` with each vertex's return cost kept between calls.
+
+    ``cost[u]`` is current while ``cost_epoch[u] == epoch[0]``; :func:`_stale_costs_near`
+    clears the entries a move can change (or all of them at once by moving the epoch on),
+    so a call recounts only those. Same choice as :func:`_cheapest_return`.
+    """
+    best_i = -1
+    best_cost = 1 << 62
+    best_since = 1 << 62
+    label = st[LABEL]
+    size = st[SIZE]
+    cmark = st[CMARK]
+    now = epoch[0]
+    for i in range(n_chosen):
+        u = chosen[i]
+        if u == exclude:
+            continue
+        if cost_epoch[u] != now:
+            cost[u] = _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt)
+            cost_epoch[u] = now
+        c = cost[u]
+        if c < best_cost or (c == best_cost and since[u] < best_since):
+            best_cost = c
             best_since = since[u]
             best_i = i
     return best_i
+
+
+@njit(cache=True, nogil=True)
+def _stale_costs_near(x, reach, limit, indptr, adj, in_s, st, cnt, cost_epoch, epoch):
+    """Clear the kept return costs a move at ``x`` can have changed.
+
+    After deleting ``x`` or returning it, the return cost of a deleted vertex changes
+    only if it is ``x`` or next to a vertex of a component that the move split or joined:
+    the vertices reachable from ``x`` (``reach`` of them). Up to ``limit`` of them are
+    visited and their deleted neighbours cleared; beyond it, visiting would cost more
+    than recounting every cost, so all are cleared at once (the epoch moves on).
+    """
+    if reach > limit:
+        epoch[0] += 1
+        return
+    cost_epoch[x] = -1
+    cnt[2] += 1
+    stamp = cnt[2]
+    mark = st[MARK]
+    queue = st[QNEXT]
+    mark[x] = stamp
+    queue[0] = x
+    head, tail = 0, 1
+    while head < tail:
+        y = queue[head]
+        head += 1
+        for e in range(indptr[y], indptr[y + 1]):
+            z = adj[e]
+            if in_s[z] != 0:
+                cost_epoch[z] = -1
+            elif mark[z] != stamp:
+                mark[z] = stamp
+                queue[tail] = z
+                tail += 1
 
 
 @njit(cache=True, nogil=True)
@@ -572,7 +780,7 @@ def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
     in_s = np.zeros(n, np.uint8)
     for v in s_init:
         in_s[v] = 1
-    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    st = _alloc(n)
     cnt = np.zeros(4, np.int64)
     gains = np.full(n, -1, np.int64)
     _build(indptr, adj, in_s, st, cnt)
@@ -599,7 +807,7 @@ def greedy_fill(indptr, adj, s_init, k, randomized, deadline, fallback_order):
         if randomized:
             r = _pick_large(st, cnt)
             if r >= 0:
-                best = _best_gain_vertex(r, indptr, adj, in_s, st, cnt, gains, weight, returned_at, 0, 0, False)
+                best = _best_gain_vertex(r, indptr, adj, in_s, st, cnt, gains, weight, returned_at, 0, 0, False, False)
         else:
             best_gain = -1
             for v in range(n):
@@ -709,11 +917,15 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
             chosen[kf] = s_init[i]
             kf += 1
     since = np.zeros(n, np.int64)
-    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    st = _alloc(n)
     cnt = np.zeros(4, np.int64)
     gains = np.full(n, -1, np.int64)
     returned_at = np.full(n, -(1 << 40), np.int64)
     _build(indptr, adj, in_s, st, cnt)
+    # return costs kept between moves (see _cheapest_return_cached)
+    cost = np.zeros(n, np.int64)
+    cost_epoch = np.full(n, -1, np.int64)
+    epoch = np.zeros(1, np.int64)
     best_in = in_s.copy()
     best_obj = cnt[1]
     hist = np.full(max(history, 1), cnt[1], np.int64)
@@ -745,11 +957,13 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
             effort += st[SIZE, r]
             v = -1
             if greedy_probability > 0.0 and np.random.random() < greedy_probability:
-                v = _best_gain_vertex(r, indptr, adj, in_s, st, cnt, gains, weight, returned_at, it, tenure, True)
+                v = _best_gain_vertex(r, indptr, adj, in_s, st, cnt, gains, weight, returned_at, it, tenure, True, True)
             if v == -1:
                 v = _heaviest_vertex(r, indptr, adj, in_s, st, cnt, weight)
             weight[v] = 0
+            reach = st[SIZE, r]
             _delete(v, indptr, adj, in_s, st, cnt)
+            _stale_costs_near(v, reach, kf, indptr, adj, in_s, st, cnt, cost_epoch, epoch)
             chosen[kf + j] = v
             gone[j] = v
             since[v] = it
@@ -758,9 +972,11 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
         done = j if stop else depth
         for j in range(done):
             m = kf + done - j
-            i = _cheapest_return(chosen, m, chosen[m - 1] if done == 1 else -1, indptr, adj, in_s, st, cnt, since)
+            i = _cheapest_return_cached(chosen, m, chosen[m - 1] if done == 1 else -1, indptr, adj, in_s, st, cnt,
+                                        since, cost, cost_epoch, epoch)
             u = chosen[i]
             _restore(u, indptr, adj, in_s, st, cnt)
+            _stale_costs_near(u, st[SIZE, st[LABEL, u]], kf, indptr, adj, in_s, st, cnt, cost_epoch, epoch)
             chosen[i] = chosen[m - 1]
             back[j] = u
             returned_at[u] = it
@@ -771,6 +987,7 @@ def local_search(indptr, adj, s_init, fixed, weight, max_idle, max_iterations, d
             moves += 1
             if cnt[1] > before and cnt[1] > hist[slot]:
                 _undo(gone, back, done, chosen, kf, indptr, adj, in_s, st, cnt)
+                epoch[0] += 1
             hist[slot] = cnt[1]
         if cnt[1] < best_obj:
             best_obj = cnt[1]
@@ -863,7 +1080,7 @@ def greedy_restore(indptr, adj, s_init, k):
     chosen = s_init.copy()
     for v in chosen:
         in_s[v] = 1
-    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    st = _alloc(n)
     cnt = np.zeros(4, np.int64)
     _build(indptr, adj, in_s, st, cnt)
     since = np.zeros(n, np.int64)
@@ -896,7 +1113,7 @@ def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvem
     in_s = np.zeros(n, np.uint8)
     for v in s_init:
         in_s[v] = 1
-    st = np.zeros((N_ROWS, max(n, 1)), np.int64)
+    st = _alloc(n)
     cnt = np.zeros(4, np.int64)
     gains = np.full(n, -1, np.int64)
     _build(indptr, adj, in_s, st, cnt)

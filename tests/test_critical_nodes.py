@@ -179,6 +179,15 @@ def _components_agree(g: nx.Graph, in_s: np.ndarray, st: np.ndarray, cnt: np.nda
         (c,) = labels
         assert st[kernel.SIZE, c] == len(comp) and st[kernel.REP, c] in comp
     assert all(st[kernel.LABEL, v] == -1 for v in g if in_s[v])
+    # the size order: every id once, sizes increasing, buckets where BSTART says, free ids of size 0
+    n = in_s.size
+    order, size = st[kernel.ORDER, :n], st[kernel.SIZE]
+    assert sorted(order.tolist()) == list(range(n)) and np.all(st[kernel.OPOS, order] == np.arange(n))
+    assert np.all(np.diff(size[order]) >= 0)
+    live = {int(st[kernel.ROOTS, i]) for i in range(cnt[0])}
+    assert all(size[c] == 0 for c in range(n) if c not in live)
+    for s in range(n + 1):
+        assert st[kernel.BSTART, s] == np.count_nonzero(size[order] < s)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -202,6 +211,157 @@ def test_kernel_deletions_and_returns_keep_components_exact(seed):
         else:
             kernel._delete(int(rng.choice(np.flatnonzero(in_s == 0))), indptr, adj, in_s, st, cnt)
         _components_agree(g, in_s, st, cnt)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cheapest_return_is_the_least_cost_return(seed):
+    """The return chosen (its cost counted with an early stop) is the least increase of
+    the objective, recomputed by networkx; ties go to the longest deleted, then to the
+    first in the list."""
+    rng = np.random.default_rng(seed)
+    n = 50
+    g = nx.gnm_random_graph(n, 70, seed=seed)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    for _ in range(10):
+        chosen = rng.choice(n, size=12, replace=False).astype(np.int64)
+        in_s = np.zeros(n, np.uint8)
+        in_s[chosen] = 1
+        st, cnt = kernel.new_state(n)
+        kernel._build(indptr, adj, in_s, st, cnt)
+        since = rng.integers(0, 3, n).astype(np.int64)  # few values: ties on cost and age
+        exclude = int(chosen[0]) if rng.random() < 0.5 else -1
+        base = nx_pairwise(g, chosen.tolist())
+        keys = [(nx_pairwise(g, [x for x in chosen.tolist() if x != u]) - base, since[u], i)
+                for i, u in enumerate(chosen.tolist()) if u != exclude]
+        assert kernel._cheapest_return(chosen, chosen.size, exclude, indptr, adj, in_s, st, cnt, since) == min(keys)[2]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_members_listed_by_pass_and_by_search_are_the_component(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    g = nx.gnm_random_graph(n, 330, seed=seed)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    in_s = np.zeros(n, np.uint8)
+    in_s[rng.choice(n, 30, replace=False)] = 1
+    st, cnt = kernel.new_state(n)
+    kernel._build(indptr, adj, in_s, st, cnt)
+    comps = list(nx.connected_components(g.subgraph([v for v in g if not in_s[v]])))
+    sizes = sorted(len(c) for c in comps)
+    assert sizes[-1] * kernel.SCAN_SHARE >= n > sizes[0] * kernel.SCAN_SHARE  # both ways are used
+    for comp in comps:
+        c = st[kernel.LABEL, next(iter(comp))]
+        t = kernel._list_members(c, indptr, adj, in_s, st, cnt)
+        assert sorted(st[kernel.MEMBERS, :t].tolist()) == sorted(comp)
+        weight = rng.integers(0, 3, n).astype(np.int64)
+        before = weight.copy()
+        v = kernel._heaviest_vertex(c, indptr, adj, in_s, st, cnt, weight)
+        inside = np.zeros(n, bool)
+        inside[list(comp)] = True
+        assert np.array_equal(weight, before + inside) and weight[v] == weight[inside].max()
+
+
+def test_best_gain_move_reuses_a_large_components_gains_between_passes():
+    """On a component of |C| >= STALE_SHARE vertices the local search's best-gain move
+    takes a new articulation-point pass only every |C| // STALE_SHARE + 1 picks (exact on
+    the first); the constructive fill (reuse=False) passes every time."""
+    n = 3 * kernel.STALE_SHARE
+    g = nx.connected_watts_strogatz_graph(n, 4, 0.2, seed=1)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    in_s = np.zeros(n, np.uint8)
+    st, cnt = kernel.new_state(n)
+    kernel._build(indptr, adj, in_s, st, cnt)
+    c = st[kernel.LABEL, 0]
+    allowance = n // kernel.STALE_SHARE
+    gains = np.full(n, -1, np.int64)
+    weight = np.zeros(n, np.int64)
+    never = np.full(n, -(1 << 40), np.int64)
+    kernel.seed_rng(0)
+    v = kernel._best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, never, 0, 0, True, True)
+    exact = removal_gains(edges)
+    assert np.array_equal(gains, exact) and exact[v] == exact.max()
+    gains[7] = 1 << 50  # a mark: a reused pass picks it, a new pass overwrites it
+    for _ in range(allowance):
+        assert kernel._best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, never, 0, 0, True, True) == 7
+    v = kernel._best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, never, 0, 0, True, True)
+    assert gains[7] == exact[7] and exact[v] == exact.max()
+    gains[7] = 1 << 50
+    v = kernel._best_gain_vertex(c, indptr, adj, in_s, st, cnt, gains, weight, never, 0, 0, False, False)
+    assert gains[7] == exact[7] and exact[v] == exact.max()
+    assert np.all(weight == allowance + 2)  # bumped on every local-search pick, not on the fill's
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kept_return_costs_stay_exact_through_moves(seed):
+    """Random deletions and returns, each followed by clearing the kept costs it can change
+    (by a visit, or all at once past the limit): every cost still marked current equals a
+    recount, and the cached choice equals the uncached one."""
+    rng = np.random.default_rng(seed)
+    n = 80
+    g = [nx.gnm_random_graph(n, 100, seed=seed), nx.connected_watts_strogatz_graph(n, 4, 0.2, seed=seed)][seed % 2]
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    in_s = np.zeros(n, np.uint8)
+    in_s[rng.choice(n, 15, replace=False)] = 1
+    st, cnt = kernel.new_state(n)
+    kernel._build(indptr, adj, in_s, st, cnt)
+    cost = np.zeros(n, np.int64)
+    cost_epoch = np.full(n, -1, np.int64)
+    epoch = np.zeros(1, np.int64)
+    since = rng.integers(0, 4, n).astype(np.int64)
+    for step in range(200):
+        limit = int(rng.choice([0, 10, n]))
+        deleted = np.flatnonzero(in_s)
+        if deleted.size > 25 or (deleted.size > 5 and rng.random() < 0.5):
+            u = int(rng.choice(deleted))
+            kernel._restore(u, indptr, adj, in_s, st, cnt)
+            kernel._stale_costs_near(u, st[kernel.SIZE, st[kernel.LABEL, u]], limit, indptr, adj, in_s, st, cnt,
+                                     cost_epoch, epoch)
+        else:
+            v = int(rng.choice(np.flatnonzero(in_s == 0)))
+            reach = st[kernel.SIZE, st[kernel.LABEL, v]]
+            kernel._delete(v, indptr, adj, in_s, st, cnt)
+            kernel._stale_costs_near(v, reach, limit, indptr, adj, in_s, st, cnt, cost_epoch, epoch)
+        chosen = np.flatnonzero(in_s).astype(np.int64)
+        rng.shuffle(chosen)
+        expected = kernel._cheapest_return(chosen, chosen.size, -1, indptr, adj, in_s, st, cnt, since)
+        got = kernel._cheapest_return_cached(chosen, chosen.size, -1, indptr, adj, in_s, st, cnt, since, cost,
+                                             cost_epoch, epoch)
+        assert got == expected
+        for u in chosen:
+            if cost_epoch[u] == epoch[0]:
+                objective = cnt[1]
+                kernel._restore(int(u), indptr, adj, in_s, st, cnt)
+                assert cost[u] == cnt[1] - objective
+                kernel._delete(int(u), indptr, adj, in_s, st, cnt)
+
+
+def test_pick_large_draws_among_the_large_components_only():
+    rng = np.random.default_rng(4)
+    n = 200
+    g = nx.gnm_random_graph(n, 190, seed=4)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    in_s = np.zeros(n, np.uint8)
+    in_s[rng.choice(n, 40, replace=False)] = 1
+    st, cnt = kernel.new_state(n)
+    kernel._build(indptr, adj, in_s, st, cnt)
+    sizes = {int(st[kernel.ROOTS, i]): int(st[kernel.SIZE, st[kernel.ROOTS, i]]) for i in range(cnt[0])}
+    threshold = max((max(sizes.values()) + min(sizes.values())) / 2, 2)
+    large = {c for c, s in sizes.items() if s >= threshold}
+    kernel.seed_rng(0)
+    drawn = [kernel._pick_large(st, cnt) for _ in range(300 * len(large))]
+    assert set(drawn) == large
+    counts = np.bincount([sorted(large).index(c) for c in drawn])
+    assert counts.min() > 0.7 * 300 and counts.max() < 1.3 * 300  # uniform
+    none = np.ones(n, np.uint8)
+    none[:3] = 0  # three isolated vertices: no component of two or more
+    st, cnt = kernel.new_state(n)
+    kernel._build(np.zeros(n + 1, np.int64), np.zeros(0, np.int64), none, st, cnt)
+    assert kernel._pick_large(st, cnt) == -1
 
 
 def test_local_search_never_returns_fixed_vertices():
@@ -332,6 +492,20 @@ def test_heuristic_matches_exact_optimum_on_30_small_graphs():
 def test_heuristic_matches_exact_optimum_in_95_of_100_small_graphs():
     agree, misses = _agreement(range(100))
     assert agree >= 95, misses
+
+
+def test_degree_start_finds_a_cut_made_only_by_a_group_of_hubs():
+    """Two 20-cycles joined by three hubs adjacent to all 40 cycle vertices: deleting one or
+    two hubs cuts nothing (every gain ties), all three split the graph. With no search
+    budget the result is the best start: the degree start is the cut, the greedy is not."""
+    pairs = [(f"a{i}", f"a{(i + 1) % 20}") for i in range(20)] + [(f"b{i}", f"b{(i + 1) % 20}") for i in range(20)]
+    pairs += [(f"h{j}", f"{side}{i}") for j in range(3) for side in "ab" for i in range(20)]
+    edges = edge_list(pairs)
+    hubs = sorted(edges.ids.index(f"h{j}") for j in range(3))
+    s, value, _ = heuristic_critical_nodes(edges, 3, 60, seed=0, max_iterations=0)
+    assert value == 2 * 190 and s.tolist() == hubs
+    s, value, _ = heuristic_critical_nodes(edges, 3, 60, seed=0, max_iterations=0, degree_start=False)
+    assert value > 2 * 190
 
 
 def test_heuristic_is_deterministic_given_seed_and_budget():
