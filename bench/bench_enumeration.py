@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from bench.bench_horizons import instance
 from bench.common import median_seconds, peak_rss_mib, write_results
@@ -192,9 +193,10 @@ def analysis_rows(tables) -> list[dict]:
             print({k: v for k, v in totals[-1].items() if k != "frames"}, flush=True)
     for a, b in zip(totals[0]["frames"], totals[1]["frames"]):
         for x, y in zip(a, b):
+            # Capabilities come from LPs hot-started from different bases on the two paths:
+            # equal within solver tolerance, not to the last bit.
             keep = [c for c in x.columns if c not in ("seconds", "status", "gap", "proven", "cost_lower_bound")]
-            if not x.select(keep).equals(y.select(keep)):
-                raise AssertionError("exhaustion changed an analysis table")
+            assert_frame_equal(x.select(keep), y.select(keep), check_exact=False, rtol=1e-7, atol=1e-9)
     rows = []
     for label in ("milp", "exhaustion"):
         mine = [t for t in totals if t["path"] == label]
