@@ -404,12 +404,18 @@ def _restore(u, indptr, adj, in_s, st, cnt):
 
 
 @njit(cache=True, nogil=True)
-def _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt):
-    """Increase of the objective if ``u`` returned to the graph (no change made)."""
+def _restore_cost_within(u, indptr, adj, in_s, label, size, cmark, cnt, bound, su, bound_since):
+    """Increase of the objective if ``u`` returned to the graph (no change made), or -1 as
+    soon as it loses to ``bound`` (ties: to a vertex deleted since ``bound_since`` or earlier,
+    when ``u`` was deleted since ``su``).
+
+    Summed component by component: each further component of size s joining a total t adds
+    t * s >= 0, so a partial sum that already loses ends the count.
+    """
     cnt[2] += 1
     stamp = cnt[2]
     total = 1
-    acc = 0
+    cost = 0
     for e in range(indptr[u], indptr[u + 1]):
         w = adj[e]
         if in_s[w] != 0:
@@ -419,9 +425,17 @@ def _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt):
             continue
         cmark[c] = stamp
         sc = size[c]
+        cost += total * sc
         total += sc
-        acc += sc * (sc - 1) // 2
-    return total * (total - 1) // 2 - acc
+        if cost > bound or (cost == bound and su >= bound_since):
+            return -1
+    return cost
+
+
+@njit(cache=True, nogil=True)
+def _restore_cost(u, indptr, adj, in_s, label, size, cmark, cnt):
+    """Increase of the objective if ``u`` returned to the graph (no change made)."""
+    return _restore_cost_within(u, indptr, adj, in_s, label, size, cmark, cnt, 1 << 62, 0, 1 << 62)
 
 
 @njit(cache=True, nogil=True)
@@ -668,30 +682,10 @@ def _cheapest_return(chosen, n_chosen, exclude, indptr, adj, in_s, st, cnt, sinc
         u = chosen[i]
         if u == exclude:
             continue
-        # the cost of u's return, summed component by component: each further component
-        # of size s joining a total t adds t * s >= 0, so a partial sum that already
-        # loses to the best so far ends the count (the choice is the same as a full count)
+        # a count that already loses to the best so far stops (the choice is the same as a full count)
         su = since[u]
-        cnt[2] += 1
-        stamp = cnt[2]
-        total = 1
-        cost = 0
-        beaten = False
-        for e in range(indptr[u], indptr[u + 1]):
-            w = adj[e]
-            if in_s[w] != 0:
-                continue
-            c = label[w]
-            if cmark[c] == stamp:
-                continue
-            cmark[c] = stamp
-            sc = size[c]
-            cost += total * sc
-            total += sc
-            if cost > best_cost or (cost == best_cost and su >= best_since):
-                beaten = True
-                break
-        if beaten:
+        cost = _restore_cost_within(u, indptr, adj, in_s, label, size, cmark, cnt, best_cost, su, best_since)
+        if cost < 0:
             continue
         if cost < best_cost or (cost == best_cost and su < best_since):
             best_cost = cost

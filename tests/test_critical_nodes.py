@@ -3,7 +3,6 @@ proof honesty, input handling and the ``critical-nodes`` command."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
@@ -237,17 +236,23 @@ def test_cheapest_return_is_the_least_cost_return(seed):
         assert kernel._cheapest_return(chosen, chosen.size, exclude, indptr, adj, in_s, st, cnt, since) == min(keys)[2]
 
 
+def built_state(g, rng, *, deleted: int):
+    """The kernel's state for graph ``g`` with ``deleted`` random vertices deleted (rng's choice)."""
+    n = g.number_of_nodes()
+    indptr, adj = edge_list(g).csr()
+    in_s = np.zeros(n, np.uint8)
+    in_s[rng.choice(n, deleted, replace=False)] = 1
+    st, cnt = kernel.new_state(n)
+    kernel._build(indptr, adj, in_s, st, cnt)
+    return indptr, adj, in_s, st, cnt
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_members_listed_by_pass_and_by_search_are_the_component(seed):
     rng = np.random.default_rng(seed)
     n = 300
     g = nx.gnm_random_graph(n, 330, seed=seed)
-    edges = edge_list(g)
-    indptr, adj = edges.csr()
-    in_s = np.zeros(n, np.uint8)
-    in_s[rng.choice(n, 30, replace=False)] = 1
-    st, cnt = kernel.new_state(n)
-    kernel._build(indptr, adj, in_s, st, cnt)
+    indptr, adj, in_s, st, cnt = built_state(g, rng, deleted=30)
     comps = list(nx.connected_components(g.subgraph([v for v in g if not in_s[v]])))
     sizes = sorted(len(c) for c in comps)
     assert sizes[-1] * kernel.SCAN_SHARE >= n > sizes[0] * kernel.SCAN_SHARE  # both ways are used
@@ -302,12 +307,7 @@ def test_kept_return_costs_stay_exact_through_moves(seed):
     rng = np.random.default_rng(seed)
     n = 80
     g = [nx.gnm_random_graph(n, 100, seed=seed), nx.connected_watts_strogatz_graph(n, 4, 0.2, seed=seed)][seed % 2]
-    edges = edge_list(g)
-    indptr, adj = edges.csr()
-    in_s = np.zeros(n, np.uint8)
-    in_s[rng.choice(n, 15, replace=False)] = 1
-    st, cnt = kernel.new_state(n)
-    kernel._build(indptr, adj, in_s, st, cnt)
+    indptr, adj, in_s, st, cnt = built_state(g, rng, deleted=15)
     cost = np.zeros(n, np.int64)
     cost_epoch = np.full(n, -1, np.int64)
     epoch = np.zeros(1, np.int64)
@@ -343,12 +343,7 @@ def test_pick_large_draws_among_the_large_components_only():
     rng = np.random.default_rng(4)
     n = 200
     g = nx.gnm_random_graph(n, 190, seed=4)
-    edges = edge_list(g)
-    indptr, adj = edges.csr()
-    in_s = np.zeros(n, np.uint8)
-    in_s[rng.choice(n, 40, replace=False)] = 1
-    st, cnt = kernel.new_state(n)
-    kernel._build(indptr, adj, in_s, st, cnt)
+    indptr, adj, in_s, st, cnt = built_state(g, rng, deleted=40)
     sizes = {int(st[kernel.ROOTS, i]): int(st[kernel.SIZE, st[kernel.ROOTS, i]]) for i in range(cnt[0])}
     threshold = max((max(sizes.values()) + min(sizes.values())) / 2, 2)
     large = {c for c, s in sizes.items() if s >= threshold}
