@@ -32,7 +32,7 @@ import numpy as np
 
 from optimization.capability import relative_loss
 from optimization.errors import InaccurateError, InfeasibleError
-from optimization.interdiction import InterdictionModel
+from optimization.interdiction import InterdictionModel, within
 from optimization.milp import solve_milp
 from optimization.solvers import require_dpp
 
@@ -208,20 +208,18 @@ class DeterAllModel:
         """
         model = self.model
         # A control that breaks the budget or the cap on its own is in no placement within them.
-        cap = model.collateral_cap
         alone = np.asarray(model.closes @ model.collateral).ravel()      # collateral of each control alone
-        fits = (model.cost <= budget + 1e-9 * max(1.0, budget)) & \
-            (alone <= cap + 1e-9 * max(1.0, cap if math.isfinite(cap) else 1.0))
-        order = sorted(np.flatnonzero(fits).tolist(), key=lambda c: (model.cost[c], c))
+        fits = [c for c in range(model.num_controls)
+                if within(model.cost[c], budget) and within(alone[c], model.collateral_cap)]
+        order = sorted(fits, key=lambda c: (model.cost[c], c))
         cost = model.cost[order]
-        tolerance = 1e-9 * max(1.0, budget)
         yield np.zeros(model.num_controls, dtype=bool)
-        if not order or cost[0] > budget + tolerance:
+        if not order:                            # every control left fits the budget alone
             return
         heap = [(float(cost[0]), (0,))]
         while heap:
             total, positions = heapq.heappop(heap)
-            if total > budget + tolerance:
+            if not within(total, budget):
                 return
             chosen = np.zeros(model.num_controls, dtype=bool)
             chosen[[order[i] for i in positions]] = True
@@ -244,18 +242,11 @@ class DeterAllModel:
         """
         model = self.model
         solved = 0
-        closes = model.closes
-        capped = math.isfinite(model.collateral_cap)
         for visited, chosen in enumerate(self.placements_by_cost(budget)):
             if visited >= _VISITED_LIMIT:
                 return None
-            if capped:
-                # The cap on the routes the placement closes (few controls: their own route lists;
-                # the baseline's routes carry no collateral); budget is the enumeration's own.
-                routes = np.unique(np.concatenate([closes.indices[closes.indptr[c]:closes.indptr[c + 1]]
-                                                   for c in np.flatnonzero(chosen)] or [np.zeros(0, np.int32)]))
-                if model.collateral[routes].sum() > model.collateral_cap + 1e-9 * max(1.0, model.collateral_cap):
-                    continue
+            if not model.feasible(chosen, budget):
+                continue
             closed = model.closed_routes(chosen)
             meets = True
             for index in self.active_index:

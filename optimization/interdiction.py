@@ -66,6 +66,7 @@ __all__ = [
     "OPTIMALITY_GAP",
     "AGGREGATES",
     "ENUMERATION_LIMIT",
+    "within",
     "PlacementResult",
     "InterdictionModel",
     "dual_value_bounds",
@@ -97,6 +98,12 @@ _LISTING_NODES = 4096
 _LISTING_DEPTH = 11
 #: Exact objectives closer than this are equally good (the pruning tolerance of the MILP path).
 _TIE_TOLERANCE = 1e-9
+
+
+def within(value: float, limit: float) -> bool:
+    """``value ≤ limit`` up to 1e-9 relative (absolute below 1): how budgets and collateral caps
+    are checked everywhere (an infinite limit holds everything)."""
+    return value <= limit + 1e-9 * max(1.0, limit if math.isfinite(limit) else 1.0)
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -380,6 +387,10 @@ class InterdictionModel:
         self.baseline = np.array([r.value for r in baseline])
         self.active = self.baseline > 0
         self.closable = np.flatnonzero(np.asarray(closes.sum(axis=0)).ravel() > 0)
+        #: Routes each control closes (CSR rows), and the baseline's closed routes, as index arrays.
+        self.control_routes = [closes.indices[closes.indptr[c]:closes.indptr[c + 1]] for c in range(self.num_controls)]
+        self._baseline_routes = (np.zeros(0, dtype=closes.indices.dtype) if self.baseline_closed is None
+                                 else np.flatnonzero(self.baseline_closed).astype(closes.indices.dtype))
         self.route_bound = tight_route_bounds(network)
         self._scaled = unit_scaled(network)
         self._milp: cp.Problem | None = None
@@ -447,11 +458,13 @@ class InterdictionModel:
     def feasible(self, chosen_mask: np.ndarray, budget: float) -> bool:
         """Whether a placement respects the budget and the collateral cap."""
         chosen_mask = np.asarray(chosen_mask, dtype=bool)
-        tolerance = 1e-9 * max(1.0, budget)
-        if self.cost[chosen_mask].sum() > budget + tolerance:
+        if not within(self.cost[chosen_mask].sum(), budget):
             return False
-        collateral = self.collateral[self.closed_routes(chosen_mask)].sum()
-        return collateral <= self.collateral_cap + 1e-9 * max(1.0, self.collateral_cap if math.isfinite(self.collateral_cap) else 1.0)
+        # The closed routes as the union of the chosen controls' own routes and the baseline's
+        # (the same sorted set as closed_routes(), without a product over the whole catalogue).
+        closed = np.unique(np.concatenate([self._baseline_routes,
+                                           *(self.control_routes[c] for c in np.flatnonzero(chosen_mask))]))
+        return within(self.collateral[closed].sum(), self.collateral_cap)
 
     def maximal_placements(self, budget: float, limit: int) -> list[np.ndarray] | None:
         """Every maximal feasible placement within ``budget`` and the collateral cap, or None
@@ -484,11 +497,9 @@ class InterdictionModel:
         visited = 0
         # Cost and collateral of the placement so far, kept up to date as controls go in and out
         # (with the same tolerances as feasible()); a found placement is confirmed by feasible().
-        routes = [self.closes.indices[self.closes.indptr[c]:self.closes.indptr[c + 1]] for c in range(self.num_controls)]
+        routes = self.control_routes
         closed_by = np.zeros(self.network.num_edges, dtype=np.int64)
         capped = math.isfinite(self.collateral_cap)
-        cost_slack = budget + 1e-9 * max(1.0, budget)
-        collateral_slack = self.collateral_cap + 1e-9 * max(1.0, self.collateral_cap if capped else 1.0)
         spent = [0.0, 0.0]                       # cost, collateral
 
         def newly_closed(control: int) -> np.ndarray:
@@ -496,9 +507,10 @@ class InterdictionModel:
             return mine[closed_by[mine] == 0]
 
         def fits_with(control: int) -> bool:
-            if spent[0] + self.cost[control] > cost_slack:
+            if not within(spent[0] + self.cost[control], budget):
                 return False
-            return not capped or spent[1] + float(self.collateral[newly_closed(control)].sum()) <= collateral_slack
+            return not capped or within(spent[1] + float(self.collateral[newly_closed(control)].sum()),
+                                        self.collateral_cap)
 
         def place(control: int, sign: int) -> None:
             if sign > 0:
