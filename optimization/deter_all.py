@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from optimization.capability import relative_loss
 from optimization.errors import InaccurateError, InfeasibleError
@@ -36,8 +37,8 @@ from optimization.interdiction import InterdictionModel, within
 from optimization.milp import solve_milp
 from optimization.solvers import require_dpp
 
-__all__ = ["DeterAllModel", "DeterAllResult", "SHARE_TOLERANCE", "EXHAUSTION_LIMIT", "DeterVerifyModel", "DeterVerifyResult",
-           "detection_with", "MARGIN_TOLERANCE"]
+__all__ = ["DeterAllModel", "DeterAllResult", "SHARE_TOLERANCE", "EXHAUSTION_LIMIT", "CUT_LIMIT", "DeterVerifyModel",
+           "DeterVerifyResult", "detection_with", "MARGIN_TOLERANCE", "SUBSET_LIMIT"]
 
 #: Exact remaining shares may exceed their target by this much (solver feasibility tolerance).
 SHARE_TOLERANCE = 1e-6
@@ -49,6 +50,18 @@ EXHAUSTION_LIMIT = 100
 #: Placements (most of them cut by the collateral cap, without an LP) visited in order of cost
 #: before the MILP decides instead: bounds the enumeration's own work.
 _VISITED_LIMIT = 256
+#: Default of ``DeterAllModel(cut_limit=)``: capability evaluations (memoised ones included, so
+#: the count does not depend on what an earlier solve left in the memo) the covering-cut
+#: search may spend before the MILP decides instead (``bench/bench_enumeration.py``).
+CUT_LIMIT = 400
+#: Catalogues with more controls that fit on their own go straight to the MILP: growing a
+#: failing set costs up to one LP per such control and cut.
+_CUT_CONTROLS = 64
+#: Rows of the covering master's cut matrix before it is rebuilt with twice as many.
+_CUT_ROWS = 32
+#: Default of ``DeterVerifyModel(subset_limit=)``: with at most this many mechanisms the joint
+#: solve goes through mechanism subsets (each a deter-all solve) instead of its MILP.
+SUBSET_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -84,26 +97,43 @@ class DeterAllModel:
         collateral cap, solver and exact evaluation are reused).
     exhaustion_limit : int
         Capability LPs :meth:`solve` may spend checking placements in order of cost before it
-        builds and solves the MILP instead (default :data:`EXHAUSTION_LIMIT`; 0: always the MILP).
+        tries covering cuts (default :data:`EXHAUSTION_LIMIT`; 0: none).
+    cut_limit : int
+        Capability evaluations the covering-cut search (:meth:`solve`, Notes) may spend before
+        the MILP decides instead (default :data:`CUT_LIMIT`; 0: none). With both limits 0
+        every solve is the MILP.
 
     Notes
     -----
-    Built once, on the first solve that needs it: targets (one per active sink) and the
-    budget are ``cp.Parameter``s (checked DPP) and re-solved for new targets. Cheap answers
-    come first from :meth:`placements_by_cost` (the cheapest placement that deters is the
-    first one found in order of cost), within ``exhaustion_limit`` LPs. Size as the interdiction MILP: per
-    sink N + R + E + E_c dual variables (N nodes, R requirements, E routes, E_c routes
-    some control closes) plus P binaries.
+    Three exact paths, cheapest first; each either proves its answer or hands over.
+
+    1. :meth:`placements_by_cost`: the first placement found in order of cost that deters
+       every sink is a cheapest one, within ``exhaustion_limit`` LPs.
+    2. Covering cuts (an implicit hitting set: Karp 2010, doi:10.1007/978-3-642-13509-5_14).
+       The placements that deter are closed upwards (closing more routes never raises a
+       capability), so a placement ``F`` that leaves some sink above its target rules out
+       every placement inside it: each deterring placement within budget and cap holds a
+       control outside ``F``. A small master MILP (P binaries, budget, the collateral cap
+       through one variable per closable route) finds the cheapest placement that meets
+       every cut so far; when it deters it is optimal (the master is a relaxation), else
+       it is grown, per failing sink, into a maximal failing placement (controls added
+       dearest first while that sink stays above its target, one LP each) whose cut is
+       added. Tried when at most 64 controls fit on their own, within ``cut_limit``
+       evaluations.
+    3. The MILP, built once on first use: targets (one per active sink) and the budget are
+       ``cp.Parameter``s (checked DPP). Size as the interdiction MILP: per sink N + R + E +
+       E_c dual variables (N nodes, R requirements, E routes, E_c routes some control
+       closes) plus P binaries.
     """
 
-    def __init__(self, model: InterdictionModel, *, exhaustion_limit: int = EXHAUSTION_LIMIT):
+    def __init__(self, model: InterdictionModel, *, exhaustion_limit: int = EXHAUSTION_LIMIT,
+                 cut_limit: int = CUT_LIMIT):
         self.model = model
-        if isinstance(exhaustion_limit, bool) or not isinstance(exhaustion_limit, (int, np.integer)) \
-                or exhaustion_limit < 0:
-            raise ValueError("exhaustion_limit must be a non-negative integer")
-        self.exhaustion_limit = int(exhaustion_limit)
+        self.exhaustion_limit = _count("exhaustion_limit", exhaustion_limit)
+        self.cut_limit = _count("cut_limit", cut_limit)
         self.active_index = np.flatnonzero(model.active)
         self._problem: cp.Problem | None = None
+        self._master: _CoveringMaster | None = None
 
     @property
     def problem(self) -> cp.Problem:
@@ -171,6 +201,10 @@ class DeterAllModel:
         exhaustive = self._solve_by_exhaustion(required, budget, started)
         if exhaustive is not None:
             return exhaustive
+        covered = self._solve_by_cuts(required, budget, started, solver=solver or model.solver,
+                                      time_limit=time_limit or model.time_limit)
+        if covered is not None:
+            return covered
         problem = self.problem
         self.target.value = required[self.active_index]
         self.budget.value = budget
@@ -208,10 +242,7 @@ class DeterAllModel:
         """
         model = self.model
         # A control that breaks the budget or the cap on its own is in no placement within them.
-        alone = np.asarray(model.closes @ model.collateral).ravel()      # collateral of each control alone
-        fits = [c for c in range(model.num_controls)
-                if within(model.cost[c], budget) and within(alone[c], model.collateral_cap)]
-        order = sorted(fits, key=lambda c: (model.cost[c], c))
+        order = sorted(np.flatnonzero(self._fitting(budget)), key=lambda c: (model.cost[c], c))
         cost = model.cost[order]
         yield np.zeros(model.num_controls, dtype=bool)
         if not order:                            # every control left fits the budget alone
@@ -267,6 +298,78 @@ class DeterAllModel:
         return self._infeasible(required, started, f"exhaustion: none of the {visited + 1} placements within budget "
                                                    f"deters ({solved} capability LPs)")
 
+    def _fitting(self, budget: float) -> np.ndarray:
+        """Controls that fit the budget and the collateral cap on their own (no placement
+        within them holds another)."""
+        model = self.model
+        alone = np.asarray(model.closes @ model.collateral).ravel()      # collateral of each control alone
+        return np.array([within(model.cost[c], budget) and within(alone[c], model.collateral_cap)
+                         for c in range(model.num_controls)], dtype=bool)
+
+    def _solve_by_cuts(self, required: np.ndarray, budget: float, started: float, *, solver: str,
+                       time_limit: float) -> DeterAllResult | None:
+        """The cheapest placement by covering cuts (class Notes, path 2), or None when the
+        search would take more than ``cut_limit`` capability evaluations, more than
+        :data:`_CUT_CONTROLS` controls fit on their own, or a master solve is not proven."""
+        model = self.model
+        fits = self._fitting(budget)
+        if self.cut_limit == 0 or fits.sum() > _CUT_CONTROLS:
+            return None
+        if self._master is None:
+            self._master = _CoveringMaster(model)
+        master = self._master
+        master.reset(fits, budget)
+        targeted = [int(i) for i in self.active_index if required[i] < 1.0]
+        evaluations = masters = 0
+
+        def above_target(chosen: np.ndarray, index: int) -> bool:
+            nonlocal evaluations
+            if evaluations >= self.cut_limit:
+                raise _OverLimit
+            evaluations += 1
+            value = model.capability_after(model.sinks[index], model.closed_routes(chosen)).value
+            return value / model.baseline[index] > required[index] + SHARE_TOLERANCE
+
+        def tally() -> str:
+            return f"{master.cuts} cuts, {evaluations} capability evaluations, {masters} master MILPs"
+
+        try:
+            while True:
+                masters += 1
+                try:
+                    outcome = master.solve(solver=solver, time_limit=time_limit)
+                except InfeasibleError:
+                    return self._infeasible(required, started, f"covering cuts: no placement within budget and cap "
+                                                               f"meets every cut ({tally()})")
+                if not outcome.proven:
+                    return None
+                chosen = np.asarray(master.x.value) > 0.5
+                if not model.feasible(chosen, budget):
+                    # The master's tolerances let through what the model's own check refuses:
+                    # rule out this placement and every one holding it (they break the same limit).
+                    master.add_cut(-chosen.astype(np.float64), 1.0 - chosen.sum())
+                    continue
+                failing = [index for index in targeted if above_target(chosen, index)]
+                if not failing:
+                    return self._result(self._prune(chosen, required), required, cost_bound=outcome.bound,
+                                        proven=True, status="optimal",
+                                        solver_status=f"covering cuts: cheapest placement meeting every cut "
+                                                      f"({tally()})", started=started)
+                for index in failing:
+                    grown = chosen.copy()
+                    for control in sorted(np.flatnonzero(fits & ~grown), key=lambda c: (-model.cost[c], c)):
+                        grown[control] = True
+                        if not above_target(grown, index):
+                            grown[control] = False
+                    outside = fits & ~grown
+                    if not outside.any():
+                        return self._infeasible(required, started, f"covering cuts: every control that fits, "
+                                                                   f"together, leaves a sink above its target "
+                                                                   f"({tally()})")
+                    master.add_cut(outside.astype(np.float64), 1.0)
+        except _OverLimit:
+            return None
+
     def _prune(self, chosen: np.ndarray, required: np.ndarray) -> np.ndarray:
         """Drop controls (dearest first) that the targets do not need; a proven optimum
         loses nothing, a time-limited incumbent may get cheaper."""
@@ -293,6 +396,91 @@ class DeterAllModel:
                               required_share=required, share_after=shares,
                               leverage=relative_loss(np.where(self.model.baseline > 0, 1.0, 0.0), shares),
                               seconds=time.perf_counter() - started, solver_status=solver_status)
+
+
+class _OverLimit(Exception):
+    """The covering-cut search reached its evaluation limit (the MILP decides instead)."""
+
+
+def _count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer")
+    return int(value)
+
+
+class _CoveringMaster:
+    """Master MILP of the covering-cut search: the cheapest placement within budget and
+    collateral cap that meets every cut ``a·x ≥ b`` added so far.
+
+    Controls that do not fit on their own are fixed to 0 (``allowed``); the collateral of a
+    placement is ``collateral·u`` with ``u_r ≥ x_c`` for every route r of control c (the
+    union of the routes closed, as :meth:`InterdictionModel.feasible` counts it; baseline
+    routes carry no collateral). Cuts, their right-hand sides, ``allowed`` and the budget
+    are ``cp.Parameter``s: the problem is built once per :data:`_CUT_ROWS`-doubling of the
+    cut matrix, unused rows all zero.
+    """
+
+    def __init__(self, model: InterdictionModel):
+        self.model = model
+        self.cuts = 0
+        self._rows = 0
+        self._problem: cp.Problem | None = None
+
+    def reset(self, allowed: np.ndarray, budget: float) -> None:
+        """Forget every cut; new ``allowed`` controls and budget."""
+        self.cuts = 0
+        if self._problem is None:
+            self._build(_CUT_ROWS)
+        self._cut_matrix[:] = 0.0
+        self._cut_rhs[:] = 0.0
+        self._allowed_value = allowed.astype(np.float64)
+        self._budget_value = float(budget)
+
+    def add_cut(self, row: np.ndarray, rhs: float) -> None:
+        if self.cuts == self._rows:
+            matrix, rhs_values = self._cut_matrix, self._cut_rhs
+            self._build(2 * self._rows)
+            self._cut_matrix[:matrix.shape[0]] = matrix
+            self._cut_rhs[:rhs_values.size] = rhs_values
+        self._cut_matrix[self.cuts] = row
+        self._cut_rhs[self.cuts] = rhs
+        self.cuts += 1
+
+    def solve(self, *, solver: str, time_limit: float):
+        self.cut_rows.value = self._cut_matrix
+        self.cut_bound.value = self._cut_rhs
+        self.allowed.value = self._allowed_value
+        self.budget.value = min(self._budget_value, float(self.model.cost.sum()))
+        return solve_milp(self._problem, solver=solver, time_limit=time_limit, what="deter-all covering master")
+
+    def _build(self, rows: int) -> None:
+        model = self.model
+        self._rows = rows
+        self._cut_matrix = np.zeros((rows, model.num_controls))
+        self._cut_rhs = np.zeros(rows)
+        self.x = cp.Variable(model.num_controls, boolean=True, name="place")
+        self.cut_rows = cp.Parameter((rows, model.num_controls), name="cut_rows")
+        self.cut_bound = cp.Parameter(rows, name="cut_bound")
+        self.allowed = cp.Parameter(model.num_controls, nonneg=True, name="allowed")
+        self.budget = cp.Parameter(nonneg=True, name="budget")
+        constraints = [self.cut_rows @ self.x >= self.cut_bound, self.x <= self.allowed,
+                       model.cost @ self.x <= self.budget]
+        if math.isfinite(model.collateral_cap):
+            pairs = [(c, r) for c in range(model.num_controls) for r in model.control_routes[c]
+                     if model.collateral[r] > 0]
+            if pairs:
+                routes = np.unique([r for _, r in pairs])
+                position = {int(r): k for k, r in enumerate(routes)}
+                union = cp.Variable(routes.size, nonneg=True, name="route_closed")
+                pick_route = sp.csr_matrix((np.ones(len(pairs)), (np.arange(len(pairs)),
+                                                                  [position[int(r)] for _, r in pairs])),
+                                           shape=(len(pairs), routes.size))
+                pick_control = sp.csr_matrix((np.ones(len(pairs)), (np.arange(len(pairs)), [c for c, _ in pairs])),
+                                             shape=(len(pairs), model.num_controls))
+                constraints += [pick_route @ union >= pick_control @ self.x,
+                                model.collateral[routes] @ union <= model.collateral_cap]
+        self._problem = require_dpp(cp.Problem(cp.Minimize(model.cost @ self.x), constraints),
+                                    "deter-all covering master")
 
 
 def detection_with(detection: np.ndarray, coverage: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -376,7 +564,8 @@ class DeterVerifyModel:
     base detection and budget are ``cp.Parameter``s (checked DPP); NP-hard like deter-all.
     """
 
-    def __init__(self, model: InterdictionModel, mechanism_cost, coverage):
+    def __init__(self, model: InterdictionModel, mechanism_cost, coverage, *, subset_limit: int = SUBSET_LIMIT,
+                 deter_all: DeterAllModel | None = None):
         self.model = model
         self.mechanism_cost = np.asarray(mechanism_cost, dtype=np.float64).reshape(-1)
         m, s = self.mechanism_cost.size, model.sinks.size
@@ -385,6 +574,22 @@ class DeterVerifyModel:
             raise ValueError("mechanism_cost must hold one finite non-negative number per mechanism")
         if np.isnan(self.coverage).any() or (self.coverage < 0).any() or (self.coverage > 1).any():
             raise ValueError("coverage must lie in [0, 1]")
+        self.subset_limit = _count("subset_limit", subset_limit)
+        if deter_all is not None and deter_all.model is not model:
+            raise ValueError("deter_all must be a DeterAllModel of the same interdiction model")
+        self.deter_all = deter_all or DeterAllModel(model)
+        self._problem: cp.Problem | None = None
+
+    @property
+    def problem(self) -> cp.Problem:
+        """The joint MILP (class Notes), built on first use: a solve by mechanism subsets
+        never needs it."""
+        if self._problem is None:
+            self._build()
+        return self._problem
+
+    def _build(self) -> None:
+        model, m = self.model, self.mechanism_cost.size
         self.x = cp.Variable(model.num_controls, boolean=True, name="place")
         self.y = cp.Variable(m, boolean=True, name="verify") if m else None
         constraints, values = model.dual_blocks(self.x)
@@ -405,7 +610,7 @@ class DeterVerifyModel:
                 t = t - self.coverage[j, index] * w
             constraints.append(ell - self.miss[row] * t >= self.need[row])
         constraints.append(spend <= self.budget)
-        self.problem = require_dpp(cp.Problem(cp.Minimize(spend), constraints), "deter-and-verify MILP")
+        self._problem = require_dpp(cp.Problem(cp.Minimize(spend), constraints), "deter-and-verify MILP")
 
     def exact(self, chosen_mask: np.ndarray, mechanism_mask: np.ndarray, detection: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -458,19 +663,17 @@ class DeterVerifyModel:
         if self.meets(empty_x, empty_y, detection, need).all():
             return self._result(empty_x, empty_y, detection, need, cost_bound=0.0, proven=True, status="optimal",
                                 solver_status="nothing needed", started=started)
+        if m <= self.subset_limit:
+            return self._solve_by_subsets(detection, need, budget, started, time_limit=time_limit, solver=solver)
+        problem = self.problem
         self.need.value = np.maximum(need[self.active_index], -1.0)
         self.miss.value = 1.0 - detection[self.active_index]
         self.budget.value = float(min(budget, model.cost.sum() + self.mechanism_cost.sum()))
         try:
-            outcome = solve_milp(self.problem, solver=solver or model.solver,
+            outcome = solve_milp(problem, solver=solver or model.solver,
                                  time_limit=time_limit or model.time_limit, what="deter-and-verify MILP")
         except InfeasibleError:
-            return DeterVerifyResult(
-                feasible=False, chosen=np.zeros(0, dtype=np.int64), mechanisms=np.zeros(0, dtype=np.int64), cost=0.0,
-                control_cost=0.0, verification_cost=0.0, cost_bound=math.inf, proven=True, status="infeasible",
-                detection=detection.copy(), leverage=self.exact(empty_x, empty_y, detection)[1],
-                target_met=self.meets(empty_x, empty_y, detection, need), seconds=time.perf_counter() - started,
-                solver_status="infeasible")
+            return self._infeasible(detection, need, started, "infeasible")
         chosen = np.asarray(self.x.value) > 0.5
         mechanisms = (np.asarray(self.y.value) > 0.5) if m else empty_y
         spent = model.cost[chosen].sum() + self.mechanism_cost[mechanisms].sum()
@@ -485,6 +688,85 @@ class DeterVerifyModel:
         return self._result(chosen, mechanisms, detection, need, cost_bound=outcome.bound, proven=outcome.proven,
                             status="optimal" if outcome.proven else outcome.status,
                             solver_status=outcome.solver_status, started=started)
+
+    def _solve_by_subsets(self, detection: np.ndarray, need: np.ndarray, budget: float, started: float, *,
+                          time_limit: float | None, solver: str | None) -> DeterVerifyResult:
+        """The joint optimum as the cheapest of (mechanism subset, deter-all placement) pairs.
+
+        A subset ``Y`` of mechanisms fixes each sink's detection ``p_d(Y)``, hence the
+        remaining share that deters it, ``1 − need_d / p_d(Y)`` (a sink with ``need_d > p_d(Y)``
+        cannot be deterred under ``Y``); the cheapest controls for ``Y`` are a deter-all solve
+        within the budget left. Subsets go in order of their cost (ties: fewer mechanisms,
+        then by position). More mechanisms only raise detection, so the controls every subset
+        needs cost at least the deter-all cost with every mechanism in place (on the whole
+        budget): once a subset's own cost plus that bound reaches the best total so far, no
+        later subset can beat it. Proven when every deter-all solve it used is.
+        """
+        model, m = self.model, self.mechanism_cost.size
+        budget = float(min(budget, model.cost.sum() + self.mechanism_cost.sum()))
+        targeted = np.isfinite(need) & (need > 0)
+
+        def controls_for(mechanisms: np.ndarray, left: float) -> DeterAllResult | None:
+            p = detection_with(detection, self.coverage, mechanisms)
+            if (targeted & (need > p + 1e-12)).any() or left < 0:
+                return None
+            required = np.where(targeted, np.clip(1.0 - np.divide(need, p, out=np.ones_like(p), where=p > 0), 0.0,
+                                                  1.0), 1.0)
+            return self.deter_all.solve(required, budget=left, time_limit=time_limit, solver=solver)
+
+        everything = np.ones(m, dtype=bool)
+        floor = controls_for(everything, budget)
+        if floor is None or not floor.feasible:
+            return self._infeasible(detection, need, started, "mechanism subsets: not even every mechanism with the "
+                                                              "cheapest controls meets every target within budget")
+        subsets = sorted((tuple(int(j) for j in np.flatnonzero(bits)) for bits in
+                          (np.array([(k >> j) & 1 for j in range(m)], dtype=bool) for k in range(2 ** m))),
+                         key=lambda ys: (float(self.mechanism_cost[list(ys)].sum()), len(ys), ys))
+        best, best_total, bound, proven, solved = None, math.inf, math.inf, floor.proven, 0
+        for ys in subsets:
+            mechanisms = np.zeros(m, dtype=bool)
+            mechanisms[list(ys)] = True
+            own = float(self.mechanism_cost[mechanisms].sum())
+            if best is not None and own + floor.cost_bound >= best_total - 1e-9 * max(1.0, best_total):
+                bound = min(bound, own + floor.cost_bound)
+                break
+            if ys == tuple(range(m)):
+                # The floor itself, where it fits the budget left (no placement cheaper than it does).
+                controls = floor if within(floor.cost, budget - own) else None
+            else:
+                controls = controls_for(mechanisms, budget - own)
+            solved += 1
+            if controls is None or not controls.feasible:
+                continue
+            proven = proven and controls.proven
+            bound = min(bound, own + controls.cost_bound)
+            if best is None or own + controls.cost < best_total - 1e-9 * max(1.0, best_total):
+                best, best_total = (controls, mechanisms), own + controls.cost
+        if best is None:
+            return self._infeasible(detection, need, started, f"mechanism subsets: none of {2 ** m} meets every "
+                                                              "target within budget")
+        controls, mechanisms = best
+        chosen = np.zeros(model.num_controls, dtype=bool)
+        chosen[controls.chosen] = True
+        if not self.meets(chosen, mechanisms, detection, need).all():
+            raise InaccurateError("deter-and-verify by mechanism subsets", controls.solver_status,
+                                  "the chosen controls and mechanisms miss a defector's target when re-evaluated "
+                                  "exactly; try the other solver or rescale capacities")
+        chosen, mechanisms = self._prune(chosen, mechanisms, detection, need)
+        return self._result(chosen, mechanisms, detection, need, cost_bound=min(bound, best_total), proven=proven,
+                            status="optimal" if proven else "time_limit",
+                            solver_status=f"mechanism subsets: cheapest of {solved} of {2 ** m} solved as deter-all "
+                                          f"({controls.solver_status})", started=started)
+
+    def _infeasible(self, detection, need, started: float, solver_status: str) -> DeterVerifyResult:
+        empty_x = np.zeros(self.model.num_controls, dtype=bool)
+        empty_y = np.zeros(self.mechanism_cost.size, dtype=bool)
+        return DeterVerifyResult(
+            feasible=False, chosen=np.zeros(0, dtype=np.int64), mechanisms=np.zeros(0, dtype=np.int64), cost=0.0,
+            control_cost=0.0, verification_cost=0.0, cost_bound=math.inf, proven=True, status="infeasible",
+            detection=detection.copy(), leverage=self.exact(empty_x, empty_y, detection)[1],
+            target_met=self.meets(empty_x, empty_y, detection, need), seconds=time.perf_counter() - started,
+            solver_status=solver_status)
 
     def _prune(self, chosen, mechanisms, detection, need):
         """Drop controls and mechanisms (dearest first) the targets do not need."""

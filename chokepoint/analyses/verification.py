@@ -21,7 +21,7 @@ from chokepoint.analyses.placements import catalogue_arrays, leverage_of, placem
 from chokepoint.inputs.scenario import Scenario
 from graph.network import SupplyNetwork
 from optimization.capability import CapabilityModel
-from optimization.deter_all import DeterVerifyModel, DeterVerifyResult, detection_with
+from optimization.deter_all import DeterAllModel, DeterVerifyModel, DeterVerifyResult, detection_with
 
 __all__ = ["verification_table", "VERIFICATION_SCHEMA"]
 
@@ -45,8 +45,9 @@ def verification_table(network: SupplyNetwork, scenario: Scenario, *, capability
     A defector is *deterrable* by sanctions alone when ``p_d L̄_d ≥ need_d`` and with
     verification when ``p_d(all) L̄_d ≥ need_d``, ``L̄_d`` the leverage of every control (or
     of the best placement within the collateral cap). Costs are not capped by the scenario
-    budget (``within_budget`` says whether they fit). 2 MILPs over all D defectors, and up to
-    2·D over one defector each (on that defector's own model).
+    budget (``within_budget`` says whether they fit). 2 joint solves over all D defectors, and
+    up to 2·D over one defector each (on that defector's own model), each by mechanism subsets
+    over deter-all solves (:class:`optimization.deter_all.DeterVerifyModel`).
     """
     mechanisms = scenario.verification
     defectors = list(scenario.defectors)
@@ -71,18 +72,26 @@ def verification_table(network: SupplyNetwork, scenario: Scenario, *, capability
     by_sanctions = (p0 * ceiling >= need - 1e-9) & ~np.isposinf(need)
     with_verification = (p_max * ceiling >= need - 1e-9) & ~np.isposinf(need)
 
-    def solve(deter: DeterVerifyModel, targeted: np.ndarray) -> DeterVerifyResult:
-        return deter.solve(p0, np.where(targeted, need, -math.inf), time_limit=time_limit)
+    # One deter-all model per interdiction model: the sanctions-only and joint solves on it
+    # share its covering master and, through the model, the memo of capability LPs.
+    deter_all = {}
+
+    def deter(on, mechanism_cost: np.ndarray, cover: np.ndarray) -> DeterVerifyModel:
+        shared = deter_all.setdefault(id(on), DeterAllModel(on))
+        return DeterVerifyModel(on, mechanism_cost, cover, deter_all=shared)
+
+    def solve(deter_verify: DeterVerifyModel, targeted: np.ndarray) -> DeterVerifyResult:
+        return deter_verify.solve(p0, np.where(targeted, need, -math.inf), time_limit=time_limit)
 
     def solve_alone(k: int, mechanism_cost: np.ndarray) -> DeterVerifyResult:
-        # One defector's target on its own model: the other defectors' dual blocks would
-        # constrain nothing (their need is -inf) but triple the MILP.
-        alone = DeterVerifyModel(models[defectors[k].id], mechanism_cost, coverage[:mechanism_cost.size, [k]])
+        # One defector's target on its own model: the other defectors' sinks would
+        # constrain nothing (their need is -inf) but add their LPs and dual blocks.
+        alone = deter(models[defectors[k].id], mechanism_cost, coverage[:mechanism_cost.size, [k]])
         return alone.solve(p0[[k]], need[[k]], time_limit=time_limit)
 
     no_mechanism = np.zeros(0)
-    all_sanctions = solve(DeterVerifyModel(model, no_mechanism, np.zeros((0, len(defectors)))), by_sanctions)
-    all_joint = solve(DeterVerifyModel(model, cost, coverage), with_verification)
+    all_sanctions = solve(deter(model, no_mechanism, np.zeros((0, len(defectors)))), by_sanctions)
+    all_joint = solve(deter(model, cost, coverage), with_verification)
     chosen_all = np.zeros(len(mechanisms), dtype=bool)
     chosen_all[all_joint.mechanisms] = True
     rows = []

@@ -1,5 +1,6 @@
-"""Deter-all MILP: equals brute force over every placement on small random AND/OR instances
-(capabilities from an independent scipy LP), and monotone in the budget and the targets."""
+"""Deter-all: its three exact paths (order of cost, covering cuts, the MILP) each equal brute
+force over every placement on small random AND/OR instances (capabilities from an independent
+scipy LP), and the answers are monotone in the budget and the targets."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from optimization.deter_all import SHARE_TOLERANCE, DeterAllModel
+from optimization.deter_all import _CUT_ROWS, SHARE_TOLERANCE, DeterAllModel, _CoveringMaster
 from optimization.errors import SolverError
 from optimization.interdiction import InterdictionModel
 from tests.support.instances import and_or_case
@@ -24,6 +25,22 @@ def _model(seed, solver="HIGHS", sinks=2, cap=math.inf):
     model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, collateral=inst.collateral,
                               collateral_cap=cap, solver=solver, time_limit=60)
     return inst, model
+
+
+def milp_deter(model) -> DeterAllModel:
+    """Every solve by the MILP (no exhaustion, no covering cuts)."""
+    return DeterAllModel(model, exhaustion_limit=0, cut_limit=0)
+
+
+def cuts_deter(model) -> DeterAllModel:
+    """Every solve by covering cuts (no exhaustion; the MILP only past an unbounded limit)."""
+    return DeterAllModel(model, exhaustion_limit=0, cut_limit=10**6)
+
+
+#: Each path on its own: (name, constructor); the solver status names the path taken.
+PATHS = [("milp", milp_deter), ("cuts", cuts_deter),
+         ("exhaustion", lambda model: DeterAllModel(model, exhaustion_limit=10**6, cut_limit=0))]
+STATUS_OF_PATH = {"milp": ("optimal", "infeasible"), "cuts": ("covering cuts",), "exhaustion": ("exhaustion",)}
 
 
 def _targets(seed, inst):
@@ -60,8 +77,8 @@ def brute_force_min_cost(inst, required, budget=math.inf, cap=math.inf):
 def test_deter_all_equals_brute_force(seed, solver):
     inst, model = _model(seed, solver)
     required = _targets(seed, inst)
-    result = DeterAllModel(model, exhaustion_limit=0).solve(required)
-    assert not result.solver_status.startswith("exhaustion")
+    result = milp_deter(model).solve(required)
+    assert result.solver_status == "optimal"
     expected = brute_force_min_cost(inst, required)
     assert expected is not None      # all controls reach every target by construction
     assert result.feasible and result.proven and result.status == "optimal"
@@ -70,28 +87,29 @@ def test_deter_all_equals_brute_force(seed, solver):
     assert result.cost_bound == pytest.approx(result.cost, abs=1e-6)
 
 
+@pytest.mark.parametrize("path", ["exhaustion", "cuts"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_deter_all_by_exhaustion_equals_brute_force(seed):
+def test_deter_all_by_exhaustion_and_by_cuts_equals_brute_force(seed, path):
     inst, model = _model(seed)
     required = _targets(seed, inst)
-    result = DeterAllModel(model, exhaustion_limit=10**6).solve(required)
-    assert result.solver_status.startswith("exhaustion")
+    result = dict(PATHS)[path](model).solve(required)
+    assert result.solver_status.startswith(STATUS_OF_PATH[path])
     assert result.feasible and result.proven and result.status == "optimal"
     assert result.cost == pytest.approx(brute_force_min_cost(inst, required), abs=1e-9)
     assert result.cost_bound == pytest.approx(result.cost, abs=1e-9)
     assert (result.share_after <= required + SHARE_TOLERANCE).all()
 
 
-@pytest.mark.parametrize("exhaustion_limit", [0, 10**6], ids=["milp", "exhaustion"])
+@pytest.mark.parametrize("path", [name for name, _ in PATHS])
 @pytest.mark.parametrize("seed", range(6))
-def test_deter_all_with_budget_and_collateral_cap_equals_brute_force(seed, exhaustion_limit):
+def test_deter_all_with_budget_and_collateral_cap_equals_brute_force(seed, path):
     inst, _ = _model(seed)
     cap = float(np.quantile(inst.collateral[inst.closes.any(axis=0)], 0.5)) * 2 if inst.collateral.any() else math.inf
     _, model = _model(seed, cap=cap)
     required = _targets(seed, inst)
     budget = float(inst.cost.sum() / 3)
-    result = DeterAllModel(model, exhaustion_limit=exhaustion_limit).solve(required, budget=budget)
-    assert result.solver_status.startswith("exhaustion") == (exhaustion_limit > 0)
+    result = dict(PATHS)[path](model).solve(required, budget=budget)
+    assert result.solver_status.startswith(STATUS_OF_PATH[path])
     expected = brute_force_min_cost(inst, required, budget=budget, cap=cap)
     if expected is None:
         assert not result.feasible and result.status == "infeasible" and result.chosen.size == 0
@@ -130,16 +148,18 @@ def test_targets_met_without_controls_cost_nothing():
     assert result.feasible and result.cost == 0 and result.chosen.size == 0 and result.proven
 
 
-def test_unreachable_target_is_infeasible_not_an_approximation():
+@pytest.mark.parametrize("path", ["milp", "cuts"])       # exhaustion: 512 placements, past its visit limit
+def test_unreachable_target_is_infeasible_not_an_approximation(path):
     checked = 0
     for seed in SEEDS:
         inst, model = _model(seed)
-        deter = DeterAllModel(model)
+        deter = dict(PATHS)[path](model)
         floor = deter.shares(np.ones(model.num_controls, bool))
         if not (floor > 0.05).any():
             continue
         result = deter.solve(np.maximum(floor - 0.05, 0.0))
         assert not result.feasible and result.status == "infeasible" and math.isinf(result.cost_bound)
+        assert result.solver_status.startswith(STATUS_OF_PATH[path])
         checked += 1
     assert checked >= 3
 
@@ -168,24 +188,60 @@ def test_placements_come_in_order_of_cost_each_once():
     assert len(listed) < len(list(placements_within(inst.cost, budget))), "the cap leaves some controls out"
 
 
-def test_exhaustion_beyond_its_limit_leaves_the_answer_to_the_milp():
+def _count_in(status: str) -> int:
+    """The number before "capability" in a solver status ("... (38 capability evaluations ...")."""
+    words = status.replace("(", " ").split()
+    return int(words[words.index("capability") - 1])
+
+
+def test_exhaustion_beyond_its_limit_leaves_the_answer_to_the_next_path():
     inst, model = _model(3)
     required = _targets(3, inst)
     exhaustive = DeterAllModel(model, exhaustion_limit=10**6).solve(required)
-    lp_count = int(exhaustive.solver_status.split("(")[1].split()[0])
+    lp_count = _count_in(exhaustive.solver_status)
     assert lp_count > 1
-    short = DeterAllModel(model, exhaustion_limit=lp_count - 1)
+    short = DeterAllModel(model, exhaustion_limit=lp_count - 1, cut_limit=0)
     result = short.solve(required)
-    assert not result.solver_status.startswith("exhaustion") and short._problem is not None
+    assert result.solver_status == "optimal" and short._problem is not None
     assert result.cost == pytest.approx(exhaustive.cost, abs=1e-9)
+    assert DeterAllModel(model, exhaustion_limit=lp_count - 1).solve(required).solver_status.startswith("covering")
     assert DeterAllModel(model, exhaustion_limit=lp_count).solve(required).solver_status.startswith("exhaustion")
 
 
+def test_cuts_beyond_their_limit_leave_the_answer_to_the_milp():
+    inst, model = _model(3)
+    required = _targets(3, inst)
+    covered = cuts_deter(model).solve(required)
+    evaluations = _count_in(covered.solver_status)
+    assert evaluations > 1
+    short = DeterAllModel(model, exhaustion_limit=0, cut_limit=evaluations - 1)
+    result = short.solve(required)
+    assert result.solver_status == "optimal" and short._problem is not None
+    assert result.cost == pytest.approx(covered.cost, abs=1e-9)
+    exact = DeterAllModel(model, exhaustion_limit=0, cut_limit=evaluations + 1)
+    assert exact.solve(required).solver_status.startswith("covering") and exact._problem is None
+
+
+def test_cuts_are_not_tried_on_a_large_catalogue():
+    """More than 64 controls fit on their own: the covering search would spend an LP per
+    control and cut, so the MILP decides at once."""
+    inst = and_or_case(1, sinks=1)
+    copies = -(-65 // inst.cost.size)            # the catalogue repeated: more than 64 controls
+    model = InterdictionModel(inst.network, inst.sinks, np.tile(inst.closes, (copies, 1)),
+                              np.tile(inst.cost, copies), solver="HIGHS", time_limit=60)
+    assert model.num_controls > 64
+    required = _targets(1, inst)
+    result = cuts_deter(model).solve(required)
+    assert result.solver_status == "optimal"
+    assert result.cost == pytest.approx(brute_force_min_cost(inst, required), abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["exhaustion_limit", "cut_limit"])
 @pytest.mark.parametrize("limit", [-1, 1.5, True])
-def test_bad_exhaustion_limit_is_refused(limit):
+def test_bad_limits_are_refused(limit, name):
     _, model = _model(0)
-    with pytest.raises(ValueError, match="exhaustion_limit"):
-        DeterAllModel(model, exhaustion_limit=limit)
+    with pytest.raises(ValueError, match=name):
+        DeterAllModel(model, **{name: limit})
 
 
 def test_limit_without_incumbent_is_a_typed_error(monkeypatch):
@@ -194,7 +250,7 @@ def test_limit_without_incumbent_is_a_typed_error(monkeypatch):
     limit_solver(monkeypatch, scip={"limits/time": 0.0})
     inst, model = _model(2)
     with pytest.raises(SolverError) as caught:
-        DeterAllModel(model, exhaustion_limit=0).solve(_targets(2, inst), solver="SCIP")
+        milp_deter(model).solve(_targets(2, inst), solver="SCIP")
     assert caught.value.hint
 
 
@@ -202,6 +258,42 @@ def test_node_limited_solve_is_proven_only_if_optimal(monkeypatch):
     """HiGHS stopped after the root node: whatever it reports, it is proven only when optimal."""
     limit_solver(monkeypatch, highs={"mip_max_nodes": 1})
     inst, model = _model(2)
-    result = DeterAllModel(model, exhaustion_limit=0).solve(_targets(2, inst))
+    result = milp_deter(model).solve(_targets(2, inst))
     assert result.status in {"optimal", "time_limit", "infeasible"}
     assert result.proven == (result.status in {"optimal", "infeasible"})
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_covering_master_is_the_cheapest_placement_meeting_every_cut(seed):
+    """More cuts than the master's first cut matrix holds (it is rebuilt larger), with the
+    budget and the collateral cap: the master's optimum equals brute force over every
+    placement within them that meets every cut."""
+    inst, _ = _model(seed)
+    alone = inst.closes.astype(float) @ inst.collateral               # each control's own collateral
+    cap = 2 * float(np.median(alone[alone > 0]))
+    _, model = _model(seed, cap=cap)
+    budget = float(inst.cost.sum() * 0.6)
+    rng = np.random.default_rng(40 + seed)
+    master = _CoveringMaster(model)
+    allowed = rng.random(model.num_controls) < 0.9
+    master.reset(allowed, budget)
+    cuts = []
+    for _ in range(_CUT_ROWS + 8):
+        row = (rng.random(model.num_controls) < 0.5).astype(float)
+        row[rng.integers(model.num_controls)] = 1.0
+        cuts.append(row)
+        master.add_cut(row, 1.0)
+    expected = None
+    for subset in placements_within(inst.cost, budget, inst.closes, inst.collateral, cap):
+        x = np.isin(np.arange(model.num_controls), subset)
+        if (x & ~allowed).any() or any(row @ x < 1 for row in cuts):
+            continue
+        cost = float(inst.cost[x].sum())
+        expected = cost if expected is None else min(expected, cost)
+    assert expected is not None, "some placement meets every cut (these seeds)"
+    outcome = master.solve(solver="HIGHS", time_limit=60)
+    assert outcome.proven
+    chosen = np.asarray(master.x.value) > 0.5
+    assert model.cost[chosen].sum() == pytest.approx(expected, abs=1e-9)
+    assert model.feasible(chosen, budget) and not (chosen & ~allowed).any()
+    assert all(row @ chosen >= 1 for row in cuts)

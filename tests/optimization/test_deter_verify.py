@@ -1,6 +1,7 @@
-"""Controls and verification chosen together (``DeterVerifyModel``): equals brute force over
-every (placement, mechanism set) on small random AND/OR instances, with capabilities from an
-independent scipy LP; detection never falls with more coverage; the McCormick product is exact."""
+"""Controls and verification chosen together (``DeterVerifyModel``): both paths (mechanism
+subsets over deter-all, and the McCormick MILP) equal brute force over every (placement,
+mechanism set) on small random AND/OR instances, with capabilities from an independent scipy
+LP; detection never falls with more coverage; the McCormick product is exact."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from optimization.deter_all import MARGIN_TOLERANCE, DeterVerifyModel, detection_with
+from optimization.deter_all import MARGIN_TOLERANCE, DeterAllModel, DeterVerifyModel, detection_with
 from optimization.errors import SolverError
 from optimization.interdiction import InterdictionModel
 from tests.support.instances import and_or_case
@@ -18,6 +19,12 @@ from tests.support.oracles import plain_capability
 from tests.support.solver_limits import limit_solver
 
 SEEDS = range(4)
+#: The two paths of a joint solve: by mechanism subsets (the default) and by the MILP.
+PATHS = {"subsets": {}, "milp": {"subset_limit": 0}}
+
+
+def milp_deter_verify(model, mechanism_cost, coverage) -> DeterVerifyModel:
+    return DeterVerifyModel(model, mechanism_cost, coverage, subset_limit=0)
 
 
 def _case(seed, sinks=2, mechanisms=3):
@@ -70,12 +77,14 @@ def _need(seed, leverages, coverage, detection):
     return rng.uniform(0.2, 0.9, size=detection.size) * p_max * top
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("seed", SEEDS)
-def test_joint_choice_equals_brute_force(seed):
+def test_joint_choice_equals_brute_force(seed, path):
     inst, model, mechanism_cost, coverage, detection = _case(seed)
     leverages = _leverages(inst)
     need = _need(seed, leverages, coverage, detection)
-    result = DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need)
+    result = DeterVerifyModel(model, mechanism_cost, coverage, **PATHS[path]).solve(detection, need)
+    assert result.solver_status.startswith("mechanism subsets") == (path == "subsets")
     expected = brute_force(inst, leverages, mechanism_cost, coverage, detection, need)
     assert expected is not None
     assert result.feasible and result.proven
@@ -87,25 +96,71 @@ def test_joint_choice_equals_brute_force(seed):
     assert result.detection == pytest.approx(detection_with(detection, coverage, chosen))
 
 
-@pytest.mark.parametrize("seed", range(2))
-def test_budget_and_no_mechanisms_equal_brute_force(seed):
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("seed", range(4))
+def test_budget_and_no_mechanisms_equal_brute_force(seed, path):
     inst, model, mechanism_cost, coverage, detection = _case(seed)
     leverages = _leverages(inst)
     need = _need(seed, leverages, coverage, detection)
-    budget = float((inst.cost.sum() + mechanism_cost.sum()) / 3)
-    result = DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need, budget=budget)
-    expected = brute_force(inst, leverages, mechanism_cost, coverage, detection, need, budget=budget)
-    assert result.feasible == (expected is not None)
-    if expected is not None:
-        assert result.cost == pytest.approx(expected, abs=1e-7) and result.cost <= budget + 1e-9
+    options = PATHS[path]
+    for fraction in (1 / 3, 1 / 6):
+        budget = float((inst.cost.sum() + mechanism_cost.sum()) * fraction)
+        result = DeterVerifyModel(model, mechanism_cost, coverage, **options).solve(detection, need, budget=budget)
+        expected = brute_force(inst, leverages, mechanism_cost, coverage, detection, need, budget=budget)
+        assert result.feasible == (expected is not None)
+        if expected is not None:
+            assert result.cost == pytest.approx(expected, abs=1e-7) and result.cost <= budget + 1e-9
     # Without mechanisms the model is deter-all in margin form: sanctions alone.
-    none = DeterVerifyModel(model, np.zeros(0), np.zeros((0, len(inst.sinks)))).solve(detection, need)
+    none = DeterVerifyModel(model, np.zeros(0), np.zeros((0, len(inst.sinks))), **options).solve(detection, need)
     alone = brute_force(inst, leverages, np.zeros(0), np.zeros((0, len(inst.sinks))), detection, need)
     assert none.feasible == (alone is not None)
     if alone is not None:
         assert none.cost == pytest.approx(alone, abs=1e-7)
         # Verification can only make deterrence cheaper.
-        assert DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need).cost <= none.cost + 1e-9
+        joint = DeterVerifyModel(model, mechanism_cost, coverage, **options).solve(detection, need)
+        assert joint.cost <= none.cost + 1e-9
+
+
+def test_subsets_stop_once_no_subset_can_be_cheaper():
+    """Mechanisms dearer than every control together, and targets controls alone can meet:
+    the empty subset settles it and no other subset is solved."""
+    inst, model, _, coverage, detection = _case(0, mechanisms=6)
+    leverages = _leverages(inst)
+    everything = leverages[tuple(range(inst.cost.size))]
+    need = 0.5 * detection * everything              # half of what every control achieves alone
+    costly = np.full(6, 100.0)                      # dearer than every control together
+    result = DeterVerifyModel(model, costly, coverage).solve(detection, need)
+    assert result.solver_status.startswith("mechanism subsets")
+    solved = int(result.solver_status.split("cheapest of ")[1].split()[0])
+    expected = brute_force(inst, leverages, costly, coverage, detection, need)
+    assert result.cost == pytest.approx(expected, abs=1e-7)
+    assert expected < 100, "controls alone deter here (the case this test is about)"
+    assert solved == 1 and result.mechanisms.size == 0, result.solver_status
+
+
+def test_more_mechanisms_than_the_subset_limit_go_to_the_milp():
+    inst, model, mechanism_cost, coverage, detection = _case(2)
+    need = _need(2, _leverages(inst), coverage, detection)
+    by_subsets = DeterVerifyModel(model, mechanism_cost, coverage, subset_limit=mechanism_cost.size)
+    by_milp = DeterVerifyModel(model, mechanism_cost, coverage, subset_limit=mechanism_cost.size - 1)
+    first, second = by_subsets.solve(detection, need), by_milp.solve(detection, need)
+    assert first.solver_status.startswith("mechanism subsets") and by_subsets._problem is None
+    assert not second.solver_status.startswith("mechanism subsets") and by_milp._problem is not None
+    assert first.cost == pytest.approx(second.cost, abs=1e-7)
+
+
+@pytest.mark.parametrize("limit", [-1, 2.5, True])
+def test_bad_subset_limit_refused(limit):
+    _, model, mechanism_cost, coverage, _ = _case(0)
+    with pytest.raises(ValueError, match="subset_limit"):
+        DeterVerifyModel(model, mechanism_cost, coverage, subset_limit=limit)
+
+
+def test_deter_all_of_another_model_refused():
+    inst, model, mechanism_cost, coverage, _ = _case(0)
+    other = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver="HIGHS", time_limit=60)
+    with pytest.raises(ValueError, match="deter_all"):
+        DeterVerifyModel(model, mechanism_cost, coverage, deter_all=DeterAllModel(other))
 
 
 def test_more_coverage_never_lowers_detection():
@@ -121,9 +176,10 @@ def test_more_coverage_never_lowers_detection():
         assert (detection_with(detection, coverage, chosen) >= detection - 1e-15).all()
 
 
-def test_nothing_needed_and_unreachable_targets():
+@pytest.mark.parametrize("path", PATHS)
+def test_nothing_needed_and_unreachable_targets(path):
     inst, model, mechanism_cost, coverage, detection = _case(1)
-    deter = DeterVerifyModel(model, mechanism_cost, coverage)
+    deter = DeterVerifyModel(model, mechanism_cost, coverage, **PATHS[path])
     free = deter.solve(detection, np.zeros(len(inst.sinks)))
     assert free.feasible and free.cost == 0.0 and free.chosen.size == 0 and free.mechanisms.size == 0
     impossible = deter.solve(detection, np.full(len(inst.sinks), 1.5))     # p·L ≤ 1 < 1.5
@@ -139,13 +195,14 @@ def test_bad_mechanisms_refused(bad):
         DeterVerifyModel(model, cost, cover)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("seed", [1, 3])
-def test_scip_agrees_with_brute_force(seed):
+def test_scip_agrees_with_brute_force(seed, path):
     inst, _, mechanism_cost, coverage, detection = _case(seed)
     model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver="SCIP", time_limit=60)
     leverages = _leverages(inst)
     need = _need(seed, leverages, coverage, detection)
-    result = DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need)
+    result = DeterVerifyModel(model, mechanism_cost, coverage, **PATHS[path]).solve(detection, need)
     expected = brute_force(inst, leverages, mechanism_cost, coverage, detection, need)
     assert result.feasible and result.proven and result.cost == pytest.approx(expected, abs=1e-7)
 
@@ -157,7 +214,7 @@ def test_time_limit_without_incumbent_is_a_typed_error(monkeypatch):
     model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, solver="SCIP", time_limit=60)
     need = _need(1, _leverages(inst), coverage, detection)
     with pytest.raises(SolverError) as caught:
-        DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need)
+        milp_deter_verify(model, mechanism_cost, coverage).solve(detection, need)
     assert caught.value.hint
 
 
@@ -165,7 +222,7 @@ def test_node_limited_solve_is_proven_only_if_optimal(monkeypatch):
     limit_solver(monkeypatch, highs={"mip_max_nodes": 1})
     inst, model, mechanism_cost, coverage, detection = _case(3)
     need = _need(3, _leverages(inst), coverage, detection)
-    result = DeterVerifyModel(model, mechanism_cost, coverage).solve(detection, need)
+    result = milp_deter_verify(model, mechanism_cost, coverage).solve(detection, need)
     assert result.proven == (result.status in {"optimal", "infeasible"})
     if result.feasible:
         assert result.target_met.all()
