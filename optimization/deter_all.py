@@ -54,8 +54,9 @@ _VISITED_LIMIT = 256
 #: the count does not depend on what an earlier solve left in the memo) the covering-cut
 #: search may spend before the MILP decides instead (``bench/bench_enumeration.py``).
 CUT_LIMIT = 400
-#: Catalogues with more controls that fit on their own go straight to the MILP: growing a
-#: failing set costs up to one LP per such control and cut.
+#: Catalogues with more controls that fit on their own go straight to the MILP: the master's
+#: cut matrix is a cvxpy parameter of (cuts × controls) entries, whose compilation grows with
+#: it (a 932-control catalogue took longer than the MILP, ``bench/bench_enumeration.py``).
 _CUT_CONTROLS = 64
 #: Rows of the covering master's cut matrix before it is rebuilt with twice as many.
 _CUT_ROWS = 32
@@ -116,10 +117,10 @@ class DeterAllModel:
        control outside ``F``. A small master MILP (P binaries, budget, the collateral cap
        through one variable per closable route) finds the cheapest placement that meets
        every cut so far; when it deters it is optimal (the master is a relaxation), else
-       it is grown, per failing sink, into a maximal failing placement (controls added
-       dearest first while that sink stays above its target, one LP each) whose cut is
-       added. Tried when at most 64 controls fit on their own, within ``cut_limit``
-       evaluations.
+       it is grown, per failing sink, into a maximal failing placement (controls offered
+       dearest first, in halving batches, while that sink stays above its target: O(k log n)
+       LPs for n candidates of which k are left out) whose cut is added. Tried when at
+       most 64 controls fit on their own, within ``cut_limit`` evaluations.
     3. The MILP, built once on first use: targets (one per active sink) and the budget are
        ``cp.Parameter``s (checked DPP). Size as the interdiction MILP: per sink N + R + E +
        E_c dual variables (N nodes, R requirements, E routes, E_c routes some control
@@ -357,10 +358,8 @@ class DeterAllModel:
                                                       f"({tally()})", started=started)
                 for index in failing:
                     grown = chosen.copy()
-                    for control in sorted(np.flatnonzero(fits & ~grown), key=lambda c: (-model.cost[c], c)):
-                        grown[control] = True
-                        if not above_target(grown, index):
-                            grown[control] = False
+                    candidates = sorted(np.flatnonzero(fits & ~grown), key=lambda c: (-model.cost[c], c))
+                    _grow_failing(grown, candidates, lambda placement: above_target(placement, index))
                     outside = fits & ~grown
                     if not outside.any():
                         return self._infeasible(required, started, f"covering cuts: every control that fits, "
@@ -396,6 +395,27 @@ class DeterAllModel:
                               required_share=required, share_after=shares,
                               leverage=relative_loss(np.where(self.model.baseline > 0, 1.0, 0.0), shares),
                               seconds=time.perf_counter() - started, solver_status=solver_status)
+
+
+def _grow_failing(placement: np.ndarray, candidates: list, fails) -> None:
+    """Add to ``placement`` (in place) every candidate it can take while ``fails`` holds, in
+    the candidates' order: a batch that keeps it failing joins whole, a batch that does not
+    is split in halves (a single candidate that does not is left out).
+
+    The result is maximal: a candidate left out made a smaller placement pass, and adding
+    controls never makes a passing placement fail again. O(k log n) calls of ``fails`` for
+    n candidates of which k are left out (one per candidate when most are left out).
+    """
+    if not candidates:
+        return
+    trial = placement.copy()
+    trial[candidates] = True
+    if fails(trial):
+        placement[candidates] = True
+    elif len(candidates) > 1:
+        middle = len(candidates) // 2
+        _grow_failing(placement, candidates[:middle], fails)
+        _grow_failing(placement, candidates[middle:], fails)
 
 
 class _OverLimit(Exception):

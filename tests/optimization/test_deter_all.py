@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from optimization.deter_all import _CUT_ROWS, SHARE_TOLERANCE, DeterAllModel, _CoveringMaster
+from optimization.deter_all import _CUT_ROWS, SHARE_TOLERANCE, DeterAllModel, _CoveringMaster, _grow_failing
 from optimization.errors import SolverError
 from optimization.interdiction import InterdictionModel
 from tests.support.instances import and_or_case
@@ -297,3 +297,29 @@ def test_covering_master_is_the_cheapest_placement_meeting_every_cut(seed):
     assert model.cost[chosen].sum() == pytest.approx(expected, abs=1e-9)
     assert model.feasible(chosen, budget) and not (chosen & ~allowed).any()
     assert all(row @ chosen >= 1 for row in cuts)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_grown_placement_is_a_maximal_failing_one(seed):
+    """Against a monotone rule (a placement fails while it holds fewer than k of a hidden
+    set): the grown placement fails, adding any candidate left out makes it pass, and it
+    holds the start."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    hidden = rng.random(n) < 0.5
+    k = int(rng.integers(1, hidden.sum() + 2))
+
+    def fails(placement):
+        return int((placement & hidden).sum()) < k
+
+    start = np.zeros(n, dtype=bool)
+    start[rng.choice(n, size=min(n, int(rng.integers(0, 3))), replace=False)] = True
+    start &= ~hidden if (start & hidden).sum() >= k else np.ones(n, dtype=bool)
+    grown = start.copy()
+    candidates = [int(c) for c in rng.permutation(np.flatnonzero(~start))]
+    _grow_failing(grown, candidates, fails)
+    assert fails(grown) and (grown >= start).all()
+    for c in np.flatnonzero(~grown):
+        more = grown.copy()
+        more[c] = True
+        assert not fails(more)
