@@ -36,9 +36,18 @@ class PlainLP:
             need_rows.append(sp.hstack([y_part, -sp.csr_matrix(mask)]))
         self.a_ub = sp.vstack([ship, *need_rows]).tocsr()
         self.node_bounds = [(0, c if np.isfinite(c) else None) for c in network.node_capacity]
+        # Brute-force checks of several solution paths ask for the same LPs: each is solved once.
+        self._values: dict[tuple, float] = {}
 
     def value(self, sink, closed, weights=None) -> float:
         """max y_sink (or, with ``weights``, max weights · y) with the ``closed`` routes shut."""
+        key = (int(sink), np.packbits(np.asarray(closed, dtype=bool)).tobytes(),
+               None if weights is None else np.asarray(weights, dtype=float).tobytes())
+        if key not in self._values:
+            self._values[key] = self._solve(sink, closed, weights)
+        return self._values[key]
+
+    def _solve(self, sink, closed, weights) -> float:
         net = self.network
         bounds = self.node_bounds + [(0, 0 if shut else (c if np.isfinite(c) else None))
                                      for c, shut in zip(net.edge_capacity, closed)]
