@@ -106,7 +106,10 @@ class DeterAllModel:
 
     Notes
     -----
-    Three exact paths, cheapest first; each either proves its answer or hands over.
+    First, one LP per sink: when every control that fits the budget and the cap on its own,
+    placed together, leaves some sink above its target, no placement deters (every feasible
+    placement is inside that one). Then three exact paths, cheapest first; each either proves
+    its answer or hands over.
 
     1. :meth:`placements_by_cost`: the first placement found in order of cost that deters
        every sink is a cheapest one, within ``exhaustion_limit`` LPs.
@@ -199,6 +202,11 @@ class DeterAllModel:
                                 solver_status="no controls needed", started=started)
         if self.active_index.size == 0 or model.closable.size == 0:
             return self._infeasible(required, started, "no control closes a route")
+        if not self.reaches(self._fitting(budget), required):
+            # Every placement within budget and cap is inside this one, and closing routes
+            # never raises a share: none deters (one LP per sink instead of a search).
+            return self._infeasible(required, started, "every control that fits, together, leaves a sink above its "
+                                                        "target")
         exhaustive = self._solve_by_exhaustion(required, budget, started)
         if exhaustive is not None:
             return exhaustive
@@ -360,12 +368,8 @@ class DeterAllModel:
                     grown = chosen.copy()
                     candidates = sorted(np.flatnonzero(fits & ~grown), key=lambda c: (-model.cost[c], c))
                     _grow_failing(grown, candidates, lambda placement: above_target(placement, index))
-                    outside = fits & ~grown
-                    if not outside.any():
-                        return self._infeasible(required, started, f"covering cuts: every control that fits, "
-                                                                   f"together, leaves a sink above its target "
-                                                                   f"({tally()})")
-                    master.add_cut(outside.astype(np.float64), 1.0)
+                    # Not empty: solve() checked that every control that fits, together, deters.
+                    master.add_cut((fits & ~grown).astype(np.float64), 1.0)
         except _OverLimit:
             return None
 

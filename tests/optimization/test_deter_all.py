@@ -109,7 +109,8 @@ def test_deter_all_with_budget_and_collateral_cap_equals_brute_force(seed, path)
     required = _targets(seed, inst)
     budget = float(inst.cost.sum() / 3)
     result = dict(PATHS)[path](model).solve(required, budget=budget)
-    assert result.solver_status.startswith(STATUS_OF_PATH[path])
+    # Where every control that fits, together, misses a target, one LP per sink decides first.
+    assert result.solver_status.startswith((*STATUS_OF_PATH[path], "every control that fits"))
     expected = brute_force_min_cost(inst, required, budget=budget, cap=cap)
     if expected is None:
         assert not result.feasible and result.status == "infeasible" and result.chosen.size == 0
@@ -117,6 +118,25 @@ def test_deter_all_with_budget_and_collateral_cap_equals_brute_force(seed, path)
         assert result.feasible and result.proven
         assert result.cost == pytest.approx(expected, abs=1e-9)
         assert model.feasible(np.isin(np.arange(model.num_controls), result.chosen), budget)
+
+
+@pytest.mark.parametrize("path", [name for name, _ in PATHS])
+def test_each_path_proves_infeasibility_the_budget_causes(path):
+    """Targets every control together reaches (so the one-LP-per-sink check passes) but no
+    placement within a budget of the dearest single control does: the path itself proves it."""
+    found = 0
+    for seed in SEEDS:
+        inst, model = _model(seed)
+        everything = DeterAllModel(model).shares(np.ones(model.num_controls, bool))
+        required = np.minimum(everything + 1e-4, 1.0)
+        budget = float(inst.cost.max())
+        if brute_force_min_cost(inst, required, budget=budget) is not None:
+            continue
+        result = dict(PATHS)[path](model).solve(required, budget=budget)
+        assert not result.feasible and result.status == "infeasible" and math.isinf(result.cost_bound)
+        assert result.solver_status.startswith(STATUS_OF_PATH[path]), result.solver_status
+        found += 1
+    assert found >= 3
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -148,18 +168,18 @@ def test_targets_met_without_controls_cost_nothing():
     assert result.feasible and result.cost == 0 and result.chosen.size == 0 and result.proven
 
 
-@pytest.mark.parametrize("path", ["milp", "cuts"])       # exhaustion: 512 placements, past its visit limit
-def test_unreachable_target_is_infeasible_not_an_approximation(path):
+def test_unreachable_target_is_infeasible_not_an_approximation():
+    """Every control together misses a target: one LP per sink proves it, before any search."""
     checked = 0
     for seed in SEEDS:
         inst, model = _model(seed)
-        deter = dict(PATHS)[path](model)
+        deter = DeterAllModel(model)
         floor = deter.shares(np.ones(model.num_controls, bool))
         if not (floor > 0.05).any():
             continue
         result = deter.solve(np.maximum(floor - 0.05, 0.0))
         assert not result.feasible and result.status == "infeasible" and math.isinf(result.cost_bound)
-        assert result.solver_status.startswith(STATUS_OF_PATH[path])
+        assert result.solver_status.startswith("every control that fits") and deter._problem is None
         checked += 1
     assert checked >= 3
 
