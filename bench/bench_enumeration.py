@@ -38,7 +38,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from bench.bench_horizons import instance
-from bench.common import median_seconds, peak_rss_mib, write_results
+from bench.common import markdown_rows, median_seconds, peak_rss_mib, reproduce_on_a_run, write_results
 from chokepoint.analyses.deterrence import analyse_deterrence
 from chokepoint.analyses.placements import JOINT, leverage_of, placement_models
 from chokepoint.analyses.retaliation import counter_catalogue, retaliation_analysis
@@ -246,11 +246,10 @@ def main(argv=None) -> Path:
                      f"| {_cell(r.get('exhaustion_seconds'))} | {_cell(r.get('seconds_per_lp'), '{:.4f}')} "
                      f"| {_cell(r.get('milp_in_lps'), '{:.0f}')} |")
     lines += ["", f"The job's analyses of the scenarios {', '.join(DETER_ALL_SCENARIOS)} (both horizons, no "
-              f"baseline), median of {REPEATS} alternating runs, seconds:", "",
-              "| path | retaliation | deterrence |", "|---|---|---|"]
-    lines += [f"| {a['path']} | {a['retaliation']:.1f} | {a['deterrence']:.1f} |" for a in analyses]
-    lines += ["", "Reproduce: `CHOKEPOINT_BENCH_WAREHOUSE=<warehouse of a real-data run> "
-              ".venv/bin/python -m bench bench_enumeration`."]
+              f"baseline), median of {REPEATS} alternating runs, seconds:", ""]
+    lines += markdown_rows(["path", "retaliation", "deterrence"],
+                           [[a["path"], f"{a['retaliation']:.1f}", f"{a['deterrence']:.1f}"] for a in analyses])
+    lines += ["", reproduce_on_a_run("bench_enumeration")]
     return write_results("enumeration", payload, "\n".join(lines) + "\n")
 
 

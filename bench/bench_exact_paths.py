@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from polars.testing import assert_frame_equal
 
-from bench.common import median_seconds, peak_rss_mib, write_results
+from bench.common import markdown_rows, median_seconds, peak_rss_mib, reproduce_on_a_run, write_results
 from chokepoint.analyses.placements import JOINT, placement_models
 from chokepoint.analyses.verification import _need, verification_table
 from chokepoint.settings import PROJECT_ROOT, warehouse_path
@@ -147,19 +147,18 @@ def main(argv=None) -> Path:
         "",
         "Deter-all of the joint model, sanctions-only targets of the verification analysis, scenario budget:",
         "",
-        "| scenario | horizon | controls | targeted | feasible | cost | MILP s | cuts s | default s | default path |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(f"| {r['scenario']} | {r['horizon']} | {r['controls']} | {r['targets']} | {r['feasible']} "
-                     f"| {r['cost']:g} | {r['milp_seconds']:.2f} | {r['cuts_seconds']:.2f} "
-                     f"| {r['default_seconds']:.2f} | {r['default_status'].split(':')[0]} |")
+    lines += markdown_rows(
+        ["scenario", "horizon", "controls", "targeted", "feasible", "cost", "MILP s", "cuts s", "default s",
+         "default path"],
+        [[r["scenario"], r["horizon"], r["controls"], r["targets"], r["feasible"], f"{r['cost']:g}",
+          f"{r['milp_seconds']:.2f}", f"{r['cuts_seconds']:.2f}", f"{r['default_seconds']:.2f}",
+          r["default_status"].split(":")[0].split(" (")[0]] for r in rows])
     lines += ["", "The verification analysis of every unit with mechanisms (tables equal within solver tolerance), "
-              "median seconds of the whole analysis over those units:", "", "| path | units | seconds |",
-              "|---|---|---|"]
-    lines += [f"| {v['path']} | {v['units']} | {v['seconds']:.1f} |" for v in verification]
-    lines += ["", "Reproduce: `CHOKEPOINT_BENCH_WAREHOUSE=<warehouse of a real-data run> "
-              ".venv/bin/python -m bench bench_exact_paths`."]
+              "median seconds of the whole analysis over those units:", ""]
+    lines += markdown_rows(["path", "units", "seconds"],
+                           [[v["path"], v["units"], f"{v['seconds']:.1f}"] for v in verification])
+    lines += ["", reproduce_on_a_run("bench_exact_paths")]
     return write_results("exact_paths", payload, "\n".join(lines) + "\n")
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-__all__ = ["RESULTS", "median_seconds", "peak_rss_mib", "write_results", "machine"]
+__all__ = ["RESULTS", "median_seconds", "peak_rss_mib", "write_results", "machine", "markdown_rows",
+           "reproduce_on_a_run"]
 
 
 def median_seconds(fn, repeats: int = 5) -> tuple[float, object]:
@@ -42,3 +43,15 @@ def write_results(name: str, payload: dict, table_md: str) -> Path:
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(table_md.rstrip() + "\n")
     return RESULTS / f"{name}.md"
+
+
+def markdown_rows(header: list[str], rows) -> list[str]:
+    """A Markdown table's lines: header, rule, one line per row (cells already formatted)."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)]
+
+
+def reproduce_on_a_run(name: str) -> str:
+    """The closing line of a benchmark that reads the warehouse of a real-data run."""
+    return (f"Reproduce: `CHOKEPOINT_BENCH_WAREHOUSE=<warehouse of a real-data run> "
+            f".venv/bin/python -m bench {name}`.")
