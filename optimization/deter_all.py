@@ -52,11 +52,12 @@ EXHAUSTION_LIMIT = 100
 _VISITED_LIMIT = 256
 #: Default of ``DeterAllModel(cut_limit=)``: capability evaluations (memoised ones included, so
 #: the count does not depend on what an earlier solve left in the memo) the covering-cut
-#: search may spend before the MILP decides instead (``bench/bench_enumeration.py``).
+#: search may spend before the MILP decides instead; also bounds its master solves
+#: (``bench/bench_exact_paths.py``; the job's searches took at most 37 evaluations and 4 masters).
 CUT_LIMIT = 400
 #: Catalogues with more controls that fit on their own go straight to the MILP: the master's
 #: cut matrix is a cvxpy parameter of (cuts × controls) entries, whose compilation grows with
-#: it (a 932-control catalogue took longer than the MILP, ``bench/bench_enumeration.py``).
+#: it (on the broad scenario's 928-control catalogue the search took longer than the MILP).
 _CUT_CONTROLS = 64
 #: Rows of the covering master's cut matrix before it is rebuilt with twice as many.
 _CUT_ROWS = 32
@@ -118,7 +119,7 @@ class DeterAllModel:
        capability), so a placement ``F`` that leaves some sink above its target rules out
        every placement inside it: each deterring placement within budget and cap holds a
        control outside ``F``. A small master MILP (P binaries, budget, the collateral cap
-       through one variable per closable route) finds the cheapest placement that meets
+       through one variable per route with collateral) finds the cheapest placement that meets
        every cut so far; when it deters it is optimal (the master is a relaxation), else
        it is grown, per failing sink, into a maximal failing placement (controls offered
        dearest first, in halving batches, while that sink stays above its target: O(k log n)
@@ -318,8 +319,9 @@ class DeterAllModel:
     def _solve_by_cuts(self, required: np.ndarray, budget: float, started: float, *, solver: str,
                        time_limit: float) -> DeterAllResult | None:
         """The cheapest placement by covering cuts (class Notes, path 2), or None when the
-        search would take more than ``cut_limit`` capability evaluations, more than
-        :data:`_CUT_CONTROLS` controls fit on their own, or a master solve is not proven."""
+        search would take more than ``cut_limit`` capability evaluations or master solves,
+        more than :data:`_CUT_CONTROLS` controls fit on their own, or a master solve is not
+        proven."""
         model = self.model
         fits = self._fitting(budget)
         if self.cut_limit == 0 or fits.sum() > _CUT_CONTROLS:
@@ -343,7 +345,7 @@ class DeterAllModel:
             return f"{master.cuts} cuts, {evaluations} capability evaluations, {masters} master MILPs"
 
         try:
-            while True:
+            while masters < self.cut_limit:
                 masters += 1
                 try:
                     outcome = master.solve(solver=solver, time_limit=time_limit)
@@ -371,7 +373,8 @@ class DeterAllModel:
                     # Not empty: solve() checked that every control that fits, together, deters.
                     master.add_cut((fits & ~grown).astype(np.float64), 1.0)
         except _OverLimit:
-            return None
+            pass
+        return None
 
     def _prune(self, chosen: np.ndarray, required: np.ndarray) -> np.ndarray:
         """Drop controls (dearest first) that the targets do not need; a proven optimum

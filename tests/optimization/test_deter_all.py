@@ -343,3 +343,38 @@ def test_grown_placement_is_a_maximal_failing_one(seed):
         more = grown.copy()
         more[c] = True
         assert not fails(more)
+
+
+def test_a_master_placement_the_model_refuses_is_cut_off_with_its_supersets(monkeypatch):
+    """The model's own budget/cap check is the arbiter: when it refuses the master's choice
+    (as it may where solver tolerances differ), that placement and every one holding it are
+    ruled out, and the search still returns the cheapest placement the check accepts."""
+    inst, model = _model(1)
+    required = _targets(1, inst)
+    first = cuts_deter(model).solve(required)
+    assert first.feasible and first.solver_status.startswith("covering cuts")
+    refused = np.isin(np.arange(model.num_controls), first.chosen)
+    accepts = model.feasible
+
+    def feasible(chosen_mask, budget):
+        chosen_mask = np.asarray(chosen_mask, dtype=bool)
+        return accepts(chosen_mask, budget) and not (chosen_mask >= refused).all()
+
+    monkeypatch.setattr(model, "feasible", feasible)
+    second = cuts_deter(model).solve(required)
+    nothing = np.zeros(inst.network.num_edges, bool)
+    base = [plain_capability(inst.network, s, nothing) for s in inst.sinks]
+    expected = None
+    for subset in placements_within(inst.cost, inst.cost.sum()):
+        x = np.isin(np.arange(model.num_controls), subset)
+        if (x >= refused).all():
+            continue
+        closed = inst.closes[list(subset)].any(axis=0) if subset else nothing
+        shares = [plain_capability(inst.network, s, closed) / b for s, b in zip(inst.sinks, base)]
+        if all(share <= r + SHARE_TOLERANCE for share, r in zip(shares, required)):
+            cost = float(inst.cost[x].sum())
+            expected = cost if expected is None else min(expected, cost)
+    assert expected is not None and expected > first.cost
+    assert second.feasible and second.solver_status.startswith("covering cuts")
+    assert second.cost == pytest.approx(expected, abs=1e-9)
+    assert not (np.isin(np.arange(model.num_controls), second.chosen) >= refused).all()
