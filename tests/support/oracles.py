@@ -41,7 +41,7 @@ class PlainLP:
 
     def value(self, sink, closed, weights=None) -> float:
         """max y_sink (or, with ``weights``, max weights · y) with the ``closed`` routes shut."""
-        key = (int(sink), np.packbits(np.asarray(closed, dtype=bool)).tobytes(),
+        key = (None if sink is None else int(sink), np.packbits(np.asarray(closed, dtype=bool)).tobytes(),
                None if weights is None else np.asarray(weights, dtype=float).tobytes())
         if key not in self._values:
             self._values[key] = self._solve(sink, closed, weights)
