@@ -185,29 +185,84 @@ class _CachedLp:
         data["n_ineq"] = self.fixed[s.F].shape[0]
         return data, inv_data
 
+    def _split_bound_rows(self, ax: sp.csc_matrix) -> None:
+        """Sort the rows of ``[A; F]`` into bound rows — inequalities with one non-zero, ``a x_j
+        ≤ g``, which is how cvxpy writes a variable's ``nonneg`` attribute and ``x ≤ p`` — and
+        the rows HiGHS keeps. A bound row becomes a bound of its column (``x_j ≤ g/a`` for
+        ``a > 0``, ``x_j ≥ g/a`` for ``a < 0``), so the simplex factorises a basis of the
+        kept rows only: on the capability LP a tenth of the rows."""
+        rows = ax.tocsr()
+        counts = np.diff(rows.indptr)
+        first = rows.indptr[:-1]
+        single = (counts == 1) & (np.arange(rows.shape[0]) >= self.len_eq)
+        coef = np.zeros(rows.shape[0])
+        coef[single] = rows.data[first[single]]
+        single &= coef != 0
+        self.bound_rows = np.flatnonzero(single)
+        self.bound_col = rows.indices[first[single]]
+        self.bound_coef = coef[single]
+        self.kept_rows = np.flatnonzero(~single)
+        self.kept_ax = rows[self.kept_rows].tocsc()
+
+    def column_bounds(self, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Column bounds implied by the bound rows under the row upper bounds ``upper``."""
+        inf = highspy.kHighsInf
+        lower_col = np.full(self.ax.shape[1], -inf)
+        upper_col = np.full(self.ax.shape[1], inf)
+        values = upper[self.bound_rows] / self.bound_coef
+        above = self.bound_coef > 0
+        np.minimum.at(upper_col, self.bound_col[above], values[above])
+        np.maximum.at(lower_col, self.bound_col[~above], values[~above])
+        return lower_col, upper_col
+
+    def row_duals(self, kept_dual, column_dual, upper: np.ndarray) -> np.ndarray:
+        """The duals of every row of ``[A; F]``, as HiGHS would report them with the bound
+        rows kept as rows: a kept row's own, and for a column at a bound its reduced cost
+        divided by the coefficient of the bound row that sets that bound (negative reduced
+        cost: the upper bound; positive: the lower; the first such row where several set the
+        same bound), 0 for the other bound rows. With the bound row in the basis instead of
+        the column bound, the column is basic (reduced cost 0), which is what that dual makes."""
+        duals = np.zeros(self.num_rows_total)
+        duals[self.kept_rows] = kept_dual
+        reduced = np.asarray(column_dual, dtype=np.float64)[self.bound_col]
+        lower_col, upper_col = self.column_bounds(upper)
+        values = upper[self.bound_rows] / self.bound_coef
+        above = self.bound_coef > 0
+        sets = np.where(above, (reduced < 0) & (values == upper_col[self.bound_col]),
+                        (reduced > 0) & (values == lower_col[self.bound_col]))
+        candidates = np.flatnonzero(sets)
+        side_of = self.bound_col[candidates] * 2 + above[candidates]
+        _, first = np.unique(side_of, return_index=True)
+        chosen = candidates[first]
+        duals[self.bound_rows[chosen]] = reduced[chosen] / self.bound_coef[chosen]
+        return duals
+
     def pass_model(self, solver: highspy.Highs, data: dict) -> None:
-        """Give a fresh ``solver`` the model of the current solve, as cvxpy's
-        ``HIGHS.solve_via_data`` builds it. The HiGHS model is built once; later instances
-        get it and change, in bulk, the costs and row bounds that differ from it."""
+        """Give a fresh ``solver`` the model of the current solve: cvxpy's, with its bound
+        rows as column bounds (:meth:`_split_bound_rows`). The HiGHS model is built once;
+        later instances get it and change, in bulk, the costs and bounds that differ from it."""
         cost, lower, upper = self._costs_and_bounds(data)
         if self.model is None:
-            inf = highspy.kHighsInf
             ax = sp.vstack([data[s.A], data[s.F]]).tocsc()
+            self.ax, self.num_rows_total = ax, ax.shape[0]
+            self._split_bound_rows(ax)
+            lower_col, upper_col = self.column_bounds(upper)
+            kept = self.kept_ax
             model = highspy.HighsModel()
             lp = model.lp_
-            lp.num_col_ = ax.shape[1]
-            lp.num_row_ = ax.shape[0]
+            lp.num_col_ = kept.shape[1]
+            lp.num_row_ = kept.shape[0]
             lp.offset_ = 0
             lp.col_cost_ = cost
-            lp.row_lower_ = lower
-            lp.row_upper_ = upper
+            lp.row_lower_ = np.ascontiguousarray(lower[self.kept_rows])
+            lp.row_upper_ = np.ascontiguousarray(upper[self.kept_rows])
             lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-            lp.a_matrix_.start_ = ax.indptr
-            lp.a_matrix_.index_ = ax.indices
-            lp.a_matrix_.value_ = ax.data
-            lp.col_lower_ = -inf * np.ones(shape=lp.num_col_, dtype=cost.dtype)
-            lp.col_upper_ = inf * np.ones(shape=lp.num_col_, dtype=cost.dtype)
-            self.model, self.ax = model, ax
+            lp.a_matrix_.start_ = kept.indptr
+            lp.a_matrix_.index_ = kept.indices
+            lp.a_matrix_.value_ = kept.data
+            lp.col_lower_ = lower_col
+            lp.col_upper_ = upper_col
+            self.model = model
             self.cost, self.lower, self.upper = cost.copy(), lower.copy(), upper.copy()
             solver.passModel(model)
         else:
@@ -220,7 +275,7 @@ class _CachedLp:
 
     def rebound(self, solver: highspy.Highs, data: dict, last: tuple[np.ndarray, np.ndarray]) -> None:
         """Move a kept ``solver`` (same objective) from its ``last`` row bounds to this
-        solve's, changing only the rows that differ."""
+        solve's, changing only the rows and column bounds that differ."""
         _, lower, upper = self._costs_and_bounds(data)
         self._change_bounds(solver, *last, lower, upper)
         data["Ax"], data["u"], data["l"] = self.ax, upper, lower
@@ -232,12 +287,18 @@ class _CachedLp:
         lower = np.concatenate([data[s.B], -inf * np.ones(data[s.G].shape)])
         return data[s.Q], lower, upper
 
-    @staticmethod
-    def _change_bounds(solver: highspy.Highs, old_lower, old_upper, lower, upper) -> None:
-        rows = np.flatnonzero(_differs(lower, old_lower) | _differs(upper, old_upper)).astype(np.int32)
+    def _change_bounds(self, solver: highspy.Highs, old_lower, old_upper, lower, upper) -> None:
+        kept = self.kept_rows
+        rows = np.flatnonzero(_differs(lower[kept], old_lower[kept]) | _differs(upper[kept], old_upper[kept]))
         if rows.size:
-            solver.changeRowsBounds(rows.size, rows, np.ascontiguousarray(lower[rows]),
-                                    np.ascontiguousarray(upper[rows]))
+            solver.changeRowsBounds(rows.size, rows.astype(np.int32), np.ascontiguousarray(lower[kept][rows]),
+                                    np.ascontiguousarray(upper[kept][rows]))
+        if _differs(upper[self.bound_rows], old_upper[self.bound_rows]).any():
+            (old_low, old_up), (low, up) = self.column_bounds(old_upper), self.column_bounds(upper)
+            cols = np.flatnonzero(_differs(low, old_low) | _differs(up, old_up)).astype(np.int32)
+            if cols.size:
+                solver.changeColsBounds(cols.size, cols, np.ascontiguousarray(low[cols]),
+                                        np.ascontiguousarray(up[cols]))
 
 
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -305,8 +366,12 @@ class ReusingHighsLp(_CvxpyHighsQp):
             cached.pool.popitem(last=False)
         try:
             solver.run()
+            solution = solver.getSolution()
+            if solution.dual_valid:
+                # cvxpy reads a dual per row of [A; F]: the bound rows' from the reduced costs.
+                solution.row_dual = cached.row_duals(solution.row_dual, solution.col_dual, data["u"])
             results = {
-                "solution": solver.getSolution(),
+                "solution": solution,
                 "basis": solver.getBasis(),
                 "info": solver.getInfo(),
                 "model_status": solver.getModelStatus().name,
