@@ -64,6 +64,10 @@ __all__ = ["ReusingHighsLp", "REUSING_HIGHS_LP"]
 #: of its parameter applications, which a problem solved once or twice would not repay.
 CACHE_AFTER = 3
 
+#: Key of a solve's column bounds (from its bound rows) in cvxpy's data dict: computed once
+#: per solve, passed to HiGHS, kept for the next solve's comparison and used for the duals.
+COLUMN_BOUNDS = "column_bounds"
+
 #: HiGHS instances kept per problem, one per objective vector, least recently used dropped.
 #: The analyses solve one LP per actor and placement; a run has a few dozen actors.
 POOL_SIZE = 48
@@ -121,7 +125,7 @@ class _CachedLp:
         self.fixed = {key: data[key] for key in (s.P, s.A, s.F)}
         self.len_eq = data["n_eq"]
         self.model: highspy.HighsModel | None = None
-        #: objective bytes -> (HiGHS instance, the row bounds of its last solve)
+        #: objective bytes -> (HiGHS instance, the bounds of its last solve: :meth:`last_bounds`)
         self.pool: OrderedDict[bytes, tuple[highspy.Highs, tuple[np.ndarray, np.ndarray]]] = OrderedDict()
 
     def _objective(self, problem, param_vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -221,17 +225,19 @@ class _CachedLp:
         np.maximum.at(lower_col, self.bound_col[~above], values[~above])
         return lower_col, upper_col
 
-    def row_duals(self, kept_dual, column_dual, upper: np.ndarray) -> np.ndarray:
+    def row_duals(self, kept_dual, column_dual, upper: np.ndarray,
+                  columns: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """The duals of every row of ``[A; F]``, as HiGHS would report them with the bound
         rows kept as rows: a kept row's own, and for a column at a bound its reduced cost
         divided by the coefficient of the bound row that sets that bound (negative reduced
         cost: the upper bound; positive: the lower; the first such row where several set the
         same bound), 0 for the other bound rows. With the bound row in the basis instead of
-        the column bound, the column is basic (reduced cost 0), which is what that dual makes."""
+        the column bound, the column is basic (reduced cost 0), which is what that dual makes.
+        ``columns``: :meth:`column_bounds` of ``upper``, as the solve passed them."""
         duals = np.zeros(self.num_rows_total)
         duals[self.kept_rows] = kept_dual
         reduced = np.asarray(column_dual, dtype=np.float64)[self.bound_col]
-        lower_col, upper_col = self.column_bounds(upper)
+        lower_col, upper_col = columns
         values = upper[self.bound_rows] / self.bound_coef
         above = self.bound_coef > 0
         sets = np.where(above, (reduced < 0) & (values == upper_col[self.bound_col]),
@@ -252,7 +258,7 @@ class _CachedLp:
             ax = sp.vstack([data[s.A], data[s.F]]).tocsc()
             self.ax, self.num_rows_total = ax, ax.shape[0]
             self._split_bound_rows(ax)
-            lower_col, upper_col = self.column_bounds(upper)
+            columns = self.column_bounds(upper)
             kept = self.kept_ax
             model = highspy.HighsModel()
             lp = model.lp_
@@ -266,25 +272,31 @@ class _CachedLp:
             lp.a_matrix_.start_ = kept.indptr
             lp.a_matrix_.index_ = kept.indices
             lp.a_matrix_.value_ = kept.data
-            lp.col_lower_ = lower_col
-            lp.col_upper_ = upper_col
+            lp.col_lower_, lp.col_upper_ = columns
             self.model = model
-            self.cost, self.lower, self.upper = cost.copy(), lower.copy(), upper.copy()
+            self.cost, self.bounds = cost.copy(), (lower.copy(), upper.copy(), columns)
             solver.passModel(model)
         else:
+            columns = self.column_bounds(upper)
             solver.passModel(self.model)
             cols = np.flatnonzero(_differs(cost, self.cost)).astype(np.int32)
             if cols.size:
                 solver.changeColsCost(cols.size, cols, np.ascontiguousarray(cost[cols]))
-            self._change_bounds(solver, self.lower, self.upper, lower, upper)
-        data["Ax"], data["u"], data["l"] = self.ax, upper, lower
+            self._change_bounds(solver, self.bounds, (lower, upper, columns))
+        data["Ax"], data["u"], data["l"], data[COLUMN_BOUNDS] = self.ax, upper, lower, columns
 
-    def rebound(self, solver: highspy.Highs, data: dict, last: tuple[np.ndarray, np.ndarray]) -> None:
-        """Move a kept ``solver`` (same objective) from its ``last`` row bounds to this
-        solve's, changing only the rows and column bounds that differ."""
+    def rebound(self, solver: highspy.Highs, data: dict, last: tuple) -> None:
+        """Move a kept ``solver`` (same objective) from its ``last`` bounds (row lower and
+        upper bounds, column bounds) to this solve's, changing only the rows and columns that
+        differ."""
         _, lower, upper = self._costs_and_bounds(data)
-        self._change_bounds(solver, *last, lower, upper)
-        data["Ax"], data["u"], data["l"] = self.ax, upper, lower
+        columns = self.column_bounds(upper)
+        self._change_bounds(solver, last, (lower, upper, columns))
+        data["Ax"], data["u"], data["l"], data[COLUMN_BOUNDS] = self.ax, upper, lower, columns
+
+    def last_bounds(self, data: dict) -> tuple:
+        """This solve's bounds, as :meth:`rebound` takes them for the next solve."""
+        return data["l"].copy(), data["u"].copy(), data[COLUMN_BOUNDS]
 
     @staticmethod
     def _costs_and_bounds(data: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -293,18 +305,18 @@ class _CachedLp:
         lower = np.concatenate([data[s.B], -inf * np.ones(data[s.G].shape)])
         return data[s.Q], lower, upper
 
-    def _change_bounds(self, solver: highspy.Highs, old_lower, old_upper, lower, upper) -> None:
+    def _change_bounds(self, solver: highspy.Highs, old: tuple, new: tuple) -> None:
+        """Change the kept rows' bounds and the column bounds that differ between ``old`` and
+        ``new`` (each: row lower bounds, row upper bounds, column bounds)."""
+        (old_lower, old_upper, (old_low, old_up)), (lower, upper, (low, up)) = old, new
         kept = self.kept_rows
         rows = np.flatnonzero(_differs(lower[kept], old_lower[kept]) | _differs(upper[kept], old_upper[kept]))
         if rows.size:
             solver.changeRowsBounds(rows.size, rows.astype(np.int32), np.ascontiguousarray(lower[kept][rows]),
                                     np.ascontiguousarray(upper[kept][rows]))
-        if _differs(upper[self.bound_rows], old_upper[self.bound_rows]).any():
-            (old_low, old_up), (low, up) = self.column_bounds(old_upper), self.column_bounds(upper)
-            cols = np.flatnonzero(_differs(low, old_low) | _differs(up, old_up)).astype(np.int32)
-            if cols.size:
-                solver.changeColsBounds(cols.size, cols, np.ascontiguousarray(low[cols]),
-                                        np.ascontiguousarray(up[cols]))
+        cols = np.flatnonzero(_differs(low, old_low) | _differs(up, old_up)).astype(np.int32)
+        if cols.size:
+            solver.changeColsBounds(cols.size, cols, np.ascontiguousarray(low[cols]), np.ascontiguousarray(up[cols]))
 
 
 def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -367,7 +379,7 @@ class ReusingHighsLp(_CvxpyHighsQp):
                 options["time_limit"] = solver.getRunTime() + float(options["time_limit"])
             _set_options(solver, options)
             cached.rebound(solver, data, last)
-        cached.pool[key] = (solver, (data["l"].copy(), data["u"].copy()))
+        cached.pool[key] = (solver, cached.last_bounds(data))
         while len(cached.pool) > POOL_SIZE:
             cached.pool.popitem(last=False)
         try:
@@ -375,7 +387,8 @@ class ReusingHighsLp(_CvxpyHighsQp):
             solution = solver.getSolution()
             if solution.dual_valid:
                 # cvxpy reads a dual per row of [A; F]: the bound rows' from the reduced costs.
-                solution.row_dual = cached.row_duals(solution.row_dual, solution.col_dual, data["u"])
+                solution.row_dual = cached.row_duals(solution.row_dual, solution.col_dual, data["u"],
+                                                     data[COLUMN_BOUNDS])
             results = {
                 "solution": solution,
                 "basis": solver.getBasis(),
