@@ -23,6 +23,7 @@ target beyond tolerance raises :class:`~optimization.errors.InaccurateError`.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -203,7 +204,8 @@ class DeterAllModel:
                                 solver_status="no controls needed", started=started)
         if self.active_index.size == 0 or model.closable.size == 0:
             return self._infeasible(required, started, "no control closes a route")
-        if not self.reaches(self._fitting(budget), required):
+        fits = self._fitting(budget)
+        if not self.reaches(fits, required):
             # Every placement within budget and cap is inside this one, and closing routes
             # never raises a share: none deters (one LP per sink instead of a search).
             return self._infeasible(required, started, "every control that fits, together, leaves a sink above its "
@@ -211,7 +213,7 @@ class DeterAllModel:
         exhaustive = self._solve_by_exhaustion(required, budget, started)
         if exhaustive is not None:
             return exhaustive
-        covered = self._solve_by_cuts(required, budget, started, solver=solver or model.solver,
+        covered = self._solve_by_cuts(required, budget, fits, started, solver=solver or model.solver,
                                       time_limit=time_limit or model.time_limit)
         if covered is not None:
             return covered
@@ -316,14 +318,13 @@ class DeterAllModel:
         return np.array([within(model.cost[c], budget) and within(alone[c], model.collateral_cap)
                          for c in range(model.num_controls)], dtype=bool)
 
-    def _solve_by_cuts(self, required: np.ndarray, budget: float, started: float, *, solver: str,
+    def _solve_by_cuts(self, required: np.ndarray, budget: float, fits: np.ndarray, started: float, *, solver: str,
                        time_limit: float) -> DeterAllResult | None:
         """The cheapest placement by covering cuts (class Notes, path 2), or None when the
         search would take more than ``cut_limit`` capability evaluations or master solves,
         more than :data:`_CUT_CONTROLS` controls fit on their own, or a master solve is not
-        proven."""
+        proven. ``fits``: :meth:`_fitting` of ``budget``."""
         model = self.model
-        fits = self._fitting(budget)
         if self.cut_limit == 0 or fits.sum() > _CUT_CONTROLS:
             return None
         if self._master is None:
@@ -746,8 +747,7 @@ class DeterVerifyModel:
         if floor is None or not floor.feasible:
             return self._infeasible(detection, need, started, "mechanism subsets: not even every mechanism with the "
                                                               "cheapest controls meets every target within budget")
-        subsets = sorted((tuple(int(j) for j in np.flatnonzero(bits)) for bits in
-                          (np.array([(k >> j) & 1 for j in range(m)], dtype=bool) for k in range(2 ** m))),
+        subsets = sorted(itertools.chain.from_iterable(itertools.combinations(range(m), r) for r in range(m + 1)),
                          key=lambda ys: (float(self.mechanism_cost[list(ys)].sum()), len(ys), ys))
         best, best_total, bound, proven, solved = None, math.inf, math.inf, floor.proven, 0
         for ys in subsets:
