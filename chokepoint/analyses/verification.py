@@ -77,8 +77,9 @@ def verification_table(network: SupplyNetwork, scenario: Scenario, *, capability
     deter_all = {}
 
     def deter(on, mechanism_cost: np.ndarray, cover: np.ndarray) -> DeterVerifyModel:
-        shared = deter_all.setdefault(id(on), DeterAllModel(on))
-        return DeterVerifyModel(on, mechanism_cost, cover, deter_all=shared)
+        if id(on) not in deter_all:
+            deter_all[id(on)] = DeterAllModel(on)
+        return DeterVerifyModel(on, mechanism_cost, cover, deter_all=deter_all[id(on)])
 
     def solve(deter_verify: DeterVerifyModel, targeted: np.ndarray) -> DeterVerifyResult:
         return deter_verify.solve(p0, np.where(targeted, need, -math.inf), time_limit=time_limit)
