@@ -6,8 +6,9 @@ records per run:
 
 * wall time of the process (interpreter start to exit) and of the job;
 * per-step wall time, from the Dagster run's STEP_START / STEP_SUCCESS events;
-* deterministic work counters, per step and in total: cvxpy solves by kind (LP,
-  MILP), canonicalisations (a cvxpy problem compiled from scratch), model builds
+* deterministic work counters, per step and in total: solves by kind (LP — the
+  capability LP counted at its model, whether cvxpy or HiGHS's arrays solve it — and other
+  cvxpy LPs; MILP), canonicalisations (a cvxpy problem compiled from scratch), model builds
   (``CapabilityModel``, ``InterdictionModel``, ``DeterAllModel``), DuckDB connections
   opened, and the seconds spent inside HiGHS's ``run`` by kind and in ``duckdb.connect``
   — attributed to the step whose time span holds them;
@@ -64,6 +65,8 @@ def _record(name, amount=1.0):
 
 _solve = _problem.Problem.solve
 def solve(self, *args, **kwargs):
+    if getattr(state, "capability", False):      # counted once, as the capability LP it solves
+        return _solve(self, *args, **kwargs)
     kind = "milp" if self.is_mixed_integer() else "lp"
     previous, state.kind = getattr(state, "kind", "other"), kind
     t = time.perf_counter()
@@ -109,6 +112,21 @@ for module, name in ((optimization.capability, "CapabilityModel"), (optimization
         _record(f"builds_{_name}")
         return _init(self, *args, **kwargs)
     cls.__init__ = counted
+
+# The capability LP reaches HiGHS through cvxpy in older checkouts and directly in newer
+# ones: count it at the model, as one LP solve either way.
+_capability_solve = optimization.capability.CapabilityModel._solve
+def capability_solve(self, *args, **kwargs):
+    previous = getattr(state, "kind", "other"), getattr(state, "capability", False)
+    state.kind, state.capability = "lp", True
+    t = time.perf_counter()
+    try:
+        return _capability_solve(self, *args, **kwargs)
+    finally:
+        state.kind, state.capability = previous
+        _record("lp_solves")
+        _record("lp_solve_seconds", time.perf_counter() - t)
+optimization.capability.CapabilityModel._solve = capability_solve
 
 from pipelines.cli import main
 job_started = time.perf_counter()

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from graph.dag import upstream_of
 from graph.failure import throughput_bound
 from graph.network import SupplyNetwork
+from optimization.capability_highs import HighsCapabilityLp
 from optimization.errors import UnboundedError
 from optimization.solvers import lp_solver_options, require_dpp, solve_checked
 
@@ -105,6 +106,8 @@ class CapabilityModel:
     Node and route capacities are ``cp.Parameter``s set for each solve from the network
     as the solving actor sees it (:meth:`graph.network.SupplyNetwork.for_sink`): the
     physical capacities on a long-run network, the actor's headroom on a short-run one.
+    With HiGHS the same LP goes to HiGHS as arrays and the capacities as column bounds,
+    without cvxpy on the way (``docs/design.md#41-capability-lp``).
 
     Parameters
     ----------
@@ -112,6 +115,11 @@ class CapabilityModel:
     solver : {"HIGHS", "SCIP"}
     time_limit : float
         Seconds per solve.
+    highs_arrays : bool
+        With HiGHS, solve the LP handed to HiGHS as arrays, one kept instance per objective
+        (:class:`optimization.capability_highs.HighsCapabilityLp`); False solves this
+        model's cvxpy problem through cvxpy's HiGHS interface instead (the reference the
+        tests and benchmarks compare with).
 
     Raises
     ------
@@ -119,7 +127,8 @@ class CapabilityModel:
         If some route into a sink has no finite bound (missing capacity data).
     """
 
-    def __init__(self, network: SupplyNetwork, *, solver: str = "HIGHS", time_limit: float = 60.0):
+    def __init__(self, network: SupplyNetwork, *, solver: str = "HIGHS", time_limit: float = 60.0,
+                 highs_arrays: bool = True):
         self.network = network
         self.solver = solver.upper()
         self.options = lp_solver_options(self.solver, time_limit)
@@ -149,6 +158,9 @@ class CapabilityModel:
         self.c_route = self.f <= self.route_cap
         constraints = [c for c in (self.c_capacity, self.c_out, self.c_need, self.c_route) if c is not None]
         self.problem = require_dpp(cp.Problem(cp.Maximize(self.weights @ self.y), constraints), "capability LP")
+        # HiGHS gets the same LP as arrays, kept and hot-started per objective; SCIP goes through cvxpy.
+        self._highs = (HighsCapabilityLp(out_matrix, in_matrix, need_matrix, time_limit=time_limit)
+                       if self.solver == "HIGHS" and highs_arrays else None)
         self._dual = None
         self._memo: dict = {}
         self._reaching: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
@@ -304,30 +316,41 @@ class CapabilityModel:
 
     def _solve(self, weights: np.ndarray, bound: np.ndarray, capacity: np.ndarray, route_open, label: str):
         net = self.network
-        self.weights.value = weights
         open_ = np.ones(net.num_edges) if route_open is None else np.asarray(route_open, dtype=np.float64)
         if open_.shape != (net.num_edges,) or np.isnan(open_).any() or open_.min() < 0:
             raise ValueError("route_open must hold one non-negative number per route")
-        self.route_cap.value = bound * open_
-        if self._cap_index.size:
-            self.capacity.value = capacity
         started = time.perf_counter()
-        solve_checked(self.problem, self.options, label)
-        seconds = time.perf_counter() - started
-        y = np.maximum(self.y.value, 0.0)
-        f = np.maximum(self.f.value, 0.0)
-        value = float(self.problem.value)
-        if self.solver == "HIGHS":
-            route_dual = np.asarray(self.c_route.dual_value, dtype=np.float64)
-            dual_objective = float(np.dot(bound * open_, route_dual))
-            if self.c_capacity is not None:
-                dual_objective += float(np.dot(capacity, self.c_capacity.dual_value))
+        if self._highs is not None:
+            node_upper = np.full(net.num_nodes, np.inf)
+            node_upper[self._cap_index] = capacity
+            solution = self._highs.solve(weights, node_upper, bound * open_, label)
+            seconds = time.perf_counter() - started
+            y, f = np.maximum(solution.production, 0.0), np.maximum(solution.flow, 0.0)
+            value, route_dual = solution.value, solution.route_dual
+            dual_objective = float(np.dot(bound * open_, route_dual)
+                                   + np.dot(capacity, solution.production_dual[self._cap_index]))
+            status = "optimal"
         else:
-            # cvxpy's SCIP interface returns unreliable LP duals; solve the dual LP itself.
-            dual_problem, mu = self._dual_problem()
-            solve_checked(dual_problem, self.options, "dual of the capability LP")
-            route_dual = np.maximum(np.asarray(mu.value, dtype=np.float64), 0.0)
-            dual_objective = float(dual_problem.value)
+            self.weights.value = weights
+            self.route_cap.value = bound * open_
+            if self._cap_index.size:
+                self.capacity.value = capacity
+            solve_checked(self.problem, self.options, label)
+            seconds = time.perf_counter() - started
+            y = np.maximum(self.y.value, 0.0)
+            f = np.maximum(self.f.value, 0.0)
+            value, status = float(self.problem.value), self.problem.status
+            if self.solver == "HIGHS":
+                route_dual = np.asarray(self.c_route.dual_value, dtype=np.float64)
+                dual_objective = float(np.dot(bound * open_, route_dual))
+                if self.c_capacity is not None:
+                    dual_objective += float(np.dot(capacity, self.c_capacity.dual_value))
+            else:
+                # cvxpy's SCIP interface returns unreliable LP duals; solve the dual LP itself.
+                dual_problem, mu = self._dual_problem()
+                solve_checked(dual_problem, self.options, "dual of the capability LP")
+                route_dual = np.maximum(np.asarray(mu.value, dtype=np.float64), 0.0)
+                dual_objective = float(dual_problem.value)
         gap = abs(value - dual_objective) / max(1.0, abs(value))
         residual = max(
             float(np.max(y[self._cap_index] - capacity, initial=0.0)),
@@ -335,6 +358,6 @@ class CapabilityModel:
             float(np.max(self._need_matrix @ y - self._in_matrix @ f, initial=0.0)),
             float(np.max(f - bound * open_, initial=0.0)),
         )
-        return CapabilityResult(value=value, status=self.problem.status, production=y, flow=f,
+        return CapabilityResult(value=value, status=status, production=y, flow=f,
                                 route_dual=route_dual, duality_gap=gap, max_residual=residual,
                                 seconds=seconds, solver=self.solver)

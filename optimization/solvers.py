@@ -17,10 +17,9 @@ from cvxpy.reductions.solvers.conic_solvers.scip_conif import SCIP as _CvxpyScip
 
 from optimization.errors import (InaccurateError, InfeasibleError, ModelError, SolverError, SolverLimitError,
                                  UnboundedError)
-from optimization.highs_lp import REUSING_HIGHS_LP
 
-__all__ = ["SOLVERS", "solver_options", "lp_solver_options", "require_optimal", "require_dpp", "solve_checked",
-           "ScipKeepingStatus"]
+__all__ = ["SOLVERS", "solver_options", "lp_solver_options", "require_optimal", "raise_for_status", "require_dpp",
+           "solve_checked", "ScipKeepingStatus"]
 
 SOLVERS = ("HIGHS", "SCIP")
 
@@ -141,19 +140,12 @@ def solver_options(solver: str, time_limit: float) -> dict:
 
 
 def lp_solver_options(solver: str, time_limit: float) -> dict:
-    """:func:`solver_options` for an LP re-solved many times with new parameter values.
-
-    HiGHS goes through :data:`optimization.highs_lp.REUSING_HIGHS_LP`: the same model
-    reaches HiGHS (bit-identical results), without rebuilding the parts that no
-    parameter touches. Other solvers as :func:`solver_options`.
-    """
+    """:func:`solver_options` for an LP built with parameters and re-solved through cvxpy
+    (the capability LP with SCIP, and as the cvxpy reference of its HiGHS arrays)."""
     options = solver_options(solver, time_limit)
-    if solver.upper() == "HIGHS":
-        options["solver"] = REUSING_HIGHS_LP
     # cvxpy's SciPy backend canonicalises the capability LP (one matrix product per
     # constraint block, parameters only in vectors) about 7 times faster than its default
-    # C++ backend (0.035 s against 0.25 s on the firm-level network, a few hundred models
-    # per run); the canonical problem is the same.
+    # C++ backend (0.035 s against 0.25 s on the firm-level network); the canonical problem is the same.
     options["canon_backend"] = cp.SCIPY_CANON_BACKEND
     return options
 
@@ -178,7 +170,12 @@ def require_dpp(problem: cp.Problem, what: str) -> cp.Problem:
 
 def require_optimal(problem: cp.Problem, what: str) -> None:
     """Raise the typed error matching ``problem.status`` unless it is ``optimal``."""
-    status = problem.status
+    raise_for_status(problem.status, what)
+
+
+def raise_for_status(status: str, what: str) -> None:
+    """Raise the typed error matching a cvxpy status string unless it is ``optimal``
+    (models solved without cvxpy map their solver's status to cvxpy's first)."""
     if status == cp.OPTIMAL:
         return
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
