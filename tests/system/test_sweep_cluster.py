@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pytest
 from distributed import Client
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from chokepoint.analyses.montecarlo import dask_client, run_sweep
 from chokepoint.analyses.uncertainty import sweep_problem
@@ -153,11 +154,30 @@ def test_cli_sweep_publishes_against_the_scheduler(cluster, tmp_path):
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+class HoldFirstTask(WorkerPlugin):
+    """On the worker named ``victim``: the first task it starts is held (its event loop
+    blocked) for ``seconds`` before it runs, so the sweep cannot finish before the test
+    kills that worker — however fast a chunk is on this machine."""
+
+    def __init__(self, victim: str, seconds: float):
+        self.victim, self.seconds, self.held = victim, seconds, False
+
+    def setup(self, worker):
+        self.is_victim = worker.name == self.victim
+
+    def transition(self, key, start, finish, **kwargs):
+        if self.is_victim and finish == "executing" and not self.held:
+            self.held = True
+            time.sleep(self.seconds)
+
+
 def test_a_worker_killed_mid_sweep_changes_nothing(cluster, problem, in_process):
     """Runs last: it leaves the cluster with one worker."""
     address, workers = cluster
     outcome = {}
     with dask_client(scheduler=address) as client:
+        client.register_plugin(HoldFirstTask("w1", seconds=20), name="hold-first-task")
+        victim_address = next(a for a, w in client.scheduler_info()["workers"].items() if w["name"] == "w1")
         def sweep():
             try:
                 outcome["result"] = run_sweep(problem, SAMPLES, 42, chunk_size=CHUNK, client=client)
@@ -167,15 +187,14 @@ def test_a_worker_killed_mid_sweep_changes_nothing(cluster, problem, in_process)
         thread = threading.Thread(target=sweep)
         thread.start()
         victim = workers[1]
-        # Kill the worker once it is running a chunk (tasks are processing, none finished all).
+        # Kill the worker once it holds a chunk (HoldFirstTask keeps it there).
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            processing = client.processing()
-            if any(processing.get(w) for w in processing) and thread.is_alive():
+            if client.processing().get(victim_address) and thread.is_alive():
                 break
             time.sleep(0.05)
-        time.sleep(0.3)
         assert thread.is_alive(), "the sweep finished before the worker could be killed"
+        assert client.processing().get(victim_address), "the worker to kill holds no chunk"
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)
         thread.join(timeout=300)
