@@ -10,8 +10,8 @@ import cvxpy as cp
 import pytest
 from cvxpy.utilities import scopes
 
-from optimization.errors import SolverError
-from optimization.solvers import CVXPY_ID_LOCK, solve_checked, solver_options
+from optimization.errors import ModelError, SolverError
+from optimization.solvers import CVXPY_ID_LOCK, require_dpp, solve_checked, solver_options
 
 
 class _NoSolutionWhenWarm:
@@ -107,3 +107,11 @@ def test_a_dpp_analysis_in_one_thread_does_not_change_another_threads_expression
     with scopes.dpp_scope():
         assert scopes.dpp_scope_active() and not cp.Parameter().is_constant()
     assert not scopes.dpp_scope_active()
+
+
+def test_a_model_that_is_not_dpp_is_refused_when_built():
+    """``p * p * x`` is not DPP: re-solving it would canonicalise it on every solve."""
+    x = cp.Variable()
+    p = cp.Parameter(nonneg=True, value=2.0)
+    with pytest.raises(ModelError, match="not DPP"):
+        require_dpp(cp.Problem(cp.Minimize(p * p * x), [x >= 1]), "test model")
