@@ -319,20 +319,21 @@ class CapabilityModel:
         open_ = np.ones(net.num_edges) if route_open is None else np.asarray(route_open, dtype=np.float64)
         if open_.shape != (net.num_edges,) or np.isnan(open_).any() or open_.min() < 0:
             raise ValueError("route_open must hold one non-negative number per route")
+        route_upper = bound * open_
         started = time.perf_counter()
         if self._highs is not None:
             node_upper = np.full(net.num_nodes, np.inf)
             node_upper[self._cap_index] = capacity
-            solution = self._highs.solve(weights, node_upper, bound * open_, label)
+            solution = self._highs.solve(weights, node_upper, route_upper, label)
             seconds = time.perf_counter() - started
             y, f = np.maximum(solution.production, 0.0), np.maximum(solution.flow, 0.0)
             value, route_dual = solution.value, solution.route_dual
-            dual_objective = float(np.dot(bound * open_, route_dual)
+            dual_objective = float(np.dot(route_upper, route_dual)
                                    + np.dot(capacity, solution.production_dual[self._cap_index]))
             status = "optimal"
         else:
             self.weights.value = weights
-            self.route_cap.value = bound * open_
+            self.route_cap.value = route_upper
             if self._cap_index.size:
                 self.capacity.value = capacity
             solve_checked(self.problem, self.options, label)
@@ -342,7 +343,7 @@ class CapabilityModel:
             value, status = float(self.problem.value), self.problem.status
             if self.solver == "HIGHS":
                 route_dual = np.asarray(self.c_route.dual_value, dtype=np.float64)
-                dual_objective = float(np.dot(bound * open_, route_dual))
+                dual_objective = float(np.dot(route_upper, route_dual))
                 if self.c_capacity is not None:
                     dual_objective += float(np.dot(capacity, self.c_capacity.dual_value))
             else:
@@ -356,7 +357,7 @@ class CapabilityModel:
             float(np.max(y[self._cap_index] - capacity, initial=0.0)),
             float(np.max(self._out_matrix @ f - y, initial=0.0)),
             float(np.max(self._need_matrix @ y - self._in_matrix @ f, initial=0.0)),
-            float(np.max(f - bound * open_, initial=0.0)),
+            float(np.max(f - route_upper, initial=0.0)),
         )
         return CapabilityResult(value=value, status=status, production=y, flow=f,
                                 route_dual=route_dual, duality_gap=gap, max_residual=residual,

@@ -143,7 +143,8 @@ class HighsCapabilityLp:
             raise ValueError("weights (N,), node_upper (N,) and route_upper (E,) must match the model")
         key = weights.tobytes()
         kept = self.pool.pop(key, None)
-        if kept is None:
+        fresh = kept is None
+        if fresh:
             solver = self._fresh(weights, upper)
         else:
             solver, last, last_dual = kept
@@ -155,7 +156,8 @@ class HighsCapabilityLp:
         # HiGHS's clock runs on over an instance's runs: the limit is its time so far plus this solve's.
         solver.setOptionValue("time_limit", solver.getRunTime() + self.time_limit)
         solver.run()
-        solver.setOptionValue("simplex_strategy", DUAL_SIMPLEX)
+        if fresh:       # its first run may have been primal (_fresh); later ones start from a dual feasible basis
+            solver.setOptionValue("simplex_strategy", DUAL_SIMPLEX)
         status = solver.getModelStatus().name
         if status != "kOptimal":
             raise_for_status(_CvxpyHighs.STATUS_MAP.get(status, "solver_error"), what)
@@ -167,9 +169,10 @@ class HighsCapabilityLp:
             self.pool.popitem(last=False)
         duals = np.maximum(reduced, 0.0)
         n = self.num_nodes
-        return HighsSolution(value=float(solver.getInfo().objective_function_value),
-                             production=columns[:n], flow=columns[n:], production_dual=duals[:n],
-                             route_dual=duals[n:], iterations=int(solver.getInfo().simplex_iteration_count))
+        info = solver.getInfo()
+        return HighsSolution(value=float(info.objective_function_value), production=columns[:n], flow=columns[n:],
+                             production_dual=duals[:n], route_dual=duals[n:],
+                             iterations=int(info.simplex_iteration_count))
 
     def _fresh(self, weights: np.ndarray, upper: np.ndarray) -> highspy.Highs:
         """A new instance for a new objective, started from the optimal basis of the most
