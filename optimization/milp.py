@@ -21,7 +21,7 @@ import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
 
 from optimization.errors import InfeasibleError, SolverError, SolverLimitError, UnboundedError
-from optimization.solvers import SOLVERS, ScipKeepingStatus
+from optimization.solvers import HIGHS_MILP, SOLVERS, ScipKeepingStatus
 
 __all__ = ["MilpOutcome", "solve_milp", "MIP_REL_GAP", "OPTIMALITY_GAP"]
 
@@ -60,12 +60,12 @@ def _options(solver: str, time_limit: float, rel_gap: float) -> dict:
         # bounds spanning eight orders of magnitude, from recipe coefficients in units as
         # different as tonnes of gallium and H100e) the default 1e-7 let presolve and the
         # LP solves settle on a "proven" optimum 13 times the true one.
-        return {"solver": cp.HIGHS, "time_limit": float(time_limit), "mip_rel_gap": rel_gap, "mip_abs_gap": 1e-9,
+        return {"solver": HIGHS_MILP, "time_limit": float(time_limit), "mip_rel_gap": rel_gap, "mip_abs_gap": 1e-9,
                 "mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9,
                 "dual_feasibility_tolerance": 1e-9, "output_flag": False, "log_to_console": False,
                 # A re-solve started from the previous budget's solution reported a proven
                 # bound of 0 for a placement worth 1 (tests/chokepoint/model/test_entity_controls.py).
-                "warm_start": False}
+                "warm_start": False, "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False}
     return {"solver": ScipKeepingStatus(),
             "scip_params": {"limits/time": float(time_limit), "limits/gap": rel_gap, "limits/absgap": 1e-9,
                             "numerics/feastol": 1e-9}}

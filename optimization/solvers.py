@@ -13,13 +13,18 @@ import cvxpy.settings as cvxpy_settings
 import highspy
 from cvxpy.lin_ops import lin_utils
 from cvxpy.utilities import scopes as cvxpy_scopes
+import numpy as np
+import scipy.sparse as sp
+from cvxpy.reductions.solvers.conic_solvers.conic_solver import dims_to_solver_dict
+from cvxpy.reductions.solvers.conic_solvers.highs_conif import HIGHS as _CvxpyHighs
+from cvxpy.reductions.solvers.conic_solvers.highs_conif import unpack_highs_options_inplace
 from cvxpy.reductions.solvers.conic_solvers.scip_conif import SCIP as _CvxpyScip
 
 from optimization.errors import (InaccurateError, InfeasibleError, ModelError, SolverError, SolverLimitError,
                                  UnboundedError)
 
 __all__ = ["SOLVERS", "solver_options", "lp_solver_options", "require_optimal", "raise_for_status", "require_dpp",
-           "solve_checked", "ScipKeepingStatus"]
+           "solve_checked", "ScipKeepingStatus", "HIGHS_MILP", "single_variable_rows_as_bounds"]
 
 SOLVERS = ("HIGHS", "SCIP")
 
@@ -125,6 +130,101 @@ class ScipKeepingStatus(_CvxpyScip):
         result = super().invert(solution, inverse_data)
         result.attr[cvxpy_settings.EXTRA_STATS] = {**solution["scip"], "offset": float(inverse_data[cvxpy_settings.OFFSET])}
         return result
+
+
+def single_variable_rows_as_bounds(matrix: sp.spmatrix, row_lower: np.ndarray, row_upper: np.ndarray,
+                                   col_lower: np.ndarray, col_upper: np.ndarray):
+    """The rows ``row_lower <= A x <= row_upper`` of one variable each, moved into that
+    variable's bounds.
+
+    Returns ``(A', row_lower', row_upper', col_lower', col_upper')`` with only the rows of
+    two or more variables (an empty row stays a row: it may be infeasible). A bound is the
+    tightest of the variable's own bound and each of its one-variable rows divided by the
+    row's coefficient (a negative coefficient swaps the sides).
+
+    Notes
+    -----
+    O(nnz(A) + m + n) for m rows and n columns. cvxpy states ``x >= 0`` and ``x <= u`` as
+    such rows; a MILP solver's presolve would remove them again, at a cost that grows
+    with the rows (``docs/design.md#41-solving-it-thousands-of-times``).
+    """
+    rows = sp.csr_matrix(matrix)
+    count = np.diff(rows.indptr)
+    single = np.flatnonzero(count == 1)
+    column = rows.indices[rows.indptr[single]]
+    coefficient = rows.data[rows.indptr[single]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low, high = row_lower[single] / coefficient, row_upper[single] / coefficient
+    negative = coefficient < 0
+    low, high = np.where(negative, high, low), np.where(negative, low, high)
+    col_lower, col_upper = np.array(col_lower, dtype=np.float64), np.array(col_upper, dtype=np.float64)
+    np.maximum.at(col_lower, column, low)
+    np.minimum.at(col_upper, column, high)
+    keep = np.flatnonzero(count != 1)
+    return rows[keep], row_lower[keep], row_upper[keep], col_lower, col_upper
+
+
+class _HighsMilpBounds(_CvxpyHighs):
+    """cvxpy's HiGHS interface for MILPs, with cvxpy's one-variable rows (``x >= 0``,
+    ``z <= 1``, ``alpha <= bound``) passed as column bounds
+    (:func:`single_variable_rows_as_bounds`).
+
+    On the interdiction MILPs of a real-data run about half of the rows are such rows;
+    HiGHS's presolve took most of a small MILP's time removing them. An LP keeps cvxpy's own
+    path: its row duals must map back to every constraint. Stateless, so one instance
+    serves every thread and cvxpy's compiled problem is reused across solves.
+    """
+
+    def name(self) -> str:
+        return "HIGHS_MILP_BOUNDS"
+
+    def solve_via_data(self, data, warm_start: bool, verbose: bool, solver_opts, solver_cache=None):
+        if not (data[cvxpy_settings.BOOL_IDX] or data[cvxpy_settings.INT_IDX]):
+            return super().solve_via_data(data, warm_start, verbose, solver_opts, solver_cache)
+        dims = dims_to_solver_dict(data[cvxpy_settings.DIMS])
+        equalities = dims[cvxpy_settings.EQ_DIM]
+        upper = np.asarray(data[cvxpy_settings.B], dtype=np.float64)
+        lower = np.concatenate([upper[:equalities], np.full(upper.size - equalities, -highspy.kHighsInf)])
+        columns = data[cvxpy_settings.A].shape[1]
+        col_lower = np.full(columns, -highspy.kHighsInf)
+        col_upper = np.full(columns, highspy.kHighsInf)
+        integral = np.array(data[cvxpy_settings.BOOL_IDX] + data[cvxpy_settings.INT_IDX], dtype=np.int64)
+        booleans = np.array(data[cvxpy_settings.BOOL_IDX], dtype=np.int64)
+        col_lower[booleans], col_upper[booleans] = 0.0, 1.0
+        matrix, lower, upper, col_lower, col_upper = single_variable_rows_as_bounds(
+            data[cvxpy_settings.A], lower, upper, col_lower, col_upper)
+        matrix = matrix.tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = columns, matrix.shape[0]
+        lp.offset_ = 0
+        lp.col_cost_ = np.asarray(data[cvxpy_settings.C], dtype=np.float64)
+        lp.col_lower_, lp.col_upper_ = col_lower, col_upper
+        lp.row_lower_, lp.row_upper_ = lower, upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
+        kinds = [highspy.HighsVarType.kContinuous] * columns
+        for index in integral:
+            kinds[index] = highspy.HighsVarType.kInteger
+        lp.integrality_ = kinds
+        solver = highspy.Highs()
+        opts = dict(solver_opts)
+        unpack_highs_options_inplace(opts)
+        solver.setOptionValue("log_to_console", verbose)
+        for name, value in opts.items():
+            if solver.setOptionValue(name, value) == highspy.HighsStatus.kError:
+                raise ValueError(f"HiGHS refused option {name}={value!r}")
+        solver.passModel(lp)
+        try:
+            solver.run()
+            return {"solution": solver.getSolution(), "basis": solver.getBasis(), "info": solver.getInfo(),
+                    "model_status": solver.getModelStatus().name, "run_time": solver.getRunTime()}
+        except ValueError as exc:
+            raise cp.error.SolverError(exc) from None
+
+
+#: The solver argument for a HiGHS MILP (:class:`_HighsMilpBounds`; one instance, so that
+#: cvxpy keeps a problem's compiled form between solves).
+HIGHS_MILP = _HighsMilpBounds()
 
 
 def solver_options(solver: str, time_limit: float) -> dict:
