@@ -146,7 +146,7 @@ def single_variable_rows_as_bounds(matrix: sp.spmatrix, row_lower: np.ndarray, r
     -----
     O(nnz(A) + m + n) for m rows and n columns. cvxpy states ``x >= 0`` and ``x <= u`` as
     such rows; a MILP solver's presolve would remove them again, at a cost that grows
-    with the rows (``docs/design.md#41-solving-it-thousands-of-times``).
+    with the rows (``docs/design.md#42-interdiction-milp``).
     """
     rows = sp.csr_matrix(matrix)
     count = np.diff(rows.indptr)
