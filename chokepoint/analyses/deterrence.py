@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from chokepoint.model.build import horizon_networks
+from chokepoint.model.build import horizon_network, horizon_rules
 from chokepoint.model.horizons import SHORT_RUN
 from chokepoint.analyses.placements import JOINT, catalogue_arrays, leverage_of, placement_models
+from chokepoint.model.controls import control_route_masks
 from chokepoint.inputs.scenario import Scenario
 from optimization.capability import CapabilityModel, relative_loss
 from optimization.deter_all import DeterAllModel, DeterAllResult
@@ -279,23 +280,28 @@ def _share_leverage(tables: dict[str, pl.DataFrame], scenario: Scenario, placeme
     (marginal to ``baseline_closed`` when given: scaling keeps every route)."""
     out = {}
     model = None
+    # The short-run rules do not depend on capacities: derived once for every actor and factor.
+    rules = horizon_rules(tables, scenario)
+    chosen = [control for control in scenario.controls if control.id in placement.controls]
     for actor in scenario.defectors:
         values = []
         for factor in SHARE_SCALING:
             members = list(actor.members)
             scaled = {**tables, **{name: _scaled(tables[name], members, factor)
                                    for name in ("capacities", "producers") if tables.get(name) is not None}}
-            network = horizon_networks(scaled, scenario)[horizon]
-            catalogue = catalogue_arrays(network, scenario)
-            chosen = np.isin(np.array(catalogue.ids), list(placement.controls))
-            closed = catalogue.closes[chosen].any(axis=0) if chosen.any() else np.zeros(network.num_edges, bool)
+            network = horizon_network(scaled, scenario, horizon, rules=rules)
+            # Only the placement's own controls: the routes they close on the scaled network.
+            masks = control_route_masks(network, scenario, controls=chosen)
+            closed = np.zeros(network.num_edges, dtype=bool)
+            for control in chosen:
+                closed |= masks[control.id]
+            if baseline_closed is not None:
+                closed |= baseline_closed
             # Scaling changes capacities only, which the capability LP takes as parameters:
             # one LP serves every actor and factor.
             model = model or CapabilityModel(network, solver="HIGHS", time_limit=time_limit)
             sink = network.sink_of(network.actors.index(actor.id))
             before_open = None if baseline_closed is None else (~baseline_closed).astype(np.float64)
-            if baseline_closed is not None:
-                closed = closed | baseline_closed
             before = model.solve_on(network, sink, before_open).value
             after = model.solve_on(network, sink, (~closed).astype(np.float64)).value
             values.append(float(relative_loss(before, after)))
@@ -338,7 +344,7 @@ def analyse_deterrence(tables: dict[str, pl.DataFrame], scenario: Scenario, *, s
     solver = (solver or scenario.settings.solver).upper()
     time_limit = float(time_limit or scenario.settings.time_limit_s)
     budget = scenario.settings.budget
-    network = horizon_networks(tables, scenario)[horizon]
+    network = horizon_network(tables, scenario, horizon)
     defectors = [a.id for a in scenario.defectors]
     if baseline_closed is not None:
         baseline_closed = np.asarray(baseline_closed, dtype=bool)

@@ -20,7 +20,7 @@ from chokepoint.analyses.uncertainty import (INPUTS_SCHEMA, RANK_INTERVALS_SCHEM
                                              inputs_table, rank_intervals_table, robustness_table, sweep_problem)
 from chokepoint.inputs.scenario import Scenario
 from chokepoint.model.baseline import no_baseline, scenario_baseline
-from chokepoint.model.build import horizon_networks
+from chokepoint.model.build import horizon_network
 from chokepoint.model.horizons import HORIZONS
 
 __all__ = ["SweepTables", "sweep_tables", "point_placements", "probability_lines", "SWEPT_PLACEMENTS",
@@ -61,7 +61,7 @@ def point_placements(deterrence: pl.DataFrame | None, tables: dict, scenario: Sc
         for kind, controls in zip(rows["placement_kind"], rows["controls"]):
             found.setdefault(kind, tuple(controls))
     if not found:   # a scenario with no deter-all placement (none deters) has only the optimal one
-        network = horizon_networks(tables, scenario)[horizon]
+        network = horizon_network(tables, scenario, horizon)
         baseline = (no_baseline(network) if controls_in_force is None
                     else scenario_baseline(network, scenario, controls_in_force, firms))
         analysis = analyse_deterrence(tables, scenario, solver=solver, time_limit=time_limit, horizon=horizon,

@@ -27,7 +27,7 @@ from graph.network import EDGE_KINDS, NODE_KINDS, SupplyNetwork, build_supply_ne
 from graph.synthetic import SyntheticSpec, generate_facility_network
 
 __all__ = ["network_arrays", "network_from_tables", "synthetic_network_from_tables", "network_tables",
-           "HorizonNetworks", "horizon_networks", "producer_table", "with_firm_actor_compute", "headroom_table", "with_horizon_first", "with_baseline", "NETWORK_TABLES", "HORIZON_TABLES",
+           "HorizonNetworks", "horizon_networks", "horizon_network", "horizon_rules", "producer_table", "with_firm_actor_compute", "headroom_table", "with_horizon_first", "with_baseline", "NETWORK_TABLES", "HORIZON_TABLES",
            "FDP_TOOL_STAGES", "CHIP_OUTPUT_STAGES", "inputs_of_stages", "fdp_tool_inputs", "with_tool_origin"]
 
 #: Staged tables every network is built from.
@@ -349,7 +349,8 @@ def with_firm_actor_compute(producers: pl.DataFrame, compute_owners: pl.DataFram
     return pl.concat([split, extra], how="diagonal_relaxed")
 
 
-def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> HorizonNetworks:
+def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario, *,
+                     rules: ShortRunRules | None = None) -> HorizonNetworks:
     """Both horizons' networks of a scenario from staged tables.
 
     Parameters
@@ -361,6 +362,9 @@ def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> 
         ``compute_sourcing`` (absent: every route qualified, no headroom limit, so the
         short run equals the long run).
     scenario : Scenario
+    rules : ShortRunRules, optional
+        :func:`horizon_rules` of the same tables and scenario, when the caller already has
+        them (they do not depend on capacities).
 
     Returns
     -------
@@ -371,17 +375,38 @@ def horizon_networks(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> 
     Cost: one network build, O(N + E + R) for N nodes, E routes and R requirement rows,
     plus the short-run derivation, O(N log N + E + R·A) for A actors.
     """
-    long_run = with_tool_origin(build_supply_network(**network_arrays(
+    long_run = _long_run_network(tables, scenario)
+    rules = rules or horizon_rules(tables, scenario)
+    short_run = short_run_network(long_run, rules, list(long_run.inputs).index(COMPUTE_INPUT))
+    return HorizonNetworks(long_run=long_run, short_run=short_run, rules=rules)
+
+
+def horizon_network(tables: Mapping[str, pl.DataFrame], scenario: Scenario, horizon: str, *,
+                    rules: ShortRunRules | None = None) -> SupplyNetwork:
+    """One horizon's network of :func:`horizon_networks`; the long run is built without the
+    short-run derivation, which it does not need."""
+    if horizon == LONG_RUN:
+        return _long_run_network(tables, scenario)
+    if horizon != SHORT_RUN:
+        raise KeyError(f"unknown horizon {horizon!r}; use {', '.join(HORIZONS)}")
+    return horizon_networks(tables, scenario, rules=rules)[horizon]
+
+
+def _long_run_network(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> SupplyNetwork:
+    return with_tool_origin(build_supply_network(**network_arrays(
         tables["countries"], tables["input_types"], tables["recipes"], producer_table(tables, scenario), scenario)),
         tables["input_types"])
+
+
+def horizon_rules(tables: Mapping[str, pl.DataFrame], scenario: Scenario) -> ShortRunRules:
+    """The short-run rules of a scenario from the staged :data:`HORIZON_TABLES` (absent or
+    empty tables: no restriction); capacities do not enter them."""
     empty_rules = pl.DataFrame(schema={"input_id": pl.String, "qualification": pl.String, "utilisation": pl.Float64})
     empty_qualified = pl.DataFrame(schema={"buyer_firm_id": pl.String, "input_id": pl.String,
                                            "supplier_firm_id": pl.String, "basis": pl.String})
     empty_sourcing = pl.DataFrame(schema={"iso3": pl.String, "input_id": pl.String, "supplier_firm_id": pl.String,
                                           "h100e": pl.Float64})
-    rules = rules_from_tables(
+    return rules_from_tables(
         empty_rules if _empty(tables, "short_run_rules") else tables["short_run_rules"],
         empty_qualified if _empty(tables, "qualifications") else tables["qualifications"],
         empty_sourcing if _empty(tables, "compute_sourcing") else tables["compute_sourcing"], scenario)
-    short_run = short_run_network(long_run, rules, list(long_run.inputs).index(COMPUTE_INPUT))
-    return HorizonNetworks(long_run=long_run, short_run=short_run, rules=rules)

@@ -16,6 +16,8 @@ so the interdiction MILP and its duality treat every kind alike:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from chokepoint.inputs.scenario import Control, Scenario
@@ -111,7 +113,8 @@ def foreign_direct_product_routes(network: SupplyNetwork, tainted: np.ndarray, j
 
 
 def control_route_masks(network: SupplyNetwork, scenario: Scenario, *, tool_inputs=(),
-                        installed_base: SupplyNetwork | None = None) -> dict[str, np.ndarray]:
+                        installed_base: SupplyNetwork | None = None,
+                        controls: Iterable[Control] | None = None) -> dict[str, np.ndarray]:
     """For each control id, the boolean mask of the network's routes it closes.
 
     Parameters
@@ -126,6 +129,8 @@ def control_route_masks(network: SupplyNetwork, scenario: Scenario, *, tool_inpu
         The network whose routes say who supplied each producer's tools (the long-run
         network when ``network`` is a short-run view that waived tool routes); default
         ``network`` itself. Same nodes as ``network``.
+    controls : iterable of Control, optional
+        The controls to mask (default: the scenario's whole catalogue).
 
     Without ``tool_inputs`` and ``installed_base``, a network that carries
     ``node_tool_origin`` (as every network :func:`chokepoint.model.build.horizon_networks`
@@ -137,7 +142,7 @@ def control_route_masks(network: SupplyNetwork, scenario: Scenario, *, tool_inpu
     f_index = {f: i for i, f in enumerate(network.firms)}
     taint: dict[int, np.ndarray] = {}
     masks = {}
-    for control in scenario.controls:
+    for control in scenario.controls if controls is None else controls:
         actor = a_index[control.destination]
         masks[control.id] = _mask(network, control, c_index, k_index, actor, f_index, taint, tool_inputs,
                                   installed_base or network)

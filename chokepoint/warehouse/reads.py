@@ -16,7 +16,7 @@ import polars as pl
 
 from chokepoint.errors import InputError
 from chokepoint.inputs.scenario import Scenario, parse_scenario
-from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_networks
+from chokepoint.model.build import HORIZON_TABLES, NETWORK_TABLES, horizon_network
 from chokepoint.model.horizons import LONG_RUN
 from chokepoint.warehouse.ledger import connect_read_only
 from graph.network import SupplyNetwork
@@ -71,7 +71,7 @@ def network_from_warehouse(warehouse, horizon: str = LONG_RUN) -> tuple[SupplyNe
     tables = staged_tables(warehouse)
     row = tables["src_scenario"].row(0, named=True)
     scenario = parse_scenario(row["text"], Path(row["path"]))
-    return horizon_networks(tables, scenario)[horizon], scenario
+    return horizon_network(tables, scenario, horizon), scenario
 
 
 def published_deterrence(warehouse) -> pl.DataFrame | None:

@@ -14,7 +14,8 @@ from chokepoint.analyses.placements import catalogue_arrays, joint_model
 from chokepoint.errors import InputError
 from chokepoint.inputs.reference import COMPUTE_INPUT
 from chokepoint.inputs.scenario import load_scenario
-from chokepoint.model.build import horizon_networks, producer_table, with_firm_actor_compute
+from chokepoint.model.build import (horizon_network, horizon_networks, horizon_rules, producer_table,
+                                     with_firm_actor_compute)
 from chokepoint.model.horizons import HORIZONS
 from graph.network import HOME_COMPUTE
 from optimization.capability import CapabilityModel
@@ -162,3 +163,24 @@ def test_horizons_analysed_in_threads_give_the_serial_table_in_report_order(case
     assert threaded.columns[:3] == ["scenario", "horizon", "baseline"]
     assert threaded["horizon"].unique(maintain_order=True).to_list() == list(HORIZONS)
     assert (threaded["baseline"] == threaded["seen_baseline"]).all()
+
+
+def _same_network(left, right) -> bool:
+    arrays = ("node_kind", "node_country", "node_input", "node_actor", "node_capacity", "edge_src", "edge_dst",
+              "edge_input", "edge_capacity", "edge_kind", "req_node", "req_input", "req_coefficient",
+              "actor_capacity", "actor_edge_capacity", "node_tool_origin")
+    return all((getattr(left, name) is None and getattr(right, name) is None)
+               or np.array_equal(getattr(left, name), getattr(right, name)) for name in arrays)
+
+
+def test_one_horizons_network_is_that_horizon_of_both(case):
+    """``horizon_network`` builds the long run without the short-run derivation and the short
+    run with given rules; each equals the horizon of ``horizon_networks``, array by array."""
+    tables, scenario, networks = case
+    rules = horizon_rules(tables, scenario)
+    assert rules == networks.rules
+    for horizon in HORIZONS:
+        assert _same_network(horizon_network(tables, scenario, horizon), networks[horizon]), horizon
+        assert _same_network(horizon_network(tables, scenario, horizon, rules=rules), networks[horizon]), horizon
+    with pytest.raises(KeyError, match="unknown horizon 'medium_run'"):
+        horizon_network(tables, scenario, "medium_run")

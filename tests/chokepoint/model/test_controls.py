@@ -176,3 +176,17 @@ def test_every_shipped_control_closes_what_its_rule_says_route_by_route(referenc
             assert set(network.edge_input[expected]) <= {network.inputs.index("datacenter_compute")}
     if key == "default":
         assert kinds == {"export_control", "compute_exclusion", "secondary_control"}
+
+
+def test_masks_of_some_controls_are_the_catalogues_masks_of_those_controls(reference):
+    """``controls=``: only those controls are masked, each exactly as in the whole catalogue
+    (the sensitivity's scaled networks need only the placement's own)."""
+    scenario = load_scenario(DATA / "scenarios" / "default.toml")
+    network = network_from_tables(reference.countries, reference.input_types, reference.recipes,
+                                  reference.capacities, scenario)
+    every = control_route_masks(network, scenario)
+    some = scenario.controls[1::3]
+    masks = control_route_masks(network, scenario, controls=some)
+    assert list(masks) == [c.id for c in some]
+    for control in some:
+        assert np.array_equal(masks[control.id], every[control.id]), control.id
