@@ -408,10 +408,7 @@ class InterdictionModel:
 
     def aggregate_value(self, shares: np.ndarray) -> float:
         """Aggregate of remaining capability shares over active sinks."""
-        shares = np.asarray(shares, dtype=np.float64)[self.active]
-        if shares.size == 0:
-            return 0.0
-        return float(shares.mean() if self.aggregate == "mean" else shares.max())
+        return self._aggregate_active(np.asarray(shares, dtype=np.float64)[self.active])
 
     def capability_after(self, sink: int, closed: np.ndarray):
         """Capability LP of ``sink`` with ``closed`` routes shut (memoised in the shareable
@@ -736,7 +733,14 @@ class InterdictionModel:
         placements = self.maximal_placements(budget, self.enumeration_limit // sinks)
         if placements is None:
             return None
-        values = np.array([self.evaluate(chosen)[0] for chosen in placements])
+        # Each placement is inside their union, so no sink keeps less than with the union closed
+        # (one LP per sink; with a single placement the union is that placement, memoised).
+        floor = self._shares(np.logical_or.reduce(placements))
+        values = np.full(len(placements), np.inf)
+        for k, chosen in enumerate(placements):
+            value = self._value_unless_above(chosen, floor, float(values.min()) + _TIE_TOLERANCE)
+            if value is not None:
+                values[k] = value
         least = float(values.min())
         tied = [k for k in np.flatnonzero(values <= least + _TIE_TOLERANCE)]
         best = min(tied, key=lambda k: (float(self.cost[placements[k]].sum()), int(placements[k].sum()), k))
@@ -744,6 +748,30 @@ class InterdictionModel:
         return self.result_for(chosen, bound=least, status="optimal", proven=True,
                                seconds=time.perf_counter() - started, method="enumeration",
                                solver_status=f"{len(placements)} maximal placements evaluated")
+
+    def _shares(self, chosen_mask: np.ndarray) -> np.ndarray:
+        """Remaining capability share of each active sink under a placement."""
+        closed = self.closed_routes(chosen_mask)
+        return np.array([self.capability_after(self.sinks[i], closed).value / self.baseline[i]
+                         for i in np.flatnonzero(self.active)])
+
+    def _value_unless_above(self, chosen_mask: np.ndarray, floor: np.ndarray, limit: float) -> float | None:
+        """The exact objective of a placement (as :meth:`evaluate`), or None once it is proven
+        above ``limit``: the active sinks are solved one at a time, those not yet solved counted
+        at their ``floor`` share (a lower bound), and the aggregate of that mix, a lower bound
+        of the objective, is compared with ``limit`` after each."""
+        closed = self.closed_routes(chosen_mask)
+        shares = floor.copy()
+        for position, index in enumerate(np.flatnonzero(self.active)):
+            shares[position] = self.capability_after(self.sinks[index], closed).value / self.baseline[index]
+            if self._aggregate_active(shares) > limit:
+                return None
+        return self._aggregate_active(shares)
+
+    def _aggregate_active(self, shares: np.ndarray) -> float:
+        if shares.size == 0:
+            return 0.0
+        return float(shares.mean() if self.aggregate == "mean" else shares.max())
 
     def relaxation_bound(self, budget: float, *, time_limit: float | None = None) -> tuple[float, np.ndarray]:
         """LP-relaxation bound (controls fractional) and the fractional placement.

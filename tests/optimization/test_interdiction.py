@@ -220,6 +220,33 @@ def test_exhaustion_equals_brute_force(seed, sinks, aggregate, capped):
     assert milp.method == "milp" and milp.objective == pytest.approx(result.objective, abs=1e-7)
 
 
+@pytest.mark.parametrize("aggregate", ["mean", "max"])
+def test_exhaustion_stops_a_placement_only_once_its_lower_bound_passes_the_best(aggregate):
+    """The sinks of a placement are solved one at a time with the others at their share under
+    the union of all placements (a lower bound: closing more routes never raises capability).
+    A placement is dropped only when that bound is above the limit, so a dropped placement is
+    worse than the limit (up to the LPs' round-off: a sink the union's extra routes do not touch
+    gets the same share to the last bits or so, hence exhaustion's limit of the best so far plus
+    its tie tolerance) and a kept one has exactly :meth:`evaluate`'s objective; and on these
+    instances some placements are dropped, which is what saves their LPs."""
+    dropped = 0
+    for seed in range(4):
+        inst = and_or_case(seed, sinks=3, num_controls=7)
+        model = InterdictionModel(inst.network, inst.sinks, inst.closes, inst.cost, aggregate=aggregate)
+        placements = model.maximal_placements(3.0, limit=10_000)
+        floor = model._shares(np.logical_or.reduce(placements))
+        exact = [model.evaluate(chosen)[0] for chosen in placements]
+        for limit in (min(exact) + interdiction._TIE_TOLERANCE, float(np.median(exact)) + interdiction._TIE_TOLERANCE):
+            for chosen, value in zip(placements, exact):
+                got = model._value_unless_above(chosen, floor, limit)
+                if got is None:
+                    dropped += 1
+                    assert value > limit - 1e-12
+                else:
+                    assert got == value
+    assert dropped > 0
+
+
 def test_exhaustion_reports_the_cheapest_of_equally_good_placements():
     """The network of :func:`test_and_example_by_hand` with controls: 0 cut gas B→C (cost 1),
     1 the same cut at cost 2, 2 cut gas E→C (cost 1), 3 cut ore A→C (cost 3), 4 closes
