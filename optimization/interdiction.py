@@ -86,7 +86,7 @@ _GAP_FLOOR = 1e-6
 #: Default of ``InterdictionModel(enumeration_limit=)``: solve by exhaustion when the maximal
 #: feasible placements times the active sinks need at most this many capability LPs.
 #: ``bench/bench_enumeration.py``: on the job's instances one MILP solve (cvxpy's compile, HiGHS
-#: with bounds, re-evaluation) took as long as 249 to 333 of those LPs beyond what both paths
+#: with bounds, re-evaluation) took as long as 221 to 444 of those LPs beyond what both paths
 #: share; the retaliation instances needing 105 and 147 LPs are solved by exhaustion in 40-60 %
 #: of the MILP's time (the broad scenario's, 168 LPs, in about half). The limit stays below the
 #: cheapest MILP measured.
@@ -752,8 +752,11 @@ class InterdictionModel:
     def _shares(self, chosen_mask: np.ndarray) -> np.ndarray:
         """Remaining capability share of each active sink under a placement."""
         closed = self.closed_routes(chosen_mask)
-        return np.array([self.capability_after(self.sinks[i], closed).value / self.baseline[i]
-                         for i in np.flatnonzero(self.active)])
+        return np.array([self._share(index, closed) for index in np.flatnonzero(self.active)])
+
+    def _share(self, index: int, closed: np.ndarray) -> float:
+        """Remaining capability share of the active sink at ``index`` with ``closed`` routes shut."""
+        return self.capability_after(self.sinks[index], closed).value / self.baseline[index]
 
     def _value_unless_above(self, chosen_mask: np.ndarray, floor: np.ndarray, limit: float) -> float | None:
         """The exact objective of a placement (as :meth:`evaluate`), or None once it is proven
@@ -763,7 +766,7 @@ class InterdictionModel:
         closed = self.closed_routes(chosen_mask)
         shares = floor.copy()
         for position, index in enumerate(np.flatnonzero(self.active)):
-            shares[position] = self.capability_after(self.sinks[index], closed).value / self.baseline[index]
+            shares[position] = self._share(index, closed)
             if self._aggregate_active(shares) > limit:
                 return None
         return self._aggregate_active(shares)

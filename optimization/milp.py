@@ -65,7 +65,12 @@ def _options(solver: str, time_limit: float, rel_gap: float) -> dict:
                 "dual_feasibility_tolerance": 1e-9, "output_flag": False, "log_to_console": False,
                 # A re-solve started from the previous budget's solution reported a proven
                 # bound of 0 for a placement worth 1 (tests/chokepoint/model/test_entity_controls.py).
-                "warm_start": False, "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False, "mip_heuristic_run_root_reduced_cost": False}
+                "warm_start": False,
+                # Sub-MIP heuristics off: these MILPs are proved within a few nodes, and the
+                # sub-MIPs took 2-5 s of a real-data solve that takes under 1 s without them
+                # (docs/design.md#42-interdiction-milp).
+                "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+                "mip_heuristic_run_root_reduced_cost": False}
     return {"solver": ScipKeepingStatus(),
             "scip_params": {"limits/time": float(time_limit), "limits/gap": rel_gap, "limits/absgap": 1e-9,
                             "numerics/feastol": 1e-9}}

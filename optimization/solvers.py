@@ -11,10 +11,10 @@ import warnings
 import cvxpy as cp
 import cvxpy.settings as cvxpy_settings
 import highspy
-from cvxpy.lin_ops import lin_utils
-from cvxpy.utilities import scopes as cvxpy_scopes
 import numpy as np
 import scipy.sparse as sp
+from cvxpy.lin_ops import lin_utils
+from cvxpy.utilities import scopes as cvxpy_scopes
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import dims_to_solver_dict
 from cvxpy.reductions.solvers.conic_solvers.highs_conif import HIGHS as _CvxpyHighs
 from cvxpy.reductions.solvers.conic_solvers.highs_conif import unpack_highs_options_inplace

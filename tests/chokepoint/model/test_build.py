@@ -3,6 +3,7 @@ compute, checked against an independent LP and brute-force placement enumeration
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from types import SimpleNamespace
 
@@ -166,11 +167,12 @@ def test_horizons_analysed_in_threads_give_the_serial_table_in_report_order(case
 
 
 def _same_network(left, right) -> bool:
-    arrays = ("node_kind", "node_country", "node_input", "node_actor", "node_capacity", "edge_src", "edge_dst",
-              "edge_input", "edge_capacity", "edge_kind", "req_node", "req_input", "req_coefficient",
-              "actor_capacity", "actor_edge_capacity", "node_tool_origin")
-    return all((getattr(left, name) is None and getattr(right, name) is None)
-               or np.array_equal(getattr(left, name), getattr(right, name)) for name in arrays)
+    """Every field of the two networks equal: arrays element by element, the rest by value."""
+    def same(a, b) -> bool:
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return a is not None and b is not None and np.array_equal(a, b)
+        return a == b
+    return all(same(getattr(left, f.name), getattr(right, f.name)) for f in dataclasses.fields(left))
 
 
 def test_one_horizons_network_is_that_horizon_of_both(case):
