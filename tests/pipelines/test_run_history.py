@@ -10,10 +10,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import dagster as dg
 import pytest
+import sqlalchemy
 from dagster._core.events.log import EventLogEntry
 
 from chokepoint.settings import PROJECT_ROOT
@@ -65,6 +67,24 @@ def test_at_most_the_latest_databases_are_held_and_dispose_releases_them(home):
     assert not [p for p in (home / "history" / "runs").glob("*.db-wal") if p.stat().st_size > 0]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert [e.user_message for e in instance.all_logs(runs[0])] == ["event 0", "event 99"]
+
+
+def test_events_reuse_one_connection_per_database_from_any_thread(home):
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = _event_log(instance)
+        storage.store_event(_entry("run-t", -1))
+        engine = storage._held["run-t"]  # noqa: SLF001
+        opened = []
+        sqlalchemy.event.listen(engine, "connect", lambda *_: opened.append(1))
+        threads = [threading.Thread(target=lambda t=t: [storage.store_event(_entry("run-t", 100 * t + k))
+                                                        for k in range(50)]) for t in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert opened == [], "no event opened a connection of its own"
+        messages = [e.user_message for e in instance.all_logs("run-t")]
+        assert sorted(messages) == sorted([f"event {k}" for k in [-1, *range(50), *range(100, 150)]])
 
 
 def test_a_writer_killed_with_sigkill_loses_no_event(home):
