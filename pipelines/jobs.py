@@ -5,6 +5,7 @@ import datetime
 import dagster as dg
 
 from chokepoint import settings
+from chokepoint.errors import InputError
 from chokepoint.inputs.source_check import check_inputs
 from pipelines.partitions import ALL_SCENARIOS_TAGS
 
@@ -49,8 +50,12 @@ weekly_refresh = dg.ScheduleDefinition(
        out=dg.Out(dg.Nothing))
 def check_inputs_op(context: dg.OpExecutionContext) -> None:
     # Output is Nothing: the summary is metadata, so no I/O manager (the warehouse) is touched.
-    summary = check_inputs(settings.data_dir(), data_mode=settings.data_mode(), mirror=settings.shared_data_dir(),
-                           cache=settings.cache_dir())
+    try:
+        summary = check_inputs(settings.data_dir(), data_mode=settings.data_mode(), mirror=settings.shared_data_dir(),
+                               cache=settings.cache_dir())
+    except InputError as error:
+        # A bad file stays bad: the retries are for transient trouble (a disk, a mount), not for it.
+        raise dg.Failure(description=str(error), allow_retries=False) from error
     context.log.info("inputs valid: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
 
 

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from chokepoint.inputs.inbox import changed_files, scan_inbox
+from chokepoint.inputs.source_check import check_inputs
 from chokepoint.warehouse.store import ledger_head, record_run_failure, verify_warehouse
 from pipelines.definitions import defs
 from pipelines.sensors import inbox_sensor, record_failed_runs
@@ -143,6 +144,25 @@ def test_daily_source_check_passes_on_good_data_and_names_bad_input(tmp_path, mo
     while error.cause is not None:
         error = error.cause
     assert "shares.csv, line" in error.message and "field 'share_pct'" in error.message
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"], "bad input is not retried"
+
+
+def test_daily_source_check_retries_transient_trouble(monkeypatch, data_copy):
+    monkeypatch.setenv("CHOKEPOINT_DATA_DIR", str(data_copy))
+    monkeypatch.setenv("CHOKEPOINT_DATA_MODE", "reference")
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("Input/output error")
+        return check_inputs(*args, **kwargs)
+
+    monkeypatch.setattr("pipelines.jobs.check_inputs", flaky)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("check_sources_job").execute_in_process(instance=instance)
+    assert result.success and len(calls) == 2
+    assert [e.event_type_value for e in result.all_events].count("STEP_UP_FOR_RETRY") == 1
 
 
 def test_schedules_sensors_and_freshness_are_defined():
