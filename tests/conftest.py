@@ -17,8 +17,8 @@
 
 Scheduling (``--dist loadfile``, see :func:`pytest_collection_modifyitems`): the two
 modules that build the shared runs come first, so that the two workers build them at once;
-modules that read no shared run follow, then the other readers, so no worker waits for a
-build; long system tests that copy a shared run come last.
+the readers of the real-data run come last, so no worker waits for a build; the longest
+modules go first within each group.
 """
 
 from __future__ import annotations
@@ -378,26 +378,40 @@ def pytest_itemcollected(item):
         item.add_marker(pytest.mark.timeout(SHARED_RUN_TIMEOUT))
 
 
+#: Seconds the longest modules took in a full run on this 2-core machine (``--durations=0``,
+#: summed per module; 2026-12-01). Only the order of dispatch uses them: longest first, so
+#: that no long module starts last while the other worker has nothing left.
+LONG_MODULES = {
+    "tests/system/test_reliability.py": 78, "tests/system/test_held_connections.py": 64,
+    "tests/system/test_browser.py": 62, "tests/system/test_faults.py": 49, "tests/system/test_fuzz_inputs.py": 39,
+    "tests/chokepoint/analyses/test_deterrence.py": 36, "tests/chokepoint/warehouse/test_ledger.py": 32,
+    "tests/optimization/test_interdiction.py": 30, "tests/chokepoint/analyses/test_shared_models.py": 25,
+    "tests/system/test_sweep_cluster.py": 24, "tests/optimization/test_deter_all.py": 22,
+    "tests/test_critical_nodes.py": 20, "tests/pipeline/test_deterrence_assets.py": 16,
+}
+
+
 def pytest_collection_modifyitems(config, items):
     """Order modules for ``--dist loadfile --no-loadscope-reorder`` (whole modules per
     worker, dispatched in this order, so that module fixtures are made once):
 
     1. the module that builds the real-data run, then the one that builds the reference run:
        each worker starts building one shared run at once;
-    2. every module that reads no shared run, in collection order;
-    3. the other modules that read a shared run (by then built: no worker waits for a build);
-    4. system tests that copy a shared run (kill trials, concurrent readers, failing CLI
-       runs), by when both runs are long built.
+    2. every other module except the readers of the real-data run (the reference run is
+       built before its builder's worker takes a second module, and the other worker is
+       still building the real-data run);
+    3. the readers of the real-data run (by then built: no worker waits for a build).
+
+    Within 2 and 3 the longest modules (:data:`LONG_MODULES`) go first, the rest in
+    collection order.
 
     (Not ``--dist loadgroup``: with pytest 9, xdist 3.8's group suffix on node ids is lost.)"""
-    reading = {item.nodeid.split("::")[0] for item in items if _shared(item)}
+    reading_real = {item.nodeid.split("::")[0] for item in items if _shared(item) == "real_run"}
     builders = list(BUILDERS.values())
 
-    def rank(module: str) -> int:
+    def rank(module: str) -> tuple[int, int]:
         if module in builders:
-            return builders.index(module)
-        if module not in reading:
-            return 2
-        return 4 if module.startswith("tests/system/") else 3
+            return builders.index(module), 0
+        return (3 if module in reading_real else 2), -LONG_MODULES.get(module, 0)
 
     items.sort(key=lambda item: rank(item.nodeid.split("::")[0]))  # stable: order within a rank kept
