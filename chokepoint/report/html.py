@@ -14,7 +14,7 @@ import polars as pl
 
 from chokepoint.report import plots
 
-__all__ = ["ReportInput", "render_report"]
+__all__ = ["ReportInput", "render_report", "report_figures", "FIGURES"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330;padding:0 1rem}
@@ -79,23 +79,30 @@ def _figure(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="{plots.png_data_uri(png)}">'
 
 
-def render_report(report: ReportInput) -> str:
-    """The report as one HTML document (string)."""
+#: The report's figures: table → (plot, caption), in the order they appear.
+FIGURES = {
+    "chokepoints": (plots.chokepoint_ranking_png, "Top chokepoints"),
+    "capability": (plots.capability_png, "Capability before and after"),
+    "leverage_curve": (plots.leverage_curve_png, "Leverage curve"),
+    "deterrence": (plots.deterrence_margins_png, "Deterrence margins"),
+    "concentration": (plots.concentration_png, "Supplier concentration"),
+}
+
+
+def report_figures(tables: dict[str, pl.DataFrame]) -> dict[str, bytes]:
+    """The PNG of each figure whose table is present and not empty (keys of :data:`FIGURES`)."""
+    return {name: plot(tables[name]) for name, (plot, _) in FIGURES.items() if name in tables and tables[name].height}
+
+
+def render_report(report: ReportInput, figures: dict[str, bytes] | None = None) -> str:
+    """The report as one HTML document (string); ``figures`` (default: rendered here) as
+    :func:`report_figures` gives them."""
     t = report.tables
+    figures = report_figures(t) if figures is None else figures
     sections: list[str] = []
-    figures: list[str] = []
-    if "chokepoints" in t and t["chokepoints"].height:
-        figures.append(_figure(plots.chokepoint_ranking_png(t["chokepoints"]), "Top chokepoints"))
-    if "capability" in t and t["capability"].height:
-        figures.append(_figure(plots.capability_png(t["capability"]), "Capability before and after"))
-    if "leverage_curve" in t and t["leverage_curve"].height:
-        figures.append(_figure(plots.leverage_curve_png(t["leverage_curve"]), "Leverage curve"))
-    if "deterrence" in t and t["deterrence"].height:
-        figures.append(_figure(plots.deterrence_margins_png(t["deterrence"]), "Deterrence margins"))
-    if "concentration" in t and t["concentration"].height:
-        figures.append(_figure(plots.concentration_png(t["concentration"]), "Supplier concentration"))
-    if figures:
-        sections.append('<h2>Figures</h2><div class="figures">' + "".join(figures) + "</div>")
+    rendered = [_figure(figures[name], caption) for name, (_, caption) in FIGURES.items() if name in figures]
+    if rendered:
+        sections.append('<h2>Figures</h2><div class="figures">' + "".join(rendered) + "</div>")
 
     explanations = {
         "capability": ("Attainable AI compute per actor",

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from chokepoint.inputs.scenario import load_scenario, parse_scenario
-from chokepoint.report.html import ReportInput, render_report
+from chokepoint.report.html import ReportInput, render_report, report_figures
 
 __all__ = ["REPORT_QUERIES", "SCENARIO_QUERIES", "SCENARIO_KEYS_SQL", "WrittenReports", "write_reports"]
 
@@ -64,12 +64,13 @@ SCENARIO_KEYS_SQL = "SELECT DISTINCT scenario FROM analytics.deter_all ORDER BY 
 
 @dataclass(frozen=True)
 class WrittenReports:
-    """The reports written: ``paths`` by scenario key, the run's own key, and the run-wide
-    section tables (for plots)."""
+    """The reports written: ``paths`` by scenario key, the run's own key, the run-wide
+    section tables, and the figures of the run's own report (PNG by table name)."""
 
     run_key: str
     paths: dict[str, Path]
     tables: dict[str, pl.DataFrame]
+    figures: dict[str, bytes]
 
 
 def write_reports(connection, *, scenarios_dir: Path, report_path: Callable[[str], Path]) -> WrittenReports:
@@ -96,7 +97,7 @@ def write_reports(connection, *, scenarios_dir: Path, report_path: Callable[[str
     per_scenario = {key: {name: connection.execute(SCENARIO_QUERIES[name], [key]).pl() for name in SCENARIO_QUERIES}
                     for key in keys}
     run_key = Path(source[1]).stem
-    written = {}
+    written, figures = {}, {}
     generated = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for key in sorted({run_key, *keys}):
         if key == run_key:
@@ -113,7 +114,10 @@ def write_reports(connection, *, scenarios_dir: Path, report_path: Callable[[str
         path = report_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_text(render_report(report), encoding="utf-8")
+        rendered = report_figures(content)
+        if key == run_key:
+            figures = rendered
+        partial.write_text(render_report(report, rendered), encoding="utf-8")
         os.replace(partial, path)
         written[key] = path
-    return WrittenReports(run_key=run_key, paths=written, tables=tables)
+    return WrittenReports(run_key=run_key, paths=written, tables=tables, figures=figures)

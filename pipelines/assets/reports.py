@@ -47,15 +47,16 @@ def html_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     with run_warehouse_connection(context) as connection:
         reports = write_reports(connection, scenarios_dir=Path(settings.data_dir) / "scenarios",
                                 report_path=settings.report_path)
-    written, tables = reports.paths, reports.tables
+    written = reports.paths
     path = written[reports.run_key]
+    # The run's report's own figures, not rendered a second time.
+    shown = {"chokepoint_ranking": ("chokepoints", "chokepoint ranking"), "capability": ("capability", "capability")}
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),
         "reports": dg.MetadataValue.json({k: str(v) for k, v in written.items()}),
         "bytes": path.stat().st_size,
-        "chokepoint_ranking": dg.MetadataValue.md(plots.markdown_image(
-            plots.chokepoint_ranking_png(tables["chokepoints"]), "chokepoint ranking")),
-        "capability": dg.MetadataValue.md(plots.markdown_image(plots.capability_png(tables["capability"]), "capability")),
+        **{label: dg.MetadataValue.md(plots.markdown_image(reports.figures[table], alt))
+           for label, (table, alt) in shown.items() if table in reports.figures},
     })
 
 

@@ -87,3 +87,15 @@ def test_summary_says_the_run_used_the_reference_data(materialized):
         assert con.execute("SELECT mode FROM staging.data_mode").fetchone()[0] == "reference"
         assert con.execute("SELECT count(*) FROM staging.capacities WHERE winner = 'real'").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM staging.provision").fetchone()[0] == 0  # exists, empty
+
+
+def test_the_report_asset_shows_the_figures_of_the_written_report(materialized):
+    """Dagit's plots of the HTML report asset are the report's own figures (rendered once)."""
+    event = next(e for e in materialized.result.get_asset_materialization_events()
+                 if e.asset_key == dg.AssetKey(["reports", "html_report"]))
+    metadata = event.step_materialization_data.materialization.metadata
+    page = (materialized.reports / "default.html").read_text(encoding="utf-8")
+    for label in ("chokepoint_ranking", "capability"):
+        uri = metadata[label].value.split("](", 1)[1].rstrip(")")
+        assert uri.startswith("data:image/png;base64,") and len(uri) > 1_000
+        assert f'src="{uri}"' in page, f"{label}: Dagit's plot is not the report's figure"
