@@ -90,9 +90,7 @@ class _PolarsTables(DuckDBPolarsTypeHandler):
         if isinstance(obj, pl.DataFrame) and table_slice.partition_dimensions:
             # Partition rows are appended by position into the existing table; if the code
             # changed its columns, the other partitions' rows are stale: start the table afresh.
-            existing = [row[0] for row in connection.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-                "ORDER BY ordinal_position", [table_slice.schema, table_slice.table]).fetchall()]
+            existing = [name for name, _ in stored_columns(connection, table_slice.schema, table_slice.table)]
             if existing and existing != obj.columns:
                 context.log.warning(f"{table_slice.schema}.{table_slice.table}: columns changed; other partitions' "
                                     "rows dropped (re-materialise them)")
@@ -133,9 +131,17 @@ class _BuildIOManager(DbIOManager):
     def _stored_columns(self, context) -> list[tuple[str, str]]:
         table_slice = self._get_table_slice(context, context)
         with self._db_client.connect(context, table_slice) as connection:
-            # The table's own catalogue entry: information_schema scans every table's (8 ms vs 0.4 ms).
-            name = f"{sql_identifier(table_slice.schema)}.{sql_identifier(table_slice.table)}"
-            return connection.execute("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", [name]).fetchall()
+            return stored_columns(connection, table_slice.schema, table_slice.table)
+
+
+def stored_columns(connection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of each column of ``schema.table`` in order; empty if there is no such table."""
+    # The table's own catalogue entry: information_schema scans every table's (8 ms vs 0.4 ms).
+    name = f"{sql_identifier(schema)}.{sql_identifier(table)}"
+    try:
+        return connection.execute("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", [name]).fetchall()
+    except duckdb.CatalogException:
+        return []
 
 
 def _build_key(context) -> str:
