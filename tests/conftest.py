@@ -17,8 +17,8 @@
 
 Scheduling (``--dist loadfile``, see :func:`pytest_collection_modifyitems`): the two
 modules that build the shared runs come first, so that the two workers build them at once;
-the readers of the real-data run come last, so no worker waits for a build; the longest
-modules go first within each group.
+light modules run beside the real-data build, the longest modules follow (longest first), the
+readers of the real-data run come last, so no worker waits for a build or idles at the end.
 """
 
 from __future__ import annotations
@@ -379,8 +379,7 @@ def pytest_itemcollected(item):
 
 
 #: Seconds the longest modules took in a full run on this 2-core machine (``--durations=0``,
-#: summed per module; 2026-12-01). Only the order of dispatch uses them: longest first, so
-#: that no long module starts last while the other worker has nothing left.
+#: summed per module; 2026-12-01). Only the order of dispatch uses them (see below).
 LONG_MODULES = {
     "tests/system/test_reliability.py": 78, "tests/system/test_held_connections.py": 64,
     "tests/system/test_browser.py": 62, "tests/system/test_faults.py": 49, "tests/system/test_fuzz_inputs.py": 39,
@@ -397,13 +396,14 @@ def pytest_collection_modifyitems(config, items):
 
     1. the module that builds the real-data run, then the one that builds the reference run:
        each worker starts building one shared run at once;
-    2. every other module except the readers of the real-data run (the reference run is
-       built before its builder's worker takes a second module, and the other worker is
-       still building the real-data run);
-    3. the readers of the real-data run (by then built: no worker waits for a build).
+    2. the other modules that do not read the real-data run, in collection order, except the
+       longest ones (the reference run is built before its builder's worker takes a second
+       module; light modules meanwhile leave both cores to the real-data run);
+    3. the longest modules (:data:`LONG_MODULES`), longest first;
+    4. the readers of the real-data run (by then built: no worker waits for a build),
+       longest first.
 
-    Within 2 and 3 the longest modules (:data:`LONG_MODULES`) go first, the rest in
-    collection order.
+    So the run ends on short modules, not on a long one that leaves the other worker idle.
 
     (Not ``--dist loadgroup``: with pytest 9, xdist 3.8's group suffix on node ids is lost.)"""
     reading_real = {item.nodeid.split("::")[0] for item in items if _shared(item) == "real_run"}
@@ -412,6 +412,9 @@ def pytest_collection_modifyitems(config, items):
     def rank(module: str) -> tuple[int, int]:
         if module in builders:
             return builders.index(module), 0
-        return (3 if module in reading_real else 2), -LONG_MODULES.get(module, 0)
+        seconds = LONG_MODULES.get(module, 0)
+        if module in reading_real:
+            return 4, -seconds
+        return (3, -seconds) if seconds else (2, 0)
 
     items.sort(key=lambda item: rank(item.nodeid.split("::")[0]))  # stable: order within a rank kept
