@@ -49,6 +49,7 @@ def test_the_project_instance_uses_the_quick_commit_event_log(home):
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL (FULL is 2)
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert [e.user_message for e in instance.all_logs("run-a")] == ["event 0"]
+        assert instance.run_coordinator.dequeue_interval_seconds == 1, "a run launched from Dagit starts within a second"
 
 
 def test_at_most_the_latest_databases_are_held_and_dispose_releases_them(home):
