@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import dagster as dg
@@ -16,7 +15,6 @@ from chokepoint.warehouse.store import ledger_head, record_run_failure, verify_w
 from pipelines.definitions import defs
 from pipelines.sensors import inbox_sensor, record_failed_runs
 from pipelines.jobs import FRESH_TABLES, WEEKLY_FRESHNESS
-from tests.conftest import DATA
 
 
 @pytest.fixture
