@@ -43,6 +43,8 @@ __all__ = ["RunHistoryStorage", "QuickCommitEventLogStorage", "HELD_DATABASES"]
 
 #: Databases on which an idle connection is held at once (least recently used released first).
 HELD_DATABASES = 4
+#: Engines a forked process inherited from its parent: never used, never closed.
+_INHERITED: list = []
 
 
 class QuickCommitEventLogStorage(SqliteEventLogStorage):
@@ -69,9 +71,7 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
 
     def _engine(self, shard: str) -> Engine:
         """The held engine of ``shard``'s database (runs under the storage's lock)."""
-        if self._held_pid != os.getpid():
-            # The parent's connections are not this process's to use or to close.
-            self._held, self._held_pid = OrderedDict(), os.getpid()
+        self._forget_if_forked()
         engine = self._held.get(shard)
         if engine is not None:
             self._held.move_to_end(shard)
@@ -93,10 +93,16 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
             self._release()
 
     def _release(self) -> None:
+        self._forget_if_forked()
         while self._held:
-            engine = self._held.popitem()[1]
-            if self._held_pid == os.getpid():
-                engine.dispose()
+            self._held.popitem()[1].dispose()
+
+    def _forget_if_forked(self) -> None:
+        if self._held_pid != os.getpid():
+            # The parent's connections are not this process's to use, nor to close: a close
+            # here could checkpoint and remove a WAL the parent still writes. Kept referenced.
+            _INHERITED.append(self._held)
+            self._held, self._held_pid = OrderedDict(), os.getpid()
 
     def wipe(self) -> None:
         # Run databases are deleted: none may stay open.

@@ -88,6 +88,27 @@ def test_events_reuse_one_connection_per_database_from_any_thread(home):
         assert sorted(messages) == sorted([f"event {k}" for k in [-1, *range(50), *range(100, 150)]])
 
 
+def test_a_forked_process_opens_its_own_connection_and_leaves_the_parents_open(home):
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = _event_log(instance)
+        storage.store_event(_entry("run-f", 0))
+        parents = storage._held["run-f"]  # noqa: SLF001
+        child = os.fork()
+        if child == 0:  # the child writes through a connection of its own, then releases it
+            ok = False
+            try:
+                storage.store_event(_entry("run-f", 1))
+                ok = storage._held["run-f"] is not parents  # noqa: SLF001
+                storage.release()
+            finally:
+                os._exit(0 if ok else 3)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "the child wrote through the parent's connection"
+        assert storage._held["run-f"] is parents  # noqa: SLF001
+        storage.store_event(_entry("run-f", 2))  # the parent's connection still works
+        assert [e.user_message for e in instance.all_logs("run-f")] == ["event 0", "event 1", "event 2"]
+
+
 def test_a_writer_killed_with_sigkill_loses_no_event(home):
     writer = textwrap.dedent("""
         import logging, os, signal, sys, time
