@@ -90,12 +90,9 @@ class QuickCommitEventLogStorage(SqliteEventLogStorage):
     def release(self) -> None:
         """Close the held connections (the last close checkpoints each database)."""
         with self._db_lock:
-            self._release()
-
-    def _release(self) -> None:
-        self._forget_if_forked()
-        while self._held:
-            self._held.popitem()[1].dispose()
+            self._forget_if_forked()
+            while self._held:
+                self._held.popitem()[1].dispose()
 
     def _forget_if_forked(self) -> None:
         if self._held_pid != os.getpid():

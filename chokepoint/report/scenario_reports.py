@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
 from chokepoint.inputs.scenario import load_scenario, parse_scenario
 from chokepoint.report.html import ReportInput, render_report, report_figures
 
@@ -64,12 +62,11 @@ SCENARIO_KEYS_SQL = "SELECT DISTINCT scenario FROM analytics.deter_all ORDER BY 
 
 @dataclass(frozen=True)
 class WrittenReports:
-    """The reports written: ``paths`` by scenario key, the run's own key, the run-wide
-    section tables, and the figures of the run's own report (PNG by table name)."""
+    """The reports written: ``paths`` by scenario key, the run's own key, and the figures
+    of the run's own report (PNG by table name)."""
 
     run_key: str
     paths: dict[str, Path]
-    tables: dict[str, pl.DataFrame]
     figures: dict[str, bytes]
 
 
@@ -120,4 +117,4 @@ def write_reports(connection, *, scenarios_dir: Path, report_path: Callable[[str
         partial.write_text(render_report(report, rendered), encoding="utf-8")
         os.replace(partial, path)
         written[key] = path
-    return WrittenReports(run_key=run_key, paths=written, tables=tables, figures=figures)
+    return WrittenReports(run_key=run_key, paths=written, figures=figures)
