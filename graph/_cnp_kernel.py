@@ -46,7 +46,7 @@ import numba
 import numpy as np
 from numba import njit
 
-__all__ = ["seed_rng", "objective_of", "greedy_fill", "local_search", "removal_gains_all", "new_state",
+__all__ = ["seed_rng", "objective_of", "greedy_fill", "local_search", "removal_gains_all", "new_state", "residual_window",
            "exhaustive_best"]
 
 # rows of the state matrix
@@ -1193,3 +1193,105 @@ def swap_descent(indptr, adj, s_init, fixed, max_steps, deadline, first_improvem
             out[j] = v
             j += 1
     return out, cnt[1], steps
+
+
+@njit(cache=True, nogil=True)
+def residual_window(indptr, adj, in_s, target):
+    """A closed region of ``G - S`` around a random component, for decomposition.
+
+    The components of ``G - S`` are the parts; two parts are neighbours when one
+    deleted vertex touches both. From a part drawn uniformly at random, whole parts are
+    added in breadth-first order of that part graph until they hold ``target``
+    vertices or no neighbour is left. Returns ``(members, deleted)``: the vertices of
+    the window's parts (sorted), and the deleted vertices that touch the window and no
+    other part (sorted).
+
+    Moving deletions among ``members ∪ deleted`` changes no component outside the
+    window: every undeleted neighbour of the region is inside it. So the critical-node
+    problem on the induced subgraph with budget ``|deleted|`` is an exact subproblem,
+    and its objective plus the pairs of the parts outside is the whole objective.
+    O(n + m).
+    """
+    n = indptr.size - 1
+    label = np.full(n, -1, np.int64)
+    queue = np.empty(n, np.int64)
+    parts = 0
+    for v in range(n):
+        if in_s[v] != 0 or label[v] >= 0:
+            continue
+        label[v] = parts
+        head = 0
+        tail = 1
+        queue[0] = v
+        while head < tail:
+            x = queue[head]
+            head += 1
+            for e in range(indptr[x], indptr[x + 1]):
+                y = adj[e]
+                if in_s[y] == 0 and label[y] < 0:
+                    label[y] = parts
+                    queue[tail] = y
+                    tail += 1
+        parts += 1
+    if parts == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    size = np.zeros(parts, np.int64)
+    for v in range(n):
+        if label[v] >= 0:
+            size[label[v]] += 1
+    start = np.zeros(parts + 1, np.int64)
+    for c in range(parts):
+        start[c + 1] = start[c] + size[c]
+    fill = start[:-1].copy()
+    by_part = np.empty(start[parts], np.int64)
+    for v in range(n):
+        if label[v] >= 0:
+            by_part[fill[label[v]]] = v
+            fill[label[v]] += 1
+    taken = np.zeros(parts, np.uint8)
+    seed = np.random.randint(0, parts)
+    taken[seed] = 1
+    queue[0] = seed
+    head = 0
+    tail = 1
+    total = size[seed]
+    while head < tail and total < target:
+        c = queue[head]
+        head += 1
+        for i in range(start[c], start[c + 1]):
+            x = by_part[i]
+            for e in range(indptr[x], indptr[x + 1]):
+                d = adj[e]
+                if in_s[d] == 0:
+                    continue
+                for e2 in range(indptr[d], indptr[d + 1]):
+                    y = adj[e2]
+                    if in_s[y] == 0 and taken[label[y]] == 0 and total < target:
+                        taken[label[y]] = 1
+                        queue[tail] = label[y]
+                        tail += 1
+                        total += size[label[y]]
+    members = np.empty(total, np.int64)
+    j = 0
+    for v in range(n):
+        if label[v] >= 0 and taken[label[v]] != 0:
+            members[j] = v
+            j += 1
+    deleted = np.empty(n, np.int64)
+    nd = 0
+    for v in range(n):
+        if in_s[v] == 0:
+            continue
+        inside = False
+        outside = False
+        for e in range(indptr[v], indptr[v + 1]):
+            y = adj[e]
+            if in_s[y] == 0:
+                if taken[label[y]] != 0:
+                    inside = True
+                else:
+                    outside = True
+        if inside and not outside:
+            deleted[nd] = v
+            nd += 1
+    return members, deleted[:nd].copy()

@@ -503,6 +503,73 @@ def test_degree_start_finds_a_cut_made_only_by_a_group_of_hubs():
     assert value > 2 * 190
 
 
+def _window_case(seed: int) -> tuple[nx.Graph, np.ndarray]:
+    """A sparse graph with a deletion set that leaves many small components."""
+    rng = np.random.default_rng(seed)
+    if seed % 2:
+        g = nx.random_labeled_tree(int(rng.integers(60, 140)), seed=seed)
+        g.add_edges_from((int(a), int(b)) for a, b in rng.integers(0, g.number_of_nodes(), (8, 2)) if a != b)
+    else:
+        g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(int(rng.integers(6, 12)), int(rng.integers(6, 12))))
+    n = g.number_of_nodes()
+    removed = rng.choice(n, size=n // 4, replace=False)
+    return g, np.sort(removed)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_residual_window_is_a_closed_region_whose_subproblem_is_exact(seed):
+    """The window is a union of whole components of G - S grown over the part graph, its
+    deleted vertices touch it and no other component, and so any placement of that many
+    deletions inside it changes the whole objective by exactly the change inside it
+    (networkx counts both)."""
+    g, removed = _window_case(seed)
+    edges = edge_list(g)
+    indptr, adj = edges.csr()
+    n = edges.num_nodes
+    in_s = np.zeros(n, np.uint8)
+    in_s[removed] = 1
+    kernel.seed_rng(seed)
+    target = 20
+    members, deleted = kernel.residual_window(indptr, adj, in_s, target)
+    parts = [set(c) for c in nx.connected_components(g.subgraph(set(range(n)) - set(removed.tolist())))]
+    inside = set(members.tolist())
+    taken = [c for c in parts if c & inside]
+    assert all(c <= inside for c in taken) and set().union(*taken) == inside
+    # grown until it holds `target` vertices, or every part reachable through deleted vertices is in
+    reachable = any(c not in taken and any(set(g[d]) & c and set(g[d]) & inside for d in removed.tolist())
+                    for c in parts)
+    assert len(inside) >= target or not reachable
+    expected = [d for d in removed.tolist()
+                if {y for y in g[d] if not in_s[y]} and {y for y in g[d] if not in_s[y]} <= inside]
+    assert deleted.tolist() == expected
+    region = sorted(inside | set(expected))
+    outside_pairs = sum(len(c) * (len(c) - 1) // 2 for c in parts if c not in taken)
+    kept = [d for d in removed.tolist() if d not in set(expected)]
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        moved = rng.choice(region, size=len(expected), replace=False).tolist()
+        assert nx_pairwise(g, kept + moved) == nx_pairwise(g.subgraph(region), moved) + outside_pairs
+
+
+def test_window_phase_reoptimises_regions_and_stays_deterministic():
+    """On a large sparse graph whose residual splits into many parts, the stalled search
+    re-solves closed regions of its best solution (POPMUSIC) at least once with gain,
+    and the run is still a function of seed and budget (windows' searches count in it)."""
+    g = nx.random_labeled_tree(2000, seed=11)
+    g.add_edges_from((i, (i * 7 + 3) % 2000) for i in range(0, 2000, 9) if i != (i * 7 + 3) % 2000)
+    edges = edge_list(g)
+    options = dict(time_limit=600, seed=3, max_iterations=60_000, restart_after=3, max_idle=50, window_size=150,
+                   window_generations=3, window_idle=4)
+    runs = [heuristic_critical_nodes(edges, 200, **options) for _ in range(2)]
+    stats = runs[0][2]
+    assert stats["windows"] > 0 and stats["windows_improved"] > 0 and stats["iterations"] <= 60_000
+    assert np.array_equal(runs[0][0], runs[1][0]) and stats["windows"] == runs[1][2]["windows"]
+    assert [p[1:] for p in stats["trajectory"]] == [p[1:] for p in runs[1][2]["trajectory"]]
+    assert runs[0][1] == pairwise_connectivity(edges, runs[0][0]) == stats["trajectory"][-1][2]
+    off = heuristic_critical_nodes(edges, 200, **{**options, "window_size": 0})
+    assert off[2]["windows"] == 0
+
+
 def test_heuristic_is_deterministic_given_seed_and_budget():
     g = nx.gnm_random_graph(300, 450, seed=7)
     edges = edge_list(g)
@@ -628,6 +695,7 @@ def test_inputs_agree_across_forms():
     lambda: critical_nodes([("a", "a")], 1, 1),
     lambda: critical_nodes([("a", "b", "c")], 1, 1),
     lambda: heuristic_critical_nodes([("a", "b"), ("b", "c")], 1, 1, processes=2, parallel="fork"),
+    lambda: heuristic_critical_nodes([("a", "b"), ("b", "c")], 1, 1, window_share=1.0),
 ])
 def test_library_rejects_bad_input(bad):
     with pytest.raises(GraphInputError):
