@@ -9,7 +9,11 @@ Each run is what a user gets from ``critical-nodes --time-limit T --seed S
 Usage (from the repository root)::
 
     python -m bench.bench_cnp [--instances BA500,USAir97] [--seeds 0,1,2] [--time-limit 60]
-                              [--processes 1,2] [--max-iterations N] [--ablation N] [--out cnp]
+                              [--processes 1,2] [--max-iterations N] [--ablation N]
+                              [--set FIELD=VALUE ...] [--out cnp]
+
+``--set`` changes one field of :class:`graph.critical_nodes.SearchSettings` for every run
+(repeatable), to measure a parameter at the time limit.
 
 ``--ablation N`` adds the ablation table: every variant of the search on the
 instances given, ``N`` local-search iterations per run (a budget, so the table does
@@ -27,12 +31,13 @@ import resource
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from bench.common import peak_rss_mib, write_results
-from graph.critical_nodes import EdgeList, heuristic_critical_nodes, pairwise_connectivity, warm_up
+from graph.critical_nodes import EdgeList, SearchSettings, heuristic_critical_nodes, pairwise_connectivity, warm_up
 from optimization.cnp_exact import critical_nodes
 
 DIRECTORY = Path(os.environ.get("CNP_BENCH_DIR", "/work/shared/benchmarks/cnp"))
@@ -80,10 +85,25 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def search_settings(assignments: list[str]) -> tuple[SearchSettings, dict]:
+    """``SearchSettings`` with ``FIELD=VALUE`` assignments applied (each value converted to
+    the field's type); also the overrides, for the record."""
+    defaults = SearchSettings()
+    overrides = {}
+    for assignment in assignments:
+        name, _, text = assignment.partition("=")
+        if not hasattr(defaults, name) or not text:
+            raise SystemExit(f"--set {assignment!r}: expected FIELD=VALUE with a field of SearchSettings")
+        kind = type(getattr(defaults, name))
+        overrides[name] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+    return replace(defaults, **overrides), overrides
+
+
 def run_one(edges: EdgeList, k: int, best_known: int, seconds: float, seed: int, processes: int,
-            max_iterations: int | None) -> dict:
+            max_iterations: int | None, settings: SearchSettings | None = None) -> dict:
     started = time.perf_counter()
-    result = critical_nodes(edges, k, seconds, seed=seed, processes=processes, max_iterations=max_iterations)
+    result = critical_nodes(edges, k, seconds, seed=seed, processes=processes, max_iterations=max_iterations,
+                            settings=settings)
     elapsed = time.perf_counter() - started
     assert result.pairwise_connectivity == pairwise_connectivity(edges, [int(v) for v in result.removed])
     heuristic = result.details.get("heuristic", {})
@@ -97,10 +117,11 @@ def run_one(edges: EdgeList, k: int, best_known: int, seconds: float, seed: int,
             "regions": heuristic.get("windows", 0), "regions_improved": heuristic.get("windows_improved", 0)}
 
 
-def command(name: str, seeds, seconds: float, processes: int, max_iterations) -> str:
+def command(name: str, seeds, seconds: float, processes: int, max_iterations, overrides=None) -> str:
     budget = f" --max-iterations {max_iterations}" if max_iterations else ""
+    changed = "".join(f" --set {key}={value}" for key, value in (overrides or {}).items())
     return (f"python -m bench.bench_cnp --instances {name} --seeds {','.join(map(str, seeds))} "
-            f"--time-limit {seconds:g} --processes {processes}{budget}")
+            f"--time-limit {seconds:g} --processes {processes}{budget}{changed}")
 
 
 def fmt(value) -> str:
@@ -119,6 +140,8 @@ def main(argv=None) -> None:
     parser.add_argument("--processes", default="1,2", help="process counts to compare, e.g. 1,2")
     parser.add_argument("--max-iterations", type=int, default=None)
     parser.add_argument("--ablation", type=int, default=0, help="iterations per ablation run (0: no ablation)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a SearchSettings field for every run (repeatable)")
     parser.add_argument("--out", default="cnp")
     # `python -m bench bench_cnp` calls main() with the defaults (sys.argv holds the runner's arguments).
     args = parser.parse_args([] if argv is None else argv)
@@ -126,6 +149,7 @@ def main(argv=None) -> None:
     names = [x for x in args.instances.split(",") if x] or list(table)
     seeds = [int(x) for x in args.seeds.split(",") if x]
     modes = [int(x) for x in args.processes.split(",") if x]
+    settings, overrides = search_settings(args.set)
     warm_up()
     load_before = load_average()
     rows = []
@@ -135,7 +159,7 @@ def main(argv=None) -> None:
         k, best_known = int(info["k"]), int(info["best_known"])
         irms_best, irms_mean = int(info["irms_best_7200s"]), float(info["irms_mean_7200s"])
         for processes in modes:
-            runs = [run_one(edges, k, best_known, args.time_limit, seed, processes, args.max_iterations)
+            runs = [run_one(edges, k, best_known, args.time_limit, seed, processes, args.max_iterations, settings)
                     for seed in seeds]
             values = [r["value"] for r in runs]
             times = [r["time_to_best_known"] for r in runs if r["time_to_best_known"] is not None]
@@ -149,7 +173,7 @@ def main(argv=None) -> None:
                    "regions_improved": sum(r["regions_improved"] for r in runs),
                    "at_or_below_irms_mean": max(values) <= irms_mean,
                    "best_known_where_irms_mean_is": (max(values) <= best_known) if irms_mean <= best_known else None,
-                   "command": command(name, seeds, args.time_limit, processes, args.max_iterations),
+                   "command": command(name, seeds, args.time_limit, processes, args.max_iterations, overrides),
                    "load_average": load_average(), "runs_detail": runs}
             rows.append(row)
             print(f"{name:15s} P={processes} values {values} (BKV {best_known}, IRMS mean {irms_mean}) "
@@ -181,6 +205,8 @@ def main(argv=None) -> None:
         f"`critical-nodes --time-limit {args.time_limit:g} --seed S --processes P` runs it), seeds "
         f"{', '.join(map(str, seeds))}"
         + (f", at most {args.max_iterations:,} local-search iterations per process" if args.max_iterations else "")
+        + (f", settings changed: {', '.join(f'{key} = {value}' for key, value in overrides.items())}"
+           if overrides else "")
         + ". IRMS: best and mean of 30 runs of 7,200 s (Zhou, Li, Hao & Glover, INFORMS J. Comput. 2023, "
           "doi:10.1287/ijoc.2022.0130, online supplement Table 1). ✓ = every run at or below IRMS's mean, and at "
           "the best-known value (BKV) where IRMS's mean is. Time to BKV: median over the runs that reached it, "
@@ -215,6 +241,7 @@ def main(argv=None) -> None:
             lines.append(f"| {name} | " + " | ".join(f"{c['mean']:,.1f}" for c in cells) + " |")
         lines += ["", f"Reproduce: `{ablation[0]['command'].replace(names[0], ','.join(names))}`."]
     path = write_results(args.out, {"time_limit": args.time_limit, "seeds": seeds, "processes": modes,
+                                    "settings": overrides,
                                     "max_iterations": args.max_iterations, "load_average_start": load_before,
                                     "load_average_end": load_average(), "rows": rows, "ablation": ablation,
                                     "argv": sys.argv[1:]}, "\n".join(lines))

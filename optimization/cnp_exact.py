@@ -32,8 +32,9 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from graph.critical_nodes import (CriticalNodesResult, GraphInputError, edge_list, exhaustive_critical_nodes,
-                                  heuristic_critical_nodes, pairwise_connectivity, safe_fixings, validate_k, warm_up)
+from graph.critical_nodes import (CriticalNodesResult, GraphInputError, SearchSettings, edge_list,
+                                  exhaustive_critical_nodes, heuristic_critical_nodes, pairwise_connectivity,
+                                  safe_fixings, validate_k, warm_up)
 from optimization.solvers import solver_options
 
 __all__ = ["ExactCNPResult", "CriticalNodesModel", "solve_critical_nodes_milp", "critical_nodes", "EXACT_MAX_NODES"]
@@ -224,7 +225,8 @@ def solve_critical_nodes_milp(num_nodes: int, src, dst, k: int, *, time_limit: f
 def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "auto", solver: str = "HIGHS",
                    seed: int = 0, exact_max_nodes: int = EXACT_MAX_NODES,
                    stall_generations: int | None = None, max_generations: int | None = None,
-                   max_iterations: int | None = None, processes: int = 1) -> CriticalNodesResult:
+                   max_iterations: int | None = None, processes: int = 1,
+                   settings: SearchSettings | None = None) -> CriticalNodesResult:
     """Delete ``k`` nodes of an undirected graph to minimise pairwise connectivity.
 
     Parameters
@@ -256,6 +258,8 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
     processes : int
         Independent heuristic searches run at once, in threads of this process (seeds
         derived from ``seed``; the best wins, ties to the smallest set), 1 by default.
+    settings : SearchSettings, optional
+        The heuristic's parameters (default: :class:`graph.critical_nodes.SearchSettings`).
 
     Returns
     -------
@@ -327,7 +331,8 @@ def critical_nodes(graph, k: int, time_limit: float = 60.0, *, method: str = "au
     s_heur, f_heur, stats = heuristic_critical_nodes(edges, k, max(heuristic_seconds, 1e-3), seed=seed,
                                                      stall_generations=stall_generations,
                                                      max_generations=max_generations,
-                                                     max_iterations=max_iterations, processes=processes)
+                                                     max_iterations=max_iterations, processes=processes,
+                                                     settings=settings)
     details["heuristic"] = {"objective": f_heur, **{key: value for key, value in stats.items() if key != "workers"}}
     if f_heur == 0 or not use_exact:
         return result(s_heur, "heuristic", f_heur == 0, 0)
