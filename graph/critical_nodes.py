@@ -547,8 +547,8 @@ def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: 
             local = np.full(n, -1, np.int64)
             local[region] = np.arange(region.size)
             inside = (local[tails] >= 0) & (local[adj] >= 0) & (tails < adj)
-            sub = EdgeList(ids=tuple(map(str, range(region.size))), src=local[tails[inside]],
-                           dst=local[adj[inside]])
+            ends = local[tails[inside]], local[adj[inside]]
+            sub = EdgeList(ids=tuple(map(str, range(region.size))), src=np.minimum(*ends), dst=np.maximum(*ends))
             at_start = np.arange(members.size, region.size)
             before = int(kernel.objective_of(*sub.csr(), _removed_mask(region.size, at_start).astype(np.uint8)))
             s, obj, sub_stats = _search(sub, deleted.size, max(deadline - time.perf_counter(), 1e-3),
