@@ -368,6 +368,7 @@ def warm_up() -> float:
     kernel.exhaustive_best(indptr, adj, order, np.zeros(3, np.uint8), 1, 1 << 62)
     kernel.swap_descent(indptr, adj, one, np.zeros(3, np.uint8), 1, np.inf, True)
     kernel.greedy_restore(indptr, adj, order, 1)
+    kernel.residual_window(indptr, adj, np.zeros(3, np.uint8), 2)
     _WARM = True
     return time.perf_counter() - started
 
