@@ -426,9 +426,9 @@ class SearchSettings:
         1,000 vertices re-solving one 20 s solution (15,951) for 40 s: 15,945 / 15,898 /
         15,851 / 15,861; 10 / 30 / 100 generations at 600: 15,858 / 15,851 / 15,851. The
         share keeps the memetic search's time where regions rarely improve: at an
-        unlimited share WS1500 (seed 0, 60 s) ended at 13,106 with 44 regions (3 improved)
-        against 13,098 at 0.7; 0.5 left powergrid (seed 2) at 15,871, 0.7 at 15,864.
-        (Session 13, bench/results/cnp.md.)
+        unlimited share WS1500 (seed 0, 60 s, two searches) ended at 13,106 with 90 regions
+        (11 improved) against 13,098 at 0.7; 0.5 left powergrid (seed 2) at 15,871, 0.7 at
+        15,864 (docs/results.md, "Critical-node detection", thirteenth session).
     """
 
     population: int = 10
