@@ -1213,43 +1213,26 @@ def residual_window(indptr, adj, in_s, target):
     O(n + m).
     """
     n = indptr.size - 1
-    label = np.full(n, -1, np.int64)
-    queue = np.empty(n, np.int64)
-    parts = 0
-    for v in range(n):
-        if in_s[v] != 0 or label[v] >= 0:
-            continue
-        label[v] = parts
-        head = 0
-        tail = 1
-        queue[0] = v
-        while head < tail:
-            x = queue[head]
-            head += 1
-            for e in range(indptr[x], indptr[x + 1]):
-                y = adj[e]
-                if in_s[y] == 0 and label[y] < 0:
-                    label[y] = parts
-                    queue[tail] = y
-                    tail += 1
-        parts += 1
+    st = _alloc(n)
+    cnt = np.zeros(4, np.int64)
+    _build(indptr, adj, in_s, st, cnt)
+    parts = cnt[0]
     if parts == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    size = np.zeros(parts, np.int64)
-    for v in range(n):
-        if label[v] >= 0:
-            size[label[v]] += 1
-    start = np.zeros(parts + 1, np.int64)
-    for c in range(parts):
+    label = st[LABEL]
+    size = st[SIZE]  # by component id; 0 for ids not in use
+    start = np.zeros(n + 1, np.int64)
+    for c in range(n):
         start[c + 1] = start[c] + size[c]
     fill = start[:-1].copy()
-    by_part = np.empty(start[parts], np.int64)
+    by_part = np.empty(start[n], np.int64)
     for v in range(n):
         if label[v] >= 0:
             by_part[fill[label[v]]] = v
             fill[label[v]] += 1
-    taken = np.zeros(parts, np.uint8)
-    seed = np.random.randint(0, parts)
+    taken = np.zeros(n, np.uint8)
+    seed = st[ROOTS, np.random.randint(0, parts)]
+    queue = np.empty(parts, np.int64)
     taken[seed] = 1
     queue[0] = seed
     head = 0

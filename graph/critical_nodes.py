@@ -530,7 +530,6 @@ def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: 
     fill_pool(settings.initial_population)
     window_settings = replace(settings, window_size=0)
     window_iterations = 0
-    tails = np.repeat(np.arange(n), np.diff(indptr))
 
     def window_phase() -> None:
         # decomposition (POPMUSIC): re-solve closed regions of the best solution as whole
@@ -538,6 +537,7 @@ def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: 
         # the regions have had their share of all iterations so far
         nonlocal window_iterations
         idle = 0
+        tails = np.repeat(np.arange(n), np.diff(indptr))
         allowed = settings.window_share / (1.0 - settings.window_share) * (stats["iterations"] - window_iterations)
         while idle < settings.window_idle and window_iterations < allowed and not out_of_budget():
             removed = _removed_mask(n, best_s).astype(np.uint8)
@@ -550,8 +550,7 @@ def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: 
             local = np.full(n, -1, np.int64)
             local[region] = np.arange(region.size)
             inside = (local[tails] >= 0) & (local[adj] >= 0) & (tails < adj)
-            ends = local[tails[inside]], local[adj[inside]]
-            sub = EdgeList(ids=tuple(map(str, range(region.size))), src=np.minimum(*ends), dst=np.maximum(*ends))
+            sub = undirected_projection(region.size, local[tails[inside]], local[adj[inside]], source="region")
             at_start = np.arange(members.size, region.size)
             before = int(kernel.objective_of(*sub.csr(), _removed_mask(region.size, at_start).astype(np.uint8)))
             s, obj, sub_stats = _search(sub, deleted.size, max(deadline - time.perf_counter(), 1e-3),
@@ -563,7 +562,8 @@ def _search(edges: EdgeList, k: int, seconds: float, seed: int, max_iterations: 
             if obj < before:
                 stats["windows_improved"] += 1
                 whole = np.sort(np.concatenate([np.setdiff1d(best_s, deleted, assume_unique=True), region[s]]))
-                consider(whole, int(kernel.objective_of(indptr, adj, _removed_mask(n, whole).astype(np.uint8))))
+                # the region is closed: nothing outside it changes (residual_window)
+                consider(whole, best_obj - before + obj)
                 idle = 0
             else:
                 idle += 1
